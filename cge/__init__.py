@@ -1,0 +1,24 @@
+"""cge: trade-policy general equilibrium with heterogeneous firms (Melitz) in Pyomo.
+
+The main entry points:
+
+* :class:`Primitives` - the economy, read from a mapping or a YAML/JSON file;
+* :class:`Equilibrium` - builds the square Pyomo system, solves the benchmark
+  and policy shocks with IPOPT;
+* :class:`HeterogeneousFirmSector` - the sector block other CGE models can embed.
+"""
+
+from .blocks.sector import HeterogeneousFirmSector
+from .equilibrium import Equilibrium
+from .errors import CGEError, InputError, SelectionError, SolveError, StructureError
+from .parameters import PARAMETERS
+from .primitives import Numeraire, Primitives
+from .results import Comparison, Results
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CGEError", "Comparison", "Equilibrium", "HeterogeneousFirmSector", "InputError",
+    "Numeraire", "PARAMETERS", "Primitives", "Results", "SelectionError", "SolveError",
+    "StructureError", "__version__",
+]

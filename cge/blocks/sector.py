@@ -1,0 +1,461 @@
+r"""One monopolistically (or perfectly) competitive sector across all regions, as a Pyomo block.
+
+The block owns the sector-level equilibrium conditions of one sector ``s`` in
+every region: zero-cutoff profits for every route, free entry for every
+origin, the CES price index of every destination, bilateral trade and the
+demand for the composite input. A host model supplies, through the ``inlet``
+port, the destination expenditure :math:`X_n` and the origin composite-input
+price :math:`c_i`; it reads, through the ``outlet`` port, the price index
+:math:`P_n`, bilateral values :math:`X_{ni}`, the composite input used
+:math:`Y_i`, tariff revenue :math:`T_n` and profits :math:`\Pi_i`. The host
+owns the numeraire, income and closure; the block never fixes a price.
+
+Notation follows Melitz and Redding (2014), "Heterogeneous Firms and Trade"
+(MR). The sector index :math:`s` is dropped inside the block. :math:`\rho =
+(\sigma-1)/\sigma`. Values are measured at c.i.f. prices net of the tariff
+(what the producer receives); consumers pay :math:`(1+t_{ni})` times that.
+
+Market structures (``config.market_structure``):
+
+``melitz``
+    Pareto-distributed productivity, fixed costs of serving each market,
+    selection into markets (Melitz 2003, MR section 6).
+``krugman``
+    Homogeneous firms of productivity :math:`\varphi_{\min,i}` that all serve
+    every active market; the fixed cost is :math:`\delta f_{E,i}` per period.
+``armington``
+    Perfect competition with national varieties weighted by :math:`a_{ni}`.
+
+Entry (``config.entry``): ``free`` determines the mass of entrants by free
+entry; ``fixed`` holds the mass of potential entrants at :math:`\bar M_{E,i}`
+(Chaney 2008), and the resulting profits are household income.
+
+Under ``melitz`` the Pareto formulas assume selection on every active route,
+:math:`\varphi^*_{ni} \ge \varphi_{\min,i}`;
+:func:`cge.solve.check_selection` verifies this after each solve and names
+any route where it fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import pyomo.environ as pyo
+from pyomo.common.config import ConfigDict, ConfigValue, In
+from pyomo.core.base.block import BlockData, declare_custom_block
+from pyomo.network import Port
+
+from ..parameters import ENTRY_MODES, MARKET_STRUCTURES, PARAMETERS
+
+__all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG"]
+
+
+def _positive(x):
+    x = float(x)
+    if not x > 0:
+        raise ValueError(f"must be positive, got {x}")
+    return x
+
+
+SECTOR_CONFIG = ConfigDict(description="configuration of a HeterogeneousFirmSector block")
+SECTOR_CONFIG.declare("market_structure", ConfigValue(
+    default="melitz", domain=In(MARKET_STRUCTURES),
+    description="melitz (heterogeneous firms), krugman (homogeneous firms) or "
+    "armington (perfect competition, national varieties)"))
+SECTOR_CONFIG.declare("entry", ConfigValue(
+    default="free", domain=In(ENTRY_MODES),
+    description="free entry, or a fixed mass of potential entrants (Chaney 2008)"))
+SECTOR_CONFIG.declare("regions", ConfigValue(
+    domain=list, description="region labels (destinations and origins)"))
+SECTOR_CONFIG.declare("routes", ConfigValue(
+    default=None, domain=lambda v: None if v is None else [tuple(r) for r in v],
+    description="active (destination, origin) pairs; default every pair"))
+SECTOR_CONFIG.declare("sigma", ConfigValue(
+    domain=_positive, description="elasticity of substitution sigma > 1"))
+SECTOR_CONFIG.declare("k", ConfigValue(
+    default=4.0, domain=_positive, description="Pareto shape k > sigma - 1 (melitz)"))
+SECTOR_CONFIG.declare("delta", ConfigValue(
+    default=1.0, domain=_positive, description="exogenous exit rate (1: static model)"))
+SECTOR_CONFIG.declare("parameters", ConfigValue(
+    default={}, domain=dict,
+    description="initial values of the mutable parameters phi_min[i], f_e[i], "
+    "entrants[i], f[n,i], tau[n,i], tariff[n,i], pref_weight[n,i] as "
+    "mappings from index to value; missing entries take the table default"))
+
+
+@declare_custom_block(name="HeterogeneousFirmSector", rule="build")
+class HeterogeneousFirmSectorData(BlockData):
+    """Data class of :class:`HeterogeneousFirmSector`; see the module docstring.
+
+    Create with ``HeterogeneousFirmSector(config={...})`` or, indexed,
+    ``HeterogeneousFirmSector(index_set, config=lambda idx: {...})``.
+    """
+
+    CONFIG = SECTOR_CONFIG
+
+    # ------------------------------------------------------------------ config
+    @property
+    def config(self) -> ConfigDict:
+        cfg = self.__dict__.get("_cge_config")
+        if cfg is None:
+            raw = getattr(self.parent_component(), "_cge_block_config", None) or {}
+            if callable(raw) and not isinstance(raw, Mapping):
+                raw = raw(self.index())
+            cfg = self.CONFIG(raw)
+            if cfg.sigma is None or cfg.regions is None:
+                raise ValueError(f"{self.name}: config needs 'sigma' and 'regions'")
+            if cfg.sigma <= 1:
+                raise ValueError(f"{self.name}: sigma must exceed 1, got {cfg.sigma}")
+            if cfg.market_structure == "melitz" and not cfg.k > cfg.sigma - 1:
+                raise ValueError(
+                    f"{self.name}: k = {cfg.k} must exceed sigma - 1 = {cfg.sigma - 1}")
+            if cfg.delta > 1:
+                raise ValueError(f"{self.name}: delta must lie in (0, 1], got {cfg.delta}")
+            object.__setattr__(self, "_cge_config", cfg)
+        return cfg
+
+    @property
+    def is_melitz(self) -> bool:
+        return self.config.market_structure == "melitz"
+
+    @property
+    def has_firms(self) -> bool:
+        return self.config.market_structure != "armington"
+
+    # ------------------------------------------------------------------- build
+    def build(self, *index):
+        """Declare sets, parameters, variables, equations and ports (no solving, no data I/O)."""
+        cfg = self.config
+        regions = list(cfg.regions)
+        routes = cfg.routes if cfg.routes is not None else [(n, i) for n in regions for i in regions]
+        self.sigma = cfg.sigma
+        self.k = cfg.k
+        self.delta = cfg.delta
+        self.rho = (cfg.sigma - 1.0) / cfg.sigma
+
+        self.regions = pyo.Set(initialize=regions, ordered=True, doc="regions n, i")
+        self.routes = pyo.Set(
+            within=self.regions * self.regions, initialize=routes, ordered=True,
+            doc="active routes (n, i): destination n buys from origin i")
+
+        self._declare_parameters(cfg.parameters)
+        self._declare_variables()
+        self._declare_equations()
+        self._declare_ports()
+
+    def _declare_parameters(self, values):
+        def param(name, index, doc):
+            spec = PARAMETERS[name]
+            data = values.get(name, {}) or {}
+            init = {key: float(data.get(key, spec.default)) for key in index}
+            return pyo.Param(index, initialize=init, mutable=True, within=pyo.Reals,
+                             doc=f"{spec.symbol}: {doc} [{spec.units}]")
+
+        self.phi_min = param("phi_min", self.regions, "Pareto lower bound / productivity")
+        self.f_e = param("f_e", self.regions, "sunk entry cost")
+        self.entrants = param("entrants", self.regions, "fixed mass of potential entrants")
+        self.f = param("f", self.routes, "fixed cost of serving n from i")
+        self.tau = param("tau", self.routes, "iceberg trade cost")
+        self.tariff = param("tariff", self.routes, "ad valorem tariff on c.i.f. value")
+        self.pref_weight = param("pref_weight", self.routes, "Armington preference weight")
+
+    def _declare_variables(self):
+        R, A = self.regions, self.routes
+        self.expenditure = pyo.Var(R, initialize=1.0,
+                                   doc="X_n: tariff-inclusive spending of n on the sector (inlet)")
+        self.input_price = pyo.Var(R, initialize=1.0,
+                                   doc="c_i: unit cost of i's composite input (inlet)")
+        self.price_index = pyo.Var(R, initialize=1.0, doc="P_n: CES price index in n")
+        self.trade_value = pyo.Var(A, initialize=1.0,
+                                   doc="X_ni: value of i's sales in n, c.i.f., net of tariff")
+        self.input_demand = pyo.Var(R, initialize=1.0,
+                                    doc="Y_i: composite input used by the sector in i (quantity)")
+        if self.has_firms:
+            self.entry_mass = pyo.Var(R, initialize=1.0, doc="M_Ei: mass of entrants per period")
+        if self.is_melitz:
+            self.cutoff = pyo.Var(A, initialize=1.0,
+                                  doc="phi*_ni: productivity of the least productive seller")
+
+    # ----------------------------------------------------------- expressions
+    def _firm_stock(self, i):
+        """Mass of firms that have drawn productivity, :math:`M_{Ei}/\\delta`."""
+        return self.entry_mass[i] / self.delta
+
+    def _selection_share(self, n, i):
+        r"""Share of drawn firms selling in n, :math:`(\varphi_{\min,i}/\varphi^*_{ni})^k`."""
+        return (self.phi_min[i] / self.cutoff[n, i]) ** self.k
+
+    def _declare_equations(self):
+        ms = self.config.market_structure
+        if ms == "melitz":
+            self._declare_melitz()
+        elif ms == "krugman":
+            self._declare_krugman()
+        else:
+            self._declare_armington()
+        if self.is_melitz:
+            self.sellers = pyo.Expression(
+                self.routes,
+                rule=lambda b, n, i: b._firm_stock(i) * b._selection_share(n, i),
+                doc="M_ni = (M_Ei/delta) (phi_min_i/phi*_ni)^k: mass of i's firms selling in n")
+        if self.has_firms:
+            if self.config.entry == "free":
+                self.free_entry = pyo.Constraint(self.regions, rule=_free_entry_rule(ms),
+                                                 doc=_free_entry_rule(ms).__doc__)
+            else:
+                self.fixed_entry = pyo.Constraint(
+                    self.regions, rule=lambda b, i: b.entry_mass[i] == b.delta * b.entrants[i],
+                    doc="M_Ei = delta * Mbar_Ei: fixed mass of potential entrants (Chaney)")
+        self.input_market = pyo.Constraint(self.regions, rule=_input_market_rule,
+                                           doc=_input_market_rule.__doc__)
+        self.tariff_revenue = pyo.Expression(
+            self.regions,
+            rule=lambda b, n: sum(b.tariff[n, i] * b.trade_value[n, i]
+                                  for i in b.regions if (n, i) in b.routes),
+            doc="T_n = sum_i t_ni X_ni: tariff revenue collected by n")
+        self.profit = pyo.Expression(self.regions, rule=_profit_rule, doc=_profit_rule.__doc__)
+
+    def _declare_melitz(self):
+        self.zero_cutoff_profit = pyo.Constraint(self.routes, rule=_zero_cutoff_profit_rule,
+                                                 doc=_zero_cutoff_profit_rule.__doc__)
+        self.ces_price_index = pyo.Constraint(self.regions, rule=_melitz_price_index_rule,
+                                              doc=_melitz_price_index_rule.__doc__)
+        self.bilateral_trade = pyo.Constraint(self.routes, rule=_melitz_trade_rule,
+                                              doc=_melitz_trade_rule.__doc__)
+
+    def _declare_krugman(self):
+        self.ces_price_index = pyo.Constraint(self.regions, rule=_krugman_price_index_rule,
+                                              doc=_krugman_price_index_rule.__doc__)
+        self.bilateral_trade = pyo.Constraint(self.routes, rule=_krugman_trade_rule,
+                                              doc=_krugman_trade_rule.__doc__)
+
+    def _declare_armington(self):
+        self.ces_price_index = pyo.Constraint(self.regions, rule=_armington_price_index_rule,
+                                              doc=_armington_price_index_rule.__doc__)
+        self.bilateral_trade = pyo.Constraint(self.routes, rule=_armington_trade_rule,
+                                              doc=_armington_trade_rule.__doc__)
+
+    def _declare_ports(self):
+        self.inlet = Port(doc="host -> sector: destination expenditure, origin input price")
+        self.inlet.add(self.expenditure, "expenditure")
+        self.inlet.add(self.input_price, "input_price")
+        self.outlet = Port(doc="sector -> host: prices, trade, input demand, tariffs, profits")
+        self.outlet.add(self.price_index, "price_index")
+        self.outlet.add(self.trade_value, "trade_value")
+        self.outlet.add(self.input_demand, "input_demand")
+        self.outlet.add(self.tariff_revenue, "tariff_revenue")
+        self.outlet.add(self.profit, "profit")
+
+    # --------------------------------------------------------------- helpers
+    def origins(self, n):
+        return [i for i in self.regions if (n, i) in self.routes]
+
+    def destinations(self, i):
+        return [n for n in self.regions if (n, i) in self.routes]
+
+
+# The component class is created by the decorator; give it a ``config`` keyword
+# the way IDAES unit models take one.
+_block_init = HeterogeneousFirmSector.__init__
+
+
+def _init_with_config(self, *args, config: Mapping | Callable | None = None, **kwargs):
+    self._cge_block_config = config
+    _block_init(self, *args, **kwargs)
+
+
+HeterogeneousFirmSector.__init__ = _init_with_config
+
+
+# ======================================================================
+# Equation families. Each docstring states the equation in MR notation.
+# Every equation is written in logarithms (or as a ratio), so that its
+# residual is a relative error whatever the scale of the data.
+# ======================================================================
+def _log1p_tariff(b, n, i):
+    return pyo.log(1 + b.tariff[n, i])
+
+
+def _zero_cutoff_profit_rule(b, n, i):
+    r"""Zero-cutoff profit: the least productive seller from i in n just covers its fixed cost.
+
+    .. math::
+        r_{ni}(\varphi^*_{ni}) = (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        \left(\frac{\tau_{ni} c_i}{\rho\,\varphi^*_{ni}}\right)^{1-\sigma}
+        = \sigma c_i f_{ni}
+        \qquad \forall (n, i) \text{ active}
+
+    (MR eq. 6 with an ad valorem tariff on the c.i.f. value.)
+    """
+    s = b.sigma
+    lhs = (-s * _log1p_tariff(b, n, i) + pyo.log(b.expenditure[n])
+           + (s - 1) * pyo.log(b.price_index[n])
+           + (1 - s) * (pyo.log(b.tau[n, i]) + pyo.log(b.input_price[i])
+                        - math.log(b.rho) - pyo.log(b.cutoff[n, i])))
+    rhs = math.log(s) + pyo.log(b.input_price[i]) + pyo.log(b.f[n, i])
+    return lhs == rhs
+
+
+def _melitz_price_index_rule(b, n):
+    r"""CES price index under Pareto productivity (MR eq. 9 with Pareto).
+
+    .. math::
+        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
+        \frac{k\,\varphi_{\min,i}^k}{k-\sigma+1}
+        \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho}\right)^{1-\sigma}
+        (\varphi^*_{ni})^{\sigma-1-k}
+    """
+    s, k = b.sigma, b.k
+    terms = [
+        b._firm_stock(i) * (k / (k - s + 1)) * b.phi_min[i] ** k
+        * ((1 + b.tariff[n, i]) * b.tau[n, i] / b.rho) ** (1 - s)
+        * b.input_price[i] ** (1 - s) * b.cutoff[n, i] ** (s - 1 - k)
+        for i in b.origins(n)
+    ]
+    return (1 - s) * pyo.log(b.price_index[n]) == pyo.log(sum(terms))
+
+
+def _melitz_trade_rule(b, n, i):
+    r"""Bilateral trade: sellers times average sales (MR eq. 20, with the exit rate).
+
+    .. math::
+        X_{ni} = \underbrace{\frac{M_{Ei}}{\delta}
+        \left(\frac{\varphi_{\min,i}}{\varphi^*_{ni}}\right)^k}_{M_{ni}}
+        \; \frac{\sigma k}{k-\sigma+1} c_i f_{ni}
+    """
+    s, k = b.sigma, b.k
+    rhs = (pyo.log(b.entry_mass[i]) - math.log(b.delta)
+           + k * (pyo.log(b.phi_min[i]) - pyo.log(b.cutoff[n, i]))
+           + math.log(s * k / (k - s + 1)) + pyo.log(b.input_price[i]) + pyo.log(b.f[n, i]))
+    return pyo.log(b.trade_value[n, i]) == rhs
+
+
+def _free_entry_rule(ms):
+    if ms == "melitz":
+        def rule(b, i):
+            r"""Free entry: expected profits of an entrant equal the sunk entry cost (MR eq. 16).
+
+            .. math::
+                \sum_n \frac{\sigma-1}{k-\sigma+1} f_{ni}
+                \left(\frac{\varphi_{\min,i}}{\varphi^*_{ni}}\right)^k = \delta f_{E,i}
+            """
+            s, k = b.sigma, b.k
+            lhs = sum(b.f[n, i] * b._selection_share(n, i) for n in b.destinations(i))
+            return pyo.log(lhs) == pyo.log(b.delta * b.f_e[i] * (k - s + 1) / (s - 1))
+        return rule
+
+    def rule(b, i):
+        r"""Free entry with homogeneous firms: operating profits cover the fixed cost.
+
+        .. math::
+            \frac{1}{\sigma}\sum_n X_{ni} = c_i f_{E,i} M_{Ei}
+        """
+        lhs = sum(b.trade_value[n, i] for n in b.destinations(i)) / b.sigma
+        return pyo.log(lhs) == (pyo.log(b.input_price[i]) + pyo.log(b.f_e[i])
+                                + pyo.log(b.entry_mass[i]))
+    return rule
+
+
+def _krugman_price_index_rule(b, n):
+    r"""CES price index with homogeneous firms (Krugman 1980).
+
+    .. math::
+        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
+        \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
+    """
+    s = b.sigma
+    terms = [
+        b._firm_stock(i)
+        * ((1 + b.tariff[n, i]) * b.tau[n, i] / (b.rho * b.phi_min[i])) ** (1 - s)
+        * b.input_price[i] ** (1 - s)
+        for i in b.origins(n)
+    ]
+    return (1 - s) * pyo.log(b.price_index[n]) == pyo.log(sum(terms))
+
+
+def _krugman_trade_rule(b, n, i):
+    r"""Bilateral trade with homogeneous firms: every firm of i sells in n.
+
+    .. math::
+        X_{ni} = \frac{M_{Ei}}{\delta} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        \left(\frac{\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
+    """
+    s = b.sigma
+    rhs = (pyo.log(b.entry_mass[i]) - math.log(b.delta) - s * _log1p_tariff(b, n, i)
+           + pyo.log(b.expenditure[n]) + (s - 1) * pyo.log(b.price_index[n])
+           + (1 - s) * (pyo.log(b.tau[n, i]) + pyo.log(b.input_price[i])
+                        - math.log(b.rho) - pyo.log(b.phi_min[i])))
+    return pyo.log(b.trade_value[n, i]) == rhs
+
+
+def _armington_price_index_rule(b, n):
+    r"""CES price index of national varieties (Armington).
+
+    .. math::
+        P_n^{1-\sigma} = \sum_i a_{ni}
+        \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\varphi_{\min,i}}\right)^{1-\sigma}
+    """
+    s = b.sigma
+    terms = [
+        b.pref_weight[n, i]
+        * ((1 + b.tariff[n, i]) * b.tau[n, i] / b.phi_min[i]) ** (1 - s)
+        * b.input_price[i] ** (1 - s)
+        for i in b.origins(n)
+    ]
+    return (1 - s) * pyo.log(b.price_index[n]) == pyo.log(sum(terms))
+
+
+def _armington_trade_rule(b, n, i):
+    r"""Bilateral trade of national varieties under perfect competition.
+
+    .. math::
+        X_{ni} = a_{ni} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        \left(\frac{\tau_{ni} c_i}{\varphi_{\min,i}}\right)^{1-\sigma}
+    """
+    s = b.sigma
+    rhs = (pyo.log(b.pref_weight[n, i]) - s * _log1p_tariff(b, n, i)
+           + pyo.log(b.expenditure[n]) + (s - 1) * pyo.log(b.price_index[n])
+           + (1 - s) * (pyo.log(b.tau[n, i]) + pyo.log(b.input_price[i])
+                        - pyo.log(b.phi_min[i])))
+    return pyo.log(b.trade_value[n, i]) == rhs
+
+
+def _input_market_rule(b, i):
+    r"""Composite input used in i: variable, fixed and entry costs.
+
+    .. math::
+        c_i Y_i = \rho \sum_n X_{ni} + c_i \sum_n f_{ni} M_{ni} + c_i f_{E,i} M_{Ei}
+
+    (melitz; the fixed-cost term is absent under krugman, where the per-firm
+    fixed cost is the entry cost, and only :math:`c_i Y_i = \sum_n X_{ni}`
+    remains under armington. The entry term is absent under fixed entry.)
+    Under free entry this equals the sector's revenue :math:`\sum_n X_{ni}`.
+    """
+    sales = sum(b.trade_value[n, i] for n in b.destinations(i))
+    if not b.has_firms:
+        return pyo.log(b.input_price[i] * b.input_demand[i]) == pyo.log(sales)
+    units = b.rho * sales / b.input_price[i]
+    if b.is_melitz:
+        units += sum(b.f[n, i] * b.sellers[n, i] for n in b.destinations(i))
+    if b.config.entry == "free":
+        units += b.f_e[i] * b.entry_mass[i]
+    return pyo.log(b.input_demand[i]) == pyo.log(units)
+
+
+def _profit_rule(b, i):
+    r"""Aggregate profits of i's firms (zero under free entry; household income under fixed entry).
+
+    .. math::
+        \Pi_i = \frac{1}{\sigma}\sum_n X_{ni} - c_i \sum_n f_{ni} M_{ni}
+        - c_i f_{E,i} M_{Ei}\,[\text{free entry}]
+    """
+    if not b.has_firms:
+        return 0.0
+    sales = sum(b.trade_value[n, i] for n in b.destinations(i))
+    cost = 0.0
+    if b.is_melitz:
+        cost += sum(b.f[n, i] * b.sellers[n, i] for n in b.destinations(i))
+    if b.config.entry == "free":
+        cost += b.f_e[i] * b.entry_mass[i]
+    return sales / b.sigma - b.input_price[i] * cost

@@ -1,0 +1,221 @@
+"""The user-facing object: build once, solve the benchmark, then solve shocks.
+
+>>> eq = Equilibrium(primitives)                # checks input, builds the model
+>>> base = eq.solve()                           # the benchmark equilibrium
+>>> cut = eq.solve(tariff=0.9 * primitives["tariff"])   # stepped in if needed
+>>> cut.compare(base).welfare                   # doctest: +SKIP
+
+Every solve checks squareness and structural nonsingularity first, starts
+IPOPT from the last solution, steps large shocks in (homotopy on the shocked
+parameters, halving the step on failure), and afterwards verifies residuals,
+Walras' law and selection on every Melitz route. Failures raise
+:class:`~cge.errors.SolveError` with a :class:`~cge.solve.Diagnosis`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .checks import check_primitives
+from .errors import InputError, SolveError
+from .model import build_model, initialize_guess, set_parameters
+from .parameters import PARAMETERS
+from .primitives import Numeraire, Primitives
+from .results import Results, extract
+from .solve import (
+    RESIDUAL_TOL, SolveStats, check_selection, check_structure, diagnose, run_ipopt,
+    walras_residual,
+)
+
+WALRAS_TOL = 1e-7
+
+
+class Equilibrium:
+    """A built general-equilibrium model and its current solution.
+
+    Parameters
+    ----------
+    primitives:
+        :class:`Primitives`, a mapping in the primitives format, or a path to a
+        YAML/JSON file.
+    solver:
+        ``"cyipopt"`` or ``"ipopt"``; default: whichever is available
+        (:func:`cge.toolchain.default_solver`).
+    options:
+        IPOPT options overriding :data:`cge.solve.DEFAULT_OPTIONS`.
+    min_step:
+        Smallest homotopy step before a shock is declared failed.
+    """
+
+    def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
+                 min_step: float = 1e-3, progress=None):
+        if isinstance(primitives, (str, Path)):
+            primitives = Primitives.from_file(primitives)
+        elif isinstance(primitives, Mapping):
+            primitives = Primitives.from_mapping(primitives)
+        elif not isinstance(primitives, Primitives):
+            raise InputError(f"primitives: expected Primitives, a mapping or a file path, "
+                             f"got {type(primitives).__name__}")
+        self.primitives: Primitives = primitives
+        self.solver = solver
+        self.options = dict(options or {})
+        self.min_step = min_step
+        self.progress = progress
+        t0 = time.perf_counter()
+        self.model = build_model(primitives)
+        self.build_time = time.perf_counter() - t0
+        initialize_guess(self.model, primitives)
+        self.solved = False
+        self.last_stats: SolveStats | None = None
+        self.steps: list[float] = []
+
+    # ----------------------------------------------------------------- solving
+    def solve(self, primitives: Primitives | None = None, **arrays) -> Results:
+        """Solve at ``primitives`` (or the current primitives with ``arrays`` replaced).
+
+        The first call solves the benchmark. Later calls move every changed
+        parameter from its current to its new value, in one step if IPOPT
+        converges, in smaller steps if not.
+        """
+        target = self._target(primitives, arrays)
+        if not self.solved:
+            self._solve_benchmark()
+        changed = self._changed(target)
+        if changed:
+            self._homotopy(target, changed)
+        info = {"solver": self.last_stats.solver if self.last_stats else None,
+                "iterations": self.last_stats.iterations if self.last_stats else 0,
+                "homotopy_steps": list(self.steps), "changed": changed,
+                "numeraire": self.primitives.numeraire.describe()}
+        return extract(self.model, info)
+
+    def resolve(self) -> SolveStats:
+        """Solve again from the current point (a check: it should take at most one iteration)."""
+        return self._attempt()
+
+    def _target(self, primitives, arrays) -> Primitives:
+        if primitives is not None and arrays:
+            raise TypeError("give either primitives or parameter arrays, not both")
+        if primitives is None:
+            if not arrays:
+                return self.primitives
+            numeraire = arrays.pop("numeraire", None)
+            unknown = [k for k in arrays if k not in PARAMETERS]
+            if unknown:
+                raise InputError([f"{k}: no such parameter; parameters are {sorted(PARAMETERS)}"
+                                  for k in unknown])
+            target = self.primitives.copy(**arrays)
+            if numeraire is not None:
+                target.numeraire = numeraire if isinstance(numeraire, Numeraire) else \
+                    Numeraire(self.primitives.numeraire.kind, self.primitives.numeraire.region,
+                              self.primitives.numeraire.label, float(numeraire))
+        else:
+            target = primitives
+        for name, arr in target.arrays.items():
+            want = self.primitives.arrays[name].shape
+            if arr.shape != want:
+                raise InputError(f"{name}: wrong shape {arr.shape}, expected {want}")
+        check_primitives(target)
+        if (target.numeraire.kind, target.numeraire.region, target.numeraire.label) != (
+                self.primitives.numeraire.kind, self.primitives.numeraire.region,
+                self.primitives.numeraire.label):
+            raise InputError("numeraire: changing which price is the numeraire needs a new model")
+        return target
+
+    def _changed(self, target: Primitives) -> list[str]:
+        out = []
+        for name, arr in target.arrays.items():
+            old = self.primitives.arrays[name]
+            if not np.array_equal(arr, old, equal_nan=True):
+                out.append(name)
+        if target.numeraire.value != self.primitives.numeraire.value:
+            out.append("numeraire")
+        return out
+
+    def _attempt(self) -> SolveStats:
+        check_structure(self.model)
+        stats = run_ipopt(self.model, self.solver, self.options)
+        self.last_stats = stats
+        return stats
+
+    def _verify(self, stats: SolveStats, last_step=None) -> None:
+        if not stats.success:
+            raise SolveError("IPOPT did not find the equilibrium",
+                             diagnose(self.model, stats, last_step, self.steps))
+        walras = walras_residual(self.model)
+        if abs(walras) > WALRAS_TOL:
+            raise SolveError(f"Walras' law fails: the market left out does not clear "
+                             f"(relative excess {walras:.3e})",
+                             diagnose(self.model, stats, last_step, self.steps))
+        check_selection(self.model)
+
+    def _solve_benchmark(self) -> None:
+        stats = self._attempt()
+        self._verify(stats)
+        self.solved = True
+        self.steps = []
+
+    def _homotopy(self, target: Primitives, changed: list[str]) -> None:
+        start = self.primitives
+        snapshot = _snapshot(self.model)
+        lam, step = 0.0, 1.0
+        self.steps = []
+        stats = None
+        while lam < 1.0:
+            trial = min(1.0, lam + step)
+            set_parameters(self.model, _interpolate(start, target, trial))
+            stats = self._attempt()
+            ok = stats.success and abs(walras_residual(self.model)) <= WALRAS_TOL
+            if ok:
+                lam = trial
+                self.steps.append(lam)
+                snapshot = _snapshot(self.model)
+                if self.progress:
+                    self.progress(lam, stats)
+                step = min(2 * step, 1.0)
+            else:
+                _restore(self.model, snapshot)
+                step /= 2
+                if step < self.min_step:
+                    set_parameters(self.model, _interpolate(start, target, lam))
+                    self.primitives = _interpolate(start, target, lam)
+                    raise SolveError(
+                        f"the shock to {', '.join(changed)} could not be stepped in: no "
+                        f"convergence with steps down to {self.min_step:g}",
+                        diagnose(self.model, stats, lam, self.steps))
+        self.primitives = target
+        self._verify(stats, lam)
+
+
+def _interpolate(a: Primitives, b: Primitives, lam: float) -> Primitives:
+    if lam >= 1.0:
+        return b
+    arrays = {}
+    for name, x in a.arrays.items():
+        y = b.arrays[name]
+        if np.array_equal(x, y, equal_nan=True):
+            arrays[name] = x
+            continue
+        with np.errstate(invalid="ignore"):
+            arrays[name] = np.where(np.isfinite(x) & np.isfinite(y), x + lam * (y - x), y)
+    out = a.copy(**arrays)
+    out.numeraire = Numeraire(a.numeraire.kind, a.numeraire.region, a.numeraire.label,
+                              a.numeraire.value + lam * (b.numeraire.value - a.numeraire.value))
+    return out
+
+
+def _snapshot(m) -> list[tuple]:
+    return [(v, v.value) for v in m.component_data_objects(pyo.Var, descend_into=True)]
+
+
+def _restore(m, snap) -> None:
+    for v, val in snap:
+        v.set_value(val, skip_validation=True)
+
+
+__all__ = ["Equilibrium", "RESIDUAL_TOL"]

@@ -1,0 +1,349 @@
+r"""The general equilibrium: sector blocks joined by factor markets, income and demand.
+
+:func:`build_model` assembles a Pyomo ``ConcreteModel`` from
+:class:`~cge.primitives.Primitives`: one
+:class:`~cge.blocks.sector.HeterogeneousFirmSector` block per sector (the real
+implementation of every sector-level condition) and, at the top level, the
+economy-wide equation families below. Notation follows Melitz and Redding
+(2014); :math:`n` destination, :math:`i` origin, :math:`s, u` sectors,
+:math:`f` factors.
+
+Equation families at the top level (each written in logarithms, so residuals
+are relative errors):
+
+``unit_cost[i,s]``
+    .. math:: c_{is} = \prod_f \left(\frac{w_{if}}{\alpha_{isf}}\right)^{\alpha_{isf}}
+              \prod_u \left(\frac{P_{iu}}{\gamma_{isu}}\right)^{\gamma_{isu}}
+``factor_market[i,f]``
+    .. math:: \sum_s \alpha_{isf}\, c_{is} Y_{is} = w_{if} \bar L_{if}
+``sector_expenditure[n,s]``
+    .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}
+``income_balance[n]``
+    .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns} + \sum_s \Pi_{ns} + D_n \bar p
+``numeraire``
+    the chosen price equals :math:`\bar p`.
+
+Walras' law: the factor market of the numeraire region (its numeraire factor,
+or its first factor) is left out of the system (``m.walras_market`` holds it,
+deactivated); :func:`cge.solve.walras_residual` checks it after every solve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .blocks.sector import HeterogeneousFirmSector
+from .parameters import PARAMETERS
+from .primitives import Primitives
+
+#: Parameters held by the sector blocks (route or origin indexed) and by the host.
+SECTOR_PARAMETERS = ("phi_min", "f_e", "entrants", "f", "tau", "tariff", "pref_weight")
+HOST_PARAMETERS = ("endowment", "beta", "factor_share", "input_share", "deficit")
+#: Parameters that change the model's structure; changing them needs a rebuild.
+STRUCTURAL = ("sigma", "k", "delta")
+
+
+def _sector_parameters(prim: Primitives, j: int) -> dict[str, dict]:
+    regions = prim.regions
+    active = prim.active_routes(j)
+    out: dict[str, dict] = {}
+    for name in SECTOR_PARAMETERS:
+        arr = prim[name]
+        if PARAMETERS[name].dims[0] == "destination":
+            out[name] = {
+                (regions[n], regions[i]): float(arr[n, i, j])
+                for n, i in zip(*np.nonzero(active))
+            }
+        else:
+            out[name] = {r: float(arr[i, j]) for i, r in enumerate(regions)}
+    return out
+
+
+def sector_config(prim: Primitives, j: int) -> dict:
+    """The :class:`HeterogeneousFirmSector` configuration of sector ``j``."""
+    s = prim.sectors[j]
+    active = prim.active_routes(j)
+    return {
+        "market_structure": prim.market_structure[s],
+        "entry": prim.entry[s],
+        "regions": list(prim.regions),
+        "routes": [(prim.regions[n], prim.regions[i]) for n, i in zip(*np.nonzero(active))],
+        "sigma": float(prim["sigma"][j]),
+        "k": float(prim["k"][j]),
+        "delta": float(prim["delta"][j]),
+        "parameters": _sector_parameters(prim, j),
+    }
+
+
+def _labelled(prim: Primitives, name: str) -> dict:
+    dims = PARAMETERS[name].dims
+    arr = prim[name]
+    labels = [prim.labels(d) for d in dims]
+    return {
+        tuple(labels[a][j] for a, j in enumerate(idx)) if len(idx) > 1 else labels[0][idx[0]]:
+        float(arr[idx])
+        for idx in np.ndindex(arr.shape)
+    }
+
+
+def build_model(prim: Primitives) -> pyo.ConcreteModel:
+    """Declare the full equilibrium system for ``prim`` (no solving)."""
+    m = pyo.ConcreteModel(name=prim.name)
+    m.regions = pyo.Set(initialize=prim.regions, ordered=True, doc="regions n, i")
+    m.sectors = pyo.Set(initialize=prim.sectors, ordered=True, doc="sectors s, u")
+    m.factors = pyo.Set(initialize=prim.factors, ordered=True, doc="primary factors f")
+
+    configs = {s: sector_config(prim, j) for j, s in enumerate(prim.sectors)}
+    m.sector = HeterogeneousFirmSector(m.sectors, config=lambda s: configs[s])
+
+    # ------------------------------------------------------------ parameters
+    def host_param(name, index):
+        spec = PARAMETERS[name]
+        return pyo.Param(index, initialize=_labelled(prim, name), mutable=True,
+                         within=pyo.Reals, doc=f"{spec.symbol}: {spec.description} [{spec.units}]")
+
+    m.endowment = host_param("endowment", m.regions * m.factors)
+    m.beta = host_param("beta", m.regions * m.sectors)
+    m.factor_share = host_param("factor_share", m.regions * m.sectors * m.factors)
+    m.input_share = host_param("input_share", m.regions * m.sectors * m.sectors)
+    m.deficit = host_param("deficit", m.regions)
+    m.numeraire_value = pyo.Param(initialize=prim.numeraire.value, mutable=True,
+                                  doc="value of the numeraire price")
+
+    alpha, gamma, beta = prim["factor_share"], prim["input_share"], prim["beta"]
+    R, S, F = prim.regions, prim.sectors, prim.factors
+    m.factor_use = pyo.Set(
+        dimen=3, ordered=True, doc="(i, s, f) with alpha_isf > 0",
+        initialize=[(R[i], S[s], F[f]) for i, s, f in zip(*np.nonzero(alpha > 0))])
+    m.input_use = pyo.Set(
+        dimen=3, ordered=True, doc="(i, s, u) with gamma_isu > 0",
+        initialize=[(R[i], S[s], S[u]) for i, s, u in zip(*np.nonzero(gamma > 0))])
+    users_of_factor = {(R[i], F[f]): [S[s] for s in np.nonzero(alpha[i, :, f] > 0)[0]]
+                       for i in range(len(R)) for f in range(len(F))}
+    factors_of = {(R[i], S[s]): [F[f] for f in np.nonzero(alpha[i, s] > 0)[0]]
+                  for i in range(len(R)) for s in range(len(S))}
+    inputs_of = {(R[i], S[s]): [S[u] for u in np.nonzero(gamma[i, s] > 0)[0]]
+                 for i in range(len(R)) for s in range(len(S))}
+    buyers_of = {(R[n], S[u]): [S[s] for s in np.nonzero(gamma[n, :, u] > 0)[0]]
+                 for n in range(len(R)) for u in range(len(S))}
+    final_demand = {(R[n], S[s]): bool(beta[n, s] > 0)
+                    for n in range(len(R)) for s in range(len(S))}
+
+    # ------------------------------------------------------------- variables
+    m.factor_price = pyo.Var(m.regions * m.factors, initialize=1.0, doc="w_if: factor price")
+    m.income = pyo.Var(m.regions, initialize=1.0, doc="I_n: household income = final spending")
+
+    def c(i, s):
+        return m.sector[s].input_price[i]
+
+    def Y(i, s):
+        return m.sector[s].input_demand[i]
+
+    # ------------------------------------------------------------- equations
+    def unit_cost(m, i, s):
+        r"""Cobb-Douglas unit cost of the composite input of (i, s).
+
+        .. math:: c_{is} = \prod_f (w_{if}/\alpha_{isf})^{\alpha_{isf}}
+                  \prod_u (P_{iu}/\gamma_{isu})^{\gamma_{isu}}
+        """
+        rhs = sum(m.factor_share[i, s, f] * (pyo.log(m.factor_price[i, f])
+                                             - pyo.log(m.factor_share[i, s, f]))
+                  for f in factors_of[i, s])
+        rhs += sum(m.input_share[i, s, u] * (pyo.log(m.sector[u].price_index[i])
+                                            - pyo.log(m.input_share[i, s, u]))
+                   for u in inputs_of[i, s])
+        return pyo.log(c(i, s)) == rhs
+
+    def factor_market(m, i, f):
+        r"""Factor market clearing: factor demand of all sectors equals the endowment.
+
+        .. math:: \sum_s \alpha_{isf}\, c_{is} Y_{is} = w_{if} \bar L_{if}
+        """
+        demand = sum(m.factor_share[i, s, f] * c(i, s) * Y(i, s) for s in users_of_factor[i, f])
+        return pyo.log(demand) == pyo.log(m.factor_price[i, f]) + pyo.log(m.endowment[i, f])
+
+    def sector_expenditure(m, n, s):
+        r"""Spending on sector s in n: Cobb-Douglas final demand plus intermediate use.
+
+        .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}
+        """
+        spend = m.beta[n, s] * m.income[n] if final_demand[n, s] else 0.0
+        spend += sum(m.input_share[n, u, s] * c(n, u) * Y(n, u) for u in buyers_of[n, s])
+        return pyo.log(m.sector[s].expenditure[n]) == pyo.log(spend)
+
+    def income_balance(m, n):
+        r"""Household income: factor income, tariff revenue, profits and the deficit.
+
+        .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns} + \sum_s \Pi_{ns} + D_n \bar p
+        """
+        total = sum(m.factor_price[n, f] * m.endowment[n, f] for f in m.factors)
+        total += sum(m.sector[s].tariff_revenue[n] + m.sector[s].profit[n] for s in m.sectors)
+        total += m.deficit[n] * m.numeraire_value
+        return pyo.log(m.income[n]) == pyo.log(total)
+
+    m.unit_cost = pyo.Constraint(m.regions * m.sectors, rule=unit_cost, doc=unit_cost.__doc__)
+    m.factor_market = pyo.Constraint(m.regions * m.factors, rule=factor_market,
+                                     doc=factor_market.__doc__)
+    m.sector_expenditure = pyo.Constraint(m.regions * m.sectors, rule=sector_expenditure,
+                                          doc=sector_expenditure.__doc__)
+    m.income_balance = pyo.Constraint(m.regions, rule=income_balance, doc=income_balance.__doc__)
+
+    m.consumer_price_index = pyo.Expression(
+        m.regions,
+        rule=lambda m, n: pyo.prod(
+            (m.sector[s].price_index[n] / m.beta[n, s]) ** m.beta[n, s]
+            for s in m.sectors if final_demand[n, s]),
+        doc="CPI_n = prod_s (P_ns/beta_ns)^beta_ns: the unit expenditure function")
+    m.real_income = pyo.Expression(m.regions, rule=lambda m, n: m.income[n] / m.consumer_price_index[n],
+                                   doc="U_n = I_n / CPI_n: welfare (real income)")
+
+    # ------------------------------------------------- numeraire and Walras
+    num = prim.numeraire
+    if num.kind == "factor":
+        price = m.factor_price[num.region, num.label]
+        m.numeraire = pyo.Constraint(expr=price == m.numeraire_value,
+                                     doc=f"numeraire: {num.describe()}")
+        left_out = (num.region, num.label)
+    else:
+        if num.kind == "price_index":
+            price = m.sector[num.label].price_index[num.region]
+        else:
+            price = m.consumer_price_index[num.region]
+        m.numeraire = pyo.Constraint(expr=pyo.log(price) == pyo.log(m.numeraire_value),
+                                     doc=f"numeraire: {num.describe()}")
+        first = next(f for f in prim.factors if users_of_factor[num.region, f])
+        left_out = (num.region, first)
+    m.factor_market[left_out].deactivate()
+    m.walras_market = pyo.Reference(m.factor_market[left_out])
+    m._walras_index = left_out
+    return m
+
+
+# ---------------------------------------------------------------- parameters
+def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
+    """Write the (non-structural) parameter arrays of ``prim`` into the model.
+
+    Raises :class:`~cge.errors.InputError` when a change would alter the
+    model's structure (a route switched on or off, a share switched between
+    zero and positive, sigma/k/delta changed).
+    """
+    from .errors import InputError
+
+    problems = []
+    for j, s in enumerate(prim.sectors):
+        blk = m.sector[s]
+        cfg = blk.config
+        for name in STRUCTURAL:
+            if not np.isclose(float(prim[name][j]), getattr(cfg, name)):
+                problems.append(f"{name}[sector={s}]: structural parameter changed; rebuild the model")
+        active = {(prim.regions[n], prim.regions[i]) for n, i in zip(*np.nonzero(prim.active_routes(j)))}
+        if active != set(blk.routes):
+            diff = sorted(active.symmetric_difference(set(blk.routes)))
+            problems.append(
+                f"tau[sector={s}]: routes {diff} switch between active and inactive; "
+                "rebuild the model to change which routes trade")
+            continue
+        for name, values in _sector_parameters(prim, j).items():
+            comp = getattr(blk, name)
+            for key, v in values.items():
+                comp[key] = v
+    for name in HOST_PARAMETERS:
+        comp = getattr(m, name)
+        for key, v in _labelled(prim, name).items():
+            if name in ("factor_share", "input_share"):
+                old = pyo.value(comp[key])
+                if (old > 0) != (v > 0):
+                    problems.append(f"{name}[{key}]: switches between zero and positive; rebuild")
+            comp[key] = v
+    m.numeraire_value = prim.numeraire.value
+    if problems:
+        raise InputError(problems)
+
+
+# ------------------------------------------------------------ initial guess
+def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
+    """A starting point from closed-economy formulas (vectorised; no solving).
+
+    Factor prices and price indices at the numeraire value, gross output equal
+    to domestic absorption, Melitz cutoffs from the closed-economy free-entry
+    condition, masses of entrants from the closed-economy formula
+    :math:`M_E = (\\sigma-1) R/(\\sigma k c f_E)`; trade flows, price indices and
+    input demands then follow from the sector equations.
+    """
+    p0 = prim.numeraire.value
+    R, S = prim.regions, prim.sectors
+    nR, nS = len(R), len(S)
+    alpha, gamma, beta = prim["factor_share"], prim["input_share"], prim["beta"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        la = np.where(alpha > 0, alpha * (np.log(p0) - np.log(np.where(alpha > 0, alpha, 1))), 0)
+        lg = np.where(gamma > 0, gamma * (np.log(p0) - np.log(np.where(gamma > 0, gamma, 1))), 0)
+    cost = np.exp(la.sum(axis=2) + lg.sum(axis=2))  # (i, s)
+    income = (prim["endowment"] * p0).sum(axis=1) + prim["deficit"] * p0
+    income = np.maximum(income, 1e-3 * np.abs(income).max())
+    absorption = np.empty((nR, nS))
+    for n in range(nR):
+        absorption[n] = np.linalg.solve(np.eye(nS) - gamma[n].T, beta[n] * income[n])
+    absorption = np.maximum(absorption, 1e-6 * absorption.max())
+
+    for n, r in enumerate(R):
+        m.income[r].value = income[n]
+        for g, fname in enumerate(prim.factors):
+            m.factor_price[r, fname].value = p0
+    for j, s in enumerate(S):
+        blk = m.sector[s]
+        sigma, k, delta = (float(prim[x][j]) for x in ("sigma", "k", "delta"))
+        rho = (sigma - 1) / sigma
+        phi_min, f_e = prim["phi_min"][:, j], prim["f_e"][:, j]
+        f, tau, t = prim["f"][:, :, j], prim["tau"][:, :, j], prim["tariff"][:, :, j]
+        active = prim.active_routes(j)
+        for i, r in enumerate(R):
+            blk.input_price[r].value = cost[i, j]
+            blk.expenditure[r].value = absorption[i, j]
+            blk.price_index[r].value = p0
+        ms = prim.market_structure[s]
+        if ms == "melitz":
+            fdom = np.where(active.diagonal(), f.diagonal(), np.nanmedian(f))
+            phi_d = phi_min * ((sigma - 1) / (k - sigma + 1) * fdom / (delta * f_e)) ** (1 / k)
+            phi_d = np.maximum(phi_d, 1.05 * phi_min)
+            m_e = (sigma - 1) * absorption[:, j] / (sigma * k * f_e * cost[:, j])
+            if prim.entry[s] == "fixed":
+                m_e = delta * prim["entrants"][:, j]
+            for n, i in zip(*np.nonzero(active)):
+                ratio = 1.0 if n == i else tau[n, i] * (1 + t[n, i]) ** (sigma / (sigma - 1))
+                ratio *= (f[n, i] / fdom[i]) ** (1 / (sigma - 1))
+                phi = max(phi_d[i] * ratio, 1.05 * phi_min[i])
+                blk.cutoff[R[n], R[i]].value = phi
+                blk.trade_value[R[n], R[i]].value = (
+                    m_e[i] / delta * (phi_min[i] / phi) ** k
+                    * sigma * k / (k - sigma + 1) * cost[i, j] * f[n, i])
+        elif ms == "krugman":
+            m_e = absorption[:, j] / (sigma * cost[:, j] * f_e)
+            if prim.entry[s] == "fixed":
+                m_e = delta * prim["entrants"][:, j]
+        if blk.has_firms:
+            for i, r in enumerate(R):
+                blk.entry_mass[r].value = m_e[i]
+        if ms != "melitz":
+            weight = m_e / delta if ms == "krugman" else None
+            for n in range(nR):
+                terms = {}
+                for i in np.nonzero(active[n])[0]:
+                    mult = weight[i] / rho ** (1 - sigma) if ms == "krugman" else prim["pref_weight"][n, i, j]
+                    terms[i] = mult * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / phi_min[i]) ** (1 - sigma)
+                P = sum(terms.values()) ** (1 / (1 - sigma))
+                blk.price_index[R[n]].value = P
+                for i, term in terms.items():
+                    blk.trade_value[R[n], R[i]].value = absorption[n, j] * term / (1 + t[n, i]) / P ** (1 - sigma)
+        else:
+            for n in range(nR):
+                terms = [
+                    m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
+                    * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / rho) ** (1 - sigma)
+                    * blk.cutoff[R[n], R[i]].value ** (sigma - 1 - k)
+                    for i in np.nonzero(active[n])[0]
+                ]
+                blk.price_index[R[n]].value = sum(terms) ** (1 / (1 - sigma))
+        for i, r in enumerate(R):
+            sales = sum(blk.trade_value[R[n], r].value for n in np.nonzero(active[:, i])[0])
+            blk.input_demand[r].value = max(sales / cost[i, j], 1e-12)

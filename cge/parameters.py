@@ -1,0 +1,164 @@
+"""The one table of model parameters: symbol, dimensions, units, admissible range, source.
+
+Every primitive the model reads is declared here once. :mod:`cge.primitives`
+parses user input against this table, :mod:`cge.checks` validates ranges from
+it, and ``docs/model.md`` reproduces it. Notation follows Melitz and Redding
+(2014), "Heterogeneous Firms and Trade", Handbook of International Economics 4
+(MR below), with ``n`` the destination, ``i`` the origin, ``s`` (MR: ``j``) the
+sector and ``f`` a primary factor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Dimension names. ``destination`` and ``origin`` both range over regions;
+# ``input`` ranges over sectors (the supplying sector of an intermediate input).
+REGION, DESTINATION, ORIGIN = "region", "destination", "origin"
+SECTOR, INPUT = "sector", "input"
+FACTOR = "factor"
+
+#: Which label set each dimension draws from.
+LABEL_SET = {
+    REGION: "regions",
+    DESTINATION: "regions",
+    ORIGIN: "regions",
+    SECTOR: "sectors",
+    INPUT: "sectors",
+    FACTOR: "factors",
+}
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One primitive of the model.
+
+    ``lower``/``upper`` are admissible bounds; ``strict`` makes the lower bound
+    exclusive. Cross-parameter rules (``k > sigma - 1``, shares summing to one)
+    live in :mod:`cge.checks`.
+    """
+
+    name: str
+    symbol: str
+    dims: tuple[str, ...]
+    units: str
+    default: float | None
+    lower: float = -math.inf
+    upper: float = math.inf
+    strict: bool = False
+    allow_inf: bool = False
+    description: str = ""
+    source: str = ""
+
+    @property
+    def admissible(self) -> str:
+        lo = "(" if self.strict else "["
+        hi = "]" if self.allow_inf else ")"
+        up = "inf" if math.isinf(self.upper) else f"{self.upper:g}"
+        return f"{lo}{self.lower:g}, {up}{hi}"
+
+
+PARAMETERS: dict[str, ParameterSpec] = {
+    p.name: p
+    for p in (
+        ParameterSpec(
+            "sigma", r"\sigma_s", (SECTOR,), "1", None, 1.0, strict=True,
+            description="elasticity of substitution between varieties of sector s",
+            source="MR eq. (2); typical 3-8 (Broda-Weinstein)",
+        ),
+        ParameterSpec(
+            "k", "k_s", (SECTOR,), "1", 4.0, 0.0, strict=True,
+            description="Pareto shape of firm productivity; must exceed sigma_s - 1 "
+            "(melitz sectors); equals the partial trade elasticity",
+            source="MR section 6; Chaney (2008); typical 4-8",
+        ),
+        ParameterSpec(
+            "delta", r"\delta_s", (SECTOR,), "1/period", 1.0, 0.0, 1.0, strict=True,
+            description="exogenous exit rate of firms (steady state as in Melitz 2003); "
+            "1 is the static model",
+            source="Redding's Melitz lecture (seed 004); Melitz (2003)",
+        ),
+        ParameterSpec(
+            "beta", r"\beta_{ns}", (REGION, SECTOR), "share", None, 0.0, 1.0,
+            description="Cobb-Douglas share of sector s in final expenditure of region n",
+            source="MR eq. (1); from SAM final demand",
+        ),
+        ParameterSpec(
+            "endowment", r"\bar L_{nf}", (REGION, FACTOR), "factor units", None, 0.0,
+            strict=True,
+            description="supply of primary factor f in region n (immobile across regions, "
+            "mobile across sectors)",
+            source="data (population, capital stock)",
+        ),
+        ParameterSpec(
+            "factor_share", r"\alpha_{isf}", (REGION, SECTOR, FACTOR), "share", None,
+            0.0, 1.0,
+            description="Cobb-Douglas share of factor f in the composite input of (i,s)",
+            source="SAM value added",
+        ),
+        ParameterSpec(
+            "input_share", r"\gamma_{isr}", (REGION, SECTOR, INPUT), "share", 0.0,
+            0.0, 1.0,
+            description="Cobb-Douglas share of the sector-r composite of region i in the "
+            "composite input of (i,s) (input-output linkages)",
+            source="SAM intermediate use",
+        ),
+        ParameterSpec(
+            "phi_min", r"\varphi_{\min,is}", (REGION, SECTOR), "productivity", 1.0, 0.0,
+            strict=True,
+            description="Pareto lower bound of productivity (melitz); productivity "
+            "(krugman, armington)",
+            source="MR section 6; a normalisation in calibration",
+        ),
+        ParameterSpec(
+            "f", "f_{nis}", (DESTINATION, ORIGIN, SECTOR), "units of origin composite input",
+            1.0, 0.0, strict=True,
+            description="per-period fixed cost for a firm of (i,s) to serve market n "
+            "(melitz); paid in origin i's composite input",
+            source="MR eq. (6); calibrated from exporter shares",
+        ),
+        ParameterSpec(
+            "f_e", "f_{E,is}", (REGION, SECTOR), "units of composite input", 1.0, 0.0,
+            strict=True,
+            description="sunk entry cost (melitz); per-firm fixed cost (krugman)",
+            source="MR eq. (5); a normalisation in calibration",
+        ),
+        ParameterSpec(
+            "tau", r"\tau_{nis}", (DESTINATION, ORIGIN, SECTOR), "1", 1.0, 1.0,
+            allow_inf=True,
+            description="iceberg trade cost: units shipped per unit arriving; inf marks "
+            "an inactive (zero-trade) route",
+            source="MR eq. (6); gravity estimates",
+        ),
+        ParameterSpec(
+            "tariff", "t_{nis}", (DESTINATION, ORIGIN, SECTOR), "ad valorem rate", 0.0,
+            -1.0, strict=True,
+            description="ad valorem tariff levied by n on the c.i.f. value of imports "
+            "from i; revenue accrues to n's household",
+            source="WITS/TRAINS, MAcMap",
+        ),
+        ParameterSpec(
+            "pref_weight", "a_{nis}", (DESTINATION, ORIGIN, SECTOR), "1", 1.0, 0.0,
+            strict=True,
+            description="CES preference weight of origin i's variety in n (armington)",
+            source="calibrated to trade shares",
+        ),
+        ParameterSpec(
+            "entrants", r"\bar M_{E,is}", (REGION, SECTOR), "mass of firms", 1.0, 0.0,
+            strict=True,
+            description="exogenous mass of potential entrants when entry is fixed "
+            "(Chaney 2008); profits go to the region's household",
+            source="Chaney (2008); MR footnote 29",
+        ),
+        ParameterSpec(
+            "deficit", "D_n", (REGION,), "numeraire units", 0.0,
+            description="exogenous trade deficit of region n (sum over n is zero), "
+            "in units of the numeraire",
+            source="SAM foreign savings",
+        ),
+    )
+}
+
+MARKET_STRUCTURES = ("melitz", "krugman", "armington")
+ENTRY_MODES = ("free", "fixed")

@@ -1,0 +1,376 @@
+"""Model primitives: labelled arrays read from a mapping, a YAML or a JSON file.
+
+Every parameter of :data:`cge.parameters.PARAMETERS` is given by region, sector
+and factor *names*, never positions (lists are accepted only when their length
+matches the label set, and are checked). A value can be
+
+* a number, broadcast over all remaining dimensions;
+* a mapping from labels to values (``"*"`` gives the default for labels not
+  listed), nested in the order of the parameter's dimensions;
+* a list with one entry per label, in the order the labels were declared.
+
+Parameters with a default in the table may be omitted. ``.inf`` (YAML) or
+``"inf"`` for ``tau`` marks a route with no trade.
+
+Example (YAML)::
+
+    regions: [USA, EU]
+    sectors: [mfg, srv]
+    factors: [labour]
+    market_structure: {mfg: melitz, srv: armington}
+    sigma: {mfg: 3.8, srv: 2.0}
+    k: 4.2
+    beta: {"*": {mfg: 0.4, srv: 0.6}}
+    endowment: {USA: 100, EU: 120}
+    factor_share: 1.0
+    f: {"*": {"*": 2.0}, USA: {USA: 1.0}, EU: {EU: 1.0}}    # destination, origin
+    tau: {"*": {"*": 1.3}, USA: {USA: 1}, EU: {EU: 1}}
+    tariff: {USA: {EU: {mfg: 0.1}}}
+    numeraire: {factor: labour, region: USA}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .parameters import ENTRY_MODES, LABEL_SET, MARKET_STRUCTURES, PARAMETERS
+
+WILDCARD = "*"
+_STRUCTURE_FIELDS = ("regions", "sectors", "factors")
+_OTHER_FIELDS = ("market_structure", "entry", "numeraire", "name")
+
+
+@dataclass(frozen=True)
+class Numeraire:
+    """The price fixed at ``value``; one market is then left out (Walras' law).
+
+    ``kind`` is ``"factor"`` (the price of factor ``label`` in ``region``),
+    ``"price_index"`` (the CES price index of sector ``label`` in ``region``)
+    or ``"cpi"`` (the consumer price index of ``region``).
+    """
+
+    kind: str
+    region: str
+    label: str | None = None
+    value: float = 1.0
+
+    def describe(self) -> str:
+        what = {"factor": "price of factor", "price_index": "price index of sector"}
+        if self.kind == "cpi":
+            return f"consumer price index of {self.region} = {self.value:g}"
+        return f"{what[self.kind]} {self.label} in {self.region} = {self.value:g}"
+
+
+@dataclass
+class Primitives:
+    """A fully specified economy: labels, market structures and parameter arrays.
+
+    ``arrays[name]`` is a float ``numpy`` array whose axes follow
+    ``PARAMETERS[name].dims``. Build one with :meth:`from_mapping` or
+    :meth:`from_file`; both validate with :func:`cge.checks.check_primitives`.
+    """
+
+    regions: tuple[str, ...]
+    sectors: tuple[str, ...]
+    factors: tuple[str, ...]
+    market_structure: dict[str, str]
+    entry: dict[str, str]
+    numeraire: Numeraire
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    name: str = "economy"
+
+    # ------------------------------------------------------------------ access
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def labels(self, dim: str) -> tuple[str, ...]:
+        return getattr(self, LABEL_SET[dim])
+
+    def active_routes(self, s: int) -> np.ndarray:
+        """Boolean (destination, origin) mask of routes with trade in sector ``s``."""
+        return np.isfinite(self.arrays["tau"][:, :, s])
+
+    def copy(self, **arrays: np.ndarray) -> "Primitives":
+        """A copy with some arrays replaced (arrays are copied, not shared)."""
+        new = {k: v.copy() for k, v in self.arrays.items()}
+        for k, v in arrays.items():
+            if k not in PARAMETERS:
+                raise InputError(f"unknown parameter {k!r}")
+            new[k] = np.asarray(v, dtype=float).copy()
+        return replace(
+            self,
+            arrays=new,
+            market_structure=dict(self.market_structure),
+            entry=dict(self.entry),
+        )
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, validate: bool = True) -> "Primitives":
+        """Parse and validate labelled input (see the module docstring)."""
+        if not isinstance(data, Mapping):
+            raise InputError(f"primitives must be a mapping, got {type(data).__name__}")
+        problems: list[str] = []
+        known = set(PARAMETERS) | set(_STRUCTURE_FIELDS) | set(_OTHER_FIELDS)
+        for key in data:
+            if key not in known:
+                problems.append(
+                    f"unknown field {key!r}; expected one of {sorted(known)}"
+                )
+        labels = {}
+        for fld in _STRUCTURE_FIELDS:
+            labels[fld] = _parse_labels(fld, data.get(fld), problems)
+        if problems:
+            raise InputError(problems)
+        regions, sectors, factors = (labels[f] for f in _STRUCTURE_FIELDS)
+        label_sets = {dim: labels[ls] for dim, ls in LABEL_SET.items()}
+
+        market = _parse_per_sector(
+            "market_structure", data.get("market_structure", "melitz"), sectors,
+            MARKET_STRUCTURES, problems,
+        )
+        entry = _parse_per_sector(
+            "entry", data.get("entry", "free"), sectors, ENTRY_MODES, problems
+        )
+        numeraire = _parse_numeraire(data.get("numeraire"), regions, sectors, factors, problems)
+
+        arrays: dict[str, np.ndarray] = {}
+        for name, spec in PARAMETERS.items():
+            if name not in data or data[name] is None:
+                if spec.default is None:
+                    problems.append(f"{name}: required parameter is missing ({spec.description})")
+                    continue
+                shape = tuple(len(label_sets[d]) for d in spec.dims)
+                arrays[name] = np.full(shape, spec.default, dtype=float)
+                continue
+            arrays[name] = parse_labelled(name, data[name], spec.dims, label_sets,
+                                          spec.default, problems)
+        if problems:
+            raise InputError(problems)
+        prim = cls(
+            regions=regions, sectors=sectors, factors=factors,
+            market_structure=market, entry=entry, numeraire=numeraire,
+            arrays=arrays, name=str(data.get("name", "economy")),
+        )
+        if validate:
+            from .checks import check_primitives
+
+            check_primitives(prim)
+        return prim
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, validate: bool = True) -> "Primitives":
+        """Read primitives from a ``.yaml``/``.yml`` or ``.json`` file."""
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise InputError(f"{path}: malformed YAML: {exc}") from None
+        elif path.suffix.lower() == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}: malformed JSON: {exc}") from None
+        else:
+            raise InputError(f"{path}: expected a .yaml, .yml or .json file")
+        try:
+            return cls.from_mapping(data, validate=validate)
+        except InputError as exc:
+            raise InputError([f"{path}: {p}" for p in exc.problems]) from None
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The labelled, nested-mapping form (round-trips through :meth:`from_mapping`)."""
+        label_sets = {dim: self.labels(dim) for dim in LABEL_SET}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "regions": list(self.regions),
+            "sectors": list(self.sectors),
+            "factors": list(self.factors),
+            "market_structure": dict(self.market_structure),
+            "entry": dict(self.entry),
+            "numeraire": _numeraire_mapping(self.numeraire),
+        }
+        for name, arr in self.arrays.items():
+            out[name] = _to_nested(arr, [label_sets[d] for d in PARAMETERS[name].dims])
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+def _parse_labels(fld: str, value: Any, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        problems.append(f"{fld}: required list of labels is missing")
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) == 0:
+        problems.append(f"{fld}: expected a non-empty list of names, got {value!r}")
+        return ()
+    out = tuple(str(v) for v in value)
+    dupes = sorted({v for v in out if out.count(v) > 1})
+    if dupes:
+        problems.append(f"{fld}: duplicate labels {dupes}")
+    if WILDCARD in out:
+        problems.append(f"{fld}: {WILDCARD!r} is reserved and cannot be a label")
+    return out
+
+
+def _parse_per_sector(fld, value, sectors, allowed, problems) -> dict[str, str]:
+    if isinstance(value, str):
+        value = {WILDCARD: value}
+    if not isinstance(value, Mapping):
+        problems.append(f"{fld}: expected a name or a mapping sector -> name, got {value!r}")
+        return {}
+    out = {}
+    for key in value:
+        if key != WILDCARD and key not in sectors:
+            problems.append(f"{fld}: unknown sector {key!r}; sectors are {list(sectors)}")
+    for s in sectors:
+        v = value.get(s, value.get(WILDCARD, allowed[0]))
+        if v not in allowed:
+            problems.append(f"{fld}[{s}]: {v!r} is not one of {list(allowed)}")
+        out[s] = v
+    return out
+
+
+def _parse_numeraire(value, regions, sectors, factors, problems) -> Numeraire:
+    default = Numeraire("factor", regions[0], factors[0], 1.0)
+    if value is None:
+        return default
+    if not isinstance(value, Mapping):
+        problems.append(
+            "numeraire: expected a mapping such as {factor: labour, region: USA}, "
+            f"got {value!r}"
+        )
+        return default
+    kinds = [k for k in ("factor", "price_index", "cpi") if k in value]
+    extra = set(value) - {"factor", "price_index", "cpi", "region", "value"}
+    if extra:
+        problems.append(f"numeraire: unknown keys {sorted(extra)}")
+    if len(kinds) != 1:
+        problems.append(
+            "numeraire: give exactly one of 'factor', 'price_index' or 'cpi', "
+            f"got {kinds or 'none'}"
+        )
+        return default
+    kind = kinds[0]
+    try:
+        val = float(value.get("value", 1.0))
+    except (TypeError, ValueError):
+        val = math.nan
+    if not (val > 0 and math.isfinite(val)):
+        problems.append(f"numeraire.value: must be a positive number, got {value.get('value')!r}")
+    if kind == "cpi":
+        region, label = value["cpi"], None
+    else:
+        region, label = value.get("region", regions[0]), value[kind]
+        pool = factors if kind == "factor" else sectors
+        if label not in pool:
+            problems.append(f"numeraire.{kind}: unknown label {label!r}; expected one of {list(pool)}")
+    if region not in regions:
+        problems.append(f"numeraire.region: unknown region {region!r}; regions are {list(regions)}")
+    return Numeraire(kind, region, label, val)
+
+
+def _numeraire_mapping(num: Numeraire) -> dict[str, Any]:
+    if num.kind == "cpi":
+        return {"cpi": num.region, "value": num.value}
+    return {num.kind: num.label, "region": num.region, "value": num.value}
+
+
+def _to_number(name: str, where: str, value: Any, problems: list[str]) -> float:
+    if isinstance(value, bool):
+        problems.append(f"{name}{where}: expected a number, got {value!r}")
+        return math.nan
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        x = float(value)
+    elif isinstance(value, str) and value.strip().lower() in ("inf", "+inf", ".inf", "infinity"):
+        x = math.inf
+    elif isinstance(value, str):
+        try:
+            x = float(value)
+        except ValueError:
+            problems.append(f"{name}{where}: expected a number, got text {value!r}")
+            return math.nan
+    else:
+        problems.append(f"{name}{where}: expected a number, got {type(value).__name__} {value!r}")
+        return math.nan
+    if math.isnan(x):
+        problems.append(f"{name}{where}: value is NaN")
+    return x
+
+
+def parse_labelled(
+    name: str,
+    value: Any,
+    dims: Sequence[str],
+    label_sets: Mapping[str, Sequence[str]],
+    default: float | None,
+    problems: list[str],
+) -> np.ndarray:
+    """Parse one labelled parameter into an array with axes ``dims``.
+
+    Problems (unknown labels, wrong lengths, text in numeric entries, missing
+    entries without a default) are appended to ``problems``, each naming the
+    parameter and the index, e.g. ``tau[destination=USA, origin=EU]``.
+    """
+    shape = tuple(len(label_sets[d]) for d in dims)
+    out = np.full(shape, np.nan)
+
+    def where(index: tuple[int, ...]) -> str:
+        if not index:
+            return ""
+        parts = [f"{dims[a]}={label_sets[dims[a]][j]}" for a, j in enumerate(index)]
+        return "[" + ", ".join(parts) + "]"
+
+    def fill(val: Any, index: tuple[int, ...]) -> None:
+        depth = len(index)
+        if depth == len(dims) or not isinstance(val, (Mapping, list, tuple, np.ndarray)):
+            out[index] = _to_number(name, where(index), val, problems)
+            return
+        dim = dims[depth]
+        labels = list(label_sets[dim])
+        if isinstance(val, Mapping):
+            unknown = [k for k in val if k != WILDCARD and k not in labels]
+            for k in unknown:
+                problems.append(
+                    f"{name}{where(index)}: unknown {dim} {k!r}; expected one of {labels}"
+                )
+            for j, lab in enumerate(labels):
+                if lab in val:
+                    fill(val[lab], index + (j,))
+                elif WILDCARD in val:
+                    fill(val[WILDCARD], index + (j,))
+                elif default is not None:
+                    out[index + (j,)] = default
+                else:
+                    problems.append(f"{name}{where(index + (j,))}: missing entry (no default)")
+            return
+        seq = list(np.asarray(val, dtype=object)) if isinstance(val, np.ndarray) else list(val)
+        if len(seq) != len(labels):
+            problems.append(
+                f"{name}{where(index)}: wrong shape, expected {len(labels)} entries along "
+                f"{dim!r} ({', '.join(labels)}), got {len(seq)}"
+            )
+            return
+        for j, item in enumerate(seq):
+            fill(item, index + (j,))
+
+    fill(value, ())
+    return out
+
+
+def _to_nested(arr: np.ndarray, label_lists: list[Sequence[str]]) -> Any:
+    if not label_lists:
+        x = float(arr)
+        return "inf" if math.isinf(x) else x
+    return {lab: _to_nested(arr[j], label_lists[1:]) for j, lab in enumerate(label_lists[0])}

@@ -1,0 +1,209 @@
+r"""Equilibrium results as pandas objects labelled by region, sector and factor.
+
+:func:`extract` reads a solved model into a :class:`Results`:
+
+``regions`` (index region)
+    income :math:`I_n`, consumer price index, real income (welfare)
+    :math:`U_n = I_n/\text{CPI}_n`, factor income, tariff revenue, profits,
+    deficit, exports, imports and the trade balance.
+``factors`` (index region, factor)
+    factor prices :math:`w_{nf}` and endowments.
+``sectors`` (index region, sector)
+    price index, expenditure, unit input cost, composite input used, output
+    (sales :math:`\sum_n X_{ni}`), entrants :math:`M_{Ei}`, producers,
+    domestic cutoff, share of producers that export, average productivity of
+    producers, tariff revenue and profit.
+``routes`` (index destination, origin, sector)
+    trade at c.i.f. and tariff-inclusive value, trade share
+    :math:`\lambda_{ni}` of the destination's spending, cutoff, mass of sellers,
+    average productivity of sellers, tariff rate and revenue.
+
+Average productivity is Melitz's (2003) aggregate
+:math:`\tilde\varphi = \left[\int_{\varphi^*}^\infty \varphi^{\sigma-1} dG /
+(1-G(\varphi^*))\right]^{1/(\sigma-1)} = \varphi^* (k/(k-\sigma+1))^{1/(\sigma-1)}`:
+the productivity whose revenue is the average revenue of the firms it
+summarises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+
+@dataclass
+class Results:
+    """Tables of one equilibrium (see the module docstring)."""
+
+    regions: pd.DataFrame
+    factors: pd.DataFrame
+    sectors: pd.DataFrame
+    routes: pd.DataFrame
+    walras_residual: float
+    max_residual: float
+    info: dict = field(default_factory=dict)
+
+    @property
+    def welfare(self) -> pd.Series:
+        return self.regions["real_income"]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"regions": self.regions, "factors": self.factors,
+                "sectors": self.sectors, "routes": self.routes}
+
+    def compare(self, base: "Results") -> "Comparison":
+        """Changes from ``base`` to this equilibrium."""
+        return Comparison(base, self)
+
+
+def _pct(new, old):
+    return 100.0 * (new / old - 1.0)
+
+
+@dataclass
+class Comparison:
+    """Changes between two equilibria of the same economy."""
+
+    base: Results
+    new: Results
+
+    @property
+    def welfare(self) -> pd.DataFrame:
+        """Real income change and equivalent variation per region.
+
+        :math:`EV_n = (U_n' - U_n)\\,\\text{CPI}_n^0`: the change in income at
+        base prices that gives the new utility.
+        """
+        b, n = self.base.regions, self.new.regions
+        out = pd.DataFrame(index=b.index)
+        out["real_income_base"] = b["real_income"]
+        out["real_income_new"] = n["real_income"]
+        out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        out["equivalent_variation"] = (n["real_income"] - b["real_income"]) * b["cpi"]
+        out["ev_pct_of_income"] = 100 * out["equivalent_variation"] / b["income"]
+        return out
+
+    @property
+    def sectors(self) -> pd.DataFrame:
+        cols = ["price_index", "output", "entry_mass", "producers", "domestic_cutoff",
+                "exporter_share", "average_productivity"]
+        b, n = self.base.sectors[cols], self.new.sectors[cols]
+        return _pct(n, b).add_suffix("_pct")
+
+    @property
+    def routes(self) -> pd.DataFrame:
+        cols = ["trade_value", "trade_value_gross", "trade_share", "cutoff", "sellers"]
+        b, n = self.base.routes[cols], self.new.routes[cols]
+        out = _pct(n, b).add_suffix("_pct")
+        # Extensive (number of sellers) and intensive (sales per seller) margins of trade.
+        out["extensive_margin_log"] = np.log(n["sellers"] / b["sellers"])
+        out["intensive_margin_log"] = np.log((n["trade_value"] / n["sellers"])
+                                             / (b["trade_value"] / b["sellers"]))
+        return out
+
+    @property
+    def factors(self) -> pd.DataFrame:
+        return _pct(self.new.factors[["factor_price"]], self.base.factors[["factor_price"]]).add_suffix("_pct")
+
+
+def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
+    """Read the current variable values of a built model into :class:`Results`."""
+    from .solve import max_residual, walras_residual
+
+    R, S, F = list(m.regions), list(m.sectors), list(m.factors)
+    v = pyo.value
+
+    route_rows, sector_rows = [], []
+    for s in S:
+        blk = m.sector[s]
+        sigma, k, delta = blk.sigma, blk.k, blk.delta
+        ms = blk.config.market_structure
+        phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
+        for n, i in blk.routes:
+            x = blk.trade_value[n, i].value
+            t = v(blk.tariff[n, i])
+            if ms == "melitz":
+                cut = blk.cutoff[n, i].value
+                sellers = v(blk.sellers[n, i])
+                avg = cut * phi_tilde
+            elif ms == "krugman":
+                cut = v(blk.phi_min[i])
+                sellers = blk.entry_mass[i].value / delta
+                avg = cut
+            else:
+                cut, sellers, avg = np.nan, np.nan, np.nan
+            route_rows.append({
+                "destination": n, "origin": i, "sector": s,
+                "trade_value": x, "trade_value_gross": x * (1 + t),
+                "trade_share": x * (1 + t) / blk.expenditure[n].value,
+                "cutoff": cut, "sellers": sellers, "average_productivity": avg,
+                "tau": v(blk.tau[n, i]), "tariff": t, "tariff_revenue": t * x,
+                "fixed_cost": v(blk.f[n, i]),
+            })
+        for r in R:
+            dests = blk.destinations(r)
+            output = sum(blk.trade_value[n, r].value for n in dests)
+            row = {
+                "region": r, "sector": s, "market_structure": ms,
+                "price_index": blk.price_index[r].value,
+                "expenditure": blk.expenditure[r].value,
+                "input_price": blk.input_price[r].value,
+                "input_demand": blk.input_demand[r].value,
+                "output": output,
+                "tariff_revenue": v(blk.tariff_revenue[r]),
+                "profit": v(blk.profit[r]),
+            }
+            if ms == "melitz":
+                cuts = {n: blk.cutoff[n, r].value for n in dests}
+                low = min(cuts.values()) if cuts else np.nan
+                foreign = [c for n, c in cuts.items() if n != r]
+                stock = blk.entry_mass[r].value / delta
+                pmin = v(blk.phi_min[r])
+                row.update(
+                    entry_mass=blk.entry_mass[r].value,
+                    producers=stock * (pmin / low) ** k if cuts else 0.0,
+                    domestic_cutoff=cuts.get(r, np.nan),
+                    exporter_share=(low / min(foreign)) ** k if foreign else 0.0,
+                    average_productivity=low * phi_tilde if cuts else np.nan,
+                )
+            elif ms == "krugman":
+                has_foreign = any(n != r for n in dests)
+                row.update(
+                    entry_mass=blk.entry_mass[r].value,
+                    producers=blk.entry_mass[r].value / delta,
+                    domestic_cutoff=v(blk.phi_min[r]),
+                    exporter_share=1.0 if has_foreign else 0.0,
+                    average_productivity=v(blk.phi_min[r]),
+                )
+            else:
+                row.update(entry_mass=np.nan, producers=np.nan, domestic_cutoff=np.nan,
+                           exporter_share=np.nan, average_productivity=np.nan)
+            sector_rows.append(row)
+    routes = pd.DataFrame(route_rows).set_index(["destination", "origin", "sector"])
+    sectors = pd.DataFrame(sector_rows).set_index(["region", "sector"])
+
+    factors = pd.DataFrame(
+        [{"region": r, "factor": f, "factor_price": m.factor_price[r, f].value,
+          "endowment": v(m.endowment[r, f])} for r in R for f in F]
+    ).set_index(["region", "factor"])
+
+    foreign = routes[routes.index.get_level_values(0) != routes.index.get_level_values(1)]
+    exports = foreign.groupby(level="origin")["trade_value"].sum().reindex(R, fill_value=0.0)
+    imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
+    regions = pd.DataFrame(index=pd.Index(R, name="region"))
+    regions["income"] = [m.income[r].value for r in R]
+    regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
+    regions["real_income"] = regions["income"] / regions["cpi"]
+    regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()
+    regions["tariff_revenue"] = sectors["tariff_revenue"].groupby(level="region").sum()
+    regions["profits"] = sectors["profit"].groupby(level="region").sum()
+    regions["deficit"] = [v(m.deficit[r]) * v(m.numeraire_value) for r in R]
+    regions["exports"] = exports
+    regions["imports"] = imports
+    regions["trade_balance"] = exports - imports
+    return Results(regions=regions, factors=factors, sectors=sectors, routes=routes,
+                   walras_residual=walras_residual(m), max_residual=max_residual(m),
+                   info=dict(info or {}))

@@ -1,0 +1,292 @@
+"""Checks before a solve, the IPOPT call, and the diagnosis of a failure.
+
+* :func:`check_structure`: zero degrees of freedom and structural
+  nonsingularity (Dulmage-Mendelsohn decomposition from Pyomo's incidence
+  analysis) before every solve; a :class:`~cge.errors.StructureError` names the
+  unmatched variables and constraints otherwise.
+* :func:`run_ipopt`: IPOPT through PyNumero's cyipopt interface (default) or an
+  ``ipopt`` executable on ``PATH``, with iteration counts and timings.
+* :func:`residuals`, :func:`walras_residual`, :func:`check_selection`: what is
+  verified after every solve, so that no wrong answer passes silently.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .errors import SelectionError, SolveError, StructureError
+
+#: IPOPT options used unless overridden. The system is square and every
+#: equation is in logarithms, so residuals are relative errors.
+DEFAULT_OPTIONS = {
+    "tol": 1e-10,
+    "constr_viol_tol": 1e-10,
+    "acceptable_tol": 1e-8,
+    "max_iter": 200,
+    "mu_strategy": "adaptive",
+    "sb": "yes",
+}
+RESIDUAL_TOL = 1e-8
+_LISTED = 10
+
+
+@dataclass
+class SolveStats:
+    """What one IPOPT call did."""
+
+    solver: str
+    status: str
+    message: str
+    iterations: int
+    setup_time: float
+    ipopt_time: float
+    max_residual: float
+    success: bool
+
+
+@dataclass
+class Diagnosis:
+    """Why a solve failed: status, iterations, largest residuals, variables at bounds, last step."""
+
+    status: str = ""
+    message: str = ""
+    iterations: int = 0
+    largest_residuals: list[tuple[str, float]] = field(default_factory=list)
+    at_bounds: list[str] = field(default_factory=list)
+    last_step: float | None = None
+    steps: list[float] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"IPOPT status: {self.status} ({self.message}) after {self.iterations} iterations"]
+        if self.last_step is not None:
+            lines.append(f"homotopy: last step reached lambda = {self.last_step:.6g} "
+                         f"(steps taken: {', '.join(f'{s:.4g}' for s in self.steps) or 'none'})")
+        if self.largest_residuals:
+            lines.append("largest residuals (log-scale, i.e. relative):")
+            lines += [f"  {name}: {val:.3e}" for name, val in self.largest_residuals]
+        if self.at_bounds:
+            lines.append("variables at bounds or non-positive: " + ", ".join(self.at_bounds))
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------- structure
+def check_structure(m: pyo.Block) -> tuple[int, int]:
+    """Verify the active equality system is square and structurally nonsingular.
+
+    Returns ``(n_variables, n_equations)``. Raises
+    :class:`StructureError` naming the unmatched variables and constraints
+    (Dulmage-Mendelsohn: the under- and over-determined parts).
+    """
+    from pyomo.contrib.incidence_analysis import IncidenceGraphInterface
+
+    igraph = IncidenceGraphInterface(m, include_inequality=False)
+    nv, nc = len(igraph.variables), len(igraph.constraints)
+    var_dm, con_dm = igraph.dulmage_mendelsohn()
+    unmatched_v = [v.name for v in var_dm.unmatched]
+    unmatched_c = [c.name for c in con_dm.unmatched]
+    if nv != nc or unmatched_v or unmatched_c:
+        under_v = [v.name for v in var_dm.underconstrained]
+        over_c = [c.name for c in con_dm.overconstrained]
+        parts = [f"the equation system of {m.name!r} is not square and nonsingular: "
+                 f"{nv} variables, {nc} equations (degrees of freedom {nv - nc})"]
+        if unmatched_v:
+            parts.append(f"variables matched by no equation ({len(unmatched_v)}): "
+                         + ", ".join(unmatched_v[:_LISTED * 2]))
+        if unmatched_c:
+            parts.append(f"equations matched to no variable ({len(unmatched_c)}): "
+                         + ", ".join(unmatched_c[:_LISTED * 2]))
+        if under_v and not unmatched_v:
+            parts.append("under-determined variables: " + ", ".join(under_v[:_LISTED * 2]))
+        if over_c and not unmatched_c:
+            parts.append("over-determined equations: " + ", ".join(over_c[:_LISTED * 2]))
+        raise StructureError("\n".join(parts), unmatched_v, unmatched_c)
+    return nv, nc
+
+
+# --------------------------------------------------------------- residuals
+def residuals(m: pyo.Block, active: bool = True) -> dict[str, float]:
+    """Residual of every (active) equality constraint, body minus its bound."""
+    out = {}
+    for con in m.component_data_objects(pyo.Constraint, active=active or None, descend_into=True):
+        if not con.equality:
+            continue
+        try:
+            out[con.name] = float(pyo.value(con.body, exception=True) - pyo.value(con.upper))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            out[con.name] = float("nan")
+    return out
+
+
+def largest_residuals(m: pyo.Block, count: int = _LISTED) -> list[tuple[str, float]]:
+    res = residuals(m)
+    order = sorted(res.items(), key=lambda kv: -np.inf if np.isnan(kv[1]) else -abs(kv[1]))
+    return order[:count]
+
+
+def max_residual(m: pyo.Block) -> float:
+    vals = np.array(list(residuals(m).values()))
+    if vals.size == 0:
+        return 0.0
+    return float(np.inf) if np.isnan(vals).any() else float(np.abs(vals).max())
+
+
+def walras_residual(m: pyo.Block) -> float:
+    """Relative excess demand in the market left out of the system (Walras' law)."""
+    con = m.walras_market
+    con = next(iter(con.values())) if hasattr(con, "values") else con
+    return float(pyo.value(con.body) - pyo.value(con.upper))
+
+
+def nonpositive_variables(m: pyo.Block) -> list[str]:
+    return [v.name for v in m.component_data_objects(pyo.Var, descend_into=True)
+            if v.value is not None and v.value <= 0][: _LISTED * 2]
+
+
+def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
+    """Raise :class:`SelectionError` if a Melitz cutoff lies below the Pareto lower bound.
+
+    The Pareto aggregates assume :math:`\\varphi^*_{ni} \\ge \\varphi_{\\min,i}`
+    (only the more productive firms sell). Where the zero-cutoff condition puts
+    the cutoff below the lower bound every entrant would serve the market and
+    the formulas overstate the mass of sellers; the routes are named.
+    """
+    bad = []
+    for s in m.sectors:
+        blk = m.sector[s]
+        if not blk.is_melitz:
+            continue
+        for n, i in blk.routes:
+            phi, lo = blk.cutoff[n, i].value, pyo.value(blk.phi_min[i])
+            if phi < lo * (1 - tol):
+                bad.append((n, i, s, phi, lo))
+    if bad:
+        listed = "; ".join(f"(destination={n}, origin={i}, sector={s}): cutoff {phi:.6g} < "
+                           f"phi_min {lo:.6g}" for n, i, s, phi, lo in bad[:_LISTED])
+        raise SelectionError(
+            "the zero-cutoff condition puts the productivity cutoff below the Pareto lower "
+            f"bound on {len(bad)} route(s), so every entrant would sell there and the Pareto "
+            f"aggregates do not hold: {listed}. Raise the fixed cost f of these routes or "
+            "lower phi_min.", routes=[b[:3] for b in bad])
+
+
+# ------------------------------------------------------------------- IPOPT
+def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = None,
+              tee: bool = False) -> SolveStats:
+    """Solve the square system from the current variable values; load the result.
+
+    Never raises on non-convergence: the returned :class:`SolveStats` says what
+    happened, and the caller decides.
+    """
+    from .toolchain import configure_pynumero, default_solver
+
+    opts = dict(DEFAULT_OPTIONS)
+    opts.update(options or {})
+    if not tee:
+        opts.setdefault("print_level", 0)
+    solver = solver or default_solver()
+    if solver == "cyipopt":
+        configure_pynumero()
+        return _run_cyipopt(m, opts)
+    if solver == "ipopt":
+        return _run_ipopt_executable(m, opts, tee)
+    raise ValueError(f"unknown solver {solver!r}; use 'cyipopt' or 'ipopt'")
+
+
+def _run_cyipopt(m, opts) -> SolveStats:
+    from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP, cyipopt
+    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+    t0 = time.perf_counter()
+    obj = pyo.Objective(expr=0.0)
+    m.add_component("_cge_objective", obj)
+    try:
+        nlp = PyomoNLP(m)
+    finally:
+        m.del_component(obj)
+    iterations = [0]
+
+    def count(nlp_, problem, alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
+              regularization_size, alpha_du, alpha_pr, ls_trials):
+        iterations[0] = iter_count
+        return True
+
+    problem = CyIpoptNLP(nlp, intermediate_callback=count)
+    for key, val in opts.items():
+        problem.add_option(key, val)
+    t1 = time.perf_counter()
+    x, info = problem.solve(nlp.init_primals())
+    t2 = time.perf_counter()
+    nlp.set_primals(x)
+    nlp.load_state_into_pyomo()
+    status_code = int(info["status"])
+    message = info["status_msg"].decode() if isinstance(info["status_msg"], bytes) else str(info["status_msg"])
+    g = nlp.evaluate_constraints()
+    maxres = float(np.abs(g).max()) if g.size else 0.0
+    if not np.isfinite(maxres):
+        maxres = float("inf")
+    success = status_code in (0, 1) and maxres <= RESIDUAL_TOL
+    return SolveStats("cyipopt", _STATUS.get(status_code, str(status_code)), message,
+                      iterations[0], t1 - t0, t2 - t1, maxres, success)
+
+
+_STATUS = {
+    0: "solve_succeeded", 1: "solved_to_acceptable_level", 2: "infeasible_problem_detected",
+    3: "search_direction_becomes_too_small", 4: "diverging_iterates",
+    5: "user_requested_stop", 6: "feasible_point_found", -1: "maximum_iterations_exceeded",
+    -2: "restoration_failed", -3: "error_in_step_computation", -4: "maximum_cpu_time_exceeded",
+    -10: "not_enough_degrees_of_freedom", -11: "invalid_problem_definition",
+    -12: "invalid_option", -13: "invalid_number_detected", -100: "unrecoverable_exception",
+    -101: "nonipopt_exception_thrown", -102: "insufficient_memory", -199: "internal_error",
+}
+
+
+def _run_ipopt_executable(m, opts, tee) -> SolveStats:
+    from pyomo.contrib.solver.common.factory import SolverFactory as NewSolverFactory
+
+    opts = {k: v for k, v in opts.items() if k != "sb"}
+    t0 = time.perf_counter()
+    obj = pyo.Objective(expr=0.0)
+    m.add_component("_cge_objective", obj)
+    try:
+        solver = NewSolverFactory("ipopt")
+        res = solver.solve(m, tee=tee, solver_options=opts, load_solutions=False,
+                           raise_exception_on_nonoptimal_result=False)
+        if res.solution_loader is not None:
+            try:
+                res.solution_loader.load_vars()
+            except Exception:  # no solution to load
+                pass
+    finally:
+        m.del_component(obj)
+    t1 = time.perf_counter()
+    iters = int(getattr(res, "iteration_count", None) or res.extra_info.get("iteration_count", 0) or 0)
+    ipopt_time = float(res.timing_info.get("ipopt_excluding_nlp_functions", 0) or 0) + \
+        float(res.timing_info.get("nlp_function_evaluations", 0) or 0)
+    maxres = max_residual(m)
+    status = str(res.termination_condition.name)
+    success = res.termination_condition.name in (
+        "convergenceCriteriaSatisfied",) and maxres <= RESIDUAL_TOL
+    return SolveStats("ipopt", status, str(res.termination_condition), iters,
+                      (t1 - t0) - ipopt_time, ipopt_time, maxres, success)
+
+
+def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -> Diagnosis:
+    return Diagnosis(
+        status=stats.status if stats else "not run",
+        message=stats.message if stats else "",
+        iterations=stats.iterations if stats else 0,
+        largest_residuals=largest_residuals(m),
+        at_bounds=nonpositive_variables(m),
+        last_step=last_step,
+        steps=list(steps),
+    )
+
+
+__all__ = [
+    "check_structure", "run_ipopt", "residuals", "max_residual", "walras_residual",
+    "check_selection", "diagnose", "Diagnosis", "SolveStats", "SolveError",
+]
