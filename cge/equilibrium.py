@@ -28,8 +28,8 @@ from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 from .results import Results, extract
 from .solve import (
-    RESIDUAL_TOL, SolveStats, check_selection, check_structure, diagnose, run_ipopt,
-    walras_residual,
+    RESIDUAL_TOL, SolveStats, check_selection, check_structure, diagnose, residual_homotopy,
+    run_ipopt, walras_residual,
 )
 
 WALRAS_TOL = 1e-7
@@ -155,22 +155,33 @@ class Equilibrium:
         check_selection(self.model)
 
     def _solve_benchmark(self) -> None:
+        """Solve from the initial guess; if IPOPT fails, follow a Newton homotopy."""
+        start = _snapshot(self.model)
         stats = self._attempt()
+        self.steps = []
+        if not stats.success:
+            _restore(self.model, start)
+            with residual_homotopy(self.model) as weight:
+                self._step(lambda lam: weight.set_value(1.0 - lam), "the benchmark (Newton homotopy)",
+                           check_walras=False)
+            stats = self._attempt()
         self._verify(stats)
         self.solved = True
-        self.steps = []
 
-    def _homotopy(self, target: Primitives, changed: list[str]) -> None:
-        start = self.primitives
+    def _step(self, apply, what: str, first_step: float = 1.0,
+              check_walras: bool = True) -> SolveStats:
+        """Advance lambda from 0 to 1 by ``apply(lambda)`` and solves; halve the step on failure."""
         snapshot = _snapshot(self.model)
-        lam, step = 0.0, 1.0
+        lam, step = 0.0, first_step
         self.steps = []
         stats = None
         while lam < 1.0:
             trial = min(1.0, lam + step)
-            set_parameters(self.model, _interpolate(start, target, trial))
-            stats = self._attempt()
-            ok = stats.success and abs(walras_residual(self.model)) <= WALRAS_TOL
+            apply(trial)
+            stats = run_ipopt(self.model, self.solver, self.options)
+            self.last_stats = stats
+            ok = stats.success and (not check_walras
+                                    or abs(walras_residual(self.model)) <= WALRAS_TOL)
             if ok:
                 lam = trial
                 self.steps.append(lam)
@@ -182,14 +193,23 @@ class Equilibrium:
                 _restore(self.model, snapshot)
                 step /= 2
                 if step < self.min_step:
-                    set_parameters(self.model, _interpolate(start, target, lam))
-                    self.primitives = _interpolate(start, target, lam)
+                    apply(lam)
                     raise SolveError(
-                        f"the shock to {', '.join(changed)} could not be stepped in: no "
-                        f"convergence with steps down to {self.min_step:g}",
-                        diagnose(self.model, stats, lam, self.steps))
+                        f"{what} could not be stepped in: no convergence with steps down to "
+                        f"{self.min_step:g}", diagnose(self.model, stats, lam, self.steps))
+        return stats
+
+    def _homotopy(self, target: Primitives, changed: list[str]) -> None:
+        start = self.primitives
+        check_structure(self.model)
+
+        def apply(lam):
+            set_parameters(self.model, _interpolate(start, target, lam))
+            self.primitives = _interpolate(start, target, lam)
+
+        stats = self._step(apply, f"the shock to {', '.join(changed)}")
         self.primitives = target
-        self._verify(stats, lam)
+        self._verify(stats, 1.0)
 
 
 def _interpolate(a: Primitives, b: Primitives, lam: float) -> Primitives:

@@ -131,14 +131,22 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
                     for n in range(len(R)) for s in range(len(S))}
 
     # ------------------------------------------------------------- variables
-    m.factor_price = pyo.Var(m.regions * m.factors, initialize=1.0, doc="w_if: factor price")
-    m.income = pyo.Var(m.regions, initialize=1.0, doc="I_n: household income = final spending")
+    # Unknowns are solved for in logarithms (see HeterogeneousFirmSector); levels
+    # are Expressions of the same name.
+    m.log_factor_price = pyo.Var(m.regions * m.factors, initialize=0.0, doc="ln w_if")
+    m.factor_price = pyo.Expression(m.regions * m.factors,
+                                    rule=lambda m, i, f: pyo.exp(m.log_factor_price[i, f]),
+                                    doc="w_if: price of factor f in region i")
+    m.log_income = pyo.Var(m.regions, initialize=0.0, doc="ln I_n")
+    m.income = pyo.Expression(m.regions, rule=lambda m, n: pyo.exp(m.log_income[n]),
+                              doc="I_n: household income = final spending")
 
-    def c(i, s):
-        return m.sector[s].input_price[i]
+    def log_cost_value(i, s):
+        """ln(c_is Y_is): spending of (i, s) on its composite input."""
+        return m.sector[s].log_input_price[i] + m.sector[s].log_input_demand[i]
 
-    def Y(i, s):
-        return m.sector[s].input_demand[i]
+    def log_sum_exp(terms):
+        return pyo.log(sum(pyo.exp(t) for t in terms))
 
     # ------------------------------------------------------------- equations
     def unit_cost(m, i, s):
@@ -147,30 +155,31 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
         .. math:: c_{is} = \prod_f (w_{if}/\alpha_{isf})^{\alpha_{isf}}
                   \prod_u (P_{iu}/\gamma_{isu})^{\gamma_{isu}}
         """
-        rhs = sum(m.factor_share[i, s, f] * (pyo.log(m.factor_price[i, f])
+        rhs = sum(m.factor_share[i, s, f] * (m.log_factor_price[i, f]
                                              - pyo.log(m.factor_share[i, s, f]))
                   for f in factors_of[i, s])
-        rhs += sum(m.input_share[i, s, u] * (pyo.log(m.sector[u].price_index[i])
+        rhs += sum(m.input_share[i, s, u] * (m.sector[u].log_price_index[i]
                                             - pyo.log(m.input_share[i, s, u]))
                    for u in inputs_of[i, s])
-        return pyo.log(c(i, s)) == rhs
+        return m.sector[s].log_input_price[i] == rhs
 
     def factor_market(m, i, f):
         r"""Factor market clearing: factor demand of all sectors equals the endowment.
 
         .. math:: \sum_s \alpha_{isf}\, c_{is} Y_{is} = w_{if} \bar L_{if}
         """
-        demand = sum(m.factor_share[i, s, f] * c(i, s) * Y(i, s) for s in users_of_factor[i, f])
-        return pyo.log(demand) == pyo.log(m.factor_price[i, f]) + pyo.log(m.endowment[i, f])
+        demand = log_sum_exp([pyo.log(m.factor_share[i, s, f]) + log_cost_value(i, s)
+                              for s in users_of_factor[i, f]])
+        return demand == m.log_factor_price[i, f] + pyo.log(m.endowment[i, f])
 
     def sector_expenditure(m, n, s):
         r"""Spending on sector s in n: Cobb-Douglas final demand plus intermediate use.
 
         .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}
         """
-        spend = m.beta[n, s] * m.income[n] if final_demand[n, s] else 0.0
-        spend += sum(m.input_share[n, u, s] * c(n, u) * Y(n, u) for u in buyers_of[n, s])
-        return pyo.log(m.sector[s].expenditure[n]) == pyo.log(spend)
+        terms = [pyo.log(m.beta[n, s]) + m.log_income[n]] if final_demand[n, s] else []
+        terms += [pyo.log(m.input_share[n, u, s]) + log_cost_value(n, u) for u in buyers_of[n, s]]
+        return m.sector[s].log_expenditure[n] == log_sum_exp(terms)
 
     def income_balance(m, n):
         r"""Household income: factor income, tariff revenue, profits and the deficit.
@@ -180,7 +189,7 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
         total = sum(m.factor_price[n, f] * m.endowment[n, f] for f in m.factors)
         total += sum(m.sector[s].tariff_revenue[n] + m.sector[s].profit[n] for s in m.sectors)
         total += m.deficit[n] * m.numeraire_value
-        return pyo.log(m.income[n]) == pyo.log(total)
+        return m.log_income[n] == pyo.log(total)
 
     m.unit_cost = pyo.Constraint(m.regions * m.sectors, rule=unit_cost, doc=unit_cost.__doc__)
     m.factor_market = pyo.Constraint(m.regions * m.factors, rule=factor_market,
@@ -201,16 +210,16 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
     # ------------------------------------------------- numeraire and Walras
     num = prim.numeraire
     if num.kind == "factor":
-        price = m.factor_price[num.region, num.label]
-        m.numeraire = pyo.Constraint(expr=price == m.numeraire_value,
+        price = m.log_factor_price[num.region, num.label]
+        m.numeraire = pyo.Constraint(expr=price == pyo.log(m.numeraire_value),
                                      doc=f"numeraire: {num.describe()}")
         left_out = (num.region, num.label)
     else:
         if num.kind == "price_index":
-            price = m.sector[num.label].price_index[num.region]
+            price = m.sector[num.label].log_price_index[num.region]
         else:
-            price = m.consumer_price_index[num.region]
-        m.numeraire = pyo.Constraint(expr=pyo.log(price) == pyo.log(m.numeraire_value),
+            price = pyo.log(m.consumer_price_index[num.region])
+        m.numeraire = pyo.Constraint(expr=price == pyo.log(m.numeraire_value),
                                      doc=f"numeraire: {num.describe()}")
         first = next(f for f in prim.factors if users_of_factor[num.region, f])
         left_out = (num.region, first)
@@ -287,9 +296,9 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
     absorption = np.maximum(absorption, 1e-6 * absorption.max())
 
     for n, r in enumerate(R):
-        m.income[r].value = income[n]
+        m.log_income[r].value = np.log(income[n])
         for g, fname in enumerate(prim.factors):
-            m.factor_price[r, fname].value = p0
+            m.log_factor_price[r, fname].value = np.log(p0)
     for j, s in enumerate(S):
         blk = m.sector[s]
         sigma, k, delta = (float(prim[x][j]) for x in ("sigma", "k", "delta"))
@@ -298,9 +307,9 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
         f, tau, t = prim["f"][:, :, j], prim["tau"][:, :, j], prim["tariff"][:, :, j]
         active = prim.active_routes(j)
         for i, r in enumerate(R):
-            blk.input_price[r].value = cost[i, j]
-            blk.expenditure[r].value = absorption[i, j]
-            blk.price_index[r].value = p0
+            blk.log_input_price[r].value = np.log(cost[i, j])
+            blk.log_expenditure[r].value = np.log(absorption[i, j])
+            blk.log_price_index[r].value = np.log(p0)
         ms = prim.market_structure[s]
         if ms == "melitz":
             fdom = np.where(active.diagonal(), f.diagonal(), np.nanmedian(f))
@@ -313,8 +322,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 ratio = 1.0 if n == i else tau[n, i] * (1 + t[n, i]) ** (sigma / (sigma - 1))
                 ratio *= (f[n, i] / fdom[i]) ** (1 / (sigma - 1))
                 phi = max(phi_d[i] * ratio, 1.05 * phi_min[i])
-                blk.cutoff[R[n], R[i]].value = phi
-                blk.trade_value[R[n], R[i]].value = (
+                blk.log_cutoff[R[n], R[i]].value = np.log(phi)
+                blk.log_trade_value[R[n], R[i]].value = np.log(
                     m_e[i] / delta * (phi_min[i] / phi) ** k
                     * sigma * k / (k - sigma + 1) * cost[i, j] * f[n, i])
         elif ms == "krugman":
@@ -323,7 +332,7 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 m_e = delta * prim["entrants"][:, j]
         if blk.has_firms:
             for i, r in enumerate(R):
-                blk.entry_mass[r].value = m_e[i]
+                blk.log_entry_mass[r].value = np.log(m_e[i])
         if ms != "melitz":
             weight = m_e / delta if ms == "krugman" else None
             for n in range(nR):
@@ -332,18 +341,25 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                     mult = weight[i] / rho ** (1 - sigma) if ms == "krugman" else prim["pref_weight"][n, i, j]
                     terms[i] = mult * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / phi_min[i]) ** (1 - sigma)
                 P = sum(terms.values()) ** (1 / (1 - sigma))
-                blk.price_index[R[n]].value = P
+                blk.log_price_index[R[n]].value = np.log(P)
                 for i, term in terms.items():
-                    blk.trade_value[R[n], R[i]].value = absorption[n, j] * term / (1 + t[n, i]) / P ** (1 - sigma)
+                    blk.log_trade_value[R[n], R[i]].value = np.log(
+                        absorption[n, j] * term / (1 + t[n, i]) / P ** (1 - sigma))
         else:
             for n in range(nR):
                 terms = [
                     m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
                     * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / rho) ** (1 - sigma)
-                    * blk.cutoff[R[n], R[i]].value ** (sigma - 1 - k)
+                    * np.exp(blk.log_cutoff[R[n], R[i]].value * (sigma - 1 - k))
                     for i in np.nonzero(active[n])[0]
                 ]
-                blk.price_index[R[n]].value = sum(terms) ** (1 / (1 - sigma))
+                blk.log_price_index[R[n]].value = np.log(sum(terms)) / (1 - sigma)
         for i, r in enumerate(R):
-            sales = sum(blk.trade_value[R[n], r].value for n in np.nonzero(active[:, i])[0])
-            blk.input_demand[r].value = max(sales / cost[i, j], 1e-12)
+            sales = sum(np.exp(blk.log_trade_value[R[n], r].value) for n in np.nonzero(active[:, i])[0])
+            blk.log_input_demand[r].value = np.log(max(sales / cost[i, j], 1e-12))
+        blk.value_scale = float(np.mean(absorption[:, j]))
+        for r in R:
+            blk.tariff_revenue[r].value = pyo.value(
+                sum(blk.tariff[r, o] * blk.trade_value[r, o] for o in blk.origins(r)))
+            if isinstance(blk.profit, pyo.Var):
+                blk.profit[r].value = pyo.value(blk.net_profit[r])

@@ -346,7 +346,9 @@ def parse_labelled(
                     f"{name}{where(index)}: unknown {dim} {k!r}; expected one of {labels}"
                 )
             for j, lab in enumerate(labels):
-                if lab in val:
+                if lab in val and WILDCARD in val:
+                    fill(_overlay(val[WILDCARD], val[lab]), index + (j,))
+                elif lab in val:
                     fill(val[lab], index + (j,))
                 elif WILDCARD in val:
                     fill(val[WILDCARD], index + (j,))
@@ -367,6 +369,18 @@ def parse_labelled(
 
     fill(value, ())
     return out
+
+
+def _overlay(default: Any, specific: Any) -> Any:
+    """``specific`` over ``default``: nested mappings merge, anything else replaces."""
+    if not isinstance(specific, Mapping):
+        return specific
+    if not isinstance(default, Mapping):
+        return {WILDCARD: default, **specific} if WILDCARD not in specific else specific
+    merged = dict(default)
+    for key, val in specific.items():
+        merged[key] = _overlay(default[key], val) if key in default else val
+    return merged
 
 
 def _to_nested(arr: np.ndarray, label_lists: list[Sequence[str]]) -> Any:

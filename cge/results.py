@@ -123,47 +123,48 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         ms = blk.config.market_structure
         phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
         for n, i in blk.routes:
-            x = blk.trade_value[n, i].value
+            x = v(blk.trade_value[n, i])
             t = v(blk.tariff[n, i])
             if ms == "melitz":
-                cut = blk.cutoff[n, i].value
+                cut = v(blk.cutoff[n, i])
                 sellers = v(blk.sellers[n, i])
                 avg = cut * phi_tilde
             elif ms == "krugman":
                 cut = v(blk.phi_min[i])
-                sellers = blk.entry_mass[i].value / delta
+                sellers = v(blk.entry_mass[i]) / delta
                 avg = cut
             else:
                 cut, sellers, avg = np.nan, np.nan, np.nan
             route_rows.append({
                 "destination": n, "origin": i, "sector": s,
                 "trade_value": x, "trade_value_gross": x * (1 + t),
-                "trade_share": x * (1 + t) / blk.expenditure[n].value,
+                "trade_share": x * (1 + t) / v(blk.expenditure[n]),
                 "cutoff": cut, "sellers": sellers, "average_productivity": avg,
                 "tau": v(blk.tau[n, i]), "tariff": t, "tariff_revenue": t * x,
                 "fixed_cost": v(blk.f[n, i]),
             })
         for r in R:
             dests = blk.destinations(r)
-            output = sum(blk.trade_value[n, r].value for n in dests)
+            output = sum(v(blk.trade_value[n, r]) for n in dests)
             row = {
                 "region": r, "sector": s, "market_structure": ms,
-                "price_index": blk.price_index[r].value,
-                "expenditure": blk.expenditure[r].value,
-                "input_price": blk.input_price[r].value,
-                "input_demand": blk.input_demand[r].value,
+                "price_index": v(blk.price_index[r]),
+                "expenditure": v(blk.expenditure[r]),
+                "input_price": v(blk.input_price[r]),
+                "input_demand": v(blk.input_demand[r]),
                 "output": output,
                 "tariff_revenue": v(blk.tariff_revenue[r]),
                 "profit": v(blk.profit[r]),
+                "net_profit": v(blk.net_profit[r]),
             }
             if ms == "melitz":
-                cuts = {n: blk.cutoff[n, r].value for n in dests}
+                cuts = {n: v(blk.cutoff[n, r]) for n in dests}
                 low = min(cuts.values()) if cuts else np.nan
                 foreign = [c for n, c in cuts.items() if n != r]
-                stock = blk.entry_mass[r].value / delta
+                stock = v(blk.entry_mass[r]) / delta
                 pmin = v(blk.phi_min[r])
                 row.update(
-                    entry_mass=blk.entry_mass[r].value,
+                    entry_mass=v(blk.entry_mass[r]),
                     producers=stock * (pmin / low) ** k if cuts else 0.0,
                     domestic_cutoff=cuts.get(r, np.nan),
                     exporter_share=(low / min(foreign)) ** k if foreign else 0.0,
@@ -172,8 +173,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
             elif ms == "krugman":
                 has_foreign = any(n != r for n in dests)
                 row.update(
-                    entry_mass=blk.entry_mass[r].value,
-                    producers=blk.entry_mass[r].value / delta,
+                    entry_mass=v(blk.entry_mass[r]),
+                    producers=v(blk.entry_mass[r]) / delta,
                     domestic_cutoff=v(blk.phi_min[r]),
                     exporter_share=1.0 if has_foreign else 0.0,
                     average_productivity=v(blk.phi_min[r]),
@@ -186,7 +187,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     sectors = pd.DataFrame(sector_rows).set_index(["region", "sector"])
 
     factors = pd.DataFrame(
-        [{"region": r, "factor": f, "factor_price": m.factor_price[r, f].value,
+        [{"region": r, "factor": f, "factor_price": v(m.factor_price[r, f]),
           "endowment": v(m.endowment[r, f])} for r in R for f in F]
     ).set_index(["region", "factor"])
 
@@ -194,7 +195,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     exports = foreign.groupby(level="origin")["trade_value"].sum().reindex(R, fill_value=0.0)
     imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
-    regions["income"] = [m.income[r].value for r in R]
+    regions["income"] = [v(m.income[r]) for r in R]
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
     regions["real_income"] = regions["income"] / regions["cpi"]
     regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,7 +70,8 @@ class Diagnosis:
             lines.append("largest residuals (log-scale, i.e. relative):")
             lines += [f"  {name}: {val:.3e}" for name, val in self.largest_residuals]
         if self.at_bounds:
-            lines.append("variables at bounds or non-positive: " + ", ".join(self.at_bounds))
+            lines.append("levels collapsing to zero (log below -20; a sector or route "
+                         "vanishing, e.g. complete specialisation): " + ", ".join(self.at_bounds))
         return "\n".join(lines)
 
 
@@ -141,9 +143,18 @@ def walras_residual(m: pyo.Block) -> float:
     return float(pyo.value(con.body) - pyo.value(con.upper))
 
 
-def nonpositive_variables(m: pyo.Block) -> list[str]:
-    return [v.name for v in m.component_data_objects(pyo.Var, descend_into=True)
-            if v.value is not None and v.value <= 0][: _LISTED * 2]
+NEAR_ZERO_LOG = -20.0
+
+
+def vanishing_variables(m: pyo.Block) -> list[str]:
+    """Log-variables whose level has collapsed towards zero (below e^-20).
+
+    In a failed solve these point at a corner the model does not describe:
+    typically a sector whose entrants vanish in a region (complete
+    specialisation) or a route whose trade disappears.
+    """
+    return [f"{v.name} = {v.value:.1f}" for v in m.component_data_objects(pyo.Var, descend_into=True)
+            if v.value is not None and v.value < NEAR_ZERO_LOG][: _LISTED * 2]
 
 
 def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
@@ -160,7 +171,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         if not blk.is_melitz:
             continue
         for n, i in blk.routes:
-            phi, lo = blk.cutoff[n, i].value, pyo.value(blk.phi_min[i])
+            phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])
             if phi < lo * (1 - tol):
                 bad.append((n, i, s, phi, lo))
     if bad:
@@ -171,6 +182,38 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
             f"bound on {len(bad)} route(s), so every entrant would sell there and the Pareto "
             f"aggregates do not hold: {listed}. Raise the fixed cost f of these routes or "
             "lower phi_min.", routes=[b[:3] for b in bad])
+
+
+# ------------------------------------------------------------ Newton homotopy
+@contextmanager
+def residual_homotopy(m: pyo.Block):
+    r"""Temporarily replace every equation :math:`F_j(x) = 0` by :math:`F_j(x) = w F_j(x_0)`.
+
+    At weight :math:`w = 1` the current point :math:`x_0` solves the system
+    exactly; stepping :math:`w` down to 0 traces a path to the equilibrium
+    (a Newton or global homotopy). Yields the mutable weight parameter; the
+    original equations are restored on exit.
+    """
+    cons = [c for c in m.component_data_objects(pyo.Constraint, active=True, descend_into=True)
+            if c.equality]
+    offsets = {}
+    for j, c in enumerate(cons):
+        try:
+            offsets[j] = float(pyo.value(c.body) - pyo.value(c.upper))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            offsets[j] = 0.0
+    m._cge_homotopy_offset = pyo.Param(range(len(cons)), initialize=offsets, mutable=True)
+    m._cge_homotopy_weight = pyo.Param(initialize=1.0, mutable=True)
+    originals = [(c, c.expr) for c in cons]
+    try:
+        for j, c in enumerate(cons):
+            c.set_value(c.body - m._cge_homotopy_weight * m._cge_homotopy_offset[j] == c.upper)
+        yield m._cge_homotopy_weight
+    finally:
+        for c, expr in originals:
+            c.set_value(expr)
+        m.del_component(m._cge_homotopy_offset)
+        m.del_component(m._cge_homotopy_weight)
 
 
 # ------------------------------------------------------------------- IPOPT
@@ -280,7 +323,7 @@ def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -
         message=stats.message if stats else "",
         iterations=stats.iterations if stats else 0,
         largest_residuals=largest_residuals(m),
-        at_bounds=nonpositive_variables(m),
+        at_bounds=vanishing_variables(m),
         last_step=last_step,
         steps=list(steps),
     )

@@ -161,30 +161,39 @@ class HeterogeneousFirmSectorData(BlockData):
         self.pref_weight = param("pref_weight", self.routes, "Armington preference weight")
 
     def _declare_variables(self):
+        """Every unknown is positive and is solved for in logarithms.
+
+        The equilibrium conditions are then linear in the unknowns except for
+        log-sum-exp aggregates (price indices, free entry, cost accounting), and
+        Newton steps cannot leave the positive orthant. Each level is an
+        Expression of the same name without the ``log_`` prefix.
+        """
         R, A = self.regions, self.routes
-        self.expenditure = pyo.Var(R, initialize=1.0,
-                                   doc="X_n: tariff-inclusive spending of n on the sector (inlet)")
-        self.input_price = pyo.Var(R, initialize=1.0,
-                                   doc="c_i: unit cost of i's composite input (inlet)")
-        self.price_index = pyo.Var(R, initialize=1.0, doc="P_n: CES price index in n")
-        self.trade_value = pyo.Var(A, initialize=1.0,
-                                   doc="X_ni: value of i's sales in n, c.i.f., net of tariff")
-        self.input_demand = pyo.Var(R, initialize=1.0,
-                                    doc="Y_i: composite input used by the sector in i (quantity)")
+
+        def positive(name, index, doc):
+            var = pyo.Var(index, initialize=0.0, doc=f"ln {doc}")
+            self.add_component(f"log_{name}", var)
+            self.add_component(name, pyo.Expression(
+                index, rule=lambda b, *idx: pyo.exp(var[idx]), doc=doc))
+
+        positive("expenditure", R, "X_n: tariff-inclusive spending of n on the sector (inlet)")
+        positive("input_price", R, "c_i: unit cost of i's composite input (inlet)")
+        positive("price_index", R, "P_n: CES price index in n")
+        positive("trade_value", A, "X_ni: value of i's sales in n, c.i.f., net of tariff")
+        positive("input_demand", R, "Y_i: composite input used by the sector in i (quantity)")
         if self.has_firms:
-            self.entry_mass = pyo.Var(R, initialize=1.0, doc="M_Ei: mass of entrants per period")
+            positive("entry_mass", R, "M_Ei: mass of entrants per period")
         if self.is_melitz:
-            self.cutoff = pyo.Var(A, initialize=1.0,
-                                  doc="phi*_ni: productivity of the least productive seller")
+            positive("cutoff", A, "phi*_ni: productivity of the least productive seller in n")
 
     # ----------------------------------------------------------- expressions
-    def _firm_stock(self, i):
-        """Mass of firms that have drawn productivity, :math:`M_{Ei}/\\delta`."""
-        return self.entry_mass[i] / self.delta
+    def _log_firm_stock(self, i):
+        r"""Log mass of firms that have drawn productivity, :math:`\ln(M_{Ei}/\delta)`."""
+        return self.log_entry_mass[i] - math.log(self.delta)
 
-    def _selection_share(self, n, i):
-        r"""Share of drawn firms selling in n, :math:`(\varphi_{\min,i}/\varphi^*_{ni})^k`."""
-        return (self.phi_min[i] / self.cutoff[n, i]) ** self.k
+    def _log_selection_share(self, n, i):
+        r"""Log share of drawn firms selling in n, :math:`k \ln(\varphi_{\min,i}/\varphi^*_{ni})`."""
+        return self.k * (pyo.log(self.phi_min[i]) - self.log_cutoff[n, i])
 
     def _declare_equations(self):
         ms = self.config.market_structure
@@ -197,7 +206,7 @@ class HeterogeneousFirmSectorData(BlockData):
         if self.is_melitz:
             self.sellers = pyo.Expression(
                 self.routes,
-                rule=lambda b, n, i: b._firm_stock(i) * b._selection_share(n, i),
+                rule=lambda b, n, i: pyo.exp(b._log_firm_stock(i) + b._log_selection_share(n, i)),
                 doc="M_ni = (M_Ei/delta) (phi_min_i/phi*_ni)^k: mass of i's firms selling in n")
         if self.has_firms:
             if self.config.entry == "free":
@@ -205,16 +214,32 @@ class HeterogeneousFirmSectorData(BlockData):
                                                  doc=_free_entry_rule(ms).__doc__)
             else:
                 self.fixed_entry = pyo.Constraint(
-                    self.regions, rule=lambda b, i: b.entry_mass[i] == b.delta * b.entrants[i],
+                    self.regions,
+                    rule=lambda b, i: b.log_entry_mass[i] == pyo.log(b.delta * b.entrants[i]),
                     doc="M_Ei = delta * Mbar_Ei: fixed mass of potential entrants (Chaney)")
         self.input_market = pyo.Constraint(self.regions, rule=_input_market_rule,
                                            doc=_input_market_rule.__doc__)
-        self.tariff_revenue = pyo.Expression(
-            self.regions,
-            rule=lambda b, n: sum(b.tariff[n, i] * b.trade_value[n, i]
-                                  for i in b.regions if (n, i) in b.routes),
-            doc="T_n = sum_i t_ni X_ni: tariff revenue collected by n")
-        self.profit = pyo.Expression(self.regions, rule=_profit_rule, doc=_profit_rule.__doc__)
+        # Tariff revenue and distributed profits are variables of their own, so
+        # that the host's income equation stays sparse in second derivatives.
+        self.value_scale = pyo.Param(
+            initialize=1.0, mutable=True,
+            doc="typical value of sales; scales the level equations (set at initialisation)")
+        self.tariff_revenue = pyo.Var(self.regions, initialize=0.0,
+                                      doc="T_n: tariff revenue collected by n (outlet)")
+        self.tariff_revenue_definition = pyo.Constraint(
+            self.regions, rule=_tariff_revenue_rule, doc=_tariff_revenue_rule.__doc__)
+        self.net_profit = pyo.Expression(self.regions, rule=_profit_rule, doc=_profit_rule.__doc__)
+        if self.has_firms and self.config.entry == "fixed":
+            self.profit = pyo.Var(self.regions, initialize=0.0,
+                                  doc="Pi_i: profits paid to i's household (outlet)")
+            self.profit_definition = pyo.Constraint(
+                self.regions,
+                rule=lambda b, i: b.profit[i] / b.value_scale == b.net_profit[i] / b.value_scale,
+                doc="Pi_i equals net profits (fixed entry, Chaney 2008)")
+        else:
+            self.profit = pyo.Expression(
+                self.regions, rule=lambda b, i: 0.0,
+                doc="Pi_i = 0: free entry dissipates profits in entry costs (outlet)")
 
     def _declare_melitz(self):
         self.zero_cutoff_profit = pyo.Constraint(self.routes, rule=_zero_cutoff_profit_rule,
@@ -277,6 +302,11 @@ def _log1p_tariff(b, n, i):
     return pyo.log(1 + b.tariff[n, i])
 
 
+def _log_sum_exp(terms):
+    """``log(sum(exp(t)))`` of Pyomo expressions (the aggregates of the model)."""
+    return pyo.log(sum(pyo.exp(t) for t in terms))
+
+
 def _zero_cutoff_profit_rule(b, n, i):
     r"""Zero-cutoff profit: the least productive seller from i in n just covers its fixed cost.
 
@@ -289,11 +319,11 @@ def _zero_cutoff_profit_rule(b, n, i):
     (MR eq. 6 with an ad valorem tariff on the c.i.f. value.)
     """
     s = b.sigma
-    lhs = (-s * _log1p_tariff(b, n, i) + pyo.log(b.expenditure[n])
-           + (s - 1) * pyo.log(b.price_index[n])
-           + (1 - s) * (pyo.log(b.tau[n, i]) + pyo.log(b.input_price[i])
-                        - math.log(b.rho) - pyo.log(b.cutoff[n, i])))
-    rhs = math.log(s) + pyo.log(b.input_price[i]) + pyo.log(b.f[n, i])
+    lhs = (-s * _log1p_tariff(b, n, i) + b.log_expenditure[n]
+           + (s - 1) * b.log_price_index[n]
+           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
+                        - math.log(b.rho) - b.log_cutoff[n, i]))
+    rhs = math.log(s) + b.log_input_price[i] + pyo.log(b.f[n, i])
     return lhs == rhs
 
 
@@ -308,12 +338,13 @@ def _melitz_price_index_rule(b, n):
     """
     s, k = b.sigma, b.k
     terms = [
-        b._firm_stock(i) * (k / (k - s + 1)) * b.phi_min[i] ** k
-        * ((1 + b.tariff[n, i]) * b.tau[n, i] / b.rho) ** (1 - s)
-        * b.input_price[i] ** (1 - s) * b.cutoff[n, i] ** (s - 1 - k)
+        b._log_firm_stock(i) + math.log(k / (k - s + 1)) + k * pyo.log(b.phi_min[i])
+        + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
+                     + b.log_input_price[i])
+        + (s - 1 - k) * b.log_cutoff[n, i]
         for i in b.origins(n)
     ]
-    return (1 - s) * pyo.log(b.price_index[n]) == pyo.log(sum(terms))
+    return (1 - s) * b.log_price_index[n] == _log_sum_exp(terms)
 
 
 def _melitz_trade_rule(b, n, i):
@@ -325,10 +356,9 @@ def _melitz_trade_rule(b, n, i):
         \; \frac{\sigma k}{k-\sigma+1} c_i f_{ni}
     """
     s, k = b.sigma, b.k
-    rhs = (pyo.log(b.entry_mass[i]) - math.log(b.delta)
-           + k * (pyo.log(b.phi_min[i]) - pyo.log(b.cutoff[n, i]))
-           + math.log(s * k / (k - s + 1)) + pyo.log(b.input_price[i]) + pyo.log(b.f[n, i]))
-    return pyo.log(b.trade_value[n, i]) == rhs
+    rhs = (b._log_firm_stock(i) + b._log_selection_share(n, i)
+           + math.log(s * k / (k - s + 1)) + b.log_input_price[i] + pyo.log(b.f[n, i]))
+    return b.log_trade_value[n, i] == rhs
 
 
 def _free_entry_rule(ms):
@@ -341,8 +371,8 @@ def _free_entry_rule(ms):
                 \left(\frac{\varphi_{\min,i}}{\varphi^*_{ni}}\right)^k = \delta f_{E,i}
             """
             s, k = b.sigma, b.k
-            lhs = sum(b.f[n, i] * b._selection_share(n, i) for n in b.destinations(i))
-            return pyo.log(lhs) == pyo.log(b.delta * b.f_e[i] * (k - s + 1) / (s - 1))
+            terms = [pyo.log(b.f[n, i]) + b._log_selection_share(n, i) for n in b.destinations(i)]
+            return _log_sum_exp(terms) == pyo.log(b.delta * b.f_e[i] * (k - s + 1) / (s - 1))
         return rule
 
     def rule(b, i):
@@ -351,9 +381,9 @@ def _free_entry_rule(ms):
         .. math::
             \frac{1}{\sigma}\sum_n X_{ni} = c_i f_{E,i} M_{Ei}
         """
-        lhs = sum(b.trade_value[n, i] for n in b.destinations(i)) / b.sigma
-        return pyo.log(lhs) == (pyo.log(b.input_price[i]) + pyo.log(b.f_e[i])
-                                + pyo.log(b.entry_mass[i]))
+        terms = [b.log_trade_value[n, i] for n in b.destinations(i)]
+        return _log_sum_exp(terms) - math.log(b.sigma) == (
+            b.log_input_price[i] + pyo.log(b.f_e[i]) + b.log_entry_mass[i])
     return rule
 
 
@@ -366,12 +396,12 @@ def _krugman_price_index_rule(b, n):
     """
     s = b.sigma
     terms = [
-        b._firm_stock(i)
-        * ((1 + b.tariff[n, i]) * b.tau[n, i] / (b.rho * b.phi_min[i])) ** (1 - s)
-        * b.input_price[i] ** (1 - s)
+        b._log_firm_stock(i)
+        + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
+                     - pyo.log(b.phi_min[i]) + b.log_input_price[i])
         for i in b.origins(n)
     ]
-    return (1 - s) * pyo.log(b.price_index[n]) == pyo.log(sum(terms))
+    return (1 - s) * b.log_price_index[n] == _log_sum_exp(terms)
 
 
 def _krugman_trade_rule(b, n, i):
@@ -382,11 +412,11 @@ def _krugman_trade_rule(b, n, i):
         \left(\frac{\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
-    rhs = (pyo.log(b.entry_mass[i]) - math.log(b.delta) - s * _log1p_tariff(b, n, i)
-           + pyo.log(b.expenditure[n]) + (s - 1) * pyo.log(b.price_index[n])
-           + (1 - s) * (pyo.log(b.tau[n, i]) + pyo.log(b.input_price[i])
+    rhs = (b._log_firm_stock(i) - s * _log1p_tariff(b, n, i)
+           + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
+           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
                         - math.log(b.rho) - pyo.log(b.phi_min[i])))
-    return pyo.log(b.trade_value[n, i]) == rhs
+    return b.log_trade_value[n, i] == rhs
 
 
 def _armington_price_index_rule(b, n):
@@ -398,12 +428,12 @@ def _armington_price_index_rule(b, n):
     """
     s = b.sigma
     terms = [
-        b.pref_weight[n, i]
-        * ((1 + b.tariff[n, i]) * b.tau[n, i] / b.phi_min[i]) ** (1 - s)
-        * b.input_price[i] ** (1 - s)
+        pyo.log(b.pref_weight[n, i])
+        + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i])
+                     - pyo.log(b.phi_min[i]) + b.log_input_price[i])
         for i in b.origins(n)
     ]
-    return (1 - s) * pyo.log(b.price_index[n]) == pyo.log(sum(terms))
+    return (1 - s) * b.log_price_index[n] == _log_sum_exp(terms)
 
 
 def _armington_trade_rule(b, n, i):
@@ -415,10 +445,10 @@ def _armington_trade_rule(b, n, i):
     """
     s = b.sigma
     rhs = (pyo.log(b.pref_weight[n, i]) - s * _log1p_tariff(b, n, i)
-           + pyo.log(b.expenditure[n]) + (s - 1) * pyo.log(b.price_index[n])
-           + (1 - s) * (pyo.log(b.tau[n, i]) + pyo.log(b.input_price[i])
+           + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
+           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
                         - pyo.log(b.phi_min[i])))
-    return pyo.log(b.trade_value[n, i]) == rhs
+    return b.log_trade_value[n, i] == rhs
 
 
 def _input_market_rule(b, i):
@@ -432,15 +462,26 @@ def _input_market_rule(b, i):
     remains under armington. The entry term is absent under fixed entry.)
     Under free entry this equals the sector's revenue :math:`\sum_n X_{ni}`.
     """
-    sales = sum(b.trade_value[n, i] for n in b.destinations(i))
+    dests = b.destinations(i)
     if not b.has_firms:
-        return pyo.log(b.input_price[i] * b.input_demand[i]) == pyo.log(sales)
-    units = b.rho * sales / b.input_price[i]
+        return b.log_input_price[i] + b.log_input_demand[i] == _log_sum_exp(
+            [b.log_trade_value[n, i] for n in dests])
+    terms = [math.log(b.rho) + b.log_trade_value[n, i] - b.log_input_price[i] for n in dests]
     if b.is_melitz:
-        units += sum(b.f[n, i] * b.sellers[n, i] for n in b.destinations(i))
+        terms += [pyo.log(b.f[n, i]) + b._log_firm_stock(i) + b._log_selection_share(n, i)
+                  for n in dests]
     if b.config.entry == "free":
-        units += b.f_e[i] * b.entry_mass[i]
-    return pyo.log(b.input_demand[i]) == pyo.log(units)
+        terms.append(pyo.log(b.f_e[i]) + b.log_entry_mass[i])
+    return b.log_input_demand[i] == _log_sum_exp(terms)
+
+
+def _tariff_revenue_rule(b, n):
+    r"""Tariff revenue collected by n on its imports of the sector.
+
+    .. math:: T_n = \sum_i t_{ni} X_{ni}
+    """
+    revenue = sum(b.tariff[n, i] * b.trade_value[n, i] for i in b.origins(n))
+    return b.tariff_revenue[n] / b.value_scale == revenue / b.value_scale
 
 
 def _profit_rule(b, i):
