@@ -29,7 +29,7 @@ from .primitives import Numeraire, Primitives
 from .results import Results, extract
 from .solve import (
     RESIDUAL_TOL, SolveStats, check_selection, check_structure, diagnose, residual_homotopy,
-    run_ipopt, walras_residual,
+    run_ipopt, structure_signature, walras_residual,
 )
 
 WALRAS_TOL = 1e-7
@@ -71,6 +71,7 @@ class Equilibrium:
         self.build_time = time.perf_counter() - t0
         initialize_guess(self.model, primitives)
         self.solved = False
+        self._checked_structure = None
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
 
@@ -137,8 +138,15 @@ class Equilibrium:
             out.append("numeraire")
         return out
 
+    def _check_structure(self) -> None:
+        """Square and structurally nonsingular? Re-checked whenever the structure changed."""
+        sig = structure_signature(self.model)
+        if sig != self._checked_structure:
+            check_structure(self.model)
+            self._checked_structure = sig
+
     def _attempt(self) -> SolveStats:
-        check_structure(self.model)
+        self._check_structure()
         stats = run_ipopt(self.model, self.solver, self.options)
         self.last_stats = stats
         return stats
@@ -201,7 +209,7 @@ class Equilibrium:
 
     def _homotopy(self, target: Primitives, changed: list[str]) -> None:
         start = self.primitives
-        check_structure(self.model)
+        self._check_structure()
 
         def apply(lam):
             set_parameters(self.model, _interpolate(start, target, lam))

@@ -84,8 +84,10 @@ def check_structure(m: pyo.Block) -> tuple[int, int]:
     (Dulmage-Mendelsohn: the under- and over-determined parts).
     """
     from pyomo.contrib.incidence_analysis import IncidenceGraphInterface
+    from pyomo.contrib.incidence_analysis.config import IncidenceMethod
 
-    igraph = IncidenceGraphInterface(m, include_inequality=False)
+    igraph = IncidenceGraphInterface(m, include_inequality=False,
+                                     method=IncidenceMethod.identify_variables)
     nv, nc = len(igraph.variables), len(igraph.constraints)
     var_dm, con_dm = igraph.dulmage_mendelsohn()
     unmatched_v = [v.name for v in var_dm.unmatched]
@@ -107,6 +109,17 @@ def check_structure(m: pyo.Block) -> tuple[int, int]:
             parts.append("over-determined equations: " + ", ".join(over_c[:_LISTED * 2]))
         raise StructureError("\n".join(parts), unmatched_v, unmatched_c)
     return nv, nc
+
+
+def structure_signature(m: pyo.Block) -> tuple:
+    """A cheap fingerprint of the equation system's structure (which constraints are
+    active, which variables are fixed). Parameter values do not enter: changing
+    them cannot change the incidence structure."""
+    cons = tuple(id(c) for c in m.component_data_objects(pyo.Constraint, active=True,
+                                                          descend_into=True))
+    fixed = tuple(id(v) for v in m.component_data_objects(pyo.Var, descend_into=True)
+                  if v.fixed)
+    return hash(cons), hash(fixed)
 
 
 # --------------------------------------------------------------- residuals
