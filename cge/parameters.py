@@ -54,7 +54,7 @@ class ParameterSpec:
     @property
     def admissible(self) -> str:
         lo = "(" if self.strict else "["
-        hi = "]" if self.allow_inf else ")"
+        hi = "]" if (self.allow_inf or not math.isinf(self.upper)) else ")"
         up = "inf" if math.isinf(self.upper) else f"{self.upper:g}"
         return f"{lo}{self.lower:g}, {up}{hi}"
 
