@@ -1,0 +1,1 @@
+"""A conventional SAM-based CGE host that embeds :class:`cge.HeterogeneousFirmSector`."""
