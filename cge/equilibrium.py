@@ -28,7 +28,7 @@ from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 from .results import Results, extract
 from .solve import (
-    RESIDUAL_TOL, SolveStats, check_selection, check_structure, diagnose, residual_homotopy,
+    RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, check_structure, diagnose, residual_homotopy,
     run_ipopt, structure_signature, walras_residual,
 )
 
@@ -163,10 +163,17 @@ class Equilibrium:
         check_selection(self.model)
 
     def _solve_benchmark(self) -> None:
-        """Solve from the initial guess; if IPOPT fails, follow a Newton homotopy."""
+        """Solve from the initial guess; if IPOPT fails, retry with the log-variables
+        bounded (then polish without bounds); if that fails, follow a Newton homotopy."""
         start = _snapshot(self.model)
         stats = self._attempt()
         self.steps = []
+        if not stats.success:
+            # Safeguarded: keep log-variables within bounds, then polish unbounded.
+            _restore(self.model, start)
+            with bounded_logs(self.model):
+                run_ipopt(self.model, self.solver, dict(self.options, max_iter=500))
+            stats = self._attempt()
         if not stats.success:
             _restore(self.model, start)
             with residual_homotopy(self.model) as weight:
@@ -198,13 +205,17 @@ class Equilibrium:
                     self.progress(lam, stats)
                 step = min(2 * step, 1.0)
             else:
-                _restore(self.model, snapshot)
                 step /= 2
-                if step < self.min_step:
+                # Diagnose at the failed attempt (before restoring the last good
+                # point, whose residuals are all at solver precision).
+                failure = diagnose(self.model, stats, lam, self.steps) \
+                    if step < self.min_step else None
+                _restore(self.model, snapshot)
+                if failure is not None:
                     apply(lam)
                     raise SolveError(
                         f"{what} could not be stepped in: no convergence with steps down to "
-                        f"{self.min_step:g}", diagnose(self.model, stats, lam, self.steps))
+                        f"{self.min_step:g}", failure)
         return stats
 
     def _homotopy(self, target: Primitives, changed: list[str]) -> None:

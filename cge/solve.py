@@ -197,6 +197,32 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
             "lower phi_min.", routes=[b[:3] for b in bad])
 
 
+# ------------------------------------------------------------ safeguarded start
+@contextmanager
+def bounded_logs(m: pyo.Block, width: float = 20.0):
+    """Temporarily bound every ``log_*`` variable to within ``width`` of its current value.
+
+    From a poor starting point, Newton steps on log-sum-exp aggregates can
+    overshoot until ``exp`` overflows (IPOPT: diverging iterates). Bounds of
+    +-20 in logs (a factor of 5e8 in levels) keep the iterates finite; the
+    bounded solution is then polished without bounds, so the equilibrium
+    reported never depends on them.
+    """
+    logs = [v for v in m.component_data_objects(pyo.Var, descend_into=True)
+            if v.parent_component().local_name.startswith("log_") and not v.fixed
+            and v.value is not None]
+    saved = [(v, v.lb, v.ub) for v in logs]
+    try:
+        for v in logs:
+            v.setlb(v.value - width)
+            v.setub(v.value + width)
+        yield logs
+    finally:
+        for v, lb, ub in saved:
+            v.setlb(lb)
+            v.setub(ub)
+
+
 # ------------------------------------------------------------ Newton homotopy
 @contextmanager
 def residual_homotopy(m: pyo.Block):
