@@ -113,11 +113,290 @@ def example(
 
 
 # ---------------------------------------------------------------------------
-# MORE COMMANDS GO HERE (added by other modules/engineers): `example`, `run`, ...
-# Register them on `app` with @app.command(); keep heavy imports (pyomo,
-# pandas, the model code) inside the command functions so `cge --help` and
-# `cge solvers` stay fast.
+# Scenario workflow: run, check, calibrate, compare. Heavy imports stay inside
+# the command functions so `cge --help` and `cge solvers` stay fast.
 # ---------------------------------------------------------------------------
+def _fail(console, exc, code: int = 1):
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    console.print(f"[red bold]error[/red bold] ({type(exc).__name__}):", highlight=False)
+    for p in problems:
+        console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _is_scenario(path) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(open(path))
+    except Exception:  # noqa: BLE001 - malformed: let the scenario loader report it
+        return True
+    return isinstance(data, dict) and ("shocks" in data or "data" in data
+                                       or "compare_market_structures" in data)
+
+
+@app.command()
+def run(
+    scenario: str = typer.Argument(..., help="scenario YAML file"),
+    outdir: str = typer.Option(None, "--outdir", "-o",
+                               help="results folder (default: results/<scenario name> next to "
+                               "the scenario file)"),
+    excel: bool = typer.Option(True, "--excel/--no-excel", help="write results.xlsx"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
+    strict: bool = typer.Option(False, "--strict",
+                                help="exit with status 3 if an expectation of the scenario fails"),
+) -> None:
+    """Run a scenario: benchmark, shocks (stepped in if needed), welfare decomposition,
+    and a results folder with CSV tables, an Excel workbook and pictures.
+
+    Exit status: 0 ok, 1 bad input, 2 no equilibrium found or an accounting
+    identity fails, 3 (with --strict) an expectation fails.
+    """
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cge.errors import CGEError, InputError
+    from cge.scenario import prepare_scenario, run_scenario
+
+    console = Console()
+    try:
+        prepared = prepare_scenario(scenario)
+    except InputError as exc:
+        _fail(console, exc, 1)
+    sc = prepared.scenario
+    console.print(f"[bold]{sc.name}[/bold]: {sc.description.strip()}", highlight=False)
+    console.print(f"data: {prepared.data.description}; {len(sc.shocks)} shock(s); "
+                  f"models: {', '.join(prepared.models)}", highlight=False)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
+                        console=console, transient=False)
+    tasks = {}
+
+    def on_progress(model, stage, lam):
+        if model not in tasks:
+            tasks[model] = progress.add_task(f"{model}: benchmark", total=1.0)
+        tid = tasks[model]
+        if stage == "benchmark":
+            progress.update(tid, description=f"{model}: solving the benchmark")
+        elif stage == "shock":
+            progress.update(tid, description=f"{model}: shock, homotopy step at lambda={lam:.3g}",
+                            completed=lam)
+        else:
+            progress.update(tid, description=f"{model}: done", completed=1.0)
+
+    try:
+        with progress:
+            result = run_scenario(prepared, progress=on_progress)
+    except CGEError as exc:
+        _fail(console, exc, 2 if not isinstance(exc, InputError) else 1)
+    target = Path(outdir) if outdir else (
+        (prepared.loaded.path.parent if prepared.loaded.path else Path.cwd()) / "results" / sc.name)
+    result.write(target, excel=excel, plots=plots)
+    _print_result(console, result)
+    console.print(f"results written to [bold]{target}[/bold]", highlight=False)
+    if not result.identities_hold:
+        bad = result.identities[~result.identities["ok"]]
+        console.print("[red]accounting identities fail:[/red]")
+        console.print(bad.to_string(index=False), markup=False)
+        raise typer.Exit(code=2)
+    if strict and not result.expectations_met:
+        raise typer.Exit(code=3)
+
+
+def _print_result(console, result) -> None:
+    import pandas as pd
+    from rich.markup import escape
+
+    from cge.welfare import COMPONENTS
+
+    for label, runobj in result.runs.items():
+        w = runobj.welfare.regions
+        cols = ["welfare_change_pct", "ev"] + [c for c in COMPONENTS if (w[c].abs() > 1e-9).any()]
+        cols.append("residual")
+        title = "Welfare (components in % log points; positive = gain)"
+        if label != "as_specified":
+            title += f" - {label}"
+        console.print(_frame_table(title, w[cols]))
+        st = runobj.stats
+        console.print(f"  {label}: benchmark {st['benchmark_seconds']:.2f} s, shock "
+                      f"{st['shock_seconds']:.2f} s, homotopy steps {st['homotopy_steps']}",
+                      highlight=False)
+    if len(result.runs) > 1:
+        side = pd.DataFrame({k: r.welfare.regions["welfare_change_pct"] for k, r in result.runs.items()})
+        console.print(_frame_table("Welfare change (%) by market structure", side))
+    if result.expectations:
+        console.print("[bold]Expected qualitative results[/bold]")
+        for c in result.expectations:
+            mark = "[green]ok[/green]  " if c.passed else "[red]FAIL[/red]"
+            model = f"[{c.model}] " if c.model != "as_specified" else ""
+            val = f"{c.value:.4g}" if isinstance(c.value, float) else str(c.value)
+            console.print(f"  {mark} {escape(model + c.statement)} ({val})", highlight=False)
+
+
+@app.command()
+def check(
+    path: str = typer.Argument(..., help="a scenario YAML, a primitives YAML/JSON, or a workbook (.xlsx)"),
+) -> None:
+    """Check input without solving: a scenario file (schema, labels, shocks), primitives
+    (every data check of cge.checks) or a calibration workbook."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from cge.errors import InputError
+
+    console = Console(soft_wrap=True)
+    p = Path(path)
+    if not p.is_file():
+        _fail(console, FileNotFoundError(f"{path}: no such file"), 1)
+    try:
+        if p.suffix.lower() in (".xlsx", ".xlsm"):
+            from cge.scenario import _calibration
+
+            cal = _calibration()
+            data = cal.read_workbook(p)
+            if hasattr(cal, "check"):
+                cal.check(data)
+            prim = _calibrated(cal.calibrate(data))
+            console.print(f"[green]ok[/green]: workbook {path} reads and calibrates", highlight=False)
+            _describe_primitives(console, prim)
+        elif p.suffix.lower() in (".yaml", ".yml") and _is_scenario(p):
+            from cge.scenario import prepare_scenario
+
+            prep = prepare_scenario(p)
+            sc = prep.scenario
+            console.print(f"[green]ok[/green]: scenario {sc.name!r}: {len(sc.shocks)} shock(s), "
+                          f"models {', '.join(prep.models)}, data {prep.data.description}",
+                          highlight=False)
+            for label, (base, shocked) in prep.models.items():
+                changed = [k for k in base.arrays
+                           if not (base[k] == shocked[k]).all() and k in base.arrays]
+                console.print(f"  {label}: parameters changed by the shocks: "
+                              f"{', '.join(changed) or 'none'}", highlight=False)
+        else:
+            from cge import Primitives
+
+            prim = Primitives.from_file(p)
+            console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
+            _describe_primitives(console, prim)
+    except InputError as exc:
+        _fail(console, exc, 1)
+
+
+def _calibrated(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _describe_primitives(console, prim) -> None:
+    import numpy as np
+
+    console.print(f"  {prim.name}: {len(prim.regions)} regions {list(prim.regions)}", highlight=False)
+    console.print(f"  {len(prim.sectors)} sectors: " + ", ".join(
+        f"{s} ({m}, sigma={prim['sigma'][j]:g})" for j, (s, m) in
+        enumerate(prim.market_structure.items())), highlight=False)
+    console.print(f"  factors: {list(prim.factors)}; numeraire: {prim.numeraire.describe()}",
+                  highlight=False)
+    tau = prim["tau"]
+    foreign = ~np.eye(len(prim.regions), dtype=bool)[:, :, None].repeat(len(prim.sectors), 2)
+    active = np.isfinite(tau) & foreign
+    if active.any():
+        console.print(f"  foreign routes: {int(active.sum())} active, {int((~np.isfinite(tau)).sum())} "
+                      f"inactive; tau from {tau[active].min():.3g} to {tau[active].max():.3g}; "
+                      f"tariffs from {prim['tariff'][active].min():.3g} to "
+                      f"{prim['tariff'][active].max():.3g}", highlight=False)
+
+
+@app.command()
+def calibrate(
+    workbook: str = typer.Argument(..., help="calibration workbook (.xlsx)"),
+    output: str = typer.Option(None, "--output", "-o",
+                               help="write the calibrated primitives to this YAML/JSON file"),
+    solve: bool = typer.Option(True, "--solve/--no-solve",
+                               help="solve the benchmark to confirm it replicates the data"),
+) -> None:
+    """Calibrate primitives to a workbook (needs the calibration package) and report them."""
+    import json
+    import time
+    from pathlib import Path
+
+    import yaml
+    from rich.console import Console
+
+    from cge.errors import CGEError, InputError
+    from cge.scenario import _calibration
+
+    console = Console()
+    try:
+        cal = _calibration()
+        t0 = time.perf_counter()
+        data = cal.read_workbook(Path(workbook))
+        out = cal.calibrate(data)
+        prim = _calibrated(out)
+        start = out[1] if isinstance(out, tuple) and len(out) > 1 else None
+        console.print(f"[green]calibrated[/green] {workbook} in {time.perf_counter() - t0:.2f} s",
+                      highlight=False)
+        _describe_primitives(console, prim)
+        if solve:
+            from cge import Equilibrium
+
+            eq = Equilibrium(prim)
+            if start is not None:
+                cal.set_start(eq, start)
+            base = eq.solve()
+            iters = eq.last_stats.iterations if eq.last_stats else 0
+            console.print(f"  benchmark solved ({iters} IPOPT iterations from the calibrated "
+                          f"start; max residual {base.max_residual:.1e})", highlight=False)
+            console.print(_frame_table("Benchmark by region", base.regions[
+                ["income", "real_income", "tariff_revenue", "exports", "imports"]]))
+    except InputError as exc:
+        _fail(console, exc, 1)
+    except CGEError as exc:
+        _fail(console, exc, 2)
+    if output:
+        from cge.report import atomic_write
+
+        mapping = prim.to_mapping()
+        text = json.dumps(mapping, indent=1) if output.endswith(".json") else \
+            yaml.safe_dump(mapping, sort_keys=False)
+        atomic_write(output, text)
+        console.print(f"primitives written to [bold]{output}[/bold]", highlight=False)
+
+
+@app.command()
+def compare(
+    results: list[str] = typer.Argument(..., help="results folders written by `cge run`"),
+    output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
+) -> None:
+    """Put the welfare results of several runs side by side."""
+    from rich.console import Console
+
+    from cge.report import atomic_write, compare_results, read_results
+
+    console = Console()
+    try:
+        table = compare_results(results)
+    except FileNotFoundError as exc:
+        _fail(console, exc, 1)
+    wel = table.xs("welfare_change_pct", axis=1, level="measure")
+    console.print(_frame_table("Welfare change (% of real income) by run", wel))
+    ev = table.xs("ev", axis=1, level="measure")
+    console.print(_frame_table("Equivalent variation (benchmark numeraire units)", ev))
+    for folder in results:
+        info = read_results(folder)["run_info"]
+        ok = info.get("identities_hold"), info.get("expectations_met")
+        console.print(f"  {folder}: scenario {info.get('scenario')!r}, data sha256 "
+                      f"{str(info.get('data_sha256'))[:12]}..., identities hold: {ok[0]}, "
+                      f"expectations met: {ok[1]}", highlight=False)
+    if output:
+        flat = table.copy()
+        flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
+        if output.endswith(".xlsx"):
+            atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
+        else:
+            atomic_write(output, lambda p: flat.to_csv(p))
+        console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
 
 
 if __name__ == "__main__":  # python -m cge.cli

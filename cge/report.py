@@ -1,0 +1,564 @@
+"""Outputs of a scenario run: tidy tables (CSV, Parquet), one Excel workbook, pictures.
+
+:func:`write_results` writes a results folder::
+
+    <outdir>/
+      summary.csv  welfare.csv  welfare_sectors.csv  trade.csv  firms.csv
+      prices_factors.csv  identities.csv  expectations.csv   (and .parquet if pyarrow is installed)
+      results.xlsx      sheets summary, welfare, welfare_sectors, trade, firms,
+                        prices_factors, run_info
+      scenario.yaml     the scenario text as run
+      run_info.json     checksums, versions, solver statistics
+      welfare_by_region.png  cutoffs_productivity.png  trade_heatmap.png
+
+Every table is tidy: one row per observation (region, route, ...), one
+column per variable, a ``model`` column naming the market structure
+(``as_specified`` unless the scenario compares structures). Each Excel sheet
+holds exactly the table of the CSV file of the same name.
+
+Writing is atomic: the folder is assembled in a temporary sibling folder and
+renamed into place, and each file inside is written to a temporary name and
+``os.replace``-d, so an interrupted run leaves either the previous results or
+the new ones, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SHEETS = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors")
+PLOTS = ("welfare_by_region.png", "cutoffs_productivity.png", "trade_heatmap.png")
+
+__all__ = ["SHEETS", "PLOTS", "tidy_tables", "run_info", "write_results", "write_workbook",
+           "atomic_write", "atomic_directory", "plot_welfare", "plot_firms", "plot_trade_heatmap",
+           "read_results", "compare_results"]
+
+
+# ======================================================================
+# Tidy tables
+# ======================================================================
+def _pct(new, old):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 * (np.asarray(new, float) / np.asarray(old, float) - 1.0)
+
+
+def _with_model(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    out = frame.reset_index()
+    out.insert(0, "model", label)
+    return out
+
+
+def tidy_tables(result) -> dict[str, pd.DataFrame]:
+    """The tables of a :class:`~cge.scenario.ScenarioResult`, one row per observation."""
+    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in SHEETS}
+    for label, run in result.runs.items():
+        b, n = run.base, run.new
+        nreg = n.regions.reindex(b.regions.index)
+        wel = run.welfare.regions
+        s = pd.DataFrame(index=b.regions.index)
+        s["welfare_change_pct"] = wel["welfare_change_pct"]
+        s["ev"] = wel["ev"]
+        s["ev_pct_of_income"] = wel["ev_pct_of_income"]
+        for col in ("income", "cpi", "real_income", "tariff_revenue", "exports", "imports",
+                    "trade_balance"):
+            s[f"{col}_base"] = b.regions[col]
+            s[f"{col}_new"] = nreg[col]
+        for col in ("income", "cpi", "exports", "imports"):
+            s[f"{col}_change_pct"] = _pct(nreg[col], b.regions[col])
+        parts["summary"].append(_with_model(s, label))
+
+        parts["welfare"].append(_with_model(wel, label))
+        parts["welfare_sectors"].append(_with_model(run.welfare.sectors, label))
+
+        rb, rn = b.routes, n.routes.reindex(b.routes.index)
+        t = pd.DataFrame(index=rb.index)
+        for col in ("trade_value", "trade_share", "sellers", "cutoff", "tariff", "tau"):
+            t[f"{col}_base"] = rb[col]
+            t[f"{col}_new"] = rn[col]
+        t["trade_value_change_pct"] = _pct(rn["trade_value"], rb["trade_value"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t["extensive_margin_log"] = np.log(rn["sellers"] / rb["sellers"])
+            t["intensive_margin_log"] = np.log((rn["trade_value"] / rn["sellers"])
+                                               / (rb["trade_value"] / rb["sellers"]))
+        parts["trade"].append(_with_model(t, label))
+
+        sb, sn = b.sectors, n.sectors.reindex(b.sectors.index)
+        f = pd.DataFrame(index=sb.index)
+        f["market_structure"] = sb["market_structure"]
+        for col in ("output", "entry_mass", "producers", "domestic_cutoff", "exporter_share",
+                    "average_productivity"):
+            f[f"{col}_base"] = sb[col]
+            f[f"{col}_new"] = sn[col]
+            f[f"{col}_change_pct"] = _pct(sn[col], sb[col])
+        parts["firms"].append(_with_model(f, label))
+
+        rows = []
+        fb, fn = b.factors, n.factors.reindex(b.factors.index)
+        for (r, fac), val in fb["factor_price"].items():
+            rows.append((r, "factor_price", fac, val, fn.loc[(r, fac), "factor_price"]))
+        for (r, sec) in sb.index:
+            rows.append((r, "price_index", sec, sb.loc[(r, sec), "price_index"],
+                         sn.loc[(r, sec), "price_index"]))
+            rows.append((r, "input_price", sec, sb.loc[(r, sec), "input_price"],
+                         sn.loc[(r, sec), "input_price"]))
+        for r in b.regions.index:
+            rows.append((r, "cpi", "", b.regions.loc[r, "cpi"], nreg.loc[r, "cpi"]))
+        p = pd.DataFrame(rows, columns=["region", "price", "item", "base", "new"])
+        p["change_pct"] = _pct(p["new"], p["base"])
+        p.insert(0, "model", label)
+        parts["prices_factors"].append(p)
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    tables["identities"] = result.identities.copy() if result.identities is not None else pd.DataFrame()
+    tables["expectations"] = pd.DataFrame(
+        [{"model": c.model, "statement": c.statement, "value": c.value, "passed": c.passed}
+         for c in result.expectations],
+        columns=["model", "statement", "value", "passed"])
+    return tables
+
+
+# ======================================================================
+# Run information
+# ======================================================================
+def _versions() -> dict[str, str]:
+    import pyomo
+
+    import cge
+
+    out = {"python": platform.python_version(), "cge": cge.__version__,
+           "pyomo": pyomo.version.version}
+    try:
+        import cyipopt
+
+        out["cyipopt"] = cyipopt.__version__
+    except Exception:  # noqa: BLE001 - optional
+        pass
+    try:
+        from .toolchain import detect_solvers
+
+        for info in detect_solvers():
+            if info.available:
+                out["ipopt"] = f"{info.version} ({info.name}, {info.linear_solver})"
+                break
+    except Exception:  # noqa: BLE001 - reporting only
+        out.setdefault("ipopt", "unknown")
+    for mod in ("numpy", "pandas", "openpyxl", "matplotlib", "pydantic"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001
+            pass
+    return out
+
+
+def run_info(result) -> dict:
+    """Provenance of a run: scenario, data checksums, versions, solver statistics."""
+    from .scenario import primitives_checksum
+
+    prep = result.prepared
+    loaded = prep.loaded
+    info = {
+        "scenario": result.name,
+        "description": result.scenario.description,
+        "scenario_file": str(loaded.path) if loaded.path else None,
+        "scenario_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
+        "data": prep.data.description,
+        "data_file": str(prep.data.path) if prep.data.path else None,
+        "data_sha256": prep.data.checksum,
+        "primitives_sha256": {k: primitives_checksum(p) for k, (p, _) in prep.models.items()},
+        "versions": _versions(),
+        "elapsed_seconds": result.elapsed,
+        "solver": {k: run.stats for k, run in result.runs.items()},
+        "identities_hold": result.identities_hold,
+        "expectations_met": result.expectations_met,
+        "scenario_text": loaded.text,
+    }
+    return json.loads(json.dumps(info, default=_json_default))
+
+
+def _json_default(x):
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
+
+
+# ======================================================================
+# Atomic writing
+# ======================================================================
+def atomic_write(path: str | Path, write: Callable[[Path], None] | bytes | str) -> Path:
+    """Write ``path`` atomically: to a temporary file in the same folder, then ``os.replace``.
+
+    ``write`` is the content (bytes or text) or a function writing to the path it is given.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        if isinstance(write, bytes):
+            tmp.write_bytes(write)
+        elif isinstance(write, str):
+            tmp.write_text(write)
+        else:
+            write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextmanager
+def atomic_directory(final: str | Path):
+    """Yield a temporary folder next to ``final``; on success it replaces ``final``.
+
+    On any exception (including KeyboardInterrupt) the temporary folder is
+    removed and ``final`` is left as it was.
+    """
+    final = Path(final).resolve()
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if final.exists():
+            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
+            os.rmdir(old)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ======================================================================
+# Excel
+# ======================================================================
+_HEADER_FILL = "1F4E78"
+
+
+def _cell_value(v):
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return None if not np.isfinite(v) else v
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def _write_sheet(ws, frame: pd.DataFrame, title: str | None = None) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header_font = Font(bold=True, color="FFFFFF")
+    fill = PatternFill("solid", fgColor=_HEADER_FILL)
+    cols = list(frame.columns)
+    ws.append([str(c) for c in cols])
+    for cell in ws[1]:
+        cell.font = header_font
+        cell.fill = fill
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for row in frame.itertuples(index=False):
+        ws.append([_cell_value(v) for v in row])
+    for j, col in enumerate(cols, start=1):
+        letter = get_column_letter(j)
+        numeric = pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col])
+        width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)]) if not numeric \
+            else max(len(str(col)), 12)
+        ws.column_dimensions[letter].width = min(max(10, width + 2), 40)
+        if numeric:
+            fmt = "0.000" if (str(col).endswith(("_pct", "_log")) or title == "welfare"
+                              or title == "welfare_sectors") else "#,##0.0000"
+            for cell in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                cell[0].number_format = fmt
+    ws.freeze_panes = "A2"
+    if frame.shape[0] and frame.shape[1]:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{frame.shape[0] + 1}"
+    ws.row_dimensions[1].height = 30
+
+
+def _write_run_info(ws, info: dict, identities: pd.DataFrame, expectations: pd.DataFrame) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    bold = Font(bold=True)
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 90
+
+    def section(title):
+        ws.append([])
+        ws.append([title])
+        ws.cell(ws.max_row, 1).font = Font(bold=True, size=12)
+
+    def kv(key, val):
+        ws.append([key, _cell_value(val) if not isinstance(val, (list, dict)) else json.dumps(val)])
+        ws.cell(ws.max_row, 1).font = bold
+
+    ws.append(["run information"])
+    ws.cell(1, 1).font = Font(bold=True, size=14)
+    for key in ("scenario", "description", "scenario_file", "scenario_sha256", "data", "data_file",
+                "data_sha256", "elapsed_seconds", "identities_hold", "expectations_met"):
+        kv(key, info.get(key))
+    for model, sha in info["primitives_sha256"].items():
+        kv(f"primitives_sha256 [{model}]", sha)
+    section("software versions")
+    for key, val in info["versions"].items():
+        kv(key, val)
+    section("solver statistics")
+    for model, stats in info["solver"].items():
+        for key, val in stats.items():
+            kv(f"{model}: {key}", val)
+    section("accounting identities")
+    ws.append(list(identities.columns))
+    for row in identities.itertuples(index=False):
+        ws.append([_cell_value(v) for v in row])
+    section("expectations")
+    ws.append(list(expectations.columns))
+    for row in expectations.itertuples(index=False):
+        ws.append([_cell_value(v) for v in row])
+    section("scenario text")
+    for line in info["scenario_text"].splitlines():
+        ws.append(["", line])
+        ws.cell(ws.max_row, 2).font = Font(name="Courier New")
+        ws.cell(ws.max_row, 2).alignment = Alignment(wrap_text=False)
+
+
+def write_workbook(tables: dict[str, pd.DataFrame], info: dict, path: str | Path) -> Path:
+    """One workbook: a formatted sheet per table of :data:`SHEETS`, then ``run_info``."""
+    from openpyxl import Workbook
+
+    def write(tmp: Path):
+        wb = Workbook()
+        wb.remove(wb.active)
+        for name in SHEETS:
+            _write_sheet(wb.create_sheet(name), tables[name], name)
+        _write_run_info(wb.create_sheet("run_info"), info, tables["identities"],
+                        tables["expectations"])
+        wb.save(tmp)
+
+    return atomic_write(path, write)
+
+
+# ======================================================================
+# Pictures
+# ======================================================================
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_welfare(result, path: str | Path) -> Path:
+    """Bar chart of the welfare change (% of real income) by region, one bar per model,
+    with the stacked decomposition for a single-model run."""
+    plt = _plt()
+    from .welfare import COMPONENTS
+
+    labels = list(result.runs)
+    regions = list(next(iter(result.runs.values())).welfare.regions.index)
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(regions) * max(1, len(labels)) + 2), 4.5))
+    x = np.arange(len(regions))
+    if len(labels) == 1:
+        wel = result.runs[labels[0]].welfare.regions
+        comps = [c for c in COMPONENTS if np.abs(wel[c]).max() > 1e-9]
+        cmap = plt.get_cmap("tab10")
+        pos, neg = np.zeros(len(regions)), np.zeros(len(regions))
+        for k, c in enumerate(comps):
+            v = wel[c].to_numpy(float)
+            bottom = np.where(v >= 0, pos, neg)
+            ax.bar(x, v, 0.6, bottom=bottom, label=c.replace("_", " "), color=cmap(k % 10))
+            pos += np.where(v >= 0, v, 0)
+            neg += np.where(v < 0, v, 0)
+        ax.scatter(x, wel["total"], color="black", zorder=5, marker="D", label="total")
+        ax.set_ylabel("change in real income (log points, %)")
+    else:
+        width = 0.8 / len(labels)
+        for k, lab in enumerate(labels):
+            v = result.runs[lab].welfare.regions["welfare_change_pct"].reindex(regions)
+            bars = ax.bar(x + (k - (len(labels) - 1) / 2) * width, v, width, label=lab)
+            ax.bar_label(bars, fmt="%.2f", fontsize=8)
+        ax.set_ylabel("welfare change (% of real income)")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0, ha="right" if len(regions) > 6 else "center")
+    ax.set_title(f"{result.name}: welfare by region")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_firms(result, path: str | Path) -> Path:
+    """Domestic cutoff and average productivity changes (%) by region and melitz sector."""
+    plt = _plt()
+    labels = list(result.runs)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), squeeze=False)
+    any_bar = False
+    for ax, col, title in ((axes[0, 0], "domestic_cutoff_pct", "domestic cutoff"),
+                           (axes[0, 1], "average_productivity_pct", "average productivity of producers")):
+        frames = []
+        for lab in labels:
+            run = result.runs[lab]
+            ch = run.comparison.sectors[col]
+            ms = run.new.sectors["market_structure"]
+            ch = ch[ms == "melitz"].dropna()
+            frames.append(ch.rename(lab))
+        data = pd.concat(frames, axis=1)
+        if data.empty:
+            ax.text(0.5, 0.5, "no melitz sectors", ha="center", va="center")
+            ax.set_axis_off()
+            continue
+        names = [f"{r}\n{s}" for r, s in data.index]
+        x = np.arange(len(names))
+        width = 0.8 / max(1, len(labels))
+        for k, lab in enumerate(labels):
+            ax.bar(x + (k - (len(labels) - 1) / 2) * width, data[lab].fillna(0.0), width, label=lab)
+            any_bar = True
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xticks(x, names, fontsize=8, rotation=45 if len(names) > 6 else 0,
+                      ha="right" if len(names) > 6 else "center")
+        ax.set_ylabel("% change")
+        ax.set_title(title)
+        if len(labels) > 1:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{result.name}: selection (melitz cutoffs) and productivity"
+                 + ("" if any_bar else " - nothing to show"))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_trade_heatmap(result, path: str | Path) -> Path:
+    """Heatmap of bilateral trade changes (% , summed over sectors), one panel per model."""
+    plt = _plt()
+    labels = list(result.runs)
+    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels) + 1, 5.2), squeeze=False,
+                             layout="constrained")
+    for ax, lab in zip(axes[0], labels):
+        run = result.runs[lab]
+        b = run.base.routes["trade_value"].groupby(level=["destination", "origin"]).sum()
+        n = run.new.routes["trade_value"].groupby(level=["destination", "origin"]).sum()
+        ch = (100 * (n / b - 1)).unstack("origin")
+        regions = list(run.primitives.regions)
+        ch = ch.reindex(index=regions, columns=regions)
+        lim = float(np.nanmax(np.abs(ch.to_numpy()))) or 1.0
+        im = ax.imshow(ch.to_numpy(float), cmap="RdBu", vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(regions)), regions, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(regions)), regions, fontsize=8)
+        ax.set_xlabel("origin (exporter)")
+        ax.set_ylabel("destination (importer)")
+        ax.set_title(lab if len(labels) > 1 else "bilateral trade, % change")
+        if len(regions) <= 12:
+            for a in range(len(regions)):
+                for c in range(len(regions)):
+                    v = ch.iloc[a, c]
+                    if np.isfinite(v):
+                        ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=7,
+                                color="white" if abs(v) > 0.6 * lim else "black")
+        fig.colorbar(im, ax=ax, shrink=0.8, label="% change in trade value")
+    fig.suptitle(f"{result.name}: bilateral trade changes")
+    return _save(fig, path)
+
+
+def _save(fig, path) -> Path:
+    plt = _plt()
+    path = Path(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".")))
+    finally:
+        plt.close(fig)
+    return path
+
+
+# ======================================================================
+# The results folder
+# ======================================================================
+def _parquet_available() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool = True,
+                  parquet: bool | None = None) -> Path:
+    """Write the results folder of ``result`` (see the module docstring); returns its path."""
+    tables = tidy_tables(result)
+    info = run_info(result)
+    parquet = _parquet_available() if parquet is None else parquet
+    with atomic_directory(outdir) as tmp:
+        for name, frame in tables.items():
+            atomic_write(tmp / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+            if parquet:
+                atomic_write(tmp / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+        atomic_write(tmp / "scenario.yaml", result.prepared.loaded.text)
+        atomic_write(tmp / "run_info.json", json.dumps(info, indent=2))
+        if excel:
+            write_workbook(tables, info, tmp / "results.xlsx")
+        if plots:
+            plot_welfare(result, tmp / PLOTS[0])
+            plot_firms(result, tmp / PLOTS[1])
+            plot_trade_heatmap(result, tmp / PLOTS[2])
+    return Path(outdir)
+
+
+# ======================================================================
+# Reading back and comparing runs
+# ======================================================================
+def read_results(folder: str | Path) -> dict[str, pd.DataFrame | dict]:
+    """Tables of a results folder (from the CSV files) and its ``run_info``."""
+    folder = Path(folder)
+    if not (folder / "summary.csv").is_file():
+        raise FileNotFoundError(f"{folder}: not a results folder (no summary.csv); "
+                                "make one with `cge run scenario.yaml -o FOLDER`")
+    out: dict = {}
+    for name in SHEETS + ("identities", "expectations"):
+        p = folder / f"{name}.csv"
+        if p.is_file():
+            out[name] = pd.read_csv(p, keep_default_na=True)
+    info = folder / "run_info.json"
+    out["run_info"] = json.loads(info.read_text()) if info.is_file() else {}
+    return out
+
+
+def compare_results(folders) -> pd.DataFrame:
+    """Welfare change (%) and EV by region, side by side for several results folders.
+
+    Columns are ``<folder name>`` or ``<folder name>/<model>`` (comparison runs);
+    rows are regions.
+    """
+    cols = {}
+    used: set[str] = set()
+    for folder in folders:
+        data = read_results(folder)
+        name = Path(folder).resolve().name
+        if name in used:  # two folders of the same name: add the parent
+            name = f"{Path(folder).resolve().parent.name}/{name}"
+        used.add(name)
+        summary = data["summary"]
+        for model, grp in summary.groupby("model", sort=False):
+            key = name if model == "as_specified" else f"{name}/{model}"
+            cols[(key, "welfare_change_pct")] = grp.set_index("region")["welfare_change_pct"]
+            cols[(key, "ev")] = grp.set_index("region")["ev"]
+    frame = pd.DataFrame(cols)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["run", "measure"])
+    frame.index.name = "region"
+    return frame

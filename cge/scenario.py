@@ -1,0 +1,1060 @@
+"""Policy scenarios: YAML files validated with pydantic, run from Python or ``cge run``.
+
+>>> from cge.scenario import run_scenario
+>>> result = run_scenario("runs/tariff_unilateral.yaml")       # doctest: +SKIP
+>>> result.tables()["welfare"]                                 # doctest: +SKIP
+>>> result.write("results/tariff_unilateral")                  # doctest: +SKIP
+
+A scenario file (all fields are documented in ``docs/scenarios.md``)::
+
+    name: tariff_war
+    description: North raises its manufacturing tariffs; South retaliates.
+    data: {example: three_by_three}       # or a primitives YAML/JSON path, or a workbook
+    shocks:
+      - {type: tariff, importers: North, exporters: South, sectors: manufacturing,
+         mode: add, value: 0.2}
+      - {type: tariff, retaliation: {by: South, against: North}}
+    expect:
+      welfare: {South: negative}
+
+Every problem found while reading a scenario raises :class:`ScenarioError`,
+each message starting ``file:line:`` and naming the field, e.g.
+``tariff_war.yaml:7: shocks[0].importers[1]: unknown region 'Nrth'; regions
+are ['North', 'South', 'East']``. Everything (data, overrides, shocks,
+expectations) is checked before any model is solved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+
+from . import shocks as sh
+from .errors import InputError
+from .parameters import MARKET_STRUCTURES
+from .primitives import Primitives
+
+__all__ = [
+    "Scenario", "ScenarioError", "ScenarioResult", "ModelRun", "PreparedScenario",
+    "load_scenario", "prepare_scenario", "run_scenario", "switch_market_structure",
+]
+
+AS_SPECIFIED = "as_specified"
+
+
+class ScenarioError(InputError):
+    """A scenario file that cannot be run; every problem names file, line and field."""
+
+    def __init__(self, problems: list[str] | str):
+        super().__init__(problems)
+        if len(self.problems) == 1:
+            msg = f"invalid scenario: {self.problems[0]}"
+        else:
+            msg = f"invalid scenario ({len(self.problems)} problems)\n" + "\n".join(
+                f"  - {p}" for p in self.problems)
+        self.args = (msg,)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+# ======================================================================
+# YAML with line numbers
+# ======================================================================
+class Locator:
+    """Line numbers of every key and list item of a YAML document.
+
+    ``line(path)`` returns the line of the deepest known prefix of ``path``
+    (a tuple of keys and list positions), so an error about a field that is
+    missing points at its parent.
+    """
+
+    def __init__(self, filename: str, lines: dict[tuple, int] | None = None):
+        self.filename = filename
+        self.lines = lines or {}
+
+    def line(self, path: Sequence) -> int | None:
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def locate(self, path: Sequence) -> tuple:
+        """The longest prefix of ``path`` made of known keys (pydantic inserts union tags)."""
+        out: tuple = ()
+        for part in path:
+            if out + (part,) in self.lines:
+                out = out + (part,)
+        return out
+
+    def where(self, path: Sequence) -> str:
+        line = self.line(path)
+        return f"{self.filename}:{line}" if line else self.filename
+
+
+def dotted(path: Sequence) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _compose(text: str, filename: str) -> tuple[Any, Locator]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        msg = f"{problem} ({context})" if context else problem
+        raise ScenarioError(f"{filename}{line}: malformed YAML: {msg}") from None
+    lines: dict[tuple, int] = {}
+    problems: list[str] = []
+
+    def walk(n, path):
+        lines.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            seen = {}
+            for k, v in n.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else str(k.value)
+                if key in seen:
+                    problems.append(f"{filename}:{k.start_mark.line + 1}: {dotted(path + (key,))}: "
+                                    f"duplicate key (first given on line {seen[key]})")
+                seen[key] = k.start_mark.line + 1
+                lines[path + (key,)] = k.start_mark.line + 1
+                walk(v, path + (key,))
+        elif isinstance(n, yaml.SequenceNode):
+            for j, item in enumerate(n.value):
+                walk(item, path + (j,))
+
+    if node is not None:
+        walk(node, ())
+    if problems:
+        raise ScenarioError(problems)
+    loader = yaml.SafeLoader("")
+    try:
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ScenarioError(f"{filename}{line}: malformed YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return data, Locator(filename, lines)
+
+
+# ======================================================================
+# The scenario schema
+# ======================================================================
+Selector = Union[str, list[str], None]
+Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
+Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
+Structure = Literal["melitz", "krugman", "armington"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _alias(*names):
+    return Field(default=None, validation_alias=AliasChoices(*names))
+
+
+class Retaliation(_Strict):
+    by: str | list[str] = Field(description="region(s) that retaliate")
+    against: str | list[str] = Field(description="region(s) whose tariff changes are mirrored")
+    share: float = Field(1.0, description="fraction of the partner's change mirrored")
+
+
+class TariffShock(_Strict):
+    """Ad valorem tariffs t[n,i,s] (decimals: 0.25 is 25%)."""
+
+    type: Literal["tariff"]
+    label: str | None = None
+    mode: Mode | None = None
+    value: float | None = None
+    importers: Selector = _alias("importers", "importer")
+    exporters: Selector = _alias("exporters", "exporter")
+    sectors: Selector = _alias("sectors", "sector")
+    fta: list[str] | None = None
+    mfn: bool = False
+    retaliation: Retaliation | None = None
+
+    @model_validator(mode="after")
+    def _selection(self):
+        if self.retaliation is not None:
+            extra = [f for f in ("mode", "value", "importers", "exporters", "fta")
+                     if getattr(self, f) is not None]
+            if extra or self.mfn:
+                raise ValueError("retaliation mirrors a partner's change: do not give "
+                                 + ", ".join(extra + (["mfn"] if self.mfn else [])))
+            return self
+        if self.mode is None or self.value is None:
+            raise ValueError("a tariff shock needs 'mode' (set, scale, cut_pct, change_pct, add) "
+                             "and 'value'")
+        if self.fta is not None and (self.importers is not None or self.exporters is not None):
+            raise ValueError("give either 'fta' (routes among the members) or "
+                             "importers/exporters, not both")
+        if self.mfn and (self.importers is None or self.exporters is not None):
+            raise ValueError("mfn: give the importers and no exporters (the change applies to "
+                             "every exporter)")
+        return self
+
+    @field_validator("value")
+    @classmethod
+    def _above_minus_100(cls, v, info):
+        if v is not None and info.data.get("mode") == "set" and v <= -1:
+            raise ValueError(f"tariff {v:g} ({100 * v:g}%) is -100% or below; tariffs must "
+                             "exceed -100% (rates are decimals: 0.25 is 25%)")
+        return v
+
+
+class Border(_Strict):
+    groups: list[list[str]]
+    to: Literal["within", "factor"] = "within"
+    factor: float | None = None
+
+
+class IcebergShock(_Strict):
+    """Iceberg trade costs tau[n,i,s]; cut_pct/change_pct act on tau - 1."""
+
+    type: Literal["iceberg"]
+    label: str | None = None
+    mode: Mode | None = None
+    value: float | None = None
+    importers: Selector = _alias("importers", "importer")
+    exporters: Selector = _alias("exporters", "exporter")
+    sectors: Selector = _alias("sectors", "sector")
+    routes: Literal["foreign", "domestic", "all"] = "foreign"
+    fta: list[str] | None = None
+    border: Border | None = None
+
+    @model_validator(mode="after")
+    def _selection(self):
+        if self.border is not None:
+            extra = [f for f in ("mode", "value", "importers", "exporters", "fta")
+                     if getattr(self, f) is not None]
+            if extra:
+                raise ValueError("border removal sets tau itself: do not give " + ", ".join(extra))
+            return self
+        if self.mode is None or self.value is None:
+            raise ValueError("an iceberg shock needs 'mode' and 'value' (or a 'border')")
+        return self
+
+
+class FixedCostShock(_Strict):
+    """Fixed costs f[n,i,s] of serving a market (melitz)."""
+
+    type: Literal["fixed_cost"]
+    label: str | None = None
+    mode: Mode
+    value: float
+    importers: Selector = _alias("importers", "importer")
+    exporters: Selector = _alias("exporters", "exporter")
+    sectors: Selector = _alias("sectors", "sector")
+    routes: Literal["foreign", "domestic", "all"] = "foreign"
+
+
+class EntryCostShock(_Strict):
+    """Sunk entry costs f_e[i,s]."""
+
+    type: Literal["entry_cost"]
+    label: str | None = None
+    mode: Mode
+    value: float
+    regions: Selector = _alias("regions", "region")
+    sectors: Selector = _alias("sectors", "sector")
+
+
+class ProductivityShock(_Strict):
+    """Pareto lower bound phi_min[i,s] (productivity in krugman/armington)."""
+
+    type: Literal["productivity"]
+    label: str | None = None
+    mode: Mode
+    value: float
+    regions: Selector = _alias("regions", "region")
+    sectors: Selector = _alias("sectors", "sector")
+
+
+class EndowmentShock(_Strict):
+    """Factor endowments (population): change_pct: 5 is +5%."""
+
+    type: Literal["endowment"]
+    label: str | None = None
+    mode: Mode = "change_pct"
+    value: float
+    regions: Selector = _alias("regions", "region")
+    factors: Selector = _alias("factors", "factor")
+
+
+class DeficitShock(_Strict):
+    """Trade deficits D_n (numeraire units; must sum to zero)."""
+
+    type: Literal["deficit"]
+    label: str | None = None
+    mode: Mode = "set"
+    value: float | None = None
+    values: dict[str, float] | None = None
+
+
+class ParameterShock(_Strict):
+    """Any non-structural parameter of the parameter table, by dimension labels."""
+
+    type: Literal["parameter"]
+    label: str | None = None
+    parameter: str
+    mode: Mode
+    value: float
+    where: dict[str, Union[str, list[str]]] = {}
+
+
+Shock = Annotated[
+    Union[TariffShock, IcebergShock, FixedCostShock, EntryCostShock, ProductivityShock,
+          EndowmentShock, DeficitShock, ParameterShock],
+    Field(discriminator="type"),
+]
+SHOCK_TYPES = ("tariff", "iceberg", "fixed_cost", "entry_cost", "productivity", "endowment",
+               "deficit", "parameter")
+
+
+class ExampleData(_Strict):
+    example: Literal["three_by_three", "symmetric", "random_economy"]
+    args: dict[str, Any] = {}
+
+
+class FileData(_Strict):
+    primitives: str | None = None
+    workbook: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.primitives is None) == (self.workbook is None):
+            raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
+        return self
+
+
+class TradeExpectation(_Strict):
+    importers: Selector = _alias("importers", "importer")
+    exporters: Selector = _alias("exporters", "exporter")
+    sectors: Selector = _alias("sectors", "sector")
+    sign: Sign
+
+
+class Expectation(_Strict):
+    """Qualitative results a run should show (checked after it is solved).
+
+    Region keys may be ``all`` (every region). ``models`` holds expectations
+    for one market structure of a comparison run.
+    """
+
+    note: str = ""
+    welfare: dict[str, Sign] = {}
+    world_welfare: Sign | None = None
+    largest_gain: str | None = None
+    largest_loss: str | None = None
+    components: dict[str, dict[str, Sign]] = {}
+    domestic_cutoff: dict[str, Sign] = {}
+    factor_prices: dict[str, dict[str, Sign]] = {}
+    trade: list[TradeExpectation] = []
+    models: dict[Structure, "Expectation"] = {}
+
+
+Expectation.model_rebuild()
+
+
+class Scenario(_Strict):
+    """A policy scenario (see ``docs/scenarios.md``)."""
+
+    name: str
+    description: str = ""
+    data: Union[str, ExampleData, FileData]
+    market_structure: dict[str, Structure] | None = None
+    entry: dict[str, Literal["free", "fixed"]] | None = None
+    numeraire: dict[str, Any] | None = None
+    shocks: list[Shock] = []
+    compare_market_structures: list[Structure] | None = None
+    solver_options: dict[str, Any] = {}
+    expect: Expectation | None = None
+
+    @model_validator(mode="after")
+    def _compare(self):
+        cms = self.compare_market_structures
+        if cms is not None:
+            if not cms:
+                raise ValueError("compare_market_structures: give at least one structure")
+            if len(set(cms)) != len(cms):
+                raise ValueError("compare_market_structures: duplicate entries")
+        return self
+
+
+# ======================================================================
+# Loading and validating
+# ======================================================================
+@dataclass
+class LoadedScenario:
+    """A scenario that passed schema validation (labels not yet checked)."""
+
+    scenario: Scenario
+    text: str
+    path: Path | None
+    locator: Locator
+
+    def error(self, path: Sequence, message: str) -> str:
+        loc = self.locator.locate(path) if path else ()
+        name = dotted(path) if path else ""
+        return f"{self.locator.where(loc or path)}: {name + ': ' if name else ''}{message}"
+
+
+def load_scenario(source: str | Path | Mapping, *, text: str | None = None) -> LoadedScenario:
+    """Read and schema-validate a scenario from a file path, YAML text or a mapping."""
+    path = None
+    if isinstance(source, Mapping):
+        data, locator = dict(source), Locator("<scenario>")
+        text = text if text is not None else yaml.safe_dump(dict(source), sort_keys=False)
+    else:
+        if isinstance(source, str) and "\n" in source:
+            text, filename = source, "<scenario>"
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise ScenarioError(f"{path}: no such scenario file")
+            text, filename = path.read_text(), str(path)
+        data, locator = _compose(text, filename)
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{locator.filename}:1: a scenario must be a mapping with at least "
+                            "'name' and 'data', got " + type(data).__name__)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_validation(exc, locator)) from None
+    return LoadedScenario(scenario, text, path, locator)
+
+
+def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        real = locator.locate(loc)
+        # Pydantic inserts union tags into loc (e.g. 'tariff', 'str', 'ExampleData');
+        # keep the parts that exist in the document, plus a final missing field name.
+        shown = list(real)
+        rest = [p for p in loc[len(real):] if isinstance(p, int) or p in _FIELD_NAMES]
+        if rest and err["type"] in ("missing", "extra_forbidden"):
+            shown.append(rest[-1])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field" + _suggest(loc[-1], err)
+        elif err["type"] == "union_tag_invalid":
+            tag = err.get("ctx", {}).get("tag")
+            msg = (f"unknown shock type {tag!r}; shock types are {list(SHOCK_TYPES)} (to shock "
+                   "any parameter by name use type: parameter)")
+        elif err["type"] == "union_tag_not_found":
+            msg = f"every shock needs a 'type', one of {list(SHOCK_TYPES)}"
+        elif err["type"] == "literal_error":
+            msg = f"{msg}, got {err.get('input')!r}"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        line = locator.line(real)
+        where = f"{locator.filename}:{line}" if line else locator.filename
+        item = f"{where}: {dotted(shown)}: {msg}" if shown else f"{where}: {msg}"
+        if all(item != o[2] for o in out):
+            out.append((line or 0, dotted(shown), item))
+    # ``data`` is a union: pydantic reports "not a string" as well as the mapping's errors.
+    data_detail = any(p.startswith("data") and "valid string" not in it for _, p, it in out)
+    out = [o for o in out if not (data_detail and o[1] == "data" and "valid string" in o[2])]
+    return [it for _, _, it in sorted(out, key=lambda o: o[0])]
+
+
+_FIELD_NAMES = set()
+for _m in (Scenario, TariffShock, IcebergShock, FixedCostShock, EntryCostShock, ProductivityShock,
+           EndowmentShock, DeficitShock, ParameterShock, ExampleData, FileData, Expectation,
+           TradeExpectation, Retaliation, Border):
+    _FIELD_NAMES |= set(_m.model_fields)
+
+
+def _suggest(name, err) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), sorted(_FIELD_NAMES), n=1)
+    return f" {name!r} (did you mean {close[0]!r}?)" if close else f" {name!r}"
+
+
+# ======================================================================
+# Data
+# ======================================================================
+@dataclass
+class DataSource:
+    primitives: Primitives
+    description: str
+    checksum: str
+    path: Path | None = None
+    start: Any = None  # calibrated start values, if any
+
+
+def _sha256_bytes(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def primitives_checksum(prim: Primitives) -> str:
+    """sha256 of the canonical JSON of the primitives (labels and every array)."""
+    return _sha256_bytes(json.dumps(prim.to_mapping(), sort_keys=True, default=str).encode())
+
+
+def _calibration():
+    try:
+        import calibration  # noqa: F401
+        from calibration import calibrate, read_workbook  # noqa: F401
+    except ImportError as exc:
+        raise ScenarioError(
+            "workbook data needs the calibration package (calibration.read_workbook and "
+            f"calibration.calibrate), which is not available: {exc}. Use a primitives "
+            "YAML/JSON file or an example instead.") from None
+    return calibration
+
+
+def load_data(loaded: LoadedScenario) -> DataSource:
+    sc = loaded.scenario
+    spec = sc.data
+    base = loaded.path.parent if loaded.path else Path.cwd()
+    if isinstance(spec, ExampleData):
+        from . import examples
+
+        try:
+            prim = getattr(examples, spec.example)(**spec.args)
+        except TypeError as exc:
+            raise ScenarioError(loaded.error(("data", "args"), f"bad arguments for example "
+                                             f"{spec.example!r}: {exc}")) from None
+        except InputError as exc:
+            raise ScenarioError([loaded.error(("data",), p) for p in exc.problems]) from None
+        return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
+    if isinstance(spec, str):
+        rel, kind = spec, ("workbook" if spec.lower().endswith((".xlsx", ".xlsm")) else "primitives")
+        key = ("data",)
+    else:
+        rel = spec.primitives or spec.workbook
+        kind = "primitives" if spec.primitives else "workbook"
+        key = ("data", kind)
+    path = (base / rel).resolve()
+    if not path.is_file():
+        raise ScenarioError(loaded.error(key, f"data file {rel!r} not found (looked for {path}; "
+                                         "paths are relative to the scenario file)"))
+    checksum = _sha256_bytes(path.read_bytes())
+    if kind == "workbook":
+        cal = _calibration()
+        try:
+            data = cal.read_workbook(path)
+            out = cal.calibrate(data)
+        except InputError as exc:
+            raise ScenarioError([loaded.error(key, p) for p in exc.problems]) from None
+        prim, start = out if isinstance(out, tuple) else (out, None)
+        return DataSource(prim, f"workbook {rel}", checksum, path, start)
+    try:
+        prim = Primitives.from_file(path)
+    except InputError as exc:
+        raise ScenarioError([loaded.error(key, p) for p in exc.problems]) from None
+    return DataSource(prim, f"primitives {rel}", checksum, path)
+
+
+def switch_market_structure(prim: Primitives, structure: str,
+                            sectors: Sequence[str] | None = None) -> Primitives:
+    """A copy with the melitz sectors (or ``sectors``) switched to ``structure``."""
+    if structure not in MARKET_STRUCTURES:
+        raise InputError(f"market structure {structure!r} is not one of {list(MARKET_STRUCTURES)}")
+    out = prim.copy()
+    targets = sectors if sectors is not None else [s for s, m in prim.market_structure.items()
+                                                   if m == "melitz"]
+    for s in targets:
+        out.market_structure[s] = structure
+    from .checks import check_primitives
+
+    check_primitives(out)
+    return out
+
+
+def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
+    sc = loaded.scenario
+    problems = []
+    for fld in ("market_structure", "entry"):
+        val = getattr(sc, fld)
+        for s in (val or {}):
+            if s not in prim.sectors:
+                problems.append(loaded.error((fld, s), f"unknown sector {s!r}; sectors are "
+                                             f"{list(prim.sectors)}"))
+    if problems:
+        raise ScenarioError(problems)
+    if not (sc.market_structure or sc.entry or sc.numeraire):
+        return prim
+    mapping = prim.to_mapping()
+    if sc.market_structure:
+        mapping["market_structure"].update(sc.market_structure)
+    if sc.entry:
+        mapping["entry"].update(sc.entry)
+    if sc.numeraire is not None:
+        mapping["numeraire"] = dict(sc.numeraire)
+    try:
+        return Primitives.from_mapping(mapping)
+    except InputError as exc:
+        out = []
+        for p in exc.problems:
+            fld = next((f for f in ("numeraire", "market_structure", "entry") if p.startswith(f)),
+                       None)
+            out.append(loaded.error((fld,) if fld else (), p))
+        raise ScenarioError(out) from None
+
+
+# ======================================================================
+# Shocks
+# ======================================================================
+def apply_shock(prim: Primitives, base: Primitives, shock) -> Primitives:
+    """Apply one validated shock model to ``prim`` (``base``: the benchmark)."""
+    t = shock.type
+    if t == "tariff":
+        if shock.retaliation is not None:
+            r = shock.retaliation
+            try:
+                return sh.retaliation(prim, base, r.by, r.against, shock.sectors, r.share)
+            except sh.ShockError as exc:
+                if exc.field in ("by", "against"):
+                    exc.field = ("retaliation", exc.field)
+                raise
+        return sh.tariff(prim, shock.mode, shock.value, importers=shock.importers,
+                         exporters=shock.exporters, sectors=shock.sectors, fta=shock.fta)
+    if t == "iceberg":
+        if shock.border is not None:
+            b = shock.border
+            try:
+                return sh.border(prim, b.groups, to=b.to, factor=b.factor, sectors=shock.sectors)
+            except sh.ShockError as exc:
+                if exc.field in ("groups", "to", "factor"):
+                    exc.field = ("border", exc.field)
+                raise
+        return sh.iceberg(prim, shock.mode, shock.value, importers=shock.importers,
+                          exporters=shock.exporters, sectors=shock.sectors, routes=shock.routes,
+                          fta=shock.fta)
+    if t == "fixed_cost":
+        return sh.fixed_cost(prim, shock.mode, shock.value, importers=shock.importers,
+                             exporters=shock.exporters, sectors=shock.sectors, routes=shock.routes)
+    if t == "entry_cost":
+        return sh.entry_cost(prim, shock.mode, shock.value, regions=shock.regions,
+                             sectors=shock.sectors)
+    if t == "productivity":
+        return sh.productivity(prim, shock.mode, shock.value, regions=shock.regions,
+                               sectors=shock.sectors)
+    if t == "endowment":
+        return sh.endowment(prim, shock.mode, shock.value, regions=shock.regions,
+                            factors=shock.factors)
+    if t == "deficit":
+        return sh.deficit(prim, shock.mode, shock.value, values=shock.values)
+    if t == "parameter":
+        return sh.parameter(prim, shock.parameter, shock.mode, shock.value, shock.where)
+    raise ScenarioError(f"unknown shock type {t!r}")  # unreachable: the schema forbids it
+
+
+def _shock_path(j: int, exc: sh.ShockError) -> tuple:
+    path: tuple = ("shocks", j)
+    fld = exc.field
+    if isinstance(fld, tuple):
+        path += fld
+    elif fld:
+        path += (fld,)
+    if exc.item is not None:
+        path += (exc.item,)
+    return path
+
+
+def apply_shocks(loaded: LoadedScenario, prim: Primitives) -> Primitives:
+    """Apply the scenario's shocks in order; errors name the shock, field and line."""
+    from .checks import check_primitives
+
+    out = prim
+    for j, shock in enumerate(loaded.scenario.shocks):
+        try:
+            out = apply_shock(out, prim, shock)
+        except sh.ShockError as exc:
+            raise ScenarioError(loaded.error(_shock_path(j, exc), f"{shock.type} shock: "
+                                             f"{exc.message}")) from None
+        except InputError as exc:
+            raise ScenarioError([loaded.error(("shocks", j), f"{shock.type} shock: {p}")
+                                 for p in exc.problems]) from None
+    try:
+        check_primitives(out)
+    except InputError as exc:
+        raise ScenarioError([loaded.error(("shocks",), f"after the shocks: {p}")
+                             for p in exc.problems]) from None
+    return out
+
+
+# ======================================================================
+# Expectations
+# ======================================================================
+def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
+    from .welfare import COMPONENTS
+
+    exp = loaded.scenario.expect
+    if exp is None:
+        return
+    problems: list[str] = []
+    regions = list(prim.regions)
+
+    def region(path, r, allow_all=True):
+        if r == "all" and allow_all:
+            return
+        if r not in regions:
+            problems.append(loaded.error(path, f"unknown region {r!r}; regions are {regions}"))
+
+    def walk(e: Expectation, path: tuple):
+        for r in e.welfare:
+            region(path + ("welfare", r), r)
+        for key in ("largest_gain", "largest_loss"):
+            if getattr(e, key) is not None:
+                region(path + (key,), getattr(e, key), allow_all=False)
+        for r, comps in e.components.items():
+            region(path + ("components", r), r)
+            for c in comps:
+                if c not in COMPONENTS + ("total", "residual"):
+                    problems.append(loaded.error(path + ("components", r, c),
+                                                 f"unknown component {c!r}; components are "
+                                                 f"{list(COMPONENTS)}"))
+        for r in e.domestic_cutoff:
+            region(path + ("domestic_cutoff", r), r)
+        for r, facs in e.factor_prices.items():
+            region(path + ("factor_prices", r), r)
+            for f in facs:
+                if f not in prim.factors:
+                    problems.append(loaded.error(path + ("factor_prices", r, f), f"unknown factor "
+                                                 f"{f!r}; factors are {list(prim.factors)}"))
+        for j, t in enumerate(e.trade):
+            for fld, labels, kind in (("importers", regions, "region"),
+                                      ("exporters", regions, "region"),
+                                      ("sectors", list(prim.sectors), "sector")):
+                val = getattr(t, fld)
+                for lab in ([val] if isinstance(val, str) else (val or [])):
+                    if lab not in labels:
+                        problems.append(loaded.error(path + ("trade", j, fld), f"unknown {kind} "
+                                                     f"{lab!r}; {kind}s are {labels}"))
+        models = loaded.scenario.compare_market_structures
+        for ms, sub in e.models.items():
+            if models is not None and ms not in models:
+                problems.append(loaded.error(path + ("models", ms), f"model {ms!r} is not in "
+                                             f"compare_market_structures {models}"))
+            walk(sub, path + ("models", ms))
+
+    walk(exp, ("expect",))
+    if problems:
+        raise ScenarioError(problems)
+
+
+_SIGN_TEST = {
+    "positive": lambda x, tol: x > tol,
+    "negative": lambda x, tol: x < -tol,
+    "zero": lambda x, tol: abs(x) <= tol,
+    "nonnegative": lambda x, tol: x >= -tol,
+    "nonpositive": lambda x, tol: x <= tol,
+}
+SIGN_TOL = 1e-6
+
+
+@dataclass
+class ExpectationCheck:
+    model: str
+    statement: str
+    value: float | str
+    passed: bool
+
+
+def check_expectations(result: "ScenarioResult") -> list[ExpectationCheck]:
+    exp = result.scenario.expect
+    out: list[ExpectationCheck] = []
+    if exp is None:
+        return out
+    for label, run in result.runs.items():
+        _check_one(exp, run, label, out)
+        sub = exp.models.get(label)
+        if sub is not None:
+            _check_one(sub, run, label, out)
+    return out
+
+
+def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
+    wel = run.welfare.regions
+    regions = list(wel.index)
+
+    def expand(r):
+        return regions if r == "all" else [r]
+
+    def add(statement, value, sign):
+        ok = bool(_SIGN_TEST[sign](float(value), SIGN_TOL))
+        out.append(ExpectationCheck(label, statement, float(value), ok))
+
+    for r, sign in e.welfare.items():
+        for rr in expand(r):
+            add(f"welfare change of {rr} is {sign}", wel.loc[rr, "welfare_change_pct"], sign)
+    if e.world_welfare is not None:
+        add(f"world EV is {e.world_welfare}", wel["ev"].sum(), e.world_welfare)
+    if e.largest_gain is not None:
+        top = wel["welfare_change_pct"].idxmax()
+        out.append(ExpectationCheck(label, f"{e.largest_gain} gains most (in % of real income)",
+                                    str(top), top == e.largest_gain))
+    if e.largest_loss is not None:
+        low = wel["welfare_change_pct"].idxmin()
+        out.append(ExpectationCheck(label, f"{e.largest_loss} loses most (in % of real income)",
+                                    str(low), low == e.largest_loss))
+    for r, comps in e.components.items():
+        for rr in expand(r):
+            for c, sign in comps.items():
+                add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
+    firms = run.comparison.sectors
+    melitz = run.new.sectors["market_structure"] == "melitz"
+    for r, sign in e.domestic_cutoff.items():
+        for rr in expand(r):
+            rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
+            for (reg, sec), val in rows["domestic_cutoff_pct"].items():
+                add(f"domestic cutoff of {reg} in {sec} changes {sign}", val, sign)
+    fac = run.comparison.factors["factor_price_pct"]
+    for r, facs in e.factor_prices.items():
+        for rr in expand(r):
+            for f, sign in facs.items():
+                add(f"price of {f} in {rr} changes {sign}", fac.loc[(rr, f)], sign)
+    for t in e.trade:
+        routes = run.base.routes
+        sel = np.ones(len(routes), dtype=bool)
+        n, i = routes.index.get_level_values(0), routes.index.get_level_values(1)
+        sel &= np.asarray(n != i)
+        for lev, val in ((0, t.importers), (1, t.exporters), (2, t.sectors)):
+            if val is not None:
+                vals = [val] if isinstance(val, str) else list(val)
+                sel &= np.asarray(routes.index.get_level_values(lev).isin(vals))
+        b = routes.loc[sel, "trade_value"].sum()
+        nw = run.new.routes.reindex(routes.index).loc[sel, "trade_value"].sum()
+        what = ", ".join(f"{k}={v}" for k, v in (("importers", t.importers),
+                                                  ("exporters", t.exporters),
+                                                  ("sectors", t.sectors)) if v is not None)
+        add(f"foreign trade ({what or 'all'}) changes {t.sign}", 100 * (nw / b - 1), t.sign)
+
+
+# ======================================================================
+# Running
+# ======================================================================
+@dataclass
+class PreparedScenario:
+    """Everything checked and built, nothing solved yet."""
+
+    loaded: LoadedScenario
+    data: DataSource
+    models: dict[str, tuple[Primitives, Primitives]]  # label -> (benchmark, shocked)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.loaded.scenario
+
+
+def prepare_scenario(source) -> PreparedScenario:
+    """Load, validate and build the benchmark and shocked primitives of every model."""
+    loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
+    data = load_data(loaded)
+    prim = _apply_overrides(loaded, data.primitives)
+    shocked = apply_shocks(loaded, prim)
+    _check_expectation_labels(loaded, prim)
+    models: dict[str, tuple[Primitives, Primitives]] = {}
+    cms = loaded.scenario.compare_market_structures
+    if cms is None:
+        models[AS_SPECIFIED] = (prim, shocked)
+    else:
+        if not any(m == "melitz" for m in prim.market_structure.values()):
+            raise ScenarioError(loaded.error(("compare_market_structures",),
+                                             "the data has no melitz sector to switch"))
+        for ms in cms:
+            models[ms] = (switch_market_structure(prim, ms), switch_market_structure(shocked, ms))
+    return PreparedScenario(loaded, data, models)
+
+
+@dataclass
+class ModelRun:
+    """One model (market structure) of a scenario: benchmark, counterfactual, welfare."""
+
+    label: str
+    primitives: Primitives
+    shocked: Primitives
+    base: Any  # Results
+    new: Any  # Results
+    welfare: Any  # WelfareDecomposition
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def comparison(self):
+        return self.new.compare(self.base)
+
+
+@dataclass
+class ScenarioResult:
+    """What :func:`run_scenario` returns: one :class:`ModelRun` per model, checks and tables."""
+
+    prepared: PreparedScenario
+    runs: dict[str, ModelRun]
+    identities: pd.DataFrame = None
+    expectations: list[ExpectationCheck] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.prepared.scenario
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def expectations_met(self) -> bool:
+        return all(c.passed for c in self.expectations)
+
+    @property
+    def identities_hold(self) -> bool:
+        return bool(self.identities["ok"].all()) if self.identities is not None else True
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Tidy tables (one row per observation, a ``model`` column): see :mod:`cge.report`."""
+        from .report import tidy_tables
+
+        return tidy_tables(self)
+
+    def write(self, outdir: str | Path, **kwargs) -> Path:
+        """Write the results folder (CSV, Excel, plots) atomically; see :func:`cge.report.write_results`."""
+        from .report import write_results
+
+        return write_results(self, outdir, **kwargs)
+
+
+ProgressCallback = Callable[[str, str, float], None]
+
+
+def run_scenario(source, *, progress: ProgressCallback | None = None,
+                 solver: str | None = None) -> ScenarioResult:
+    """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
+    the shocked economy of every model, decompose welfare, check identities and expectations.
+
+    ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
+    ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
+    """
+    from .equilibrium import Equilibrium
+    from .welfare import decompose
+
+    t0 = time.perf_counter()
+    prepared = source if isinstance(source, PreparedScenario) else prepare_scenario(source)
+    sc = prepared.scenario
+    runs: dict[str, ModelRun] = {}
+    for label, (prim, shocked) in prepared.models.items():
+        def cb(lam, stats, _label=label):
+            if progress:
+                progress(_label, "shock", lam)
+
+        if progress:
+            progress(label, "benchmark", 0.0)
+        t1 = time.perf_counter()
+        eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None, progress=None)
+        overridden = sc.market_structure or sc.entry or sc.numeraire
+        if prepared.data.start is not None and label == AS_SPECIFIED and not overridden:
+            cal = _calibration()
+            cal.set_start(eq, prepared.data.start)
+        base = eq.solve()
+        bstats = eq.last_stats
+        t2 = time.perf_counter()
+        eq.progress = cb
+        new = eq.solve(shocked)
+        sstats = eq.last_stats
+        t3 = time.perf_counter()
+        welfare = decompose(base, new, prim, shocked)
+        stats = {
+            "solver": bstats.solver if bstats else None,
+            "benchmark_iterations": bstats.iterations if bstats else 0,
+            "benchmark_seconds": t2 - t1,
+            "shock_iterations": sstats.iterations if sstats else 0,
+            "shock_seconds": t3 - t2,
+            "homotopy_steps": list(eq.steps) if new.info.get("changed") else [],
+            "changed": list(new.info.get("changed", [])),
+            "walras_residual": new.walras_residual,
+            "max_residual": new.max_residual,
+            "numeraire": prim.numeraire.describe(),
+        }
+        runs[label] = ModelRun(label, prim, shocked, base, new, welfare, stats)
+        if progress:
+            progress(label, "done", 1.0)
+    result = ScenarioResult(prepared, runs)
+    result.identities = check_identities(result)
+    result.expectations = check_expectations(result)
+    result.elapsed = time.perf_counter() - t0
+    return result
+
+
+# ======================================================================
+# Accounting identities
+# ======================================================================
+IDENTITY_TOL = 1e-6
+
+
+def _identities_of(res, prim: Primitives) -> dict[str, float]:
+    reg = res.regions
+    scale = max(1.0, float(reg["income"].abs().max()))
+    out = {}
+    out["walras_residual"] = abs(res.walras_residual)
+    out["world_trade_balance"] = abs(float(reg["trade_balance"].sum())) / scale
+    out["trade_balance_equals_deficit"] = float((reg["trade_balance"] + reg["deficit"]).abs().max()) / scale
+    parts = reg["factor_income"] + reg["tariff_revenue"] + reg["profits"] + reg["deficit"]
+    out["income_equals_sources"] = float(((reg["income"] - parts).abs() / reg["income"]).max())
+    # Final expenditure = sector spending minus intermediate use, region by region.
+    sec = res.sectors
+    R, S = list(prim.regions), list(prim.sectors)
+    idx = pd.MultiIndex.from_product([R, S])
+    X = sec["expenditure"].reindex(idx).to_numpy(float).reshape(len(R), len(S))
+    cost = (sec["input_price"] * sec["input_demand"]).reindex(idx).to_numpy(float).reshape(len(R), len(S))
+    intermediate = np.einsum("nus,nu->ns", prim["input_share"], cost)
+    final = (X - intermediate).sum(axis=1)
+    inc = reg["income"].reindex(R).to_numpy(float)
+    out["income_equals_expenditure"] = float(np.max(np.abs(inc - final) / inc))
+    return out
+
+
+def check_identities(result: ScenarioResult, tol: float = IDENTITY_TOL) -> pd.DataFrame:
+    """Accounting identities of every model's benchmark and counterfactual, and the
+    welfare decomposition's residual (its parts sum to the total)."""
+    rows = []
+    for label, run in result.runs.items():
+        for which, res, prim in (("benchmark", run.base, run.primitives),
+                                 ("counterfactual", run.new, run.shocked)):
+            for name, val in _identities_of(res, prim).items():
+                rows.append({"model": label, "equilibrium": which, "identity": name,
+                             "value": val, "tolerance": tol, "ok": bool(val <= tol)})
+        w = run.welfare.regions
+        comp_sum = w[[c for c in w.columns if c in _component_cols()]].sum(axis=1)
+        val = float((w["total"] - comp_sum).abs().max())
+        rows.append({"model": label, "equilibrium": "change", "identity": "welfare_parts_sum_to_total",
+                     "value": val, "tolerance": tol, "ok": bool(val <= tol)})
+        ev_sum = w[[f"ev_{c}" for c in _component_cols()]].sum(axis=1)
+        val = float(((w["ev"] - ev_sum).abs() / run.base.regions["income"]).max())
+        rows.append({"model": label, "equilibrium": "change", "identity": "ev_parts_sum_to_ev",
+                     "value": val, "tolerance": tol, "ok": bool(val <= tol)})
+        val = run.welfare.max_residual / 100
+        rows.append({"model": label, "equilibrium": "change", "identity": "welfare_residual",
+                     "value": val, "tolerance": tol, "ok": bool(val <= tol)})
+    return pd.DataFrame(rows)
+
+
+def _component_cols():
+    from .welfare import COMPONENTS
+
+    return list(COMPONENTS) + ["residual"]
+

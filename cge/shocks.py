@@ -1,0 +1,417 @@
+r"""Policy shocks as operations on :class:`~cge.primitives.Primitives` arrays (pure numpy).
+
+Every function takes primitives and returns a *new* :class:`Primitives` (the
+input is never modified); selectors name regions, sectors and factors by label.
+A selector left as ``None`` means "all". Problems raise :class:`ShockError`
+(an :class:`~cge.errors.InputError`) whose ``field`` names the offending
+argument, so that :mod:`cge.scenario` can point at the line of the scenario
+file.
+
+Modes (``apply_mode``), with :math:`x` the current value and :math:`v` the
+shock's value:
+
+============  ==========================================================
+``set``       :math:`x' = v`
+``scale``     :math:`x' = v\,x`
+``cut_pct``   :math:`x' = (1 - v/100)\,x`
+``change_pct``:math:`x' = (1 + v/100)\,x`
+``add``       :math:`x' = x + v` (tariffs: ``add: 0.1`` is +10 percentage points)
+============  ==========================================================
+
+Iceberg costs are special: ``cut_pct`` and ``change_pct`` act on the cost
+margin :math:`\tau - 1` (the ad valorem equivalent), so a 100% cut means
+free trade (:math:`\tau = 1`), never :math:`\tau < 1`.
+
+Tariffs are ad valorem rates as decimals (``0.25`` is 25%), as in the
+primitives. Only foreign routes (destination differs from origin) carry
+tariffs; route shocks on iceberg and fixed costs default to foreign routes
+too (``routes="all"`` or ``"domestic"`` to change that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .parameters import PARAMETERS
+from .primitives import Primitives
+
+MODES = ("set", "scale", "cut_pct", "change_pct", "add")
+ROUTE_KINDS = ("foreign", "domestic", "all")
+
+__all__ = [
+    "MODES", "ROUTE_KINDS", "ShockError", "apply_mode", "border", "deficit", "endowment",
+    "entry_cost", "fixed_cost", "fta_mask", "iceberg", "indices", "parameter", "productivity",
+    "retaliation", "route_mask", "tariff",
+]
+
+
+class ShockError(InputError):
+    """A shock that cannot be applied. ``field`` names the offending argument,
+    ``item`` the position in a list argument (when known)."""
+
+    def __init__(self, message: str, field: str | None = None, item: int | None = None):
+        self.field = field
+        self.item = item
+        self.message = message
+        super().__init__(message)
+
+
+# ----------------------------------------------------------------- selectors
+def _as_list(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def indices(labels: Sequence[str], selected, *, field: str, kind: str) -> np.ndarray:
+    """Positions of ``selected`` labels in ``labels`` (all when ``None``).
+
+    Unknown labels raise :class:`ShockError` naming the label, the field and
+    the known labels.
+    """
+    sel = _as_list(selected)
+    if sel is None:
+        return np.arange(len(labels))
+    out = []
+    for j, lab in enumerate(sel):
+        if lab not in labels:
+            raise ShockError(f"unknown {kind} {lab!r}; {kind}s are {list(labels)}", field,
+                             j if not isinstance(selected, str) else None)
+        out.append(labels.index(lab))
+    if not out:
+        raise ShockError(f"empty list of {kind}s", field)
+    return np.array(out, dtype=int)
+
+
+def route_mask(prim: Primitives, importers=None, exporters=None, sectors=None, *,
+               routes: str = "foreign", importers_field: str = "importers",
+               exporters_field: str = "exporters") -> np.ndarray:
+    """Boolean (destination, origin, sector) mask of the selected, active routes."""
+    if routes not in ROUTE_KINDS:
+        raise ShockError(f"routes must be one of {list(ROUTE_KINDS)}, got {routes!r}", "routes")
+    R = prim.regions
+    n = indices(R, importers, field=importers_field, kind="region")
+    i = indices(R, exporters, field=exporters_field, kind="region")
+    s = indices(prim.sectors, sectors, field="sectors", kind="sector")
+    mask = np.zeros(prim["tau"].shape, dtype=bool)
+    mask[np.ix_(n, i, s)] = True
+    eye = np.eye(len(R), dtype=bool)[:, :, None]
+    if routes == "foreign":
+        mask &= ~eye
+    elif routes == "domestic":
+        mask &= eye
+    return mask & np.isfinite(prim["tau"])
+
+
+def fta_mask(prim: Primitives, members, sectors=None) -> np.ndarray:
+    """Routes among ``members`` (both ends in the group, foreign routes only)."""
+    if len(_as_list(members) or []) < 2:
+        raise ShockError("a free trade area needs at least two member regions", "fta")
+    return route_mask(prim, members, members, sectors, importers_field="fta",
+                      exporters_field="fta")
+
+
+def apply_mode(x: np.ndarray, mask: np.ndarray, mode: str, value: float, *,
+               margin: float | None = None) -> np.ndarray:
+    """``x`` with the entries under ``mask`` changed by ``mode`` and ``value``.
+
+    With ``margin`` given, ``cut_pct``/``change_pct`` act on ``x - margin``
+    (used for iceberg costs, ``margin = 1``).
+    """
+    if mode not in MODES:
+        raise ShockError(f"unknown mode {mode!r}; modes are {list(MODES)}", "mode")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ShockError(f"value must be a finite number, got {value!r}", "value")
+    out = np.array(x, dtype=float, copy=True)
+    cur = out[mask]
+    if mode == "set":
+        new = np.full_like(cur, value)
+    elif mode == "scale":
+        new = cur * value
+    elif mode == "add":
+        new = cur + value
+    else:
+        factor = 1 - value / 100 if mode == "cut_pct" else 1 + value / 100
+        if margin is None:
+            new = cur * factor
+        else:
+            new = margin + (cur - margin) * factor
+    out[mask] = new
+    return out
+
+
+def _nothing_selected(mask: np.ndarray) -> None:
+    if not mask.any():
+        raise ShockError("the selection matches no active route or entry (check importers, "
+                         "exporters, sectors and routes)", None)
+
+
+# -------------------------------------------------------------------- shocks
+def tariff(prim: Primitives, mode: str, value: float, *, importers=None, exporters=None,
+           sectors=None, fta=None) -> Primitives:
+    """Change ad valorem tariffs ``t[n, i, s]`` levied by ``importers`` on ``exporters``.
+
+    ``fta`` (a list of regions) selects the routes among the members instead
+    (a free trade area: typically ``mode="set", value=0``). Leaving
+    ``exporters`` out is an MFN change: the importer's tariff on every partner.
+    Resulting rates must exceed -100%.
+    """
+    if fta is not None:
+        if importers is not None or exporters is not None:
+            raise ShockError("give either fta or importers/exporters, not both", "fta")
+        mask = fta_mask(prim, fta, sectors)
+    else:
+        mask = route_mask(prim, importers, exporters, sectors)
+    _nothing_selected(mask)
+    new = apply_mode(prim["tariff"], mask, mode, value)
+    _check_tariffs(prim, new, mask)
+    return prim.copy(tariff=new)
+
+
+def _check_tariffs(prim, new, mask, field="value") -> None:
+    bad = np.argwhere(mask & (new <= -1.0))
+    if len(bad):
+        n, i, s = bad[0]
+        raise ShockError(
+            f"tariff[destination={prim.regions[n]}, origin={prim.regions[i]}, "
+            f"sector={prim.sectors[s]}] would be {new[n, i, s]:g} ({100 * new[n, i, s]:g}%): "
+            "tariffs must exceed -100% (rates are decimals: 0.25 is 25%)", field)
+
+
+def retaliation(prim: Primitives, base: Primitives, by, against, sectors=None,
+                share: float = 1.0) -> Primitives:
+    r"""``by`` mirrors the tariff change ``against`` made on imports from ``by``.
+
+    For every sector, :math:`t_{by, against} \mathrel{+}= \text{share}\,
+    (t_{against, by} - t^0_{against, by})`, the change in percentage points
+    since ``base`` (the benchmark, so earlier shocks of the scenario count).
+    """
+    b = indices(prim.regions, by, field="by", kind="region")
+    a = indices(prim.regions, against, field="against", kind="region")
+    s = indices(prim.sectors, sectors, field="sectors", kind="sector")
+    cur, ref = prim["tariff"], base["tariff"]
+    new = cur.copy()
+    changed = False
+    for bb in b:
+        for aa in a:
+            if bb == aa:
+                raise ShockError(f"region {prim.regions[bb]!r} cannot retaliate against itself",
+                                 "against")
+            delta = cur[aa, bb, s] - ref[aa, bb, s]
+            active = np.isfinite(prim["tau"][bb, aa, s])
+            new[bb, aa, s] = np.where(active, new[bb, aa, s] + share * delta, new[bb, aa, s])
+            changed |= bool(np.any(delta[active] != 0))
+    if not changed:
+        raise ShockError(
+            f"nothing to retaliate against: {', '.join(_as_list(against))} did not change its "
+            f"tariffs on {', '.join(_as_list(by))} (retaliation mirrors earlier shocks of the "
+            "scenario, so list it after them)", "against")
+    mask = np.zeros(new.shape, dtype=bool)
+    mask[np.ix_(b, a, s)] = True
+    _check_tariffs(prim, new, mask, field="by")
+    return prim.copy(tariff=new)
+
+
+def iceberg(prim: Primitives, mode: str, value: float, *, importers=None, exporters=None,
+            sectors=None, routes: str = "foreign", fta=None) -> Primitives:
+    """Change iceberg costs ``tau[n, i, s]`` (``cut_pct``/``change_pct`` act on tau - 1)."""
+    if fta is not None:
+        if importers is not None or exporters is not None:
+            raise ShockError("give either fta or importers/exporters, not both", "fta")
+        mask = fta_mask(prim, fta, sectors)
+    else:
+        mask = route_mask(prim, importers, exporters, sectors, routes=routes)
+    _nothing_selected(mask)
+    new = apply_mode(prim["tau"], mask, mode, value, margin=1.0)
+    _check_tau(prim, new, mask)
+    return prim.copy(tau=new)
+
+
+def _check_tau(prim, new, mask, field="value") -> None:
+    bad = np.argwhere(mask & ~(new >= 1.0 - 1e-12))
+    if len(bad):
+        n, i, s = bad[0]
+        raise ShockError(
+            f"tau[destination={prim.regions[n]}, origin={prim.regions[i]}, "
+            f"sector={prim.sectors[s]}] would be {new[n, i, s]:g}: iceberg costs must be >= 1 "
+            "(and finite: switching a route off needs a new model)", field)
+    new[mask] = np.maximum(new[mask], 1.0)
+
+
+def border(prim: Primitives, groups, *, to: str = "within", factor: float | None = None,
+           sectors=None) -> Primitives:
+    r"""Remove (or scale) the border between groups of regions, as in Behrens et al.'s
+    Canada-US experiment (seed 000).
+
+    Cross-group routes are those whose destination and origin lie in different
+    groups. ``to="within"`` sets each cross-group :math:`\tau_{nis}` to the
+    within-group level: the geometric mean of :math:`\tau` over the foreign
+    routes inside the destination's and the origin's groups (sector by
+    sector). ``to="factor"`` multiplies cross-group :math:`\tau` by ``factor``
+    (e.g. ``1/1.5`` removes a border that multiplied trade costs by 1.5),
+    keeping :math:`\tau \ge 1`.
+    """
+    if not isinstance(groups, Sequence) or isinstance(groups, str) or len(groups) < 2:
+        raise ShockError("border needs at least two groups of regions, e.g. "
+                         "[[CA_East, CA_West], [US_East, US_West]]", "groups")
+    R = prim.regions
+    member = np.full(len(R), -1)
+    for g, grp in enumerate(groups):
+        for r in indices(R, grp, field="groups", kind="region"):
+            if member[r] >= 0:
+                raise ShockError(f"region {R[r]!r} is in more than one group", "groups", g)
+            member[r] = g
+    s_idx = indices(prim.sectors, sectors, field="sectors", kind="sector")
+    tau = prim["tau"]
+    cross = (member[:, None] >= 0) & (member[None, :] >= 0) & (member[:, None] != member[None, :])
+    mask = np.zeros(tau.shape, dtype=bool)
+    mask[:, :, s_idx] = cross[:, :, None]
+    mask &= np.isfinite(tau)
+    _nothing_selected(mask)
+    new = tau.copy()
+    if to == "factor":
+        if factor is None or not factor > 0:
+            raise ShockError("to: factor needs a positive 'factor'", "factor")
+        new[mask] = tau[mask] * float(factor)
+        new[mask] = np.maximum(new[mask], 1.0)
+    elif to == "within":
+        if factor is not None:
+            raise ShockError("'factor' is only used with to: factor", "factor")
+        eye = np.eye(len(R), dtype=bool)
+        levels = np.full((len(groups), tau.shape[2]), np.nan)
+        for g in range(len(groups)):
+            inside = (member[:, None] == g) & (member[None, :] == g) & ~eye
+            for s in range(tau.shape[2]):
+                vals = tau[:, :, s][inside & np.isfinite(tau[:, :, s])]
+                if vals.size:
+                    levels[g, s] = np.exp(np.log(vals).mean())
+        for n, i, s in zip(*np.nonzero(mask)):
+            both = [levels[member[n], s], levels[member[i], s]]
+            both = [x for x in both if np.isfinite(x)]
+            if not both:
+                raise ShockError(
+                    f"no within-group trade cost to use for the route {R[i]} -> {R[n]} in sector "
+                    f"{prim.sectors[s]}: both groups have a single region; use to: factor",
+                    "groups")
+            new[n, i, s] = min(tau[n, i, s], float(np.exp(np.mean(np.log(both)))))
+    else:
+        raise ShockError(f"to must be 'within' or 'factor', got {to!r}", "to")
+    return prim.copy(tau=new)
+
+
+def fixed_cost(prim: Primitives, mode: str, value: float, *, importers=None, exporters=None,
+               sectors=None, routes: str = "foreign") -> Primitives:
+    """Change fixed costs ``f[n, i, s]`` of serving destination n from origin i."""
+    mask = route_mask(prim, importers, exporters, sectors, routes=routes)
+    _nothing_selected(mask)
+    new = apply_mode(prim["f"], mask, mode, value)
+    _positive(prim, "f", new, mask)
+    return prim.copy(f=new)
+
+
+def _region_sector(prim, name, mode, value, regions, sectors) -> Primitives:
+    r = indices(prim.regions, regions, field="regions", kind="region")
+    s = indices(prim.sectors, sectors, field="sectors", kind="sector")
+    mask = np.zeros(prim[name].shape, dtype=bool)
+    mask[np.ix_(r, s)] = True
+    new = apply_mode(prim[name], mask, mode, value)
+    _positive(prim, name, new, mask)
+    return prim.copy(**{name: new})
+
+
+def entry_cost(prim: Primitives, mode: str, value: float, *, regions=None,
+               sectors=None) -> Primitives:
+    """Change sunk entry costs ``f_e[i, s]``."""
+    return _region_sector(prim, "f_e", mode, value, regions, sectors)
+
+
+def productivity(prim: Primitives, mode: str, value: float, *, regions=None,
+                 sectors=None) -> Primitives:
+    """Change the Pareto lower bound ``phi_min[i, s]`` (productivity in krugman/armington)."""
+    return _region_sector(prim, "phi_min", mode, value, regions, sectors)
+
+
+def endowment(prim: Primitives, mode: str, value: float, *, regions=None,
+              factors=None) -> Primitives:
+    """Change factor endowments ``endowment[n, f]`` (population change: ``change_pct``)."""
+    r = indices(prim.regions, regions, field="regions", kind="region")
+    f = indices(prim.factors, factors, field="factors", kind="factor")
+    mask = np.zeros(prim["endowment"].shape, dtype=bool)
+    mask[np.ix_(r, f)] = True
+    new = apply_mode(prim["endowment"], mask, mode, value)
+    _positive(prim, "endowment", new, mask)
+    return prim.copy(endowment=new)
+
+
+def deficit(prim: Primitives, mode: str = "set", value: float | None = None, *,
+            values: Mapping[str, float] | None = None) -> Primitives:
+    """Change trade deficits ``D_n`` (numeraire units); they must still sum to zero.
+
+    ``values`` maps regions to new deficits (``mode="set"``) or to changes
+    (``mode="add"``); ``mode="scale", value=0`` closes every deficit.
+    """
+    new = prim["deficit"].copy()
+    if values is not None:
+        if value is not None:
+            raise ShockError("give either 'value' (all regions) or 'values' (per region)", "values")
+        if mode not in ("set", "add"):
+            raise ShockError("per-region 'values' work with mode set or add", "mode")
+        for lab, v in values.items():
+            j = indices(prim.regions, lab, field="values", kind="region")[0]
+            new[j] = float(v) if mode == "set" else new[j] + float(v)
+    else:
+        if value is None:
+            raise ShockError("give 'value' or per-region 'values'", "value")
+        new = apply_mode(new, np.ones(new.shape, dtype=bool), mode, value)
+    total = new.sum()
+    if abs(total) > 1e-9 * max(1.0, np.abs(new).sum()):
+        raise ShockError(f"deficits would sum to {total:.6g}, not zero: a deficit of one region "
+                         "is a surplus of others", "values" if values is not None else "value")
+    return prim.copy(deficit=new)
+
+
+def parameter(prim: Primitives, name: str, mode: str, value: float,
+              where: Mapping[str, Iterable[str] | str] | None = None) -> Primitives:
+    """Generic shock to any parameter of :data:`cge.parameters.PARAMETERS`.
+
+    ``where`` maps dimension names (``destination``, ``origin``, ``region``,
+    ``sector``, ``input``, ``factor``) to labels; dimensions left out are all
+    selected. Structural parameters (sigma, k, delta) need a new model and are
+    refused.
+    """
+    if name not in PARAMETERS:
+        raise ShockError(f"no parameter {name!r}; parameters are {sorted(PARAMETERS)}",
+                         "parameter")
+    if name in ("sigma", "k", "delta"):
+        raise ShockError(f"{name} is structural (it shapes the equations); compare two "
+                         "scenarios with different data instead", "parameter")
+    dims = PARAMETERS[name].dims
+    where = dict(where or {})
+    for d in where:
+        if d not in dims:
+            raise ShockError(f"{name} has no dimension {d!r}; its dimensions are {list(dims)}",
+                             "where")
+    idx = [indices(prim.labels(d), where.get(d), field="where", kind=d) for d in dims]
+    mask = np.zeros(prim[name].shape, dtype=bool)
+    mask[np.ix_(*idx)] = True
+    if name == "tau":
+        mask &= np.isfinite(prim["tau"])
+    new = apply_mode(prim[name], mask, mode, value, margin=1.0 if name == "tau" else None)
+    if name == "tariff":
+        _check_tariffs(prim, new, mask)
+    return prim.copy(**{name: new})
+
+
+def _positive(prim, name, new, mask) -> None:
+    bad = np.argwhere(mask & ~(new > 0))
+    if len(bad):
+        idx = tuple(int(j) for j in bad[0])
+        dims = PARAMETERS[name].dims
+        where = ", ".join(f"{d}={prim.labels(d)[j]}" for d, j in zip(dims, idx))
+        raise ShockError(f"{name}[{where}] would be {new[idx]:g}: must stay positive", "value")

@@ -1,0 +1,279 @@
+r"""Welfare decomposition: equivalent variation and real income, split into channels.
+
+See ``docs/welfare.md`` for the derivation. In short, with Cobb-Douglas
+final demand :math:`U_n = I_n / \prod_s (P_{ns}/\beta_{ns})^{\beta_{ns}}`, so
+exactly (discrete log changes, :math:`\Delta x = \ln x' - \ln x`)
+
+.. math:: \Delta \ln U_n = \Delta \ln I_n - \sum_s \beta_{ns}\,\Delta \ln P_{ns}.
+
+Every market structure writes the CES price index as a sum over origins of
+*sellers times the price of the average seller*,
+
+.. math:: P_{ns}^{1-\sigma} = \sum_i M_{nis}\,
+          \left(\frac{(1+t_{nis})\,\tau_{nis}\,c_{is}}{\rho\,\tilde\varphi_{nis}}\right)^{1-\sigma}
+
+(melitz: :math:`M_{ni}` sellers from i in n and their average productivity
+:math:`\tilde\varphi_{ni} = \varphi^*_{ni}(k/(k-\sigma+1))^{1/(\sigma-1)}`;
+krugman: :math:`M_{ni} = M_{Ei}/\delta`, :math:`\tilde\varphi = \varphi_{\min}`;
+armington: :math:`M_{ni} = a_{ni}`, :math:`\tilde\varphi = \varphi_{\min}`,
+:math:`\rho = 1`). With Sato-Vartia weights :math:`w_{nis}` (normalised
+logarithmic means of the expenditure shares before and after) the change of
+the price index is *exactly*
+
+.. math:: \Delta\ln P_{ns} = \sum_i w_{nis}\Big[\Delta\ln(1+t_{nis}) + \Delta\ln\tau_{nis}
+          + \Delta\ln c_{is} - \Delta\ln\tilde\varphi_{nis}
+          - \tfrac{1}{\sigma_s-1}\Delta\ln M_{nis}\Big].
+
+Input costs are Cobb-Douglas, :math:`\Delta\ln c_{is} = \sum_f\alpha_{isf}\Delta\ln w_{if}
++ \sum_u\gamma_{isu}\Delta\ln P_{iu}`, so the price changes of intermediate
+inputs are traced back to their own channels by solving the linear system
+:math:`\Delta\ln P = (I-K)^{-1}[\ldots]` with :math:`K_{(ns),(iu)} = w_{nis}\gamma_{isu}`.
+Income is deflated by the factor-cost inflation :math:`\pi_n` of the region's
+consumption basket (new-period values times :math:`e^{-\pi_n}`) and its change
+split with the logarithmic mean, :math:`\Delta\ln(I/Q) = \sum_j \Delta x_j /
+L(I, I'e^{-\pi_n})`, into factor income (factor prices: terms of trade;
+quantities: endowments), tariff revenue, profits and transfers (the
+deficit). Every component is invariant to the choice of numeraire.
+
+Components of :math:`100\,\Delta\ln U_n` (positive = gain):
+
+``terms_of_trade``
+    factor prices relative to the factor cost of what the region buys.
+``endowments``
+    quantities of factors (a population change).
+``tariffs``
+    tariff revenue net of what the region's own tariffs add to its prices
+    (allocative efficiency / volume-of-trade effect).
+``trade_costs``
+    direct effect of iceberg trade costs on prices.
+``variety``
+    mass of sellers :math:`M_{ni}` (expenditure weighted).
+``selection``
+    average productivity of sellers :math:`\tilde\varphi_{ni}`.
+``profits``, ``transfers``
+    profit income (fixed entry) and the trade deficit.
+``residual``
+    total minus the sum of the parts: zero up to solver tolerance when only
+    the shock types of :mod:`cge.shocks` change (changes of the shares
+    :math:`\beta, \alpha, \gamma` would show up here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .primitives import Primitives
+from .results import Results
+
+COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "trade_costs", "variety", "selection", "profits",
+              "transfers")
+SECTOR_PARTS = ("input_cost", "tariffs", "trade_costs", "variety_domestic", "variety_imported",
+                "selection_domestic", "selection_imported")
+
+__all__ = ["COMPONENTS", "SECTOR_PARTS", "WelfareDecomposition", "decompose", "log_mean"]
+
+
+def log_mean(a, b):
+    """Logarithmic mean :math:`L(a, b) = (a-b)/(\\ln a - \\ln b)`, :math:`L(a, a) = a`."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (a - b) / (np.log(a) - np.log(b))
+    close = np.isclose(a, b, rtol=1e-12, atol=0.0)
+    return np.where(close, 0.5 * (a + b), out)
+
+
+def _dlog(new, old):
+    return np.log(np.asarray(new, dtype=float)) - np.log(np.asarray(old, dtype=float))
+
+
+@dataclass
+class WelfareDecomposition:
+    """Result of :func:`decompose`.
+
+    ``regions`` (index region): ``welfare_change_pct`` (:math:`100(U'/U-1)`),
+    ``total`` (:math:`100\\,\\Delta\\ln U`), the components of
+    :data:`COMPONENTS` and ``residual`` (all in percent log points, summing to
+    ``total``), then ``ev`` and ``ev_<component>`` in money of the
+    benchmark (numeraire units), summing to ``ev``.
+
+    ``sectors`` (index region, sector): the direct channels of
+    :math:`-100\\,\\Delta\\ln P_{ns}` (before tracing input costs back),
+    domestic and imported sellers separately, their ``residual`` (exact
+    Sato-Vartia: zero up to solver tolerance), and descriptive changes of
+    the mass of varieties available :math:`\\sum_i M_{ni}` and of the
+    average productivity of all sellers.
+    """
+
+    regions: pd.DataFrame
+    sectors: pd.DataFrame
+
+    @property
+    def max_residual(self) -> float:
+        return float(np.abs(self.regions["residual"]).max())
+
+
+def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives) -> WelfareDecomposition:
+    """Decompose the welfare change from ``base`` (at ``prim0``) to ``new`` (at ``prim1``)."""
+    R, S = list(prim0.regions), list(prim0.sectors)
+    nR, nS = len(R), len(S)
+    rpos = {r: j for j, r in enumerate(R)}
+    spos = {s: j for j, s in enumerate(S)}
+    r0, r1 = base.routes, new.routes.reindex(base.routes.index)
+    dest = np.array([rpos[x] for x in r0.index.get_level_values("destination")])
+    orig = np.array([rpos[x] for x in r0.index.get_level_values("origin")])
+    sect = np.array([spos[x] for x in r0.index.get_level_values("sector")])
+    ms = np.array([prim0.market_structure[S[s]] for s in sect])
+    sigma = prim0["sigma"][sect]
+
+    # Expenditure shares and Sato-Vartia weights within each (destination, sector).
+    lam0 = r0["trade_share"].to_numpy(float, copy=True)
+    lam1 = r1["trade_share"].to_numpy(float, copy=True)
+    cell = dest * nS + sect
+    for lam in (lam0, lam1):
+        tot = np.bincount(cell, lam, nR * nS)
+        lam /= tot[cell]
+    lw = log_mean(lam0, lam1)
+    w = lw / np.bincount(cell, lw, nR * nS)[cell]
+
+    # Route-level log changes of the price of the average seller and of sellers.
+    d_tariff = _dlog(1 + r1["tariff"].to_numpy(float), 1 + r0["tariff"].to_numpy(float))
+    d_tau = _dlog(r1["tau"].to_numpy(float), r0["tau"].to_numpy(float))
+    idx = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
+    sec0, sec1 = base.sectors.reindex(idx), new.sectors.reindex(idx)
+    c0 = sec0["input_price"].to_numpy(float).reshape(nR, nS)
+    c1 = sec1["input_price"].to_numpy(float).reshape(nR, nS)
+    d_cost_origin = _dlog(c1, c0)  # (i, s)
+    d_cost = d_cost_origin[orig, sect]
+    phi_min0, phi_min1 = prim0["phi_min"][orig, sect], prim1["phi_min"][orig, sect]
+    d_phi = np.where(ms == "melitz",
+                     _dlog(r1["average_productivity"].to_numpy(float),
+                           r0["average_productivity"].to_numpy(float)),
+                     _dlog(phi_min1, phi_min0))
+    a0, a1 = prim0["pref_weight"][dest, orig, sect], prim1["pref_weight"][dest, orig, sect]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_sellers = np.where(ms == "armington", _dlog(a1, a0),
+                             _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float)))
+    d_variety = d_sellers / (sigma - 1)  # welfare sign: more sellers lower P
+
+    def cell_sum(x, mask=None):
+        x = w * x if mask is None else np.where(mask, w * x, 0.0)
+        return np.bincount(cell, x, nR * nS).reshape(nR, nS)
+
+    domestic = dest == orig
+    D_tariff, D_tau, D_cost = cell_sum(d_tariff), cell_sum(d_tau), cell_sum(d_cost)
+    V_dom, V_imp = cell_sum(d_variety, domestic), cell_sum(d_variety, ~domestic)
+    S_dom, S_imp = cell_sum(d_phi, domestic), cell_sum(d_phi, ~domestic)
+
+    P0 = sec0["price_index"].to_numpy(float).reshape(nR, nS)
+    P1 = sec1["price_index"].to_numpy(float).reshape(nR, nS)
+    dP = _dlog(P1, P0)
+    direct = D_tariff + D_tau + D_cost - V_dom - V_imp - S_dom - S_imp
+    sector_residual = dP - direct
+
+    # ---- trace input costs back: dlnP = (I - K)^-1 [channels + factor-price part]
+    alpha, gamma = prim0["factor_share"], prim0["input_share"]  # (i,s,f), (i,s,u)
+    fidx = pd.MultiIndex.from_product([R, list(prim0.factors)], names=["region", "factor"])
+    wf0 = base.factors.reindex(fidx)["factor_price"].to_numpy(float).reshape(nR, -1)
+    wf1 = new.factors.reindex(fidx)["factor_price"].to_numpy(float).reshape(nR, -1)
+    d_wage = _dlog(wf1, wf0)
+    d_factor_cost = np.einsum("isf,if->is", alpha, d_wage)  # factor part of dln c_is
+    K = np.zeros((nR * nS, nR * nS))
+    # K[(n,s),(i,u)] = sum over routes (n,i,s) of w * gamma[i,s,u]
+    rows = dest * nS + sect
+    for u in range(nS):
+        np.add.at(K, (rows, orig * nS + u), w * gamma[orig, sect, u])
+    A = np.eye(nR * nS) - K
+    beta = prim0["beta"]
+
+    def through_io(direct_part):
+        """Welfare-relevant price change sum_s beta_ns [(I-K)^-1 x]_ns, per region."""
+        x = np.linalg.solve(A, direct_part.reshape(-1)).reshape(nR, nS)
+        return (beta * x).sum(axis=1)
+
+    P_w = through_io(cell_sum(d_factor_cost[orig, sect]))
+    P_tariff = through_io(D_tariff)
+    P_tau = through_io(D_tau)
+    P_var = through_io(V_dom + V_imp)
+    P_sel = through_io(S_dom + S_imp)
+
+    # ---- income side: deflate the new period by the factor-cost inflation pi_n of the
+    # region's basket, x' = X' exp(-pi), then split dln(I/Q) = sum_j dx_j / L(i, i')
+    # exactly; every part is invariant to the numeraire (a rescaling of the new
+    # equilibrium moves pi by the same log amount).
+    g0, g1 = base.regions.reindex(R), new.regions.reindex(R)
+    I0, I1 = g0["income"].to_numpy(float), g1["income"].to_numpy(float)
+    deflate = np.exp(-P_w)
+    L = log_mean(I0, I1 * deflate)
+    cols = (("Y", "factor_income"), ("T", "tariff_revenue"), ("P", "profits"), ("D", "deficit"))
+    parts0 = {k: g0[c].to_numpy(float) for k, c in cols}
+    parts1 = {k: g1[c].to_numpy(float) * deflate for k, c in cols}
+
+    def income_part(k):
+        return (parts1[k] - parts0[k]) / L
+
+    # Factor income by factor: real y_f = w_f E_f, dy_f = L(y_f, y_f') (dln w_f - pi + dln E_f).
+    e0 = base.factors.reindex(fidx)["endowment"].to_numpy(float).reshape(nR, -1)
+    e1 = new.factors.reindex(fidx)["endowment"].to_numpy(float).reshape(nR, -1)
+    yf_weight = log_mean(wf0 * e0, wf1 * e1 * deflate[:, None]) / L[:, None]
+    endow = (yf_weight * _dlog(e1, e0)).sum(axis=1)
+    comp = {
+        "terms_of_trade": income_part("Y") - endow,
+        "endowments": endow,
+        "tariffs": income_part("T") - P_tariff,
+        "trade_costs": -P_tau,
+        "variety": P_var,
+        "selection": P_sel,
+        "profits": income_part("P"),
+        "transfers": income_part("D"),
+    }
+    U0, U1 = g0["real_income"].to_numpy(float), g1["real_income"].to_numpy(float)
+    total = _dlog(U1, U0)
+    residual = total - sum(comp.values())
+
+    regions = pd.DataFrame(index=pd.Index(R, name="region"))
+    regions["welfare_change_pct"] = 100 * (U1 / U0 - 1)
+    regions["total"] = 100 * total
+    for k, v in comp.items():
+        regions[k] = 100 * v
+    regions["residual"] = 100 * residual
+    # EV = I0 (U1/U0 - 1), split in proportion to the log components (exact sum).
+    ev = I0 * np.expm1(total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(np.abs(total) > 1e-14, np.expm1(total) / total, 1.0)
+    regions["ev"] = ev
+    for k, v in comp.items():
+        regions[f"ev_{k}"] = I0 * scale * v
+    regions["ev_residual"] = I0 * scale * residual
+    regions["ev_pct_of_income"] = 100 * ev / I0
+
+    # ---- sector table (direct channels of -dlnP, welfare sign)
+    sectors = pd.DataFrame(index=idx)
+    sectors["market_structure"] = [prim0.market_structure[s] for s in idx.get_level_values("sector")]
+    sectors["beta"] = beta.reshape(-1)
+    sectors["price_index_drop"] = -100 * dP.reshape(-1)
+    for name, val in (("input_cost", -D_cost), ("tariffs", -D_tariff), ("trade_costs", -D_tau),
+                      ("variety_domestic", V_dom), ("variety_imported", V_imp),
+                      ("selection_domestic", S_dom), ("selection_imported", S_imp)):
+        sectors[name] = 100 * val.reshape(-1)
+    sectors["residual"] = -100 * sector_residual.reshape(-1)
+
+    # Descriptive (not part of the decomposition): mass of varieties available
+    # and the CES average productivity of all sellers in the market.
+    m0 = np.where(ms == "armington", np.nan, r0["sellers"].to_numpy(float))
+    m1 = np.where(ms == "armington", np.nan, r1["sellers"].to_numpy(float))
+    phi0 = np.where(ms == "melitz", r0["average_productivity"].to_numpy(float), phi_min0)
+    phi1 = np.where(ms == "melitz", r1["average_productivity"].to_numpy(float), phi_min1)
+    count0, count1 = np.bincount(cell, np.nan_to_num(m0), nR * nS), np.bincount(cell, np.nan_to_num(m1), nR * nS)
+    prod0 = np.bincount(cell, np.nan_to_num(m0 * phi0 ** (sigma - 1)), nR * nS)
+    prod1 = np.bincount(cell, np.nan_to_num(m1 * phi1 ** (sigma - 1)), nR * nS)
+    sig_cell = np.repeat(prim0["sigma"][None, :], nR, axis=0).reshape(-1)
+    firms = np.array([ms_ != "armington" for ms_ in sectors["market_structure"]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sectors["varieties_available_pct"] = np.where(firms, 100 * (count1 / count0 - 1), np.nan)
+        avg0 = (prod0 / count0) ** (1 / (sig_cell - 1))
+        avg1 = (prod1 / count1) ** (1 / (sig_cell - 1))
+        sectors["seller_productivity_pct"] = np.where(firms, 100 * (avg1 / avg0 - 1), np.nan)
+    return WelfareDecomposition(regions=regions, sectors=sectors)
