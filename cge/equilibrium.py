@@ -50,10 +50,15 @@ class Equilibrium:
         IPOPT options overriding :data:`cge.solve.DEFAULT_OPTIONS`.
     min_step:
         Smallest homotopy step before a shock is declared failed.
+    time_limit:
+        Wall-clock seconds one :meth:`solve` may spend (IPOPT calls and homotopy
+        steps together) before it stops with a :class:`SolveError`.
+    progress:
+        Called as ``progress(lam, stats)`` after every successful homotopy step.
     """
 
     def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
-                 min_step: float = 1e-3, progress=None):
+                 min_step: float = 1e-3, time_limit: float = 600.0, progress=None):
         if isinstance(primitives, (str, Path)):
             primitives = Primitives.from_file(primitives)
         elif isinstance(primitives, Mapping):
@@ -65,6 +70,8 @@ class Equilibrium:
         self.solver = solver
         self.options = dict(options or {})
         self.min_step = min_step
+        self.time_limit = time_limit
+        self._deadline = None
         self.progress = progress
         t0 = time.perf_counter()
         self.model = build_model(primitives)
@@ -84,6 +91,7 @@ class Equilibrium:
         converges, in smaller steps if not.
         """
         target = self._target(primitives, arrays)
+        self._deadline = time.perf_counter() + self.time_limit
         if not self.solved:
             self._solve_benchmark()
         changed = self._changed(target)
@@ -97,6 +105,7 @@ class Equilibrium:
 
     def resolve(self) -> SolveStats:
         """Solve again from the current point (a check: it should take at most one iteration)."""
+        self._deadline = time.perf_counter() + self.time_limit
         return self._attempt()
 
     def _target(self, primitives, arrays) -> Primitives:
@@ -145,9 +154,20 @@ class Equilibrium:
             check_structure(self.model)
             self._checked_structure = sig
 
+    def _remaining(self) -> float:
+        if self._deadline is None:
+            return self.time_limit
+        return self._deadline - time.perf_counter()
+
+    def _options(self, **extra) -> dict:
+        """IPOPT options for the next call, bounded by what is left of the time limit."""
+        opts = dict(self.options, **extra)
+        opts.setdefault("max_wall_time", max(1.0, self._remaining()))
+        return opts
+
     def _attempt(self) -> SolveStats:
         self._check_structure()
-        stats = run_ipopt(self.model, self.solver, self.options)
+        stats = run_ipopt(self.model, self.solver, self._options())
         self.last_stats = stats
         return stats
 
@@ -164,21 +184,40 @@ class Equilibrium:
 
     def _solve_benchmark(self) -> None:
         """Solve from the initial guess; if IPOPT fails, retry with the log-variables
-        bounded (then polish without bounds); if that fails, follow a Newton homotopy."""
+        bounded (then polish without bounds); if that fails, follow a Newton homotopy.
+
+        A final failure reports every stage and the residuals of the original
+        equations where the safeguarded stage stopped.
+        """
         start = _snapshot(self.model)
         stats = self._attempt()
         self.steps = []
+        stages = [f"direct solve from the initial guess: {stats.status} "
+                  f"after {stats.iterations} iterations"]
         if not stats.success:
-            # Safeguarded: keep log-variables within bounds, then polish unbounded.
             _restore(self.model, start)
             with bounded_logs(self.model):
-                run_ipopt(self.model, self.solver, dict(self.options, max_iter=500))
+                bounded = run_ipopt(self.model, self.solver, self._options(max_iter=500))
             stats = self._attempt()
+            stages.append(f"with log-variables bounded: {bounded.status} after "
+                          f"{bounded.iterations} iterations; polished: {stats.status}")
         if not stats.success:
+            best = diagnose(self.model, stats)
             _restore(self.model, start)
-            with residual_homotopy(self.model) as weight:
-                self._step(lambda lam: weight.set_value(1.0 - lam), "the benchmark (Newton homotopy)",
-                           check_walras=False)
+            try:
+                with residual_homotopy(self.model) as weight:
+                    self._step(lambda lam: weight.set_value(1.0 - lam),
+                               "Newton homotopy", check_walras=False)
+            except SolveError as exc:
+                stages.append(str(exc).splitlines()[0] + (
+                    f" (reached w = {1 - exc.diagnosis.last_step:.4g})"
+                    if exc.diagnosis and exc.diagnosis.last_step is not None else ""))
+                raise SolveError(
+                    "the benchmark equilibrium was not found:\n  - " + "\n  - ".join(stages)
+                    + "\nResiduals where the bounded stage stopped follow. Levels collapsing "
+                    "to zero point at a corner (a sector vanishing in a region); a "
+                    "sector-specific factor or less extreme parameters keep it interior.",
+                    best) from None
             stats = self._attempt()
         self._verify(stats)
         self.solved = True
@@ -192,8 +231,14 @@ class Equilibrium:
         stats = None
         while lam < 1.0:
             trial = min(1.0, lam + step)
+            if self._remaining() <= 0:
+                failure = diagnose(self.model, stats, lam, self.steps)
+                _restore(self.model, snapshot)
+                apply(lam)
+                raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached",
+                                 failure)
             apply(trial)
-            stats = run_ipopt(self.model, self.solver, self.options)
+            stats = run_ipopt(self.model, self.solver, self._options())
             self.last_stats = stats
             ok = stats.success and (not check_walras
                                     or abs(walras_residual(self.model)) <= WALRAS_TOL)

@@ -320,6 +320,7 @@ _STATUS = {
     3: "search_direction_becomes_too_small", 4: "diverging_iterates",
     5: "user_requested_stop", 6: "feasible_point_found", -1: "maximum_iterations_exceeded",
     -2: "restoration_failed", -3: "error_in_step_computation", -4: "maximum_cpu_time_exceeded",
+    -5: "maximum_wall_time_exceeded",
     -10: "not_enough_degrees_of_freedom", -11: "invalid_problem_definition",
     -12: "invalid_option", -13: "invalid_number_detected", -100: "unrecoverable_exception",
     -101: "nonipopt_exception_thrown", -102: "insufficient_memory", -199: "internal_error",
