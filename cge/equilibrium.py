@@ -22,6 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .checks import check_primitives
+from .closure import apply_small_open_economy
 from .errors import InputError, SolveError
 from .model import build_model, initialize_guess, set_parameters
 from .parameters import PARAMETERS
@@ -50,6 +51,9 @@ class Equilibrium:
         IPOPT options overriding :data:`cge.solve.DEFAULT_OPTIONS`.
     min_step:
         Smallest homotopy step before a shock is declared failed.
+    small_open_economy:
+        A region (the rest of the world) held at its benchmark values after the
+        benchmark solve: see :mod:`cge.closure`.
     time_limit:
         Wall-clock seconds one :meth:`solve` may spend (IPOPT calls and homotopy
         steps together) before it stops with a :class:`SolveError`.
@@ -58,7 +62,8 @@ class Equilibrium:
     """
 
     def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
-                 min_step: float = 1e-3, time_limit: float = 600.0, progress=None):
+                 min_step: float = 1e-3, time_limit: float = 600.0,
+                 small_open_economy: str | None = None, progress=None):
         if isinstance(primitives, (str, Path)):
             primitives = Primitives.from_file(primitives)
         elif isinstance(primitives, Mapping):
@@ -71,6 +76,10 @@ class Equilibrium:
         self.options = dict(options or {})
         self.min_step = min_step
         self.time_limit = time_limit
+        if small_open_economy is not None and small_open_economy not in primitives.regions:
+            raise InputError(f"small_open_economy: unknown region {small_open_economy!r}; "
+                             f"regions are {list(primitives.regions)}")
+        self.small_open_economy = small_open_economy
         self._deadline = None
         self.progress = progress
         t0 = time.perf_counter()
@@ -220,6 +229,10 @@ class Equilibrium:
                     best) from None
             stats = self._attempt()
         self._verify(stats)
+        if self.small_open_economy is not None:
+            apply_small_open_economy(self.model, self.small_open_economy)
+            stats = self._attempt()
+            self._verify(stats)
         self.solved = True
 
     def _step(self, apply, what: str, first_step: float = 1.0,

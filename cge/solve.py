@@ -150,7 +150,16 @@ def max_residual(m: pyo.Block) -> float:
 
 
 def walras_residual(m: pyo.Block) -> float:
-    """Relative excess demand in the market left out of the system (Walras' law)."""
+    """Relative excess demand in the market left out of the system (Walras' law).
+
+    Under the small-open-economy closure no home market is left out; the check
+    is then the home economies' balance of payments
+    (:func:`cge.closure.balance_of_payments_residual`).
+    """
+    if getattr(m, "_small_open_economy", None) is not None:
+        from .closure import balance_of_payments_residual
+
+        return balance_of_payments_residual(m)
     con = m.walras_market
     con = next(iter(con.values())) if hasattr(con, "values") else con
     return float(pyo.value(con.body) - pyo.value(con.upper))
