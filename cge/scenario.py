@@ -370,11 +370,20 @@ class Expectation(_Strict):
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
     factor_prices: dict[str, dict[str, Sign]] = {}
+    tariff_revenue: dict[str, Sign] = {}
     trade: list[TradeExpectation] = []
+    cutoffs: list[TradeExpectation] = []
     models: dict[Structure, "Expectation"] = {}
 
 
 Expectation.model_rebuild()
+
+
+class Closure(_Strict):
+    """Closures that change which variables are exogenous (see :mod:`cge.closure`)."""
+
+    small_open_economy: str = Field(description="the region (the rest of the world) held at its "
+                                                "benchmark after the benchmark solve")
 
 
 class Scenario(_Strict):
@@ -386,6 +395,7 @@ class Scenario(_Strict):
     market_structure: dict[str, Structure] | None = None
     entry: dict[str, Literal["free", "fixed"]] | None = None
     numeraire: dict[str, Any] | None = None
+    closure: Closure | None = None
     shocks: list[Shock] = []
     compare_market_structures: list[Structure] | None = None
     solver_options: dict[str, Any] = {}
@@ -483,7 +493,7 @@ def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:
 _FIELD_NAMES = set()
 for _m in (Scenario, TariffShock, IcebergShock, FixedCostShock, EntryCostShock, ProductivityShock,
            EndowmentShock, DeficitShock, ParameterShock, ExampleData, FileData, Expectation,
-           TradeExpectation, Retaliation, Border):
+           TradeExpectation, Retaliation, Border, Closure):
     _FIELD_NAMES |= set(_m.model_fields)
 
 
@@ -700,6 +710,48 @@ def apply_shocks(loaded: LoadedScenario, prim: Primitives) -> Primitives:
 
 
 # ======================================================================
+# Closure
+# ======================================================================
+# Parameters of the fixed region that enter only the equations the
+# small-open-economy closure drops (its factor markets, income balance, sector
+# expenditure and entry) or only its own CPI: shocking them changes nothing at home.
+INERT_UNDER_CLOSURE = ("endowment", "f_e", "entrants", "beta")
+
+
+def closure_region(scenario: Scenario) -> str | None:
+    """The region the scenario's small-open-economy closure holds fixed, if any."""
+    return scenario.closure.small_open_economy if scenario.closure is not None else None
+
+
+def _check_closure(loaded: LoadedScenario, prim: Primitives) -> None:
+    """The closure's region exists, and no shock acts only through what the closure fixes."""
+    region = closure_region(loaded.scenario)
+    if region is None:
+        return
+    key = ("closure", "small_open_economy")
+    if region not in prim.regions:
+        raise ScenarioError(loaded.error(key, f"unknown region {region!r}; regions are "
+                                         f"{list(prim.regions)}"))
+    if len(prim.regions) < 2:
+        raise ScenarioError(loaded.error(key, "the closure needs at least one home region "
+                                         "besides the rest of the world"))
+    r = prim.regions.index(region)
+    problems, out = [], prim
+    for j, shock in enumerate(loaded.scenario.shocks):
+        new = apply_shock(out, prim, shock)
+        inert = [name for name in INERT_UNDER_CLOSURE
+                 if not np.array_equal(new[name][r], out[name][r], equal_nan=True)]
+        if inert:
+            problems.append(loaded.error(
+                ("shocks", j), f"{shock.type} shock: changes {', '.join(inert)} of {region}, "
+                f"which the small-open-economy closure (line {loaded.locator.line(key)}) holds "
+                "at its benchmark: the change would have no effect"))
+        out = new
+    if problems:
+        raise ScenarioError(problems)
+
+
+# ======================================================================
 # Expectations
 # ======================================================================
 def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
@@ -738,15 +790,23 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                 if f not in prim.factors:
                     problems.append(loaded.error(path + ("factor_prices", r, f), f"unknown factor "
                                                  f"{f!r}; factors are {list(prim.factors)}"))
-        for j, t in enumerate(e.trade):
-            for fld, labels, kind in (("importers", regions, "region"),
-                                      ("exporters", regions, "region"),
-                                      ("sectors", list(prim.sectors), "sector")):
-                val = getattr(t, fld)
-                for lab in ([val] if isinstance(val, str) else (val or [])):
-                    if lab not in labels:
-                        problems.append(loaded.error(path + ("trade", j, fld), f"unknown {kind} "
-                                                     f"{lab!r}; {kind}s are {labels}"))
+        for r in e.tariff_revenue:
+            region(path + ("tariff_revenue", r), r)
+        for key in ("trade", "cutoffs"):
+            for j, t in enumerate(getattr(e, key)):
+                bad = False
+                for fld, labels, kind in (("importers", regions, "region"),
+                                          ("exporters", regions, "region"),
+                                          ("sectors", list(prim.sectors), "sector")):
+                    val = getattr(t, fld)
+                    for lab in ([val] if isinstance(val, str) else (val or [])):
+                        if lab not in labels:
+                            bad = True
+                            problems.append(loaded.error(path + (key, j, fld), f"unknown {kind} "
+                                                         f"{lab!r}; {kind}s are {labels}"))
+                if key == "cutoffs" and not bad and not _melitz_routes(prim, t):
+                    problems.append(loaded.error(path + (key, j), "selects no foreign route of a "
+                                                 "melitz sector (cutoffs exist only there)"))
         models = loaded.scenario.compare_market_structures
         for ms, sub in e.models.items():
             if models is not None and ms not in models:
@@ -757,6 +817,19 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
     walk(exp, ("expect",))
     if problems:
         raise ScenarioError(problems)
+
+
+def _selected(val, labels) -> list[str]:
+    return list(labels) if val is None else ([val] if isinstance(val, str) else list(val))
+
+
+def _melitz_routes(prim: Primitives, t: TradeExpectation) -> list[tuple[str, str, str]]:
+    """The active foreign routes (destination, origin, sector) of melitz sectors selected by ``t``."""
+    R, S = list(prim.regions), list(prim.sectors)
+    return [(n, i, s) for n in _selected(t.importers, R) for i in _selected(t.exporters, R)
+            for s in _selected(t.sectors, S)
+            if n != i and prim.market_structure[s] == "melitz"
+            and np.isfinite(prim["tau"][R.index(n), R.index(i), S.index(s)])]
 
 
 _SIGN_TEST = {
@@ -845,6 +918,19 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
                                                   ("exporters", t.exporters),
                                                   ("sectors", t.sectors)) if v is not None)
         add(f"foreign trade ({what or 'all'}) changes {t.sign}", 100 * (nw / b - 1), t.sign)
+    rev0, rev1 = run.base.regions["tariff_revenue"], run.new.regions["tariff_revenue"]
+    for r, sign in e.tariff_revenue.items():
+        for rr in expand(r):
+            if rev0[rr] != 0:
+                add(f"tariff revenue of {rr} changes {sign} (%)", 100 * (rev1[rr] / rev0[rr] - 1), sign)
+            else:
+                add(f"tariff revenue of {rr} changes {sign} (from zero)", rev1[rr], sign)
+    for t in e.cutoffs:
+        for route in _melitz_routes(run.primitives, t):  # none in a model without melitz
+            c0, c1 = run.base.routes.loc[route, "cutoff"], run.new.routes.loc[route, "cutoff"]
+            n, i, s = route
+            add(f"export cutoff of {i}'s {s} firms into {n} changes {t.sign} (%)",
+                100 * (c1 / c0 - 1), t.sign)
 
 
 # ======================================================================
@@ -869,6 +955,7 @@ def prepare_scenario(source) -> PreparedScenario:
     data = load_data(loaded)
     prim = _apply_overrides(loaded, data.primitives)
     shocked = apply_shocks(loaded, prim)
+    _check_closure(loaded, prim)
     _check_expectation_labels(loaded, prim)
     models: dict[str, tuple[Primitives, Primitives]] = {}
     cms = loaded.scenario.compare_market_structures
@@ -956,6 +1043,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
     t0 = time.perf_counter()
     prepared = source if isinstance(source, PreparedScenario) else prepare_scenario(source)
     sc = prepared.scenario
+    soe = closure_region(sc)
     runs: dict[str, ModelRun] = {}
     for label, (prim, shocked) in prepared.models.items():
         def cb(lam, stats, _label=label):
@@ -965,7 +1053,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
         if progress:
             progress(label, "benchmark", 0.0)
         t1 = time.perf_counter()
-        eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None, progress=None)
+        eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None,
+                         small_open_economy=soe, progress=None)
         overridden = sc.market_structure or sc.entry or sc.numeraire
         if prepared.data.start is not None and label == AS_SPECIFIED and not overridden:
             cal = _calibration()
@@ -977,7 +1066,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
         new = eq.solve(shocked)
         sstats = eq.last_stats
         t3 = time.perf_counter()
-        welfare = decompose(base, new, prim, shocked)
+        welfare = decompose(base, new, prim, shocked, fixed_region=soe)
         stats = {
             "solver": bstats.solver if bstats else None,
             "benchmark_iterations": bstats.iterations if bstats else 0,
@@ -988,7 +1077,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "changed": list(new.info.get("changed", [])),
             "walras_residual": new.walras_residual,
             "max_residual": new.max_residual,
-            "numeraire": prim.numeraire.describe(),
+            "numeraire": _unit_of_account(prim, soe),
+            "closure": {"small_open_economy": soe} if soe is not None else None,
         }
         runs[label] = ModelRun(label, prim, shocked, base, new, welfare, stats)
         if progress:
@@ -1000,18 +1090,30 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
     return result
 
 
+def _unit_of_account(prim: Primitives, soe: str | None) -> str:
+    if soe is None:
+        return prim.numeraire.describe()
+    return (f"factor prices of {soe}, held at their benchmark (small-open-economy closure; "
+            f"the benchmark is normalised by {prim.numeraire.describe()})")
+
+
 # ======================================================================
 # Accounting identities
 # ======================================================================
 IDENTITY_TOL = 1e-6
 
 
-def _identities_of(res, prim: Primitives) -> dict[str, float]:
-    reg = res.regions
+def _identities_of(res, prim: Primitives, home: list[str]) -> dict[str, float]:
+    """Identities over the ``home`` regions: all regions, or all but the one the
+    small-open-economy closure fixes (its own accounts are not in the system)."""
+    reg = res.regions.loc[home]
     scale = max(1.0, float(reg["income"].abs().max()))
     out = {}
     out["walras_residual"] = abs(res.walras_residual)
-    out["world_trade_balance"] = abs(float(reg["trade_balance"].sum())) / scale
+    # Sum over the home regions of exports - imports + deficit. Over all regions the
+    # deficits sum to zero and this is the world trade balance; under the closure it
+    # is the home economies' balance of payments with the rest of the world.
+    out["world_trade_balance"] = abs(float((reg["trade_balance"] + reg["deficit"]).sum())) / scale
     out["trade_balance_equals_deficit"] = float((reg["trade_balance"] + reg["deficit"]).abs().max()) / scale
     parts = reg["factor_income"] + reg["tariff_revenue"] + reg["profits"] + reg["deficit"]
     out["income_equals_sources"] = float(((reg["income"] - parts).abs() / reg["income"]).max())
@@ -1022,22 +1124,50 @@ def _identities_of(res, prim: Primitives) -> dict[str, float]:
     X = sec["expenditure"].reindex(idx).to_numpy(float).reshape(len(R), len(S))
     cost = (sec["input_price"] * sec["input_demand"]).reindex(idx).to_numpy(float).reshape(len(R), len(S))
     intermediate = np.einsum("nus,nu->ns", prim["input_share"], cost)
-    final = (X - intermediate).sum(axis=1)
-    inc = reg["income"].reindex(R).to_numpy(float)
+    final = pd.Series((X - intermediate).sum(axis=1), index=R).reindex(home).to_numpy(float)
+    inc = reg["income"].to_numpy(float)
     out["income_equals_expenditure"] = float(np.max(np.abs(inc - final) / inc))
     return out
 
 
+def _closure_drift(base, new, region: str) -> float:
+    """Largest relative change of what the closure holds fixed in ``region``."""
+    vals = [(base.factors.loc[region, "factor_price"], new.factors.loc[region, "factor_price"]),
+            (base.regions.loc[[region], "income"], new.regions.loc[[region], "income"])]
+    for col in ("expenditure", "price_index", "entry_mass"):
+        vals.append((base.sectors.loc[region, col], new.sectors.loc[region, col]))
+    drift = 0.0
+    for a, b in vals:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.any():
+            drift = max(drift, float(np.max(np.abs(b[ok] / a[ok] - 1))))
+    return drift
+
+
 def check_identities(result: ScenarioResult, tol: float = IDENTITY_TOL) -> pd.DataFrame:
     """Accounting identities of every model's benchmark and counterfactual, and the
-    welfare decomposition's residual (its parts sum to the total)."""
+    welfare decomposition's residual (its parts sum to the total).
+
+    Under the small-open-economy closure the rest of the world's own accounts
+    (income, spending, factor markets) are not part of the system, so the
+    region-level identities and the welfare residual are taken over the home
+    regions, the world trade balance becomes the home balance of payments, and
+    a further row checks that the rest of the world stayed at its benchmark.
+    """
+    soe = closure_region(result.scenario)
     rows = []
     for label, run in result.runs.items():
+        home = [r for r in run.primitives.regions if r != soe]
         for which, res, prim in (("benchmark", run.base, run.primitives),
                                  ("counterfactual", run.new, run.shocked)):
-            for name, val in _identities_of(res, prim).items():
+            for name, val in _identities_of(res, prim, home).items():
                 rows.append({"model": label, "equilibrium": which, "identity": name,
                              "value": val, "tolerance": tol, "ok": bool(val <= tol)})
+        if soe is not None:
+            val = _closure_drift(run.base, run.new, soe)
+            rows.append({"model": label, "equilibrium": "change", "identity": "closure_region_fixed",
+                         "value": val, "tolerance": tol, "ok": bool(val <= tol)})
         w = run.welfare.regions
         comp_sum = w[[c for c in w.columns if c in _component_cols()]].sum(axis=1)
         val = float((w["total"] - comp_sum).abs().max())
@@ -1047,7 +1177,7 @@ def check_identities(result: ScenarioResult, tol: float = IDENTITY_TOL) -> pd.Da
         val = float(((w["ev"] - ev_sum).abs() / run.base.regions["income"]).max())
         rows.append({"model": label, "equilibrium": "change", "identity": "ev_parts_sum_to_ev",
                      "value": val, "tolerance": tol, "ok": bool(val <= tol)})
-        val = run.welfare.max_residual / 100
+        val = float(run.welfare.regions.loc[home, "residual"].abs().max()) / 100
         rows.append({"model": label, "equilibrium": "change", "identity": "welfare_residual",
                      "value": val, "tolerance": tol, "ok": bool(val <= tol)})
     return pd.DataFrame(rows)

@@ -115,8 +115,36 @@ class WelfareDecomposition:
         return float(np.abs(self.regions["residual"]).max())
 
 
-def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives) -> WelfareDecomposition:
-    """Decompose the welfare change from ``base`` (at ``prim0``) to ``new`` (at ``prim1``)."""
+def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
+              fixed_region: str | None = None) -> WelfareDecomposition:
+    """Decompose the welfare change from ``base`` (at ``prim0``) to ``new`` (at ``prim1``).
+
+    ``fixed_region`` is the region held at its benchmark by the small-open-economy
+    closure (:mod:`cge.closure`). Its factor prices and price indices are
+    exogenous, so its unit input costs do not change; tracing input costs back
+    through its input-output links would pick up its price-index equations,
+    which the closure drops, and leak a residual into the home regions through
+    their imports. Its input shares are therefore left out of the tracing (its
+    cost change is zero either way), which keeps the home decomposition exact.
+    Its own welfare is unchanged by assumption: its rows are zero, apart from
+    the descriptive variety and productivity changes of its sellers.
+    """
+    if fixed_region is not None:
+        r = prim0.regions.index(fixed_region)
+
+        def untraced(p: Primitives) -> Primitives:
+            g = p["input_share"].copy()
+            g[r] = 0.0
+            return p.copy(input_share=g)
+
+        out = decompose(base, new, untraced(prim0), untraced(prim1))
+        out.regions.loc[fixed_region, :] = 0.0
+        descriptive = ("market_structure", "beta", "varieties_available_pct",
+                       "seller_productivity_pct")
+        rows = out.sectors.index.get_level_values("region") == fixed_region
+        cols = [c for c in out.sectors.columns if c not in descriptive]
+        out.sectors.loc[rows, cols] = 0.0
+        return out
     R, S = list(prim0.regions), list(prim0.sectors)
     nR, nS = len(R), len(S)
     rpos = {r: j for j, r in enumerate(R)}

@@ -266,6 +266,26 @@ class TestScenarioErrors:
         assert any(":9: expect.welfare.Westeros: unknown region" in m for m in msgs), msgs
         assert any(":10: expect.components.North.luck: unknown component" in m for m in msgs)
 
+    def test_closure_region_keys_and_inert_shocks(self, tmp_path):
+        def soe(region):
+            return GOOD + f"closure:\n  small_open_economy: {region}\n"
+
+        (msg,) = problems_of(write(tmp_path, soe("Mars")))
+        assert f"{tmp_path / 's.yaml'}:9: closure.small_open_economy: unknown region 'Mars'" in msg
+        assert "['North', 'South', 'East']" in msg
+        (msg,) = problems_of(write(tmp_path, soe("East") + "  fixed: true\n"))
+        assert ":10: closure.fixed: unknown field 'fixed'" in msg
+        msgs = problems_of(write(tmp_path, GOOD + "closure: {small_open: East}\n"))
+        assert any(":8: closure.small_open_economy: Field required" in m for m in msgs), msgs
+        assert any("did you mean 'small_open_economy'?" in m for m in msgs), msgs
+        # A shock that changes only what the closure fixes would do nothing: rejected.
+        inert = soe("East").replace("shocks:\n", "shocks:\n  - {type: endowment, value: 10}\n")
+        (msg,) = problems_of(write(tmp_path, inert))
+        assert ":4: shocks[0]: endowment shock: changes endowment of East" in msg
+        assert "closure (line 10)" in msg and "no effect" in msg
+        prep = prepare_scenario(write(tmp_path, soe("East")))
+        assert prep.scenario.closure.small_open_economy == "East"
+
     def test_load_from_mapping_and_text(self):
         assert load_scenario(yaml.safe_load(GOOD)).scenario.name == "t"
         assert load_scenario(GOOD).scenario.shocks[0].importers == "North"
@@ -303,6 +323,58 @@ def test_run_identities_and_expectations(path):
     assert res.expectations, "expectations were not checked"
     failed = [f"[{c.model}] {c.statement} (got {c.value})" for c in res.expectations if not c.passed]
     assert not failed, failed
+
+
+SOE = """\
+name: soe
+data: {example: three_by_three}
+closure: {small_open_economy: East}
+shocks:
+  - {type: tariff, importers: [North, South], mode: cut_pct, value: 50}
+compare_market_structures: [armington, melitz]
+expect:
+  tariff_revenue: {North: negative, South: negative}
+  cutoffs:
+    - {importers: [North, South], exporters: East, sectors: manufacturing, sign: negative}
+"""
+
+
+@pytest.mark.solver
+def test_small_open_economy_closure_in_every_model(tmp_path):
+    res = run_scenario(write(tmp_path, SOE))
+    assert list(res.runs) == ["armington", "melitz"]
+    ids = res.identities
+    assert res.identities_hold, ids[~ids["ok"]].to_string()
+    assert (ids["identity"] == "closure_region_fixed").sum() == 2
+    # tariff revenue in both models, cutoffs (two routes) in the melitz model only
+    assert res.expectations_met and len(res.expectations) == 6
+    for label, run in res.runs.items():
+        assert run.stats["closure"] == {"small_open_economy": "East"}
+        assert "factor prices of East" in run.stats["numeraire"]
+        # The rest of the world stays at its benchmark in the counterfactual ...
+        for col in ("price_index", "expenditure", "input_price"):
+            np.testing.assert_allclose(run.new.sectors.loc["East", col],
+                                       run.base.sectors.loc["East", col], rtol=1e-10)
+        np.testing.assert_allclose(run.new.factors.loc["East", "factor_price"],
+                                   run.base.factors.loc["East", "factor_price"], rtol=1e-10)
+        assert run.new.regions.loc["East", "income"] == pytest.approx(
+            run.base.regions.loc["East", "income"], rel=1e-12)
+        # ... while trade with it moves, and the home regions' welfare changes.
+        b, n = run.base.routes, run.new.routes
+        assert n.loc[("South", "East", "manufacturing"), "trade_value"] > \
+            b.loc[("South", "East", "manufacturing"), "trade_value"]
+        w = run.welfare.regions
+        assert (w.loc["East"] == 0).all()
+        assert abs(w.loc["North", "welfare_change_pct"]) > 1e-3
+        assert w.loc[["North", "South"], "residual"].abs().max() < 1e-8
+        # Without the closure East's own accounts would have to balance; under it they
+        # do not (its income is fixed while its intermediate use changes), which is why
+        # the region-level identities are taken over the home regions.
+        sec = run.new.sectors.loc["East"]
+        gamma = run.shocked["input_share"][run.shocked.regions.index("East")]  # (sector, input)
+        intermediate = (gamma.sum(axis=1) * (sec["input_price"] * sec["input_demand"])).sum()
+        final = sec["expenditure"].sum() - intermediate
+        assert abs(final / run.new.regions.loc["East", "income"] - 1) > 1e-6
 
 
 @pytest.mark.solver
