@@ -66,12 +66,22 @@ class WorkbookError(InputError):
 
 # ====================================================================== cells
 class _Book:
-    """An openpyxl workbook read for cached values, with formulas looked up on demand."""
+    """An openpyxl workbook read for cached values, with formulas looked up on demand.
+
+    Every location in a message comes from :meth:`at`, so that other containers
+    of the same sheets (a folder of CSV files, :class:`calibration.csv_io.CsvFolder`)
+    reuse the reader and all its checks with their own names for sheets and cells.
+    """
+
+    kind = "sheet"           # what a sheet is called in messages
+    sep = "!"                # between the sheet and the cell in a location
+    numbers_as_text = False  # True: every cell is text and numbers are parsed (CSV)
 
     def __init__(self, path: Path):
         import openpyxl
 
         self.path = path
+        self.problems: list[str] = []  # problems found while reading the container itself
         try:
             self.values = openpyxl.load_workbook(path, data_only=True)
         except Exception as exc:  # not a workbook, corrupt, ...
@@ -93,6 +103,14 @@ class _Book:
     def has(self, sheet: str) -> bool:
         return sheet in self.values.sheetnames
 
+    @property
+    def sheetnames(self) -> list[str]:
+        return list(self.values.sheetnames)
+
+    def at(self, sheet: str, cell=None) -> str:
+        """Where a sheet (``trade``) or one of its cells (``trade!E3``) is, for messages."""
+        return sheet if cell is None else f"{sheet}{self.sep}{cell.coordinate}"
+
 
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
@@ -102,7 +120,12 @@ def _number(book: _Book, sheet: str, cell, what: str, problems: list[str], *,
             blank: float | None = None) -> float:
     """The numeric value of ``cell``; problems name the sheet, the cell and ``what``."""
     value = cell.value
-    where = f"{sheet}!{cell.coordinate} ({what})"
+    where = f"{book.at(sheet, cell)} ({what})"
+    if book.numbers_as_text and isinstance(value, str) and not _blank(value):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool):
         problems.append(f"{where}: {value!r} where a number is expected")
         return math.nan
@@ -152,13 +175,15 @@ class _Table:
     sheet: str
     columns: dict[str, int]
     rows: list[dict[str, object]]  # column name -> openpyxl cell
+    book: _Book
 
 
 def _read_table(book: _Book, sheet: str, required: Sequence[str], optional: Sequence[str],
                 problems: list[str], *, needed: bool = True) -> _Table | None:
     if not book.has(sheet):
         if needed:
-            problems.append(f"sheet {sheet!r} is missing (sheets: {book.values.sheetnames})")
+            problems.append(f"{book.kind} {book.at(sheet)!r} is missing "
+                            f"({book.kind}s: {book.sheetnames})")
         return None
     ws = book.values[sheet]
     header = {}
@@ -168,11 +193,11 @@ def _read_table(book: _Book, sheet: str, required: Sequence[str], optional: Sequ
             continue
         key = name.lower()
         if key in header:
-            problems.append(f"{sheet}!{cell.coordinate}: duplicate column {name!r}")
+            problems.append(f"{book.at(sheet, cell)}: duplicate column {name!r}")
         header[key] = cell.column - 1
     missing = [c for c in required if c not in header]
     if missing:
-        problems.append(f"{sheet}: missing column(s) {missing} in the first row "
+        problems.append(f"{book.at(sheet)}: missing column(s) {missing} in the first row "
                         f"(found {list(header)}; expected {list(required)} and optionally "
                         f"{list(optional)})")
         return None
@@ -183,15 +208,16 @@ def _read_table(book: _Book, sheet: str, required: Sequence[str], optional: Sequ
         if all(cell is None or _blank(cell.value) for cell in cells.values()):
             continue
         rows.append(cells)
-    return _Table(sheet, keep, rows)
+    return _Table(sheet, keep, rows, book)
 
 
 def _text_cell(table: _Table, row: dict, col: str, problems: list[str]) -> str | None:
     cell = row[col]
     value = _label(cell.value) if cell is not None else None
     if value is None:
-        coord = cell.coordinate if cell is not None else "?"
-        problems.append(f"{table.sheet}!{coord} ({col}): blank cell")
+        book = table.book
+        where = book.at(table.sheet, cell) if cell is not None else f"{book.at(table.sheet)}{book.sep}?"
+        problems.append(f"{where} ({col}): blank cell")
     return value
 
 
@@ -205,13 +231,14 @@ class RegionalSAM:
     accounts: list[str]
     values: np.ndarray
     cells: dict[tuple[str, str], str] = field(default_factory=dict)
+    sep: str = "!"  # between sheet and cell reference (" " for CSV files: "sam_X.csv row 4, ...")
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values, index=self.accounts, columns=self.accounts)
 
     def cell(self, row: str, col: str) -> str:
         ref = self.cells.get((row, col))
-        return f"{self.sheet}!{ref}" if ref else f"{self.sheet} (row {row}, column {col}; absent)"
+        return f"{self.sheet}{self.sep}{ref}" if ref else f"{self.sheet} (row {row}, column {col}; absent)"
 
     def get(self, row: str, col: str) -> float:
         return float(self.values[self.accounts.index(row), self.accounts.index(col)])
@@ -220,8 +247,8 @@ class RegionalSAM:
 def _read_sam(book: _Book, region: str, sheet: str, accounts: list[str], problems: list[str],
               blank_as_zero: bool) -> RegionalSAM | None:
     if not book.has(sheet):
-        problems.append(f"regions: the SAM sheet {sheet!r} of region {region} is missing "
-                        f"(sheets: {book.values.sheetnames})")
+        problems.append(f"{book.at('regions')}: the SAM {book.kind} {book.at(sheet)!r} of region "
+                        f"{region} is missing ({book.kind}s: {book.sheetnames})")
         return None
     ws = book.values[sheet]
     first = [_label(c.value) for c in ws[1][:3]]
@@ -235,19 +262,19 @@ def _read_sam(book: _Book, region: str, sheet: str, accounts: list[str], problem
             if all(_blank(c.value) for c in row[:3]):
                 continue
             if len(row) < 3:
-                local.append(f"{sheet}!A{row[0].row}: a long-format row needs row, column and value")
+                local.append(f"{book.at(sheet, row[0])}: a long-format row needs row, column and value")
                 continue
             r, c = _label(row[0].value), _label(row[1].value)
             for lab, cell, what in ((r, row[0], "row account"), (c, row[1], "column account")):
                 if lab is None:
-                    local.append(f"{sheet}!{cell.coordinate} ({what}): blank cell")
+                    local.append(f"{book.at(sheet, cell)} ({what}): blank cell")
                 elif lab not in index:
-                    local.append(f"{sheet}!{cell.coordinate} ({what}): account {lab!r} is not in "
+                    local.append(f"{book.at(sheet, cell)} ({what}): account {lab!r} is not in "
                                  "the accounts sheet")
             if r not in index or c not in index:
                 continue
             if (r, c) in seen:
-                local.append(f"{sheet}!{row[0].coordinate}: pair (row {r}, column {c}) appears "
+                local.append(f"{book.at(sheet, row[0])}: pair (row {r}, column {c}) appears "
                              f"twice (also row {seen[r, c]})")
                 continue
             seen[r, c] = row[0].row
@@ -261,7 +288,7 @@ def _read_sam(book: _Book, region: str, sheet: str, accounts: list[str], problem
             if lab is None or lab.lower() == "total":
                 continue
             if lab in col_labels.values():
-                local.append(f"{sheet}!{cell.coordinate}: column account {lab!r} appears twice")
+                local.append(f"{book.at(sheet, cell)}: column account {lab!r} appears twice")
                 continue
             col_labels[cell.column - 1] = lab
         row_labels = {}
@@ -271,16 +298,17 @@ def _read_sam(book: _Book, region: str, sheet: str, accounts: list[str], problem
             if lab is None or lab.lower() == "total":
                 continue
             if lab in row_labels.values():
-                local.append(f"{sheet}!{cell.coordinate}: row account {lab!r} appears twice")
+                local.append(f"{book.at(sheet, cell)}: row account {lab!r} appears twice")
                 continue
             row_labels[cell.row] = lab
         for what, labels in (("row", row_labels.values()), ("column", col_labels.values())):
             extra = [x for x in labels if x not in index]
             missing = [a for a in accounts if a not in labels]
             if extra:
-                local.append(f"{sheet}: {what} account(s) {extra} are not in the accounts sheet")
+                local.append(f"{book.at(sheet)}: {what} account(s) {extra} are not in the accounts sheet")
             if missing:
-                local.append(f"{sheet}: {what} account(s) {missing} of the accounts sheet are missing")
+                local.append(f"{book.at(sheet)}: {what} account(s) {missing} of the accounts sheet "
+                             "are missing")
         for r_idx, r in row_labels.items():
             if r not in index:
                 continue
@@ -296,7 +324,7 @@ def _read_sam(book: _Book, region: str, sheet: str, accounts: list[str], problem
     problems += local
     if local:
         return None
-    return RegionalSAM(region, sheet, list(accounts), A, cells)
+    return RegionalSAM(region, book.at(sheet), list(accounts), A, cells, book.sep)
 
 
 # ================================================================== workbook
@@ -333,12 +361,19 @@ class ReadReport:
 def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
     """Read and structurally check every sheet (labels, numbers, cells); no accounting checks.
 
-    Raises :class:`WorkbookError` listing every problem found.
+    ``path`` is an ``.xlsx`` workbook or a folder of CSV files, one per sheet
+    (:mod:`calibration.csv_io`). Raises :class:`WorkbookError` listing every
+    problem found.
     """
     path = Path(path)
     if not path.exists():
         raise WorkbookError(f"{path}: no such file")
-    book = _Book(path)
+    if path.is_dir():
+        from .csv_io import CsvFolder
+
+        book = CsvFolder(path)
+    else:
+        book = _Book(path)
     problems: list[str] = []
 
     # ------------------------------------------------------------- accounts
@@ -350,35 +385,36 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             kind = _text_cell(acc, row, "type", problems)
             label = _label(row["label"].value) if row.get("label") is not None else None
             if kind is not None and kind not in ACCOUNT_TYPES:
-                problems.append(f"accounts!{row['type'].coordinate} (type of {name}): {kind!r} is "
+                problems.append(f"{book.at('accounts', row['type'])} (type of {name}): {kind!r} is "
                                 f"not one of {list(ACCOUNT_TYPES)}")
             if kind in ("activity", "commodity", "factor") and label is None:
-                problems.append(f"accounts!{row['account'].coordinate}: account {name!r} of type "
+                problems.append(f"{book.at('accounts', row['account'])}: account {name!r} of type "
                                 f"{kind} needs a label (its sector or factor)")
             if name in [a[0] for a in accounts]:
-                problems.append(f"accounts!{row['account'].coordinate}: account {name!r} is listed twice")
+                problems.append(f"{book.at('accounts', row['account'])}: account {name!r} is listed "
+                                "twice")
             accounts.append((name, kind, label))
     accounts_df = pd.DataFrame(accounts, columns=["account", "type", "label"])
     if acc is not None:
         for kind in ("rest_of_world",):
             n = int((accounts_df["type"] == kind).sum())
             if n != 1:
-                problems.append(f"accounts: need exactly one account of type {kind}, found {n}")
+                problems.append(f"{book.at('accounts')}: need exactly one account of type {kind}, found {n}")
         for kind in ("tariff", "production_tax", "savings_investment"):
             n = int((accounts_df["type"] == kind).sum())
             if n > 1:
-                problems.append(f"accounts: at most one account of type {kind}, found {n}")
+                problems.append(f"{book.at('accounts')}: at most one account of type {kind}, found {n}")
         if not (accounts_df["type"] == "household").any():
-            problems.append("accounts: no account of type household")
+            problems.append(f"{book.at('accounts')}: no account of type household")
         for kind in ("activity", "commodity", "factor"):
             sub = accounts_df[accounts_df["type"] == kind]
             dupes = sorted(set(sub["label"][sub["label"].duplicated()]))
             if dupes:
-                problems.append(f"accounts: {kind} labels {dupes} appear more than once")
+                problems.append(f"{book.at('accounts')}: {kind} labels {dupes} appear more than once")
         acts = set(accounts_df.loc[accounts_df["type"] == "activity", "label"])
         coms = set(accounts_df.loc[accounts_df["type"] == "commodity", "label"])
         if acts != coms:
-            problems.append(f"accounts: sectors with an activity but no commodity account: "
+            problems.append(f"{book.at('accounts')}: sectors with an activity but no commodity account: "
                             f"{sorted(acts - coms)}; with a commodity but no activity account: "
                             f"{sorted(coms - acts)}")
     sectors = list(dict.fromkeys(accounts_df.loc[accounts_df["type"] == "activity", "label"]))
@@ -392,12 +428,12 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             r = _text_cell(reg, row, "region", problems)
             sh = _text_cell(reg, row, "sheet", problems)
             if r in sheets:
-                problems.append(f"regions!{row['region'].coordinate}: region {r!r} listed twice")
+                problems.append(f"{book.at('regions', row['region'])}: region {r!r} listed twice")
             if r is not None and sh is not None:
                 regions.append(r)
                 sheets[r] = sh
         if not regions:
-            problems.append("regions: no regions listed")
+            problems.append(f"{book.at('regions')}: no regions listed")
 
     # ----------------------------------------------------------- parameters
     par = _read_table(book, "parameters", ("sector", "sigma", "k", "market_structure"),
@@ -407,13 +443,13 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
         for row in par.rows:
             s = _text_cell(par, row, "sector", problems)
             if s is not None and sectors and s not in sectors:
-                problems.append(f"parameters!{row['sector'].coordinate}: sector {s!r} has no "
+                problems.append(f"{book.at('parameters', row['sector'])}: sector {s!r} has no "
                                 f"activity account (sectors: {sectors})")
             sig = _number(book, "parameters", row["sigma"], f"sigma of {s}", problems)
             k = _number(book, "parameters", row["k"], f"k of {s}", problems)
             ms = _text_cell(par, row, "market_structure", problems)
             if ms is not None and ms not in MARKET_STRUCTURES:
-                problems.append(f"parameters!{row['market_structure'].coordinate} (market_structure "
+                problems.append(f"{book.at('parameters', row['market_structure'])} (market_structure "
                                 f"of {s}): {ms!r} is not one of {list(MARKET_STRUCTURES)}")
             delta = (_number(book, "parameters", row["delta"], f"delta of {s}", problems, blank=1.0)
                      if "delta" in par.columns and row.get("delta") is not None else 1.0)
@@ -422,10 +458,10 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
         listed = [r["sector"] for r in par_rows]
         missing = [s for s in sectors if s not in listed]
         if missing:
-            problems.append(f"parameters: no row for sector(s) {missing}")
+            problems.append(f"{book.at('parameters')}: no row for sector(s) {missing}")
         dupes = sorted({s for s in listed if s is not None and listed.count(s) > 1})
         if dupes:
-            problems.append(f"parameters: sector(s) {dupes} listed more than once")
+            problems.append(f"{book.at('parameters')}: sector(s) {dupes} listed more than once")
     parameters = pd.DataFrame(par_rows, columns=["sector", "sigma", "k", "market_structure", "delta"])
 
     # ---------------------------------------------------------------- trade
@@ -441,19 +477,19 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             for lab, col, pool in ((o, "origin", regions), (d, "destination", regions),
                                    (s, "sector", sectors)):
                 if lab is not None and pool and lab not in pool:
-                    problems.append(f"trade!{row[col].coordinate} ({col}): {lab!r} is not a known "
+                    problems.append(f"{book.at('trade', row[col])} ({col}): {lab!r} is not a known "
                                     f"{'region' if col != 'sector' else 'sector'} ({pool})")
             what = f"{o} -> {d}, {s}"
             val = _number(book, "trade", row["value"], f"value {what}", problems)
             rate = _number(book, "trade", row["tariff_rate"], f"tariff_rate {what}", problems)
             if val < 0:
-                problems.append(f"trade!{row['value'].coordinate} (value {what}) = {val:g}: trade "
+                problems.append(f"{book.at('trade', row['value'])} (value {what}) = {val:g}: trade "
                                 "values must be >= 0")
             if rate <= -1:
-                problems.append(f"trade!{row['tariff_rate'].coordinate} (tariff_rate {what}) = "
+                problems.append(f"{book.at('trade', row['tariff_rate'])} (tariff_rate {what}) = "
                                 f"{rate:g}: must exceed -1")
             if o is not None and o == d and rate not in (0.0,) and not math.isnan(rate):
-                problems.append(f"trade!{row['tariff_rate'].coordinate} (tariff_rate {what}) = "
+                problems.append(f"{book.at('trade', row['tariff_rate'])} (tariff_rate {what}) = "
                                 f"{rate:g}: domestic sales bear no import tariff")
             share = math.nan
             if row.get("exporter_share") is not None and not _blank(row["exporter_share"].value):
@@ -461,12 +497,12 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
                                 problems)
             key = (o, d, s)
             if key in seen:
-                problems.append(f"trade!{row['origin'].coordinate}: route {what} appears twice "
+                problems.append(f"{book.at('trade', row['origin'])}: route {what} appears twice "
                                 f"(also row {seen[key]})")
             seen[key] = row["origin"].row
             trade_rows.append({"origin": o, "destination": d, "sector": s, "value": val,
                                "tariff_rate": rate, "exporter_share": share,
-                               "cell": f"trade!{row['value'].coordinate}"})
+                               "cell": book.at("trade", row["value"])})
     trade = pd.DataFrame(trade_rows, columns=["origin", "destination", "sector", "value",
                                               "tariff_rate", "exporter_share", "cell"])
 
@@ -501,6 +537,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             sam = _read_sam(book, r, sheets[r], account_names, problems, blank_as_zero)
             if sam is not None:
                 sams[r] = sam
+    problems = book.problems + problems
     if problems:
         raise WorkbookError([f"{path.name}: {p}" for p in problems])
     return Workbook(str(path), regions, accounts_df, sams, trade, parameters, firms, info)
@@ -771,6 +808,9 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
                   production_taxes: str = "pro_rata", tol: float = TOL,
                   blank_as_zero: bool = False, with_report: bool = False):
     """Read a multi-region SAM workbook into :class:`BenchmarkData` (format: module docstring).
+
+    ``path`` is an ``.xlsx`` workbook or a folder with one CSV file per sheet
+    (:mod:`calibration.csv_io`); both are read and checked by the same code.
 
     Parameters
     ----------
