@@ -237,10 +237,11 @@ def _print_result(console, result) -> None:
 
 @app.command()
 def check(
-    path: str = typer.Argument(..., help="a scenario YAML, a primitives YAML/JSON, or a workbook (.xlsx)"),
+    path: str = typer.Argument(..., help="a scenario YAML, a primitives YAML/JSON, a workbook "
+                                         "(.xlsx) or a folder of CSV sheets"),
 ) -> None:
     """Check input without solving: a scenario file (schema, labels, shocks), primitives
-    (every data check of cge.checks) or a calibration workbook."""
+    (every data check of cge.checks) or a calibration workbook or CSV folder."""
     from pathlib import Path
 
     from rich.console import Console
@@ -249,10 +250,10 @@ def check(
 
     console = Console(soft_wrap=True)
     p = Path(path)
-    if not p.is_file():
-        _fail(console, FileNotFoundError(f"{path}: no such file"), 1)
+    if not p.exists():
+        _fail(console, FileNotFoundError(f"{path}: no such file or folder"), 1)
     try:
-        if p.suffix.lower() in (".xlsx", ".xlsm"):
+        if p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm"):
             from cge.scenario import _calibration
 
             cal = _calibration()
