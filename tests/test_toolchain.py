@@ -45,16 +45,26 @@ def test_cyipopt_available_after_configure():
 
 
 @pytest.mark.solver
-def test_configure_overrides_cached_failed_lookup(monkeypatch):
-    """Pyomo caches a failed library search; configure_pynumero must fix it."""
-    from pyomo.contrib.pynumero.asl import AmplInterface
+def test_configure_overrides_cached_failed_lookup():
+    """Pyomo caches a failed library search; configure_pynumero must fix it.
 
-    if AmplInterface.ASLib is not None:
-        pytest.skip("ASL library already loaded in this process")
-    monkeypatch.setattr(AmplInterface, "libname", None)
-    assert AmplInterface.available() is False
-    assert configure_pynumero() is True
-    assert AmplInterface.available() is True
+    Run in a fresh interpreter without PYOMO_CONFIG_DIR, where the library has
+    not been loaded yet (in this process other tests have loaded it).
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "from pyomo.contrib.pynumero.asl import AmplInterface\n"
+        "AmplInterface.libname = None\n"
+        "assert AmplInterface.available() is False\n"
+        "from cge.toolchain import configure_pynumero\n"
+        "assert configure_pynumero() is True\n"
+        "assert AmplInterface.available() is True\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYOMO_CONFIG_DIR"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.solver
