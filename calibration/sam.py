@@ -345,8 +345,19 @@ class Workbook:
         return list(self.accounts.loc[self.accounts["type"] == kind, "account"])
 
     def account(self, kind: str, label: str) -> str:
-        a = self.accounts
-        return str(a.loc[(a["type"] == kind) & (a["label"] == label), "account"].iloc[0])
+        # A dict built once per accounts table (rebuilt if the table is replaced): reading
+        # a 31-region, 40-sector workbook asks tens of thousands of times.
+        cache = self.__dict__.get("_account_cache")
+        if cache is None or cache[0] is not self.accounts:
+            lookup: dict = {}
+            a = self.accounts
+            for acc, typ, lab in zip(a["account"], a["type"], a["label"]):
+                lookup.setdefault((typ, lab), acc)
+            cache = (self.accounts, lookup)
+            self.__dict__["_account_cache"] = cache
+        if (kind, label) not in cache[1]:
+            raise IndexError(f"no account of type {kind!r} with label {label!r}")
+        return str(cache[1][kind, label])
 
 
 @dataclass
