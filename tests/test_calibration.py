@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyomo.environ as pyo
 import pytest
 
 import calibration as cal
@@ -16,48 +15,12 @@ from cge import Equilibrium
 from cge.errors import InputError
 from cge.examples import three_by_three
 from cge.solve import max_residual, residuals
+from flows import assert_flows_match  # tests/flows.py
 
 REL = 1e-6
 
 
 # ----------------------------------------------------------------- helpers
-def model_flows(eq, data):
-    """Benchmark flows as the solved model states them, as arrays shaped like ``data``'s."""
-    m = eq.model
-    R, S, F = data.regions, data.sectors, data.factors
-    v = pyo.value
-    X = np.zeros_like(data.trade)
-    T = np.zeros_like(data.final_demand)
-    cY = np.zeros_like(data.final_demand)
-    for j, s in enumerate(S):
-        blk = m.sector[s]
-        for n, i in blk.routes:
-            X[R.index(n), R.index(i), j] = v(blk.trade_value[n, i])
-        for n, r in enumerate(R):
-            T[n, j] = v(blk.tariff_revenue[r])
-            cY[n, j] = v(blk.input_price[r]) * v(blk.input_demand[r])
-    V = np.array([[[v(m.factor_share[r, s, f]) * cY[i, j] for f in F]
-                   for j, s in enumerate(S)] for i, r in enumerate(R)])
-    Z = np.array([[[v(m.input_share[r, s, u]) * cY[i, j] for u in S]
-                   for j, s in enumerate(S)] for i, r in enumerate(R)])
-    C = np.array([[v(m.beta[r, s]) * v(m.income[r]) for s in S] for r in R])
-    return {"trade": X, "factor_payments": V, "intermediate": Z, "final_demand": C,
-            "tariff_revenue": T}
-
-
-def assert_flows_match(eq, data, rel=REL):
-    got = model_flows(eq, data)
-    want = {"trade": data.trade, "factor_payments": data.factor_payments,
-            "intermediate": data.intermediate, "final_demand": data.final_demand,
-            "tariff_revenue": data.tariff_revenue()}
-    for name, w in want.items():
-        g = got[name]
-        scale = np.maximum(np.abs(w), 1e-12 * max(np.abs(w).max(), 1.0))
-        err = np.abs(g - w) / scale
-        err[(w == 0) & (g == 0)] = 0
-        assert err.max() <= rel, f"{name}: relative error {err.max():.3e}"
-
-
 def percent_changes(base, new):
     c = new.compare(base)
     return np.concatenate([
