@@ -17,7 +17,7 @@ from .calibrate import (
     DEFAULT_EXPORTER_SHARE, DEFAULT_SURVIVAL, CalibrationError, CalibrationReport, StartValues,
     benchmark_from_equilibrium, calibrate, calibrated_equilibrium, set_start,
 )
-from .balance import ras_balance
+from .balance import cross_entropy_balance, ras_balance
 from .checks import benchmark_problems, check_benchmark
 from .sam import (
     ReadReport, WorkbookError, load_workbook, read_workbook, write_benchmark_workbook,
@@ -28,6 +28,6 @@ __all__ = [
     "BenchmarkData", "CalibrationError", "CalibrationReport", "DEFAULT_EXPORTER_SHARE",
     "DEFAULT_SURVIVAL", "StartValues", "benchmark_from_equilibrium", "benchmark_problems",
     "calibrate", "calibrated_equilibrium", "check_benchmark", "set_start",
-    "ReadReport", "WorkbookError", "load_workbook", "ras_balance", "read_workbook",
+    "ReadReport", "WorkbookError", "load_workbook", "ras_balance", "cross_entropy_balance", "read_workbook",
     "write_benchmark_workbook", "write_workbook",
 ]

@@ -756,15 +756,22 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
 
 
 # ====================================================================== RAS
-def _ras_workbook(wb: Workbook, tol: float) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def _ras_workbook(wb: Workbook, tol: float,
+                  method: str = "ras") -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Balance every regional SAM in place, taking the trade sheet as given.
 
     The cells that follow from the trade sheet (imports, exports, tariff
     revenue) are set from it and held fixed, the foreign-savings cell
     (rest of world -> savings-investment) absorbs the imbalance of the
-    rest-of-world account, and RAS scales every other positive entry. Returns
-    every changed cell and the imbalances before balancing.
+    rest-of-world account, and ``method`` adjusts every other positive entry:
+    ``"ras"`` (:func:`calibration.balance.ras_balance`) or ``"cross_entropy"``
+    (:func:`calibration.balance.cross_entropy_balance`). Returns every changed
+    cell and the imbalances before balancing.
     """
+    from .balance import cross_entropy_balance
+
+    balance_sam = {"ras": ras_balance, "cross_entropy": cross_entropy_balance}[method]
+    reason = {"ras": "RAS scaling", "cross_entropy": "cross-entropy adjustment"}[method]
     sectors = list(wb.parameters["sector"])
     X, t, _, _ = _trade_arrays(wb, sectors)
     row_acc = wb.accounts_of("rest_of_world")[0]
@@ -796,7 +803,7 @@ def _ras_workbook(wb: Workbook, tol: float) -> tuple[pd.DataFrame, dict[str, pd.
                                     f"(difference {gap:.6g}) and there is no savings_investment "
                                     "account to book foreign savings")
             A[acc.index(si), ir] += gap
-        res = ras_balance(A, ~fixed, tol=min(tol * 1e-3, 1e-12), accounts=acc)
+        res = balance_sam(A, ~fixed, tol=min(tol * 1e-3, 1e-12), accounts=acc)
         sam.values = res.matrix
         noise = 1e-13 * np.maximum(np.abs(old), np.abs(old).max())
         for a, b in zip(*np.nonzero(np.abs(sam.values - old) > noise)):
@@ -808,7 +815,7 @@ def _ras_workbook(wb: Workbook, tol: float) -> tuple[pd.DataFrame, dict[str, pd.
                 "relative_change": (sam.values[a, b] - old[a, b]) / old[a, b] if old[a, b] else math.inf,
                 "reason": ("set from the trade sheet" if fixed[a, b] and (ra, cb) != (si, row_acc)
                            else "foreign savings balance the rest-of-world account"
-                           if (ra, cb) == (si, row_acc) else "RAS scaling"),
+                           if (ra, cb) == (si, row_acc) else reason),
             })
     cols = ["region", "sheet", "cell", "row_account", "column_account", "before", "after",
             "change", "relative_change", "reason"]
@@ -830,6 +837,9 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
         ``"ras"``: the trade sheet is taken as given and each regional SAM is
         balanced by RAS (:func:`calibration.balance.ras_balance`); every
         adjustment is listed in the report.
+        ``"cross_entropy"``: the same, but each regional SAM is balanced at the
+        least cross entropy from the data
+        (:func:`calibration.balance.cross_entropy_balance`).
     production_taxes:
         ``"pro_rata"`` (default) or ``"factor"``, see the module docstring.
     tol:
@@ -842,8 +852,8 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
 
     Raises :class:`WorkbookError` naming sheet, account and cell of every problem.
     """
-    if balance not in (None, "ras"):
-        raise InputError(f"balance: expected None or 'ras', got {balance!r}")
+    if balance not in (None, "ras", "cross_entropy"):
+        raise InputError(f"balance: expected None, 'ras' or 'cross_entropy', got {balance!r}")
     if production_taxes not in PRODUCTION_TAXES:
         raise InputError(f"production_taxes: expected one of {PRODUCTION_TAXES}, got {production_taxes!r}")
     wb = load_workbook(path, blank_as_zero=blank_as_zero)
@@ -853,8 +863,8 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
         raise WorkbookError([f"{name}: {p}" for p in problems])
     adjustments = pd.DataFrame()
     before = {}
-    if balance == "ras":
-        adjustments, before = _ras_workbook(wb, tol)
+    if balance is not None:
+        adjustments, before = _ras_workbook(wb, tol, balance)
     problems = check_sam_balance(wb, tol) + check_trade_consistency(wb, tol)
     if problems:
         raise WorkbookError([f"{name}: {p}" for p in problems])
@@ -863,10 +873,11 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
     if problems:
         raise WorkbookError([f"{name}: {p}" for p in problems])
     notes = [f"read from {name}"]
-    if balance == "ras":
-        notes.append(f"RAS balancing changed {len(adjustments)} cells; largest relative change "
+    if balance is not None:
+        label = {"ras": "RAS balancing", "cross_entropy": "cross-entropy balancing"}[balance]
+        notes.append(f"{label} changed {len(adjustments)} cells; largest relative change "
                      f"{adjustments['relative_change'].abs().replace(math.inf, np.nan).max():.3g}"
-                     if len(adjustments) else "RAS balancing: nothing to change")
+                     if len(adjustments) else f"{label}: nothing to change")
     data.notes = notes
     if with_report:
         return data, ReadReport(adjustments, before, notes)
