@@ -107,7 +107,6 @@ saves one factorisation per solve.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -120,6 +119,7 @@ import pandas as pd
 
 from cge.errors import InputError
 
+from . import _cli
 from .balance import imbalances, ras_balance
 from .benchmark import BenchmarkData
 from .checks import TOL, benchmark_problems
@@ -878,14 +878,11 @@ def write_cp_workbook(data: BenchmarkData, report: CPReport, path: str | Path, *
 
 # ====================================================================== CLI
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m calibration.caliendo_parro",
-        description="Convert the Caliendo-Parro (2015) 1993 data (31 regions x 40 sectors) into "
-                    "a balanced benchmark and write it as a SAM workbook; print every adjustment.")
-    p.add_argument("--data", type=Path, default=DEFAULT_SOURCE,
-                   help="folder of the dataset (default: %(default)s)")
-    p.add_argument("-o", "--output", type=Path, default=None,
-                   help="workbook to write (.xlsx); omit to only check and report")
+    p = _cli.parser(
+        "python -m calibration.caliendo_parro",
+        "Convert the Caliendo-Parro (2015) 1993 data (31 regions x 40 sectors) into a balanced "
+        "benchmark and write it as a SAM workbook; print every adjustment.",
+        DEFAULT_SOURCE, "workbook to write (.xlsx); omit to only check and report")
     p.add_argument("--layout", choices=("long", "matrix"), default="long",
                    help="SAM sheet layout (default: %(default)s)")
     p.add_argument("--melitz", action="append", default=[], metavar="SECTOR",
@@ -899,9 +896,8 @@ def main(argv=None) -> int:
                         "(default: %(default).4g; 0: labour only)")
     p.add_argument("--adjustments-csv", type=Path, default=None,
                    help="also write every adjustment to this CSV file")
-    p.add_argument("--calibrate", action="store_true",
-                   help="also calibrate and check that the benchmark replicates (slow: builds "
-                        "the model)")
+    _cli.add_calibrate(p, "also calibrate and check that the benchmark replicates (slow: "
+                          "builds the model)")
     args = p.parse_args(argv)
     try:
         ms = None
@@ -915,8 +911,7 @@ def main(argv=None) -> int:
                                     market_structure=ms,
                                     specific_factor_share=args.specific_factor_share)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _cli.error(exc)
     print(report.summary())
     if args.adjustments_csv:
         args.adjustments_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -926,17 +921,7 @@ def main(argv=None) -> int:
         path = write_cp_workbook(data, report, args.output, layout=args.layout)
         print(f"wrote {path}")
     if args.calibrate:
-        from cge import Equilibrium
-        from cge.solve import max_residual
-
-        from .calibrate import calibrate, set_start
-
-        prim, start = calibrate(data, numeraire=NUMERAIRE)
-        eq = Equilibrium(prim, options=SOLVER_OPTIONS)
-        set_start(eq, start)
-        print(f"calibrated; largest residual at the benchmark {max_residual(eq.model):.2e}")
-        eq.solve()
-        print(f"benchmark solve: {eq.last_stats.iterations} IPOPT iterations")
+        _cli.calibrate_and_report(data, numeraire=NUMERAIRE, options=SOLVER_OPTIONS)
     return 0
 
 

@@ -8,9 +8,18 @@ bundled Japanese workbook does (``calibration.build_workbooks``,
 accounts can be calibrated:
 
 * ROW has the home region's cost structure: each of its activity columns is
-  ``row_scale`` times the home column (intermediate inputs, factor payments
-  and production taxes), so its gross output is ``row_scale`` times home's,
-  sector by sector;
+  the home column scaled to ROW's gross output (intermediate inputs, factor
+  payments and production taxes). With ``output="scaled"`` (the default)
+  ROW's gross output is ``row_scale`` times home's, sector by sector, and its
+  final demand is what is left of its supply. With ``output="leontief"``
+  ROW's final demand is ``row_scale`` times home's, sector by sector, and its
+  gross output is what its market clearing requires with home's input
+  coefficients :math:`A`: :math:`Y^* = (I - A)^{-1}(\lambda F + M - E)`
+  (:math:`F` home's final demand, :math:`M, E` home's imports and exports,
+  which ROW sells and buys). "scaled" fails for a sector whose home
+  intermediate use exceeds its home output (a net importer of an input),
+  whatever ``row_scale``; "leontief" does not, as long as ``row_scale`` times
+  home's final demand exceeds its exports;
 * it sells the home region's imports and buys its exports (the trade sheet
   has exactly these two flows per sector), levies no tariffs, and one
   household buys all its final demand, receiving its factor income and
@@ -29,6 +38,8 @@ import pandas as pd
 
 from cge.errors import InputError
 
+from .sam import INSTITUTIONS
+
 #: Default size of the rest of the world relative to the home region (as for Japan).
 ROW_SCALE = 9.0
 
@@ -42,19 +53,49 @@ def _one(accounts: pd.DataFrame, kind: str, required: bool = True) -> str | None
     return str(found[0])
 
 
+def _row_factor(home, accounts, acts, com_of, ext, row_scale, output) -> dict[str, float]:
+    """ROW's gross output over home's, by activity account (module docstring)."""
+    act_names = list(acts["account"])
+    if output == "scaled":
+        return dict.fromkeys(act_names, row_scale)
+    gross = home[act_names].sum(axis=0)
+    if (gross <= 0).any():
+        raise InputError(f"home SAM: activities {list(gross.index[gross <= 0])} have no output")
+    coms = [com_of[s] for s in acts["label"]]
+    final = [a for a, k in zip(accounts["account"], accounts["type"])
+             if k in INSTITUTIONS + ("savings_investment",)]
+    A = home.loc[coms, act_names].to_numpy() / gross.to_numpy()[None, :]
+    F = home.loc[coms, final].sum(axis=1).to_numpy()
+    net = home.loc[ext, coms].to_numpy() - home.loc[act_names, ext].to_numpy()
+    try:
+        Y = np.linalg.solve(np.eye(len(coms)) - A, row_scale * F + net)
+    except np.linalg.LinAlgError:
+        raise InputError("home SAM: I - A is singular (input coefficients); use "
+                         "output='scaled'") from None
+    bad = [s for s, y in zip(acts["label"], Y) if not y > 0]
+    if bad:
+        raise InputError(f"sectors {bad}: ROW's gross output would not be positive; raise "
+                         f"row_scale (now {row_scale:g})")
+    return dict(zip(act_names, Y / gross.to_numpy()))
+
+
 def with_rest_of_world(home: pd.DataFrame, accounts: pd.DataFrame, *, home_region: str,
-                       row_region: str = "ROW", row_scale: float = ROW_SCALE
-                       ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                       row_region: str = "ROW", row_scale: float = ROW_SCALE,
+                       output: str = "scaled") -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The two regional SAMs and the trade sheet of ``home`` closed by a constructed ROW.
 
     ``home`` is a square DataFrame (rows receive, columns pay) indexed by the
     account names of ``accounts`` (columns ``account, type, label``, the
     workbook's account types); exports must be booked in activity rows and
-    imports in commodity columns. Returns ``({home_region: SAM, row_region:
-    SAM}, trade)`` ready for :func:`calibration.write_workbook`.
+    imports in commodity columns. ``output``: how ROW's gross output is set,
+    ``"scaled"`` or ``"leontief"`` (module docstring). Returns
+    ``({home_region: SAM, row_region: SAM}, trade)`` ready for
+    :func:`calibration.write_workbook`.
     """
     if not row_scale > 0:
         raise InputError(f"row_scale: must be positive, got {row_scale}")
+    if output not in ("scaled", "leontief"):
+        raise InputError(f"output: expected 'scaled' or 'leontief', got {output!r}")
     names = list(accounts["account"])
     if list(home.index) != names or list(home.columns) != names:
         raise InputError("home SAM: rows and columns must be the accounts, in the accounts' order")
@@ -72,14 +113,15 @@ def with_rest_of_world(home: pd.DataFrame, accounts: pd.DataFrame, *, home_regio
     W = pd.DataFrame(0.0, index=names, columns=names)
     trade = []
     problems = []
+    factor = _row_factor(home, accounts, acts, com_of, ext, row_scale, output)
     for act, s in zip(acts["account"], sectors):
         com = com_of[s]
         gross = float(home[act].sum())
         imports = float(home.loc[ext, com])
         exports = float(home.loc[act, ext])
-        W[act] = home[act] * row_scale
+        W[act] = home[act] * factor[act]
         W.loc[act, ext] = imports           # ROW sells the home region's imports
-        W.loc[act, com] = gross * row_scale - imports
+        W.loc[act, com] = gross * factor[act] - imports
         W.loc[ext, com] = exports           # and buys its exports
         if W.loc[act, com] <= 0:
             problems.append(f"sector {s}: ROW's domestic sales would be {W.loc[act, com]:.6g}; "

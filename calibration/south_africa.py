@@ -37,13 +37,19 @@ Mapping steps (each reported by :func:`zaf_home_sam`, cell by cell):
 Sector parameters (:data:`PARAMETERS`): one ``melitz`` sector with the
 package's illustrative sigma = 3.8 and k = 4.6 (as for the Yotov and Japan
 workbooks); ``market_structure="armington"`` is an option.
+
+The 195-account micro SAM of the same source (18 sectors by default) is
+converted by :mod:`calibration.south_africa_micro`
+(``build_zaf_micro_workbook``, ``zaf_micro_benchmark``); on the command
+line, ``python -m calibration.south_africa --micro [--aggregation CSV]
+[--mapping-csv FILE]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +57,7 @@ import pandas as pd
 
 from cge.errors import InputError
 
+from . import _cli
 from .single_country import ROW_SCALE, balance_report, with_rest_of_world
 
 DEFAULT_SOURCE = Path(os.environ.get("CGE_DATA", "/work/shared/data")) / "south_africa_sam_2015"
@@ -86,17 +93,21 @@ ACCOUNTS = {
 
 def read_macro_sam(source: str | Path = DEFAULT_SOURCE) -> pd.DataFrame:
     """The source's macro SAM (rows receive, columns pay; R billion), labels as given."""
-    path = Path(source) / MACRO_FILE
+    return read_source_sam(Path(source) / MACRO_FILE, ACCOUNTS)
+
+
+def read_source_sam(path: Path, accounts) -> pd.DataFrame:
+    """A square SAM from a CSV file of the dataset, checked to have exactly ``accounts``."""
     if not path.exists():
         raise InputError(f"{path}: no such file (the South Africa 2015 SAM, see SOURCE.md)")
     sam = pd.read_csv(path, index_col=0)
-    sam.index = sam.index.str.strip()
-    sam.columns = sam.columns.str.strip()
+    sam.index = sam.index.astype(str).str.strip()
+    sam.columns = sam.columns.astype(str).str.strip()
     problems = []
     if list(sam.index) != list(sam.columns):
         problems.append(f"{path.name}: row and column labels differ")
-    unknown = [a for a in sam.index if a not in ACCOUNTS]
-    missing = [a for a in ACCOUNTS if a not in sam.index]
+    unknown = [a for a in sam.index if a not in accounts]
+    missing = [a for a in accounts if a not in sam.index]
     if unknown or missing:
         problems.append(f"{path.name}: unknown accounts {unknown}, missing {missing}")
     if problems:
@@ -186,11 +197,10 @@ def zaf_workbook_parts(source: str | Path = DEFAULT_SOURCE, *, row_scale: float 
             "info": info}, adjustments
 
 
-def build_zaf_workbook(path: str | Path, source: str | Path = DEFAULT_SOURCE, **kwargs) -> Path:
-    """Write the ZAF + ROW workbook (``.xlsx``, or a CSV folder if ``path`` has no suffix)."""
+def write_parts(path: str | Path, parts: dict) -> Path:
+    """Write workbook parts as ``.xlsx``, or as a CSV folder if ``path`` has no suffix."""
     from .sam import write_workbook
 
-    parts, _ = zaf_workbook_parts(source, **kwargs)
     path = Path(path)
     if path.suffix == "":
         from .csv_io import write_csv_folder
@@ -199,14 +209,18 @@ def build_zaf_workbook(path: str | Path, source: str | Path = DEFAULT_SOURCE, **
     return write_workbook(path, **parts)
 
 
+def build_zaf_workbook(path: str | Path, source: str | Path = DEFAULT_SOURCE, **kwargs) -> Path:
+    """Write the ZAF + ROW workbook (``.xlsx``, or a CSV folder if ``path`` has no suffix)."""
+    parts, _ = zaf_workbook_parts(source, **kwargs)
+    return write_parts(path, parts)
+
+
 def zaf_benchmark(source: str | Path = DEFAULT_SOURCE, *, workdir: str | Path | None = None,
                   **kwargs):
     """Map, write (to ``workdir`` or a temporary folder) and read back with RAS balancing.
 
     Returns ``(BenchmarkData, mapping adjustments, calibration.ReadReport)``.
     """
-    import tempfile
-
     from .sam import read_workbook
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,54 +230,85 @@ def zaf_benchmark(source: str | Path = DEFAULT_SOURCE, *, workdir: str | Path | 
     return data, adjustments, report
 
 
+def _read_aggregation(path: Path) -> dict[str, str]:
+    """A commodity -> sector mapping from a CSV file with the columns ``commodity, sector``."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    table = pd.read_csv(path, dtype=str)
+    cols = {c.strip().lower(): c for c in table.columns}
+    if not {"commodity", "sector"} <= set(cols):
+        raise InputError(f"{path}: needs the columns commodity, sector (found {list(table.columns)})")
+    dupes = sorted(set(table[cols["commodity"]][table[cols["commodity"]].duplicated()]))
+    if dupes:
+        raise InputError(f"{path}: commodity accounts {dupes} are listed more than once")
+    return dict(zip(table[cols["commodity"]].str.strip(), table[cols["sector"]].str.strip()))
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m calibration.south_africa",
-        description="Map the South Africa 2015 macro SAM to a ZAF + ROW workbook, balance it "
-                    "by RAS, check it and (optionally) calibrate it.")
-    p.add_argument("--data", type=Path, default=DEFAULT_SOURCE,
-                   help="folder of the dataset (default: %(default)s)")
-    p.add_argument("-o", "--output", type=Path, default=None,
-                   help="workbook to write (.xlsx, or a folder for CSV files)")
+    p = _cli.parser(
+        "python -m calibration.south_africa",
+        "Map the South Africa 2015 macro SAM (one sector) or, with --micro, the micro SAM "
+        "(18 sectors by default) to a ZAF + ROW workbook, balance it by RAS, check it and "
+        "(optionally) calibrate it.",
+        DEFAULT_SOURCE, "workbook to write (.xlsx, or a folder for CSV files)")
+    p.add_argument("--micro", action="store_true",
+                   help="convert the 195-account micro SAM (calibration/south_africa_micro.py)")
+    p.add_argument("--aggregation", type=Path, default=None, metavar="CSV",
+                   help="with --micro: commodity -> sector mapping, a CSV file with the columns "
+                        "commodity, sector (default: the module's 18-sector aggregation)")
+    p.add_argument("--mapping-csv", type=Path, default=None,
+                   help="also write the mapping record (every moved amount) to this CSV file")
     p.add_argument("--row-scale", type=float, default=ROW_SCALE,
                    help="ROW's size relative to ZAF (default: %(default)s)")
     p.add_argument("--market-structure", choices=("melitz", "krugman", "armington"),
-                   default="melitz")
-    p.add_argument("--calibrate", action="store_true", help="also calibrate and replicate")
+                   default=None, help="for every sector (default: melitz for the macro SAM; "
+                                      "with --micro melitz for manufacturing, else armington)")
+    _cli.add_calibrate(p)
     args = p.parse_args(argv)
     from .sam import read_workbook
 
     try:
-        kw = dict(row_scale=args.row_scale, market_structure=args.market_structure)
-        _, mapping = zaf_workbook_parts(args.data, **kw)
+        if args.aggregation is not None and not args.micro:
+            raise InputError("--aggregation needs --micro")
+        if args.micro:
+            from . import south_africa_micro as micro
+
+            kw = dict(row_scale=args.row_scale, market_structure=args.market_structure,
+                      aggregation=("default" if args.aggregation is None
+                                   else _read_aggregation(args.aggregation)))
+            parts, mapping = micro.zaf_micro_workbook_parts(args.data, **kw)
+        else:
+            kw = dict(row_scale=args.row_scale,
+                      market_structure=args.market_structure or "melitz")
+            parts, mapping = zaf_workbook_parts(args.data, **kw)
         if args.output:
-            path = build_zaf_workbook(args.output, args.data, **kw)
+            path = write_parts(args.output, parts)
             data, report = read_workbook(path, balance="ras", with_report=True)
             print(f"wrote {path}")
         else:
-            data, mapping, report = zaf_benchmark(args.data, **kw)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = write_parts(Path(tmp) / "zaf2015.xlsx", parts)
+                data, report = read_workbook(path, balance="ras", with_report=True)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print("mapping of the source SAM (R billion):")
-    print(mapping.to_string(index=False))
+        return _cli.error(exc)
+    if args.micro:
+        print("mapping of the source SAM (R million), by step ("
+              + (f"every moved amount in {args.mapping_csv}" if args.mapping_csv
+                 else "every moved amount: --mapping-csv FILE") + "):")
+        print(micro.step_summary(mapping).to_string(index=False, float_format="{:,.1f}".format))
+    else:
+        print("mapping of the source SAM (R billion):")
+        print(mapping.to_string(index=False))
+    if args.mapping_csv:
+        args.mapping_csv.parent.mkdir(parents=True, exist_ok=True)
+        mapping.to_csv(args.mapping_csv, index=False)
     ras = balance_report(report)
     print(f"RAS balancing changed {len(ras)} cells; largest relative change "
           f"{ras['relative_change'].abs().replace(np.inf, np.nan).max():.3g}" if len(ras)
           else "RAS balancing: nothing to change")
     print(data.summary().to_string())
     if args.calibrate:
-        from cge import Equilibrium
-        from cge.solve import max_residual
-
-        from .calibrate import calibrate, set_start
-
-        prim, start = calibrate(data)
-        eq = Equilibrium(prim)
-        set_start(eq, start)
-        print(f"calibrated; largest residual at the benchmark {max_residual(eq.model):.2e}")
-        eq.solve()
-        print(f"benchmark solve: {eq.last_stats.iterations} IPOPT iterations")
+        _cli.calibrate_and_report(data)
     return 0
 
 
