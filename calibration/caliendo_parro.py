@@ -798,6 +798,32 @@ def tariffs_among(data: BenchmarkData, members=NAFTA, value: float = 0.0,
     return out
 
 
+def nafta_schedule(source: str | Path | CPSource = DEFAULT_SOURCE,
+                   data: BenchmarkData | None = None) -> pd.DataFrame:
+    """CP's NAFTA counterfactual as a tariff schedule for :func:`cge.shocks.tariff_schedule`:
+    the 2005 tariff (``tariff_cf_nafta2005``) of every route among the NAFTA members.
+
+    One row per route (``importer``, ``exporter``, ``sector``, ``tariff``, plus
+    the 1993 rate as ``tariff_1993`` for reference). With ``data`` (the
+    benchmark) only routes with trade in it are listed: a tariff on a route
+    without trade has no effect. Outside NAFTA CP's counterfactual keeps the
+    1993 rates, so these rows are the whole change.
+    """
+    src = source if isinstance(source, CPSource) else read_cp(source)
+    idx = [src.regions.index(r) for r in NAFTA]
+    rows = []
+    for n in idx:
+        for i in idx:
+            if n == i:
+                continue
+            for k, sec in enumerate(src.sectors):
+                if data is not None and not data.trade[n, i, k] > 0:
+                    continue
+                rows.append((src.regions[n], src.regions[i], sec,
+                             float(src.tariff_nafta2005[n, i, k]), float(src.tariff[n, i, k])))
+    return pd.DataFrame(rows, columns=["importer", "exporter", "sector", "tariff", "tariff_1993"])
+
+
 # ================================================================= workbook
 def ras_summary(report: CPReport) -> pd.DataFrame:
     """Per region: RAS sweeps, remaining imbalance, cells changed, total and largest change."""
@@ -877,6 +903,18 @@ def write_cp_workbook(data: BenchmarkData, report: CPReport, path: str | Path, *
 
 
 # ====================================================================== CLI
+def schedule_path(workbook: str | Path) -> Path:
+    """Where the CLI writes the NAFTA 2005 tariff schedule: beside the workbook."""
+    workbook = Path(workbook)
+    return workbook.with_name(workbook.stem + "_nafta2005_tariffs.csv")
+
+
+def _write_csv_atomically(df: pd.DataFrame, path: Path) -> None:
+    from cge.report import atomic_write
+
+    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+
+
 def main(argv=None) -> int:
     p = _cli.parser(
         "python -m calibration.caliendo_parro",
@@ -920,6 +958,10 @@ def main(argv=None) -> int:
     if args.output:
         path = write_cp_workbook(data, report, args.output, layout=args.layout)
         print(f"wrote {path}")
+        sched = nafta_schedule(args.data, data)
+        spath = schedule_path(args.output)
+        _write_csv_atomically(sched, spath)
+        print(f"wrote {spath} (2005 tariffs among {', '.join(NAFTA)}: {len(sched)} routes)")
     if args.calibrate:
         _cli.calibrate_and_report(data, numeraire=NUMERAIRE, options=SOLVER_OPTIONS)
     return 0

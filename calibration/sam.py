@@ -944,9 +944,17 @@ def write_workbook(path: str | Path, *, sams: dict[str, pd.DataFrame], accounts:
     """
     if layout not in ("matrix", "long"):
         raise InputError(f"layout: expected 'matrix' or 'long', got {layout!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from cge.report import atomic_write
+
     sheet_names = sheet_names or {r: f"SAM_{r}" for r in sams}
+    # written to a temporary file and moved into place: never a half-written workbook
+    return atomic_write(path, lambda tmp: _write_parts(
+        tmp, sams=sams, accounts=accounts, trade=trade, parameters=parameters, firms=firms,
+        info=info, layout=layout, sheet_names=sheet_names, sources=sources))
+
+
+def _write_parts(path, *, sams, accounts, trade, parameters, firms, info, layout, sheet_names,
+                 sources) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         if info:
             pd.DataFrame({"key": list(info), "value": list(info.values())}).to_excel(
@@ -968,7 +976,6 @@ def write_workbook(path: str | Path, *, sams: dict[str, pd.DataFrame], accounts:
                 long.to_excel(xw, sheet_name=sheet_names[r], index=False)
         if sources is not None:
             sources.to_excel(xw, sheet_name="sources", index=False)
-    return path
 
 
 def write_benchmark_workbook(data: BenchmarkData, path: str | Path, *, layout: str = "matrix",

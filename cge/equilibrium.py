@@ -110,6 +110,9 @@ class Equilibrium:
                 "iterations": self.last_stats.iterations if self.last_stats else 0,
                 "homotopy_steps": list(self.steps), "changed": changed,
                 "numeraire": self.primitives.numeraire.describe()}
+        if self.last_stats is not None and self.last_stats.success:
+            # the model holds the solution of the last (verified) solve
+            info["max_residual"] = self.last_stats.max_residual
         return extract(self.model, info)
 
     def resolve(self) -> SolveStats:
@@ -156,12 +159,14 @@ class Equilibrium:
             out.append("numeraire")
         return out
 
-    def _check_structure(self) -> None:
-        """Square and structurally nonsingular? Re-checked whenever the structure changed."""
+    def _run(self, **extra) -> SolveStats:
+        """One IPOPT call; the structure (square, structurally nonsingular) is checked
+        with it whenever it differs from the last one checked."""
         sig = structure_signature(self.model)
-        if sig != self._checked_structure:
-            check_structure(self.model)
-            self._checked_structure = sig
+        stats = run_ipopt(self.model, self.solver, self._options(**extra),
+                          structure_check=sig != self._checked_structure)
+        self._checked_structure = sig
+        return stats
 
     def _remaining(self) -> float:
         if self._deadline is None:
@@ -175,8 +180,7 @@ class Equilibrium:
         return opts
 
     def _attempt(self) -> SolveStats:
-        self._check_structure()
-        stats = run_ipopt(self.model, self.solver, self._options())
+        stats = self._run()
         self.last_stats = stats
         return stats
 
@@ -206,7 +210,7 @@ class Equilibrium:
         if not stats.success:
             _restore(self.model, start)
             with bounded_logs(self.model):
-                bounded = run_ipopt(self.model, self.solver, self._options(max_iter=500))
+                bounded = self._run(max_iter=500)
             stats = self._attempt()
             stages.append(f"with log-variables bounded: {bounded.status} after "
                           f"{bounded.iterations} iterations; polished: {stats.status}")
@@ -251,7 +255,7 @@ class Equilibrium:
                 raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached",
                                  failure)
             apply(trial)
-            stats = run_ipopt(self.model, self.solver, self._options())
+            stats = self._run()
             self.last_stats = stats
             ok = stats.success and (not check_walras
                                     or abs(walras_residual(self.model)) <= WALRAS_TOL)
@@ -278,7 +282,6 @@ class Equilibrium:
 
     def _homotopy(self, target: Primitives, changed: list[str]) -> None:
         start = self.primitives
-        self._check_structure()
 
         def apply(lam):
             set_parameters(self.model, _interpolate(start, target, lam))

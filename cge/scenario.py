@@ -180,8 +180,14 @@ class Retaliation(_Strict):
     share: float = Field(1.0, description="fraction of the partner's change mirrored")
 
 
+class Schedule(_Strict):
+    file: str = Field(description="CSV or Excel file, relative to the scenario file")
+    sheet: str | None = Field(None, description="sheet of an Excel file (default: the first)")
+
+
 class TariffShock(_Strict):
-    """Ad valorem tariffs t[n,i,s] (decimals: 0.25 is 25%)."""
+    """Ad valorem tariffs t[n,i,s] (decimals: 0.25 is 25%); one ``value`` for the selected
+    routes, or route by route from a ``schedule`` table (see :func:`cge.shocks.tariff_schedule`)."""
 
     type: Literal["tariff"]
     label: str | None = None
@@ -193,19 +199,26 @@ class TariffShock(_Strict):
     fta: list[str] | None = None
     mfn: bool = False
     retaliation: Retaliation | None = None
+    schedule: Union[str, Schedule, None] = None
 
     @model_validator(mode="after")
     def _selection(self):
         if self.retaliation is not None:
-            extra = [f for f in ("mode", "value", "importers", "exporters", "fta")
+            extra = [f for f in ("mode", "value", "importers", "exporters", "fta", "schedule")
                      if getattr(self, f) is not None]
             if extra or self.mfn:
                 raise ValueError("retaliation mirrors a partner's change: do not give "
                                  + ", ".join(extra + (["mfn"] if self.mfn else [])))
             return self
-        if self.mode is None or self.value is None:
+        if self.schedule is not None:
+            if self.value is not None or self.mfn:
+                raise ValueError("a schedule gives the value of every route: do not give "
+                                 + ("'value'" if self.value is not None else "'mfn'"))
+            if self.mode is None:
+                self.mode = "set"
+        elif self.mode is None or self.value is None:
             raise ValueError("a tariff shock needs 'mode' (set, scale, cut_pct, change_pct, add) "
-                             "and 'value'")
+                             "and 'value', or a 'schedule' table")
         if self.fta is not None and (self.importers is not None or self.exporters is not None):
             raise ValueError("give either 'fta' (routes among the members) or "
                              "importers/exporters, not both")
@@ -630,9 +643,48 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
 # ======================================================================
 # Shocks
 # ======================================================================
-def apply_shock(prim: Primitives, base: Primitives, shock) -> Primitives:
-    """Apply one validated shock model to ``prim`` (``base``: the benchmark)."""
+def read_schedule(spec, base_dir: Path | None = None) -> tuple[pd.DataFrame, str]:
+    """The table of a tariff ``schedule`` (CSV, or a sheet of an Excel workbook) and a
+    name for it in messages. Missing files and sheets raise :class:`cge.shocks.ShockError`."""
+    spec = Schedule(file=spec) if isinstance(spec, str) else spec
+    path = Path(spec.file)
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    if not path.is_file():
+        raise sh.ShockError(f"schedule file {spec.file!r} not found (looked for {path}; paths "
+                            "are relative to the scenario file)", "schedule")
+    name = path.name
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            import openpyxl
+
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            if spec.sheet is not None and spec.sheet not in wb.sheetnames:
+                raise sh.ShockError(f"schedule workbook {name} has no sheet {spec.sheet!r} "
+                                    f"(sheets: {wb.sheetnames})", "schedule")
+            sheet = spec.sheet or wb.sheetnames[0]
+            table = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+            name = f"{name}[{sheet}]"
+        else:
+            table = pd.read_csv(path, skipinitialspace=True)
+    except sh.ShockError:
+        raise
+    except Exception as exc:  # unreadable file: say which and why
+        raise sh.ShockError(f"cannot read schedule file {spec.file!r}: {exc}", "schedule") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    return table, name
+
+
+def apply_shock(prim: Primitives, base: Primitives, shock, base_dir: Path | None = None
+                ) -> Primitives:
+    """Apply one validated shock model to ``prim`` (``base``: the benchmark; ``base_dir``:
+    where relative file names in the shock, such as a tariff schedule, are found)."""
     t = shock.type
+    if t == "tariff" and shock.schedule is not None:
+        table, name = read_schedule(shock.schedule, base_dir)
+        return sh.tariff_schedule(prim, table, shock.mode, importers=shock.importers,
+                                  exporters=shock.exporters, sectors=shock.sectors,
+                                  fta=shock.fta, source=name)
     if t == "tariff":
         if shock.retaliation is not None:
             r = shock.retaliation
@@ -694,7 +746,8 @@ def apply_shocks(loaded: LoadedScenario, prim: Primitives) -> Primitives:
     out = prim
     for j, shock in enumerate(loaded.scenario.shocks):
         try:
-            out = apply_shock(out, prim, shock)
+            out = apply_shock(out, prim, shock,
+                              loaded.path.parent if loaded.path else None)
         except sh.ShockError as exc:
             raise ScenarioError(loaded.error(_shock_path(j, exc), f"{shock.type} shock: "
                                              f"{exc.message}")) from None
@@ -738,7 +791,7 @@ def _check_closure(loaded: LoadedScenario, prim: Primitives) -> None:
     r = prim.regions.index(region)
     problems, out = [], prim
     for j, shock in enumerate(loaded.scenario.shocks):
-        new = apply_shock(out, prim, shock)
+        new = apply_shock(out, prim, shock, loaded.path.parent if loaded.path else None)
         inert = [name for name in INERT_UNDER_CLOSURE
                  if not np.array_equal(new[name][r], out[name][r], equal_nan=True)]
         if inert:
@@ -1055,8 +1108,11 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
         t1 = time.perf_counter()
         eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None,
                          small_open_economy=soe, progress=None)
-        overridden = sc.market_structure or sc.entry or sc.numeraire
-        if prepared.data.start is not None and label == AS_SPECIFIED and not overridden:
+        # The calibrated start is the benchmark itself; another numeraire only rescales
+        # nominal values (one Newton step), but another market structure or entry mode
+        # changes the unknowns, so then the model starts from its own guess.
+        restructured = sc.market_structure or sc.entry
+        if prepared.data.start is not None and label == AS_SPECIFIED and not restructured:
             cal = _calibration()
             cal.set_start(eq, prepared.data.start)
         base = eq.solve()

@@ -44,7 +44,7 @@ ROUTE_KINDS = ("foreign", "domestic", "all")
 __all__ = [
     "MODES", "ROUTE_KINDS", "ShockError", "apply_mode", "border", "deficit", "endowment",
     "entry_cost", "fixed_cost", "fta_mask", "iceberg", "indices", "parameter", "productivity",
-    "retaliation", "route_mask", "tariff",
+    "retaliation", "route_mask", "tariff", "tariff_schedule",
 ]
 
 
@@ -171,6 +171,101 @@ def tariff(prim: Primitives, mode: str, value: float, *, importers=None, exporte
     _nothing_selected(mask)
     new = apply_mode(prim["tariff"], mask, mode, value)
     _check_tariffs(prim, new, mask)
+    return prim.copy(tariff=new)
+
+
+#: Columns of a tariff schedule (a long table; extra columns are ignored).
+SCHEDULE_COLUMNS = ("importer", "exporter", "sector", "tariff")
+
+
+def tariff_schedule(prim: Primitives, table, mode: str = "set", *, importers=None,
+                    exporters=None, sectors=None, fta=None, source: str = "schedule") -> Primitives:
+    """Route-by-route tariffs from a table: one row per route with columns
+    ``importer``, ``exporter``, ``sector`` and ``tariff`` (a decimal rate; with
+    ``mode`` other than ``set`` the row's value is applied in that mode, e.g.
+    ``add`` adds it). ``importers``/``exporters``/``sectors``/``fta`` restrict
+    which rows apply; rows outside the selection are left out, and a schedule
+    of which no row applies is an error. ``source`` names the table in messages
+    (e.g. its file), rows are counted as in a spreadsheet (header = row 1).
+
+    Every row must name known labels, a foreign route with trade in the
+    benchmark (a tariff on a route without trade has no effect and is taken as
+    a mistake) and a number; no route may appear twice.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(table)
+    missing = [c for c in SCHEDULE_COLUMNS if c not in df.columns]
+    if missing:
+        raise ShockError(f"{source}: missing column(s) {missing}; a tariff schedule has the "
+                         f"columns {list(SCHEDULE_COLUMNS)} (found {list(df.columns)})", "schedule")
+    if df.empty:
+        raise ShockError(f"{source}: the schedule has no rows", "schedule")
+    if mode not in MODES:
+        raise ShockError(f"unknown mode {mode!r}; modes are {list(MODES)}", "mode")
+    R, S = list(prim.regions), list(prim.sectors)
+    rpos, spos = {r: j for j, r in enumerate(R)}, {x: j for j, x in enumerate(S)}
+    problems: list[str] = []
+    idx, vals, seen = [], [], {}
+    for row, (imp, exp, sec, val) in enumerate(
+            df[list(SCHEDULE_COLUMNS)].itertuples(index=False, name=None), start=2):
+        where = f"{source}, row {row}"
+        imp, exp, sec = str(imp).strip(), str(exp).strip(), str(sec).strip()
+        bad = [f"{col} {lab!r} (known: {', '.join(known)})"
+               for col, lab, known in (("importer", imp, R), ("exporter", exp, R),
+                                       ("sector", sec, S)) if lab not in known]
+        if bad:
+            problems.append(f"{where}: unknown " + "; unknown ".join(bad))
+            continue
+        try:
+            v = float(val)
+        except (TypeError, ValueError):
+            v = float("nan")
+        if not np.isfinite(v):
+            problems.append(f"{where}: tariff {val!r} is not a finite number (rates are "
+                            "decimals: 0.25 is 25%)")
+            continue
+        n, i, k = rpos[imp], rpos[exp], spos[sec]
+        if n == i:
+            problems.append(f"{where}: {imp} -> {exp} is a domestic route; tariffs apply to "
+                            "imports only")
+            continue
+        if not np.isfinite(prim["tau"][n, i, k]):
+            problems.append(f"{where}: the route {exp} -> {imp} in {sec} has no trade in the "
+                            "benchmark, so a tariff on it has no effect; drop the row")
+            continue
+        if (n, i, k) in seen:
+            problems.append(f"{where}: the route {exp} -> {imp} in {sec} is already given in "
+                            f"row {seen[n, i, k]}")
+            continue
+        seen[n, i, k] = row
+        idx.append((n, i, k))
+        vals.append(v)
+        if len(problems) >= 10:
+            break
+    if problems:
+        raise ShockError("; ".join(problems), "schedule")
+    if fta is not None:
+        if importers is not None or exporters is not None:
+            raise ShockError("give either fta or importers/exporters, not both", "fta")
+        selected = fta_mask(prim, fta, sectors)
+    else:
+        selected = route_mask(prim, importers, exporters, sectors)
+    rows = np.array(idx, dtype=int).reshape(-1, 3)
+    keep = selected[rows[:, 0], rows[:, 1], rows[:, 2]]
+    if not keep.any():
+        raise ShockError(f"{source}: none of its {len(rows)} routes is in the selection "
+                         "(importers, exporters, sectors, fta)", "schedule")
+    rows, values = rows[keep], np.asarray(vals)[keep]
+    new = np.array(prim["tariff"], dtype=float, copy=True)
+    mask = np.zeros(new.shape, dtype=bool)
+    mask[rows[:, 0], rows[:, 1], rows[:, 2]] = True
+    for value in np.unique(values):  # apply_mode takes one value: group the routes by value
+        sub = np.zeros_like(mask)
+        pick = rows[values == value]
+        sub[pick[:, 0], pick[:, 1], pick[:, 2]] = True
+        new = apply_mode(new, sub, mode, value)
+    _check_tariffs(prim, new, mask, "schedule")
     return prim.copy(tariff=new)
 
 

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import pyomo.environ as pyo
 
 from cge import Equilibrium, SelectionError, SolveError, StructureError, examples
 from cge.solve import Diagnosis, check_structure
@@ -80,6 +81,26 @@ def test_fixed_variable_is_named(solved_symmetric):
     assert m.find_component(name) is not None
     m.sector["s0"].log_cutoff["r1", "r0"].unfix()
     assert check_structure(m)[0] == check_structure(m)[1]
+
+
+def test_square_but_singular_is_caught_before_the_solve(solved_symmetric):
+    """Equal counts are not enough: free entry replaced by a second numeraire equation
+    (on the one variable the numeraire already pins down) leaves the system square but
+    structurally singular. The fast check on the compiled Jacobian sees it and the
+    named analysis reports it."""
+    m = solved_symmetric.model
+    m.sector["s0"].free_entry["r0"].deactivate()
+    m._extra = pyo.Constraint(expr=m.log_factor_price["r0", "labour"] == 0.0)
+    try:
+        with pytest.raises(StructureError) as err:
+            solved_symmetric.resolve()
+        e = err.value
+        assert len(e.unmatched_variables) == 1 and len(e.unmatched_constraints) == 1
+        assert e.unmatched_variables[0] in str(e) and e.unmatched_constraints[0] in str(e)
+    finally:
+        m.del_component(m._extra)
+        m.sector["s0"].free_entry["r0"].activate()
+    assert solved_symmetric.resolve().iterations <= 1
 
 
 def test_walras_residual_measures_the_left_out_market():
