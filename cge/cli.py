@@ -54,6 +54,19 @@ def solvers() -> None:
         raise typer.Exit(code=1)
 
 
+#: Regions listed in the printed welfare table (the results folder has all of them).
+MAX_REGIONS_SHOWN = 12
+
+
+def _console():
+    """A console for tables: as wide as the terminal, or 160 columns when output is piped
+    (rich's default of 80 would cut the numbers of wide tables)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
 def _frame_table(title, frame, fmt="{:,.4g}"):
     from rich.table import Table
 
@@ -79,12 +92,10 @@ def example(
     """Solve the bundled 3-region x 3-sector economy and a tariff cut; print the results."""
     import time
 
-    from rich.console import Console
-
     from cge import Equilibrium, Primitives
     from cge.examples import three_by_three
 
-    console = Console()
+    console = _console()
     prim = Primitives.from_file(primitives) if primitives else three_by_three()
     t0 = time.perf_counter()
     eq = Equilibrium(prim)
@@ -154,13 +165,12 @@ def run(
     """
     from pathlib import Path
 
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cge.errors import CGEError, InputError
     from cge.scenario import prepare_scenario, run_scenario
 
-    console = Console()
+    console = _console()
     try:
         prepared = prepare_scenario(scenario)
     except InputError as exc:
@@ -218,7 +228,13 @@ def _print_result(console, result) -> None:
         title = "Welfare (components in % log points; positive = gain)"
         if label != "as_specified":
             title += f" - {label}"
-        console.print(_frame_table(title, w[cols]))
+        shown = w[cols]
+        if len(shown) > MAX_REGIONS_SHOWN:
+            order = shown["welfare_change_pct"].abs().sort_values(ascending=False).index
+            shown = shown.loc[order[:MAX_REGIONS_SHOWN]]
+            title += (f"; the {MAX_REGIONS_SHOWN} largest changes of {len(w)} regions "
+                      "(all in welfare.csv)")
+        console.print(_frame_table(title, shown))
         st = runobj.stats
         console.print(f"  {label}: benchmark {st['benchmark_seconds']:.2f} s, shock "
                       f"{st['shock_seconds']:.2f} s, homotopy steps {st['homotopy_steps']}",
@@ -323,12 +339,11 @@ def calibrate(
     from pathlib import Path
 
     import yaml
-    from rich.console import Console
 
     from cge.errors import CGEError, InputError
     from cge.scenario import _calibration
 
-    console = Console()
+    console = _console()
     try:
         cal = _calibration()
         t0 = time.perf_counter()
@@ -371,11 +386,10 @@ def compare(
     output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
 ) -> None:
     """Put the welfare results of several runs side by side."""
-    from rich.console import Console
 
     from cge.report import atomic_write, compare_results, read_results
 
-    console = Console()
+    console = _console()
     try:
         table = compare_results(results)
     except FileNotFoundError as exc:
