@@ -17,8 +17,14 @@ sectors :math:`s, u` and primary factors :math:`f`:
     (tariff-inclusive, i.e. at the purchaser's price index).
 ``final_demand[n, s]``  :math:`C_{ns}`
     final spending of region ``n`` on sector ``s`` (tariff-inclusive; all
-    final demand of the single regional household: private and government
+    final demand of the regional household: private and government
     consumption and investment).
+``government_demand[n, s]``, ``investment_demand[n, s]``  :math:`C_{ngs}, C_{nvs}`
+    the parts of ``final_demand`` bought by the government and by investment
+    (default 0); the household buys the rest, :math:`C_{nhs} = C_{ns} -
+    C_{ngs} - C_{nvs}`. The split does not change the default closure; the
+    other closures of final demand (:class:`cge.primitives.Closure`) hold
+    real government consumption or real investment fixed.
 ``deficit[n]``  :math:`D_n`
     trade deficit (imports minus exports, foreign savings), summing to zero.
 
@@ -61,6 +67,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "factor_payments": ("region", "sector", "factor"),
     "intermediate": ("region", "sector", "input"),
     "final_demand": ("region", "sector"),
+    "government_demand": ("region", "sector"),
+    "investment_demand": ("region", "sector"),
     "deficit": ("region",),
     "sigma": ("sector",),
     "k": ("sector",),
@@ -74,6 +82,7 @@ DEFAULTS: dict[str, float | None] = {
     "trade": None, "tariff": 0.0, "factor_payments": None, "intermediate": 0.0,
     "final_demand": None, "deficit": 0.0, "sigma": None, "k": 4.0, "delta": 1.0,
     "survival": math.nan, "exporter_share": math.nan, "entrants": math.nan,
+    "government_demand": 0.0, "investment_demand": 0.0,
 }
 #: What each field is, for messages and tables.
 DESCRIPTIONS = {
@@ -82,6 +91,8 @@ DESCRIPTIONS = {
     "factor_payments": "factor payments V[i,s,f]",
     "intermediate": "intermediate purchases Z[i,s,u] (tariff-inclusive)",
     "final_demand": "final demand C[n,s] (tariff-inclusive)",
+    "government_demand": "government part of final demand C_g[n,s]",
+    "investment_demand": "investment part of final demand C_v[n,s]",
     "deficit": "trade deficit D[n]",
     "sigma": "elasticity of substitution",
     "k": "Pareto shape",
@@ -120,6 +131,8 @@ class BenchmarkData:
     survival: np.ndarray | None = None
     exporter_share: np.ndarray | None = None
     entrants: np.ndarray | None = None
+    government_demand: np.ndarray | None = None
+    investment_demand: np.ndarray | None = None
     name: str = "benchmark"
     units: str = ""
     notes: list[str] = field(default_factory=list)
@@ -176,6 +189,15 @@ class BenchmarkData:
     def demand(self) -> np.ndarray:
         r"""Demand :math:`C_{ns} + \sum_u Z_{nus}`, shape (region, sector)."""
         return self.final_demand + self.intermediate.sum(axis=1)
+
+    def household_demand(self) -> np.ndarray:
+        r"""The household's final demand :math:`C_{ns} - C_{ngs} - C_{nvs}`, shape (region, sector)."""
+        return self.final_demand - self.government_demand - self.investment_demand
+
+    def agent_demand(self) -> np.ndarray:
+        """Final demand by agent (household, government, investment), shape (region, agent, sector)."""
+        return np.stack([self.household_demand(), self.government_demand,
+                         self.investment_demand], axis=1)
 
     def tariff_revenue(self) -> np.ndarray:
         r"""Tariff revenue :math:`T_{ns} = \sum_i t_{nis} X_{nis}`, shape (region, sector)."""

@@ -17,6 +17,17 @@ with :math:`K_{is} = \sum_f V + \sum_u Z` (equal to :math:`R_{is}` by zero
 profit), :math:`\beta_{ns} = C_{ns}/\sum_s C_{ns}`, endowments
 :math:`\bar L_{if} = \sum_s \alpha_{isf} R_{is}`, deficit :math:`D_n/\bar p`.
 
+Final-demand agents (used by the non-default closures of
+:class:`cge.primitives.Closure`; set under every closure, so that one
+calibration serves all of them). With :math:`C_{nas}` the final demand of
+agent :math:`a` (household: final demand less the government and investment
+parts) and :math:`E_{na} = \sum_s C_{nas}`: :math:`\omega_{na} = E_{na}/\sum_a
+E_{na}`, :math:`\beta_{nas} = C_{nas}/E_{na}` (:math:`\beta_{ns}` for an agent
+that buys nothing), and the real quantities at the benchmark price index
+:math:`P_{na} = \prod_s \beta_{nas}^{-\beta_{nas}}`: :math:`G_n = E_{ng}/P_{ng}`,
+:math:`V_n = E_{nv}/P_{nv}`. Since :math:`\sum_a \beta_{nas} E_{na} = C_{ns}
+= \beta_{ns} I_n`, every closure replicates the benchmark.
+
 Melitz sectors (the Pareto recipe of Balistreri and Rutherford, 2013,
 "Computing general equilibrium theories of monopolistic competition and
 heterogeneous firms", Handbook of CGE Modeling, ch. 23; in MR notation).
@@ -62,10 +73,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
 from cge.errors import InputError
-from cge.primitives import Numeraire, Primitives
+from cge.parameters import AGENTS
+from cge.primitives import Closure, Numeraire, Primitives
 
 from .benchmark import BenchmarkData
 from .checks import TOL, check_benchmark
@@ -84,7 +97,9 @@ class CalibrationError(InputError):
 class StartValues:
     """Values of the model unknowns at the benchmark, by component name and label index.
 
-    ``host`` maps ``log_factor_price`` and ``log_income`` to ``{index: value}``;
+    ``host`` maps ``log_factor_price``, ``log_income`` and ``log_agent_spending``
+    (final-demand agents; written only into models that have them) to
+    ``{index: value}``;
     ``sectors[s]`` maps the sector block's unknowns (``log_expenditure``,
     ``log_input_price``, ``log_price_index``, ``log_trade_value``,
     ``log_input_demand``, ``log_entry_mass``, ``log_cutoff``,
@@ -92,7 +107,7 @@ class StartValues:
     block's scaling parameter.
     """
 
-    host: dict[str, dict] = field(default_factory=dict)
+    host: dict[str, dict] = field(default_factory=dict)  # also log_agent_spending (n, a)
     sectors: dict[str, dict[str, dict]] = field(default_factory=dict)
     value_scale: dict[str, float] = field(default_factory=dict)
 
@@ -166,9 +181,22 @@ def _shares(data: BenchmarkData):
     return alpha, gamma, beta, unit_cost
 
 
+def _agent_parameters(data: BenchmarkData, beta: np.ndarray):
+    """Final demand by agent: spending E_na, shares omega_na, sector shares beta_nas and the
+    benchmark price indices P_na (at unit sector prices); see the module docstring."""
+    C = np.maximum(data.agent_demand(), 0.0)  # (n, a, s); household parts >= -tol * C
+    E = C.sum(axis=2)
+    omega = E / E.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta_a = np.where(E[:, :, None] > 0, C / E[:, :, None], beta[:, None, :])
+        lb = np.where(beta_a > 0, beta_a * np.log(np.where(beta_a > 0, beta_a, 1.0)), 0.0)
+    price = np.exp(-lb.sum(axis=2))
+    return E, omega, beta_a, price
+
+
 def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
-              name: str | None = None, report: bool = False):
+              name: str | None = None, report: bool = False, closure=None):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -192,6 +220,17 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         first region.
     report:
         Also return a :class:`CalibrationReport`.
+    closure:
+        The closure of final demand of the primitives: ``None`` (default:
+        government ``regional_household``, investment ``savings_driven``), a
+        mapping such as ``{"government": "fixed_real", "investment":
+        "investment_driven"}`` or a :class:`cge.primitives.Closure`. The agent
+        parameters are set under every closure (from ``data.government_demand``
+        and ``data.investment_demand``), so the closure can also be changed
+        later (:meth:`cge.Primitives.with_closure`, or a scenario's
+        ``closure``) with the same start values; it matters here only for a
+        ``cpi`` numeraire (the household's price index under a non-default
+        closure).
 
     Returns
     -------
@@ -203,12 +242,14 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     routes.
     """
     check_benchmark(data, tol)
+    closure = Closure.parse(closure)
     R_, S_, F_ = data.regions, data.sectors, data.factors
     nR, nS = len(R_), len(S_)
     alpha, gamma, beta, c = _shares(data)
     sales = data.output()  # R_is
     absorption = data.absorption()  # E_ns at P = 1
-    num = _numeraire(data, numeraire, beta)
+    agent_spending, omega, beta_a, agent_price = _agent_parameters(data, beta)
+    num = _numeraire(data, numeraire, beta if closure.is_default else beta_a[:, 0, :])
 
     X, t = data.trade, data.tariff
     sigma, k, delta = data.sigma, data.k, data.delta
@@ -300,12 +341,16 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         "factor_share": alpha, "input_share": gamma, "phi_min": phi_min, "f": f, "f_e": f_e,
         "tau": tau, "tariff": t, "pref_weight": pref, "entrants": m_e / delta[None, :],
         "deficit": deficit / num.value,
+        "agent_share": omega, "agent_beta": beta_a,
+        "real_government": agent_spending[:, 1] / agent_price[:, 1],
+        "real_investment": agent_spending[:, 2] / agent_price[:, 2],
     }
     mapping = {
         "name": name or data.name, "regions": list(R_), "sectors": list(S_), "factors": list(F_),
         "market_structure": dict(data.market_structure), "entry": "free",
         "numeraire": {num.kind: num.label if num.kind != "cpi" else num.region,
                       **({"region": num.region} if num.kind != "cpi" else {}), "value": num.value},
+        "closure": closure.to_mapping(),
     }
     mapping.update({key: np.asarray(v).tolist() for key, v in arrays.items()})
     prim = Primitives.from_mapping(mapping)
@@ -318,6 +363,12 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     start = StartValues()
     start.host["log_factor_price"] = {(r, fn): 0.0 for r in R_ for fn in F_}
     start.host["log_income"] = {r: float(np.log(income[n])) for n, r in enumerate(R_)}
+    # The household spends what the government and investment leave (exactly, as in the model).
+    spend = agent_spending.copy()
+    spend[:, 0] = income - spend[:, 1:].sum(axis=1)
+    start.host["log_agent_spending"] = {(r, a): float(np.log(spend[n, k]))
+                                        for n, r in enumerate(R_) for k, a in enumerate(AGENTS)
+                                        if omega[n, k] > 0}
     for j, s in enumerate(S_):
         ms = data.market_structure[s]
         active = X[:, :, j] > 0
@@ -368,8 +419,9 @@ def set_start(target, start: StartValues) -> int:
             continue
         comp = getattr(owner, name, None)
         if comp is None:
-            # e.g. profit of a free-entry sector is an Expression: nothing to set
-            if name == "profit":
+            # e.g. profit of a free-entry sector is an Expression: nothing to set; the
+            # final-demand agents exist only under a non-default closure
+            if name in ("profit", "log_agent_spending"):
                 continue
             problems.append(f"{owner.name}.{name}: no such component in the model")
             continue
@@ -455,10 +507,22 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
                         expo[R_.index(n), i, j] = (dom / v(blk.cutoff[n, r])) ** kk
     alpha, gamma, beta = prim["factor_share"], prim["input_share"], prim["beta"]
     income = np.array([v(m.income[r]) for r in R_])
+    final = beta * income[:, None]
+    # Final demand by agent (cge.results): the model's agents under a non-default closure,
+    # else the regional household's demand split by the agent parameters where given.
+    from cge.results import extract
+
+    sec = extract(m).sectors.reindex(pd.MultiIndex.from_product([R_, S_]))
+    by_agent = np.stack([sec[f"{a}_demand"].to_numpy(float).reshape(nR, nS) for a in AGENTS], axis=1)
+    if prim.closure.is_default:
+        gov = np.minimum(by_agent[:, 1], final)
+        inv = np.minimum(by_agent[:, 2], final - gov)
+    else:
+        final, gov, inv = by_agent.sum(axis=1), by_agent[:, 1], by_agent[:, 2]
     return BenchmarkData(
         regions=R_, sectors=S_, factors=F_, trade=X, tariff=prim["tariff"].copy(),
         factor_payments=alpha * cy[:, :, None], intermediate=gamma * cy[:, :, None],
-        final_demand=beta * income[:, None],
+        final_demand=final, government_demand=gov, investment_demand=inv,
         deficit=prim["deficit"] * v(m.numeraire_value),
         sigma=prim["sigma"].copy(), k=prim["k"].copy(), delta=prim["delta"].copy(),
         market_structure=dict(prim.market_structure),

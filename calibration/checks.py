@@ -11,6 +11,8 @@ The identities (values, :math:`n` destination, :math:`i` origin):
 * income, per n: :math:`\sum_{s,f} V_{nsf} + \sum_{s,i} t_{nis} X_{nis} + D_n = \sum_s C_{ns}`;
 * the world is closed: :math:`\sum_n D_n = 0`;
 * flows are non-negative, tariffs exceed -1 and are zero on domestic sales;
+* the government and investment parts of final demand are non-negative and
+  sum to at most :math:`C_{ns}`;
 * :math:`k_s > \sigma_s - 1` in melitz sectors, :math:`\sigma_s > 1`,
   :math:`0 < \delta_s \le 1`;
 * what the model needs to be well defined: every sector produces and is bought
@@ -92,6 +94,28 @@ def check_nonnegative(data: BenchmarkData) -> list[str]:
     if not np.isfinite(data.deficit).all():
         out.append(f"deficit: not finite: {data.deficit.tolist()}")
     return _limit(out, "negative or non-finite flows")
+
+
+def check_agent_demand(data: BenchmarkData, tol: float = TOL) -> list[str]:
+    """The government and investment parts of final demand are finite, non-negative and
+    together not above final demand (the household buys the rest)."""
+    out = []
+    for name in ("government_demand", "investment_demand"):
+        arr = getattr(data, name)
+        for idx in np.argwhere(~np.isfinite(arr)):
+            out.append(f"{name}[{_where(data, name, idx)}] = {arr[tuple(idx)]} is not a finite "
+                       f"number ({DESCRIPTIONS[name]})")
+        for idx in np.argwhere(arr < 0):
+            out.append(f"{name}[{_where(data, name, idx)}] = {_fmt(arr[tuple(idx)])} is negative "
+                       f"({DESCRIPTIONS[name]} must be >= 0)")
+    gov, inv, final = data.government_demand, data.investment_demand, data.final_demand
+    excess = gov + inv - final
+    for n, j in np.argwhere(excess > tol * np.maximum(np.abs(final), 1e-300)):
+        out.append(f"government_demand + investment_demand [region={data.regions[n]}, "
+                   f"sector={data.sectors[j]}] = {_fmt(gov[n, j])} + {_fmt(inv[n, j])} = "
+                   f"{_fmt(gov[n, j] + inv[n, j])} exceeds final_demand {_fmt(final[n, j])}: they are "
+                   "parts of final demand (the household buys the rest)")
+    return _limit(out, "final demand by agent problems")
 
 
 def check_tariffs(data: BenchmarkData) -> list[str]:
@@ -239,10 +263,12 @@ def check_firm_data(data: BenchmarkData) -> list[str]:
     return _limit(out, "firm-data problems")
 
 
-CHECKS = (check_shapes, check_nonnegative, check_tariffs, check_sector_parameters,
+CHECKS = (check_shapes, check_nonnegative, check_agent_demand, check_tariffs,
+          check_sector_parameters,
           check_zero_profit, check_market_clearing, check_income, check_deficits,
           check_activity, check_firm_data)
-_WITH_TOL = {check_zero_profit, check_market_clearing, check_income, check_deficits}
+_WITH_TOL = {check_zero_profit, check_market_clearing, check_income, check_deficits,
+             check_agent_demand}
 
 
 def benchmark_problems(data: BenchmarkData, tol: float = TOL) -> list[str]:

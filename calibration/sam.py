@@ -24,7 +24,14 @@ Closure (how SAM accounts map into :class:`~calibration.BenchmarkData`):
 household, government, enterprises, tax accounts and savings-investment form
 one *regional household* (as in GTAP): its final demand is every purchase of a
 commodity by these accounts (private and government consumption, investment),
-and transfers among them cancel. Foreign savings are the deficit, which by the
+and transfers among them cancel. The split of final demand by agent is kept
+for the other closures of final demand (:class:`cge.primitives.Closure`):
+commodity purchases of ``government`` and ``tax`` accounts are
+``government_demand``, those of ``savings_investment`` accounts
+``investment_demand``, those of ``household`` and ``enterprise`` accounts the
+household's (the rest of ``final_demand``). A negative government or
+investment purchase (a stock drawdown) is netted against the household's
+purchases of that commodity. Foreign savings are the deficit, which by the
 balance of the rest-of-world account equals imports minus exports. Net
 production taxes are, by default, added to the factor payments of the activity
 in proportion to those payments (``production_taxes="pro_rata"``; the model has
@@ -698,11 +705,17 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
     X, t, share, _ = _trade_arrays(wb, sectors)
     ptax_acc = (wb.accounts_of("production_tax") or [None])[0]
     rh = [a for a in wb.accounts["account"] if t_[a] in INSTITUTIONS + ("savings_investment",)]
+    # Final demand by agent: government and tax accounts -> government, savings-investment
+    # -> investment, household and enterprise accounts -> household.
+    gov_acc = [a for a in rh if t_[a] in ("government", "tax")]
+    inv_acc = [a for a in rh if t_[a] == "savings_investment"]
     extra = production_taxes == "factor" and ptax_acc is not None
     all_factors = factors + (["production_tax"] if extra else [])
     V = np.zeros((nR, nS, len(all_factors)))
     Z = np.zeros((nR, nS, nS))
     C = np.zeros((nR, nS))
+    CG = np.zeros((nR, nS))
+    CV = np.zeros((nR, nS))
     problems = []
     for n, r in enumerate(R):
         sam = wb.sams[r]
@@ -717,6 +730,9 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
             if C[n, j] < 0:
                 problems.append(f"{sam.sheet}: final demand for {s} (row {com}, summed over "
                                 f"{rh}) = {C[n, j]:.10g} is negative")
+            else:
+                CG[n, j], CV[n, j] = _agent_split(C[n, j], sum(sam.get(com, a) for a in gov_acc),
+                                                  sum(sam.get(com, a) for a in inv_acc))
             if ptax_acc is not None:
                 tax = sam.get(ptax_acc, act)
                 if extra:
@@ -748,11 +764,26 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
     return BenchmarkData(
         regions=tuple(R), sectors=tuple(sectors), factors=tuple(all_factors),
         trade=X, tariff=t, factor_payments=V, intermediate=Z, final_demand=C, deficit=D,
+        government_demand=CG, investment_demand=CV,
         sigma=par["sigma"].to_numpy(float), k=par["k"].to_numpy(float),
         delta=par["delta"].to_numpy(float), market_structure=dict(par["market_structure"]),
         survival=survival, exporter_share=share, entrants=entrants,
         name=wb.info.get("name", Path(wb.path).stem), units=wb.info.get("units", ""),
     )
+
+
+def _agent_split(total: float, gov: float, inv: float) -> tuple[float, float]:
+    """The government and investment parts of a final-demand cell, non-negative and together
+    at most ``total`` (the household buys the rest). A negative part (a stock drawdown in
+    the savings-investment column, say) is netted against the household's purchases; if
+    those cannot absorb it, against the other agent's."""
+    gov, inv = max(gov, 0.0), max(inv, 0.0)
+    excess = gov + inv - total
+    if excess > 0:  # the household's own purchases were negative
+        cut = min(inv, excess)
+        inv -= cut
+        gov -= excess - cut
+    return max(gov, 0.0), max(inv, 0.0)
 
 
 # ====================================================================== RAS

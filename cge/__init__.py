@@ -12,13 +12,13 @@ from .blocks.sector import HeterogeneousFirmSector
 from .equilibrium import Equilibrium
 from .errors import CGEError, InputError, SelectionError, SolveError, StructureError
 from .parameters import PARAMETERS
-from .primitives import Numeraire, Primitives
+from .primitives import Closure, Numeraire, Primitives
 from .results import Comparison, Results
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CGEError", "Comparison", "Equilibrium", "HeterogeneousFirmSector", "InputError",
+    "CGEError", "Closure", "Comparison", "Equilibrium", "HeterogeneousFirmSector", "InputError",
     "Numeraire", "PARAMETERS", "Primitives", "Results", "SelectionError", "SolveError",
     "StructureError", "__version__",
 ]

@@ -49,6 +49,10 @@ def check_ranges(prim) -> list[str]:
     out = []
     for name, spec in PARAMETERS.items():
         a = prim.arrays[name]
+        if spec.optional:
+            # NaN means "not given" (check_closure asks for what a closure needs); every
+            # optional parameter has a finite, inclusive lower bound to stand in for it.
+            a = np.where(np.isnan(a), spec.lower, a)
         if np.isnan(a).any():
             out += _report(prim, name, np.isnan(a), a, "is not a number")
             continue
@@ -82,6 +86,89 @@ def check_final_demand_shares(prim) -> list[str]:
         for n, r in enumerate(prim.regions)
         if abs(tot[n] - 1.0) > SHARE_TOL
     ]
+
+
+def final_demand_mask(prim) -> np.ndarray:
+    r"""(region, sector): which sectors final demand buys.
+
+    Default closure: :math:`\beta_{ns} > 0`. Otherwise: some agent with a
+    positive spending share buys the sector (:math:`\omega_{na}\beta_{nas} > 0`).
+    """
+    share, beta = prim["agent_share"], prim["agent_beta"]
+    spends = np.nan_to_num(share) > 0
+    if prim.closure.is_default or not (np.isfinite(share).all()
+                                       and np.isfinite(beta[spends]).all()):
+        return prim["beta"] > 0  # (missing agent parameters are reported by check_closure)
+    return (spends[:, :, None] & (beta > 0)).any(axis=1)
+
+
+def check_agent_shares(prim) -> list[str]:
+    """Where the agent parameters are given, agent_share sums to one over agents and
+    agent_beta to one over sectors, and no region gives them only in part."""
+    out = []
+    share, beta = prim["agent_share"], prim["agent_beta"]
+    for n, r in enumerate(prim.regions):
+        given = np.isfinite(share[n])
+        if given.any() and not given.all():
+            missing = [a for a, g in zip(prim.agents, given) if not g]
+            out.append(f"agent_share[region={r}]: missing for agents {missing}; give the "
+                       "share of every agent (household, government, investment)")
+        elif given.all() and abs(share[n].sum() - 1.0) > SHARE_TOL:
+            out.append(f"agent_share[region={r}] sums to {share[n].sum():.12g} over agents, must be 1")
+        for a, agent in enumerate(prim.agents):
+            row = beta[n, a]
+            ok = np.isfinite(row)
+            if ok.any() and not ok.all():
+                missing = [s for s, g in zip(prim.sectors, ok) if not g]
+                out.append(f"agent_beta[region={r}, agent={agent}]: missing for sectors {missing}")
+            elif ok.all() and abs(row.sum() - 1.0) > SHARE_TOL:
+                out.append(f"agent_beta[region={r}, agent={agent}] sums to {row.sum():.12g} "
+                           "over sectors, must be 1")
+    return out
+
+
+def check_closure(prim) -> list[str]:
+    """A non-default closure has what it needs: every region's agent shares, the sector
+    shares of every agent that spends, a positive household share, and the real
+    government consumption (fixed_real) or real investment (investment_driven) of
+    every region, positive exactly where that agent spends."""
+    cl = prim.closure
+    if cl.is_default:
+        return []
+    why = f"the closure ({cl.describe()}) needs it"
+    hint = ("; calibration.calibrate sets it from the SAM's government and savings-investment "
+            "accounts (docs/calibration.md)")
+    out = []
+    share, beta = prim["agent_share"], prim["agent_beta"]
+    for n, r in enumerate(prim.regions):
+        if not np.isfinite(share[n]).all():
+            out.append(f"agent_share[region={r}]: missing; {why}{hint}")
+            continue
+        if not share[n, 0] > 0:
+            out.append(f"agent_share[region={r}, agent=household] = {share[n, 0]:g}: the household "
+                       f"must spend a positive share under the closure ({cl.describe()}), "
+                       "since it absorbs every change")
+        for a, agent in enumerate(prim.agents):
+            if share[n, a] > 0 and not np.isfinite(beta[n, a]).all():
+                out.append(f"agent_beta[region={r}, agent={agent}]: missing; {why}{hint}")
+    fixed = [("real_government", 1, "fixed_real") if cl.government == "fixed_real" else None,
+             ("real_investment", 2, "investment_driven") if cl.investment == "investment_driven"
+             else None]
+    for item in fixed:
+        if item is None:
+            continue
+        name, a, option = item
+        agent = prim.agents[a]
+        val = prim[name]
+        for n, r in enumerate(prim.regions):
+            if not np.isfinite(val[n]):
+                out.append(f"{name}[region={r}]: missing; the {option} closure of the {agent} "
+                           f"needs it{hint}")
+            elif np.isfinite(share[n, a]) and (val[n] > 0) != (share[n, a] > 0):
+                out.append(f"{name}[region={r}] = {val[n]:g} but agent_share[region={r}, "
+                           f"agent={agent}] = {share[n, a]:g}: under the {option} closure the "
+                           f"{agent} spends exactly where its benchmark share is positive")
+    return out
 
 
 def check_cost_shares(prim) -> list[str]:
@@ -136,7 +223,7 @@ def check_routes(prim) -> list[str]:
                     f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
                     "a region cannot levy an import tariff on its own sales"
                 )
-    demand = prim["beta"] > 0
+    demand = final_demand_mask(prim)
     demand |= (prim["input_share"] > 0).any(axis=1)  # (region, input sector)
     for j, s in enumerate(prim.sectors):
         active = prim.active_routes(j)
@@ -152,9 +239,11 @@ def check_routes(prim) -> list[str]:
 def check_demand(prim) -> list[str]:
     """Every sector is bought in every region (final or intermediate demand), so its
     price index is determined."""
-    demand = (prim["beta"] > 0) | (prim["input_share"] > 0).any(axis=1)
+    demand = final_demand_mask(prim) | (prim["input_share"] > 0).any(axis=1)
     return [
-        f"beta[region={r}, sector={s}] = 0 and no sector of {r} uses {s} as an input: "
+        (f"beta[region={r}, sector={s}] = 0" if prim.closure.is_default else
+         f"agent_beta[region={r}, agent=*, sector={s}] = 0 for every agent that spends")
+        + f" and no sector of {r} uses {s} as an input: "
         f"the price index of {s} in {r} is undetermined (drop the sector or give it a share)"
         for n, r in enumerate(prim.regions)
         for j, s in enumerate(prim.sectors)
@@ -177,6 +266,8 @@ CHECKS = (
     check_ranges,
     check_pareto_shape,
     check_final_demand_shares,
+    check_agent_shares,
+    check_closure,
     check_cost_shares,
     check_factor_use,
     check_deficits,

@@ -19,7 +19,9 @@ Small open economy (``Equilibrium(..., small_open_economy="ROW")``)
 
     The equations dropped for the foreign region are its factor markets, its
     income balance, its sector expenditure, its price indices and its free
-    entry: exactly as many as the variables fixed, so the system stays square
+    entry (and, under a non-default closure of final demand, the spending
+    equations of its agents, whose spending is fixed too): exactly as many as
+    the variables fixed, so the system stays square
     (checked before every solve). The foreign factor prices are the unit of
     account, so the numeraire equation is dropped too and every market of the
     home economies is in the system. Walras' law is then checked on the home
@@ -35,6 +37,8 @@ import pyomo.environ as pyo
 def _region_vars(m, region):
     yield from (m.log_factor_price[region, f] for f in m.factors)
     yield m.log_income[region]
+    if hasattr(m, "agent_use"):  # final-demand agents (a non-default closure of final demand)
+        yield from (m.log_agent_spending[n, a] for (n, a) in m.agent_use if n == region)
     for s in m.sectors:
         blk = m.sector[s]
         yield blk.log_expenditure[region]
@@ -46,6 +50,10 @@ def _region_vars(m, region):
 def _region_equations(m, region):
     yield from (m.factor_market[region, f] for f in m.factors)
     yield m.income_balance[region]
+    if hasattr(m, "agent_use"):
+        for family in (m.government_spending, m.investment_spending, m.household_spending):
+            if region in family:
+                yield family[region]
     for s in m.sectors:
         blk = m.sector[s]
         yield m.sector_expenditure[region, s]

@@ -147,6 +147,9 @@ class Equilibrium:
                 self.primitives.numeraire.kind, self.primitives.numeraire.region,
                 self.primitives.numeraire.label):
             raise InputError("numeraire: changing which price is the numeraire needs a new model")
+        if target.closure != self.primitives.closure:
+            raise InputError(f"closure: changing the closure ({self.primitives.closure.describe()} "
+                             f"-> {target.closure.describe()}) needs a new model")
         return target
 
     def _changed(self, target: Primitives) -> list[str]:

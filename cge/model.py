@@ -23,6 +23,30 @@ are relative errors):
 ``numeraire``
     the chosen price equals :math:`\bar p`.
 
+Closure of final demand (:class:`~cge.primitives.Closure`). With the default
+closure (government ``regional_household``, investment ``savings_driven``)
+the families above are the whole model: every agent spends a fixed share of
+income, which is one Cobb-Douglas system with shares :math:`\beta_{ns}`.
+Any other closure adds the final-demand agents :math:`a \in \{h, g, v\}`
+(household, government, investment) with spending :math:`E_{na}`
+(``log_agent_spending``, for the agents with :math:`\omega_{na} > 0`), price
+indices :math:`P_{na} = \prod_s (P_{ns}/\beta_{nas})^{\beta_{nas}}`
+(``agent_price_index``) and the families
+
+``government_spending[n]``
+    .. math:: E_{ng} = \omega_{ng} I_n \quad\text{(regional\_household)}, \qquad
+              E_{ng} = G_n P_{ng} \quad\text{(fixed\_real)}
+``investment_spending[n]``
+    .. math:: E_{nv} = \omega_{nv} I_n \quad\text{(savings\_driven)}, \qquad
+              E_{nv} = V_n P_{nv} \quad\text{(investment\_driven)}
+``household_spending[n]``
+    .. math:: E_{nh} = I_n - E_{ng} - E_{nv}
+
+and ``sector_expenditure`` becomes
+:math:`X_{ns} = \sum_a \beta_{nas} E_{na} + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}`.
+Welfare is then the household's real consumption :math:`E_{nh}/P_{nh}`
+(``real_income``; ``consumer_price_index`` is :math:`P_{nh}`).
+
 Walras' law: the factor market of the numeraire region (its numeraire factor,
 or its first factor) is left out of the system (``m.walras_market`` holds it,
 deactivated); :func:`cge.solve.walras_residual` checks it after every solve.
@@ -34,7 +58,8 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .blocks.sector import HeterogeneousFirmSector
-from .parameters import PARAMETERS
+from .errors import InputError
+from .parameters import AGENT_PARAMETERS, AGENTS, PARAMETERS
 from .primitives import Primitives
 
 #: Parameters held by the sector blocks (route or origin indexed) and by the host.
@@ -87,8 +112,29 @@ def _labelled(prim: Primitives, name: str) -> dict:
     }
 
 
-def build_model(prim: Primitives) -> pyo.ConcreteModel:
-    """Declare the full equilibrium system for ``prim`` (no solving)."""
+def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteModel:
+    r"""Declare the full equilibrium system for ``prim`` (no solving).
+
+    ``agents``: build the final-demand agents (``log_agent_spending`` and the
+    ``government_spending``, ``investment_spending`` and ``household_spending``
+    families). ``None`` (default): exactly when ``prim.closure`` is not the
+    default. ``True`` under the default closure builds the same equilibrium
+    written agent by agent (a check of the agent equations: with
+    :math:`\beta_{ns} = \sum_a \omega_{na}\beta_{nas}` its solution is the
+    one-agent model's).
+    """
+    closure = prim.closure
+    if agents is None:
+        agents = not closure.is_default
+    if agents:
+        missing = [name for name in ("agent_share", "agent_beta") if not prim.given(name)]
+        if missing:
+            raise InputError([f"{name}: needed to build the final-demand agents, not given"
+                              for name in missing])
+        no_household = [r for n, r in enumerate(prim.regions) if not prim["agent_share"][n, 0] > 0]
+        if no_household:
+            raise InputError(f"agent_share[agent=household]: must be positive in every region "
+                             f"(the household absorbs every change); zero in {no_household}")
     m = pyo.ConcreteModel(name=prim.name)
     m.regions = pyo.Set(initialize=prim.regions, ordered=True, doc="regions n, i")
     m.sectors = pyo.Set(initialize=prim.sectors, ordered=True, doc="sectors s, u")
@@ -129,6 +175,35 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
                  for n in range(len(R)) for u in range(len(S))}
     final_demand = {(R[n], S[s]): bool(beta[n, s] > 0)
                     for n in range(len(R)) for s in range(len(S))}
+    m._closure = closure
+    m._agent_arrays = {name: prim[name].copy() for name in AGENT_PARAMETERS}
+    if agents:
+        omega, beta_a = prim["agent_share"], prim["agent_beta"]
+        m.agents = pyo.Set(initialize=AGENTS, ordered=True, doc="final-demand agents a")
+        m.agent_share = pyo.Param(
+            m.regions * m.agents, mutable=True, within=pyo.Reals,
+            initialize={(R[n], a): float(omega[n, k]) for n in range(len(R))
+                        for k, a in enumerate(AGENTS)},
+            doc=f"{PARAMETERS['agent_share'].symbol}: {PARAMETERS['agent_share'].description}")
+        m.agent_beta = pyo.Param(
+            m.regions * m.agents * m.sectors, mutable=True, within=pyo.Reals,
+            initialize={(R[n], a, S[j]): float(np.nan_to_num(beta_a[n, k, j]))
+                        for n in range(len(R)) for k, a in enumerate(AGENTS) for j in range(len(S))},
+            doc=f"{PARAMETERS['agent_beta'].symbol}: {PARAMETERS['agent_beta'].description}")
+        for name in ("real_government", "real_investment"):
+            spec = PARAMETERS[name]
+            setattr(m, name, pyo.Param(
+                m.regions, mutable=True, within=pyo.Reals,
+                initialize={r: float(np.nan_to_num(prim[name][n])) for n, r in enumerate(R)},
+                doc=f"{spec.symbol}: {spec.description} [{spec.units}]"))
+        m.agent_use = pyo.Set(
+            dimen=2, ordered=True, doc="(n, a) with omega_na > 0: the agents that spend",
+            initialize=[(R[n], a) for n in range(len(R)) for k, a in enumerate(AGENTS)
+                        if omega[n, k] > 0])
+        agent_buys = {(R[n], a): [S[j] for j in np.nonzero(np.nan_to_num(beta_a[n, k]) > 0)[0]]
+                      for n in range(len(R)) for k, a in enumerate(AGENTS)}
+        final_demand = {(r, s): any(s in agent_buys[r, a] for a in AGENTS if (r, a) in m.agent_use)
+                        for r in R for s in S}
 
     # ------------------------------------------------------------- variables
     # Unknowns are solved for in logarithms (see HeterogeneousFirmSector); levels
@@ -147,6 +222,22 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
 
     def log_sum_exp(terms):
         return pyo.log(sum(pyo.exp(t) for t in terms))
+
+    if agents:
+        m.log_agent_spending = pyo.Var(m.agent_use, initialize=0.0, doc="ln E_na")
+        m.agent_spending = pyo.Expression(
+            m.agent_use, rule=lambda m, n, a: pyo.exp(m.log_agent_spending[n, a]),
+            doc="E_na: final spending of agent a in region n")
+
+        def log_agent_price(n, a):
+            """ln P_na = sum_s beta_nas (ln P_ns - ln beta_nas)."""
+            return sum(m.agent_beta[n, a, s] * (m.sector[s].log_price_index[n]
+                                                - pyo.log(m.agent_beta[n, a, s]))
+                       for s in agent_buys[n, a])
+
+        m.agent_price_index = pyo.Expression(
+            m.agent_use, rule=lambda m, n, a: pyo.exp(log_agent_price(n, a)),
+            doc="P_na = prod_s (P_ns/beta_nas)^beta_nas: price index of agent a's basket")
 
     # ------------------------------------------------------------- equations
     def unit_cost(m, i, s):
@@ -176,8 +267,15 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
         r"""Spending on sector s in n: Cobb-Douglas final demand plus intermediate use.
 
         .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}
+
+        (with final-demand agents: :math:`\sum_a \beta_{nas} E_{na}` in place of
+        :math:`\beta_{ns} I_n`)
         """
-        terms = [pyo.log(m.beta[n, s]) + m.log_income[n]] if final_demand[n, s] else []
+        if agents:
+            terms = [pyo.log(m.agent_beta[n, a, s]) + m.log_agent_spending[n, a]
+                     for a in AGENTS if (n, a) in m.agent_use and s in agent_buys[n, a]]
+        else:
+            terms = [pyo.log(m.beta[n, s]) + m.log_income[n]] if final_demand[n, s] else []
         terms += [pyo.log(m.input_share[n, u, s]) + log_cost_value(n, u) for u in buyers_of[n, s]]
         return m.sector[s].log_expenditure[n] == log_sum_exp(terms)
 
@@ -198,14 +296,70 @@ def build_model(prim: Primitives) -> pyo.ConcreteModel:
                                           doc=sector_expenditure.__doc__)
     m.income_balance = pyo.Constraint(m.regions, rule=income_balance, doc=income_balance.__doc__)
 
-    m.consumer_price_index = pyo.Expression(
-        m.regions,
-        rule=lambda m, n: pyo.prod(
-            (m.sector[s].price_index[n] / m.beta[n, s]) ** m.beta[n, s]
-            for s in m.sectors if final_demand[n, s]),
-        doc="CPI_n = prod_s (P_ns/beta_ns)^beta_ns: the unit expenditure function")
-    m.real_income = pyo.Expression(m.regions, rule=lambda m, n: m.income[n] / m.consumer_price_index[n],
-                                   doc="U_n = I_n / CPI_n: welfare (real income)")
+    if agents:
+        def government_spending(m, n):
+            r"""Government spending: a fixed share of income, or fixed real consumption.
+
+            .. math:: E_{ng} = \omega_{ng} I_n \ \text{(regional\_household)}, \qquad
+                      E_{ng} = G_n P_{ng} \ \text{(fixed\_real; the household pays the
+                      difference as a lump-sum transfer)}
+            """
+            if (n, "government") not in m.agent_use:
+                return pyo.Constraint.Skip
+            if closure.government == "fixed_real":
+                rhs = pyo.log(m.real_government[n]) + log_agent_price(n, "government")
+            else:
+                rhs = pyo.log(m.agent_share[n, "government"]) + m.log_income[n]
+            return m.log_agent_spending[n, "government"] == rhs
+
+        def investment_spending(m, n):
+            r"""Investment: savings at a fixed rate, or fixed real investment.
+
+            .. math:: E_{nv} = \omega_{nv} I_n \ \text{(savings\_driven)}, \qquad
+                      E_{nv} = V_n P_{nv} \ \text{(investment\_driven; the household's
+                      savings rate adjusts)}
+            """
+            if (n, "investment") not in m.agent_use:
+                return pyo.Constraint.Skip
+            if closure.investment == "investment_driven":
+                rhs = pyo.log(m.real_investment[n]) + log_agent_price(n, "investment")
+            else:
+                rhs = pyo.log(m.agent_share[n, "investment"]) + m.log_income[n]
+            return m.log_agent_spending[n, "investment"] == rhs
+
+        def household_spending(m, n):
+            r"""The household spends what government and investment leave of income.
+
+            .. math:: E_{nh} = I_n - E_{ng} - E_{nv}
+                      \quad (\text{written } I_n = \textstyle\sum_a E_{na})
+            """
+            return m.log_income[n] == log_sum_exp(
+                [m.log_agent_spending[n, a] for a in AGENTS if (n, a) in m.agent_use])
+
+        m.government_spending = pyo.Constraint(m.regions, rule=government_spending,
+                                               doc=government_spending.__doc__)
+        m.investment_spending = pyo.Constraint(m.regions, rule=investment_spending,
+                                               doc=investment_spending.__doc__)
+        m.household_spending = pyo.Constraint(m.regions, rule=household_spending,
+                                              doc=household_spending.__doc__)
+
+    if closure.is_default:
+        m.consumer_price_index = pyo.Expression(
+            m.regions,
+            rule=lambda m, n: pyo.prod(
+                (m.sector[s].price_index[n] / m.beta[n, s]) ** m.beta[n, s]
+                for s in m.sectors if beta[R.index(n), S.index(s)] > 0),
+            doc="CPI_n = prod_s (P_ns/beta_ns)^beta_ns: the unit expenditure function")
+        m.real_income = pyo.Expression(m.regions, rule=lambda m, n: m.income[n] / m.consumer_price_index[n],
+                                       doc="U_n = I_n / CPI_n: welfare (real income)")
+    else:
+        m.consumer_price_index = pyo.Expression(
+            m.regions, rule=lambda m, n: m.agent_price_index[n, "household"],
+            doc="CPI_n = P_nh = prod_s (P_ns/beta_nhs)^beta_nhs: the household's unit "
+                "expenditure function")
+        m.real_income = pyo.Expression(
+            m.regions, rule=lambda m, n: m.agent_spending[n, "household"] / m.consumer_price_index[n],
+            doc="U_n = E_nh / P_nh: welfare (the household's real consumption)")
 
     # ------------------------------------------------- numeraire and Walras
     num = prim.numeraire
@@ -237,8 +391,6 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     model's structure (a route switched on or off, a share switched between
     zero and positive, sigma/k/delta changed).
     """
-    from .errors import InputError
-
     problems = []
     for j, s in enumerate(prim.sectors):
         blk = m.sector[s]
@@ -265,12 +417,50 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 if (old > 0) != (v > 0):
                     problems.append(f"{name}[{key}]: switches between zero and positive; rebuild")
             comp[key] = v
+    if prim.closure != m._closure:
+        problems.append(f"closure: changed from ({m._closure.describe()}) to "
+                        f"({prim.closure.describe()}); build a new model")
+    m._agent_arrays = {name: prim[name].copy() for name in AGENT_PARAMETERS}
+    if hasattr(m, "agent_use"):
+        omega, beta_a = prim["agent_share"], np.nan_to_num(prim["agent_beta"])
+        R, S = prim.regions, prim.sectors
+        for n, r in enumerate(R):
+            for k, a in enumerate(AGENTS):
+                if (omega[n, k] > 0) != ((r, a) in m.agent_use):
+                    problems.append(f"agent_share[region={r}, agent={a}]: switches between zero "
+                                    "and positive; rebuild")
+                m.agent_share[r, a] = float(omega[n, k])
+                for j, s in enumerate(S):
+                    if (beta_a[n, k, j] > 0) != (pyo.value(m.agent_beta[r, a, s]) > 0):
+                        problems.append(f"agent_beta[region={r}, agent={a}, sector={s}]: switches "
+                                        "between zero and positive; rebuild")
+                    m.agent_beta[r, a, s] = float(beta_a[n, k, j])
+            m.real_government[r] = float(np.nan_to_num(prim["real_government"][n]))
+            m.real_investment[r] = float(np.nan_to_num(prim["real_investment"][n]))
     m.numeraire_value = prim.numeraire.value
     if problems:
         raise InputError(problems)
 
 
 # ------------------------------------------------------------ initial guess
+def _agent_spending_guess(prim: Primitives, income: np.ndarray, p0: float) -> np.ndarray:
+    """(region, agent) spending at factor prices and price indices ``p0``: shares of
+    income, or real quantities at the agent's price index; the household the rest."""
+    omega = prim["agent_share"]
+    beta_a = np.nan_to_num(prim["agent_beta"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lb = np.where(beta_a > 0, beta_a * np.log(np.where(beta_a > 0, beta_a, 1.0)), 0.0)
+    price = p0 * np.exp(-lb.sum(axis=2))  # P_na at P_ns = p0
+    out = omega * income[:, None]
+    closure = prim.closure
+    if closure.government == "fixed_real":
+        out[:, 1] = np.nan_to_num(prim["real_government"]) * price[:, 1]
+    if closure.investment == "investment_driven":
+        out[:, 2] = np.nan_to_num(prim["real_investment"]) * price[:, 2]
+    out[:, 0] = np.maximum(income - out[:, 1:].sum(axis=1), 1e-3 * income)
+    return np.where(omega > 0, out, 0.0)
+
+
 def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
     """A starting point from closed-economy formulas (vectorised; no solving).
 
@@ -290,9 +480,15 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
     cost = np.exp(la.sum(axis=2) + lg.sum(axis=2))  # (i, s)
     income = (prim["endowment"] * p0).sum(axis=1) + prim["deficit"] * p0
     income = np.maximum(income, 1e-3 * np.abs(income).max())
+    final = beta * income[:, None]  # final spending by (n, s)
+    if hasattr(m, "agent_use"):
+        spending = _agent_spending_guess(prim, income, p0)
+        final = np.einsum("na,nas->ns", spending, np.nan_to_num(prim["agent_beta"]))
+        for (r, a) in m.agent_use:
+            m.log_agent_spending[r, a].value = np.log(spending[R.index(r), AGENTS.index(a)])
     absorption = np.empty((nR, nS))
     for n in range(nR):
-        absorption[n] = np.linalg.solve(np.eye(nS) - gamma[n].T, beta[n] * income[n])
+        absorption[n] = np.linalg.solve(np.eye(nS) - gamma[n].T, final[n])
     absorption = np.maximum(absorption, 1e-6 * absorption.max())
 
     for n, r in enumerate(R):

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 REGION, DESTINATION, ORIGIN = "region", "destination", "origin"
 SECTOR, INPUT = "sector", "input"
 FACTOR = "factor"
+#: ``agent`` ranges over the final-demand agents :data:`AGENTS` (fixed labels).
+AGENT = "agent"
+AGENTS = ("household", "government", "investment")
 
 #: Which label set each dimension draws from.
 LABEL_SET = {
@@ -27,6 +30,7 @@ LABEL_SET = {
     SECTOR: "sectors",
     INPUT: "sectors",
     FACTOR: "factors",
+    AGENT: "agents",
 }
 
 
@@ -36,7 +40,9 @@ class ParameterSpec:
 
     ``lower``/``upper`` are admissible bounds; ``strict`` makes the lower bound
     exclusive. Cross-parameter rules (``k > sigma - 1``, shares summing to one)
-    live in :mod:`cge.checks`.
+    live in :mod:`cge.checks`. An ``optional`` parameter may be left out: its
+    entries are then NaN ("not given"), and only the closures that use it
+    (:data:`GOVERNMENT_CLOSURES`, :data:`INVESTMENT_CLOSURES`) require it.
     """
 
     name: str
@@ -50,6 +56,7 @@ class ParameterSpec:
     allow_inf: bool = False
     description: str = ""
     source: str = ""
+    optional: bool = False
 
     @property
     def admissible(self) -> str:
@@ -157,8 +164,46 @@ PARAMETERS: dict[str, ParameterSpec] = {
             "in units of the numeraire",
             source="SAM foreign savings",
         ),
+        # ------------------------------------------------ final-demand agents
+        # Used only by a non-default closure (Primitives.closure); the default
+        # regional household spends beta_ns I_n and needs none of them.
+        ParameterSpec(
+            "agent_share", r"\omega_{na}", (REGION, AGENT), "share", math.nan, 0.0, 1.0,
+            optional=True,
+            description="share of agent a (household, government, investment) in the final "
+            "spending of region n; sums to 1 over agents. The government's share of income "
+            "under the regional_household closure and the savings rate under savings_driven",
+            source="SAM final demand by institution (calibration)",
+        ),
+        ParameterSpec(
+            "agent_beta", r"\beta_{nas}", (REGION, AGENT, SECTOR), "share", math.nan, 0.0, 1.0,
+            optional=True,
+            description="Cobb-Douglas share of sector s in the spending of agent a in region n; "
+            "sums to 1 over sectors",
+            source="SAM final demand by institution (calibration)",
+        ),
+        ParameterSpec(
+            "real_government", "G_n", (REGION,), "units of the government composite",
+            math.nan, 0.0, optional=True,
+            description="real government consumption, held fixed under the fixed_real "
+            "government closure (0: no government spending)",
+            source="SAM government consumption / its price index (calibration)",
+        ),
+        ParameterSpec(
+            "real_investment", "V_n", (REGION,), "units of the investment composite",
+            math.nan, 0.0, optional=True,
+            description="real investment, held fixed under the investment_driven closure "
+            "(0: no investment)",
+            source="SAM investment demand / its price index (calibration)",
+        ),
     )
 }
 
 MARKET_STRUCTURES = ("melitz", "krugman", "armington")
 ENTRY_MODES = ("free", "fixed")
+#: Closures of final demand (the first of each is the default), see
+#: :class:`cge.primitives.Closure`.
+GOVERNMENT_CLOSURES = ("regional_household", "fixed_real")
+INVESTMENT_CLOSURES = ("savings_driven", "investment_driven")
+#: Parameters of the final-demand agents (used only by a non-default closure).
+AGENT_PARAMETERS = ("agent_share", "agent_beta", "real_government", "real_investment")

@@ -27,6 +27,14 @@ Example (YAML)::
     tau: {"*": {"*": 1.3}, USA: {USA: 1}, EU: {EU: 1}}
     tariff: {USA: {EU: {mfg: 0.1}}}
     numeraire: {factor: labour, region: USA}
+
+Closure of final demand (optional; see :class:`Closure`)::
+
+    closure: {government: fixed_real, investment: investment_driven}
+    agent_share: {USA: {household: 0.6, government: 0.2, investment: 0.2}, ...}
+    agent_beta: {USA: {household: {mfg: 0.3, srv: 0.7}, ...}, ...}
+    real_government: {USA: 21.3, EU: 30.1}
+    real_investment: {USA: 20.4, EU: 25.0}
 """
 
 from __future__ import annotations
@@ -41,11 +49,14 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .parameters import ENTRY_MODES, LABEL_SET, MARKET_STRUCTURES, PARAMETERS
+from .parameters import (
+    AGENTS, ENTRY_MODES, GOVERNMENT_CLOSURES, INVESTMENT_CLOSURES, LABEL_SET, MARKET_STRUCTURES,
+    PARAMETERS,
+)
 
 WILDCARD = "*"
 _STRUCTURE_FIELDS = ("regions", "sectors", "factors")
-_OTHER_FIELDS = ("market_structure", "entry", "numeraire", "name")
+_OTHER_FIELDS = ("market_structure", "entry", "numeraire", "closure", "name")
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,67 @@ class Numeraire:
         return f"{what[self.kind]} {self.label} in {self.region} = {self.value:g}"
 
 
+@dataclass(frozen=True)
+class Closure:
+    r"""How government spending and investment adjust: the closure of final demand.
+
+    Final demand has three agents :math:`a` (:data:`~cge.parameters.AGENTS`):
+    the household :math:`h`, the government :math:`g` and investment :math:`v`,
+    with spending :math:`E_{na}` and Cobb-Douglas sector shares
+    :math:`\beta_{nas}`. Regional income :math:`I_n` (factor income, tariff
+    revenue, profits and the deficit) is spent by the three,
+    :math:`E_{nh} + E_{ng} + E_{nv} = I_n`.
+
+    ``government``
+        ``"regional_household"`` (default): government spending is a fixed
+        share of income, :math:`E_{ng} = \omega_{ng} I_n` (GTAP's regional
+        household). ``"fixed_real"``: real government consumption
+        :math:`G_n` is fixed, :math:`E_{ng} = G_n P_{ng}`; the budget is
+        balanced by a lump-sum transfer from (or to) the household.
+    ``investment``
+        ``"savings_driven"`` (default): the savings rate is fixed and
+        investment adjusts to savings, :math:`E_{nv} = \omega_{nv} I_n`.
+        ``"investment_driven"``: real investment :math:`V_n` is fixed,
+        :math:`E_{nv} = V_n P_{nv}`; the household's savings rate adjusts.
+
+    The household spends the rest, :math:`E_{nh} = I_n - E_{ng} - E_{nv}`.
+    Foreign savings (the deficit :math:`D_n`) are exogenous in numeraire units
+    under every closure (the small-open-economy closure of
+    :mod:`cge.closure` is the alternative for the rest of the world).
+
+    With both defaults every agent spends a fixed share of income, so final
+    demand is one Cobb-Douglas system with shares :math:`\beta_{ns}`: the
+    model is built exactly as without agents, and welfare is the regional
+    household's real income :math:`I_n/\text{CPI}_n`. Under any other
+    closure welfare is the household's real consumption
+    :math:`E_{nh}/P_{nh}` (government and investment are held fixed in real
+    terms or are not consumption).
+    """
+
+    government: str = GOVERNMENT_CLOSURES[0]
+    investment: str = INVESTMENT_CLOSURES[0]
+
+    @property
+    def is_default(self) -> bool:
+        return (self.government, self.investment) == (GOVERNMENT_CLOSURES[0], INVESTMENT_CLOSURES[0])
+
+    def describe(self) -> str:
+        return f"government: {self.government}, investment: {self.investment}"
+
+    def to_mapping(self) -> dict[str, str]:
+        return {"government": self.government, "investment": self.investment}
+
+    @classmethod
+    def parse(cls, value: Any) -> "Closure":
+        """A :class:`Closure` from ``None``, a Closure or a mapping; raises
+        :class:`~cge.errors.InputError` naming unknown keys and options."""
+        problems: list[str] = []
+        out = _parse_closure(value, problems)
+        if problems:
+            raise InputError(problems)
+        return out
+
+
 @dataclass
 class Primitives:
     """A fully specified economy: labels, market structures and parameter arrays.
@@ -86,10 +158,20 @@ class Primitives:
     numeraire: Numeraire
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     name: str = "economy"
+    closure: Closure = field(default_factory=Closure)
 
     # ------------------------------------------------------------------ access
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        """The final-demand agents (fixed labels, :data:`cge.parameters.AGENTS`)."""
+        return AGENTS
+
+    def given(self, name: str) -> bool:
+        """Whether an optional parameter was given (no entry is NaN)."""
+        return bool(np.isfinite(self.arrays[name]).all()) if name in self.arrays else False
 
     def labels(self, dim: str) -> tuple[str, ...]:
         return getattr(self, LABEL_SET[dim])
@@ -112,6 +194,18 @@ class Primitives:
             entry=dict(self.entry),
         )
 
+    def with_closure(self, closure) -> "Primitives":
+        """A copy under another closure of final demand (a :class:`Closure` or a mapping
+        such as ``{"government": "fixed_real"}``; keys left out keep the current
+        option), checked with :func:`cge.checks.check_primitives`."""
+        from .checks import check_primitives
+
+        if isinstance(closure, Mapping):
+            closure = {**self.closure.to_mapping(), **closure}
+        out = replace(self.copy(), closure=Closure.parse(closure))
+        check_primitives(out)
+        return out
+
     # ------------------------------------------------------------ construction
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, validate: bool = True) -> "Primitives":
@@ -131,6 +225,7 @@ class Primitives:
         if problems:
             raise InputError(problems)
         regions, sectors, factors = (labels[f] for f in _STRUCTURE_FIELDS)
+        labels["agents"] = AGENTS
         label_sets = {dim: labels[ls] for dim, ls in LABEL_SET.items()}
 
         market = _parse_per_sector(
@@ -141,6 +236,7 @@ class Primitives:
             "entry", data.get("entry", "free"), sectors, ENTRY_MODES, problems
         )
         numeraire = _parse_numeraire(data.get("numeraire"), regions, sectors, factors, problems)
+        closure = _parse_closure(data.get("closure"), problems)
 
         arrays: dict[str, np.ndarray] = {}
         for name, spec in PARAMETERS.items():
@@ -158,7 +254,7 @@ class Primitives:
         prim = cls(
             regions=regions, sectors=sectors, factors=factors,
             market_structure=market, entry=entry, numeraire=numeraire,
-            arrays=arrays, name=str(data.get("name", "economy")),
+            arrays=arrays, name=str(data.get("name", "economy")), closure=closure,
         )
         if validate:
             from .checks import check_primitives
@@ -202,7 +298,15 @@ class Primitives:
             "entry": dict(self.entry),
             "numeraire": _numeraire_mapping(self.numeraire),
         }
+        if not self.closure.is_default:
+            out["closure"] = self.closure.to_mapping()
         for name, arr in self.arrays.items():
+            if PARAMETERS[name].optional:
+                if np.isnan(arr).all():
+                    continue  # not given
+                out[name] = _to_nested(arr, [label_sets[d] for d in PARAMETERS[name].dims],
+                                       skip_nan=True)
+                continue
             out[name] = _to_nested(arr, [label_sets[d] for d in PARAMETERS[name].dims])
         return out
 
@@ -279,6 +383,29 @@ def _parse_numeraire(value, regions, sectors, factors, problems) -> Numeraire:
     if region not in regions:
         problems.append(f"numeraire.region: unknown region {region!r}; regions are {list(regions)}")
     return Numeraire(kind, region, label, val)
+
+
+def _parse_closure(value, problems) -> Closure:
+    if value is None:
+        return Closure()
+    if isinstance(value, Closure):
+        return value
+    if not isinstance(value, Mapping):
+        problems.append("closure: expected a mapping such as {government: fixed_real, "
+                        f"investment: investment_driven}}, got {value!r}")
+        return Closure()
+    extra = sorted(set(value) - {"government", "investment"})
+    if extra:
+        problems.append(f"closure: unknown keys {extra}; expected 'government' and/or 'investment'")
+    out = {}
+    for key, options in (("government", GOVERNMENT_CLOSURES), ("investment", INVESTMENT_CLOSURES)):
+        v = value.get(key, options[0])
+        if v not in options:
+            problems.append(f"closure.{key}: unknown closure {v!r}; options are {list(options)} "
+                            f"(default {options[0]!r})")
+            v = options[0]
+        out[key] = v
+    return Closure(**out)
 
 
 def _numeraire_mapping(num: Numeraire) -> dict[str, Any]:
@@ -383,8 +510,14 @@ def _overlay(default: Any, specific: Any) -> Any:
     return merged
 
 
-def _to_nested(arr: np.ndarray, label_lists: list[Sequence[str]]) -> Any:
+def _to_nested(arr: np.ndarray, label_lists: list[Sequence[str]], skip_nan: bool = False) -> Any:
+    """Nested mappings by label; ``skip_nan`` leaves out NaN entries (not given)."""
     if not label_lists:
         x = float(arr)
         return "inf" if math.isinf(x) else x
-    return {lab: _to_nested(arr[j], label_lists[1:]) for j, lab in enumerate(label_lists[0])}
+    out = {}
+    for j, lab in enumerate(label_lists[0]):
+        if skip_nan and np.isnan(arr[j]).all():
+            continue
+        out[lab] = _to_nested(arr[j], label_lists[1:], skip_nan)
+    return out

@@ -4,15 +4,21 @@ r"""Equilibrium results as pandas objects labelled by region, sector and factor.
 
 ``regions`` (index region)
     income :math:`I_n`, consumer price index, real income (welfare)
-    :math:`U_n = I_n/\text{CPI}_n`, factor income, tariff revenue, profits,
-    deficit, exports, imports and the trade balance.
+    :math:`U_n = I_n/\text{CPI}_n` (under a non-default closure of final
+    demand the household's real consumption :math:`E_{nh}/P_{nh}`), spending
+    of the final-demand agents ``household_spending``, ``government_spending``,
+    ``investment_spending`` (:math:`E_{na}`), real government consumption and
+    real investment (:math:`E_{na}/P_{na}`), factor income, tariff revenue,
+    profits, deficit, exports, imports and the trade balance.
 ``factors`` (index region, factor)
     factor prices :math:`w_{nf}` and endowments.
 ``sectors`` (index region, sector)
     price index, expenditure, unit input cost, composite input used, output
     (sales :math:`\sum_n X_{ni}`), entrants :math:`M_{Ei}`, producers,
     domestic cutoff, share of producers that export, average productivity of
-    producers, tariff revenue and profit.
+    producers, tariff revenue, profit and final demand by agent
+    (``household_demand``, ``government_demand``, ``investment_demand``:
+    :math:`\beta_{nas} E_{na}`).
 ``routes`` (index destination, origin, sector)
     trade at c.i.f. and tariff-inclusive value, trade share
     :math:`\lambda_{ni}` of the destination's spending, cutoff, mass of sellers,
@@ -32,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+
+from .parameters import AGENTS
 
 
 @dataclass
@@ -107,6 +115,48 @@ class Comparison:
     @property
     def factors(self) -> pd.DataFrame:
         return _pct(self.new.factors[["factor_price"]], self.base.factors[["factor_price"]]).add_suffix("_pct")
+
+
+def _agents(m, income: np.ndarray, sectors: pd.DataFrame):
+    """Spending E_na (region, agent), real spending E_na/P_na and final demand by sector
+    beta_nas E_na (region, agent, sector) of the final-demand agents.
+
+    With the agents built (a non-default closure) from the model; under the
+    default closure the regional household's spending split by the agent
+    parameters where they are given (E_na = omega_na I_n), else all of it
+    the household's.
+    """
+    R, S = list(m.regions), list(m.sectors)
+    v = pyo.value
+    nR, nS, nA = len(R), len(S), len(AGENTS)
+    P = sectors["price_index"].reindex(pd.MultiIndex.from_product([R, S])).to_numpy(float)
+    logP = np.log(P.reshape(nR, nS))
+    spending = np.zeros((nR, nA))
+    beta = np.zeros((nR, nA, nS))
+    if hasattr(m, "agent_use"):
+        for n, r in enumerate(R):
+            for k, a in enumerate(AGENTS):
+                beta[n, k] = [v(m.agent_beta[r, a, s]) for s in S]
+                if (r, a) in m.agent_use:
+                    spending[n, k] = v(m.agent_spending[r, a])
+    else:
+        arrays = getattr(m, "_agent_arrays", {})
+        omega = arrays.get("agent_share", np.full((nR, nA), np.nan))
+        beta_a = arrays.get("agent_beta", np.full((nR, nA, nS), np.nan))
+        for n, r in enumerate(R):
+            b = np.array([v(m.beta[r, s]) for s in S])
+            if np.isfinite(omega[n]).all() and np.isfinite(beta_a[n]).all():
+                spending[n] = omega[n] * income[n]
+                beta[n] = beta_a[n]
+            else:
+                spending[n, 0] = income[n]
+                beta[n] = b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lb = np.where(beta > 0,
+                      beta * (logP[:, None, :] - np.log(np.where(beta > 0, beta, 1.0))), 0.0)
+    price = np.exp(lb.sum(axis=2))  # P_na
+    real = np.where(spending > 0, spending / price, 0.0)
+    return spending, real, beta * spending[:, :, None]
 
 
 def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
@@ -197,7 +247,18 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
     regions["income"] = [v(m.income[r]) for r in R]
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
-    regions["real_income"] = regions["income"] / regions["cpi"]
+    spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
+    closure = getattr(m, "_closure", None)
+    if closure is None or closure.is_default:
+        regions["real_income"] = regions["income"] / regions["cpi"]
+    else:
+        regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
+    by_cell = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
+    for k, a in enumerate(AGENTS):
+        regions[f"{a}_spending"] = spending[:, k]
+        sectors[f"{a}_demand"] = pd.Series(demand[:, k, :].reshape(-1), index=by_cell)
+    regions["real_government"] = real[:, 1]
+    regions["real_investment"] = real[:, 2]
     regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()
     regions["tariff_revenue"] = sectors["tariff_revenue"].groupby(level="region").sum()
     regions["profits"] = sectors["profit"].groupby(level="region").sum()

@@ -393,10 +393,25 @@ Expectation.model_rebuild()
 
 
 class Closure(_Strict):
-    """Closures that change which variables are exogenous (see :mod:`cge.closure`)."""
+    """Closures that change which variables are exogenous: the small open economy (see
+    :mod:`cge.closure`) and the closure of final demand (:class:`cge.primitives.Closure`;
+    omitted keys keep the data's closure, by default regional_household and
+    savings_driven)."""
 
-    small_open_economy: str = Field(description="the region (the rest of the world) held at its "
-                                                "benchmark after the benchmark solve")
+    small_open_economy: str | None = Field(None, description="the region (the rest of the world) "
+                                           "held at its benchmark after the benchmark solve")
+    government: Literal["regional_household", "fixed_real"] | None = Field(
+        None, description="regional_household: government spending a fixed share of income; "
+        "fixed_real: real government consumption fixed, financed by a lump-sum transfer")
+    investment: Literal["savings_driven", "investment_driven"] | None = Field(
+        None, description="savings_driven: a fixed savings rate, investment adjusts; "
+        "investment_driven: real investment fixed, the savings rate adjusts")
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if self.small_open_economy is None and self.government is None and self.investment is None:
+            raise ValueError("give at least one of 'small_open_economy', 'government', 'investment'")
+        return self
 
 
 class Scenario(_Strict):
@@ -620,7 +635,9 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
                                              f"{list(prim.sectors)}"))
     if problems:
         raise ScenarioError(problems)
-    if not (sc.market_structure or sc.entry or sc.numeraire):
+    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment")
+                    if sc.closure is not None and getattr(sc.closure, k) is not None}
+    if not (sc.market_structure or sc.entry or sc.numeraire or final_demand):
         return prim
     mapping = prim.to_mapping()
     if sc.market_structure:
@@ -629,13 +646,21 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
         mapping["entry"].update(sc.entry)
     if sc.numeraire is not None:
         mapping["numeraire"] = dict(sc.numeraire)
+    if final_demand:
+        mapping["closure"] = {**prim.closure.to_mapping(), **final_demand}
     try:
         return Primitives.from_mapping(mapping)
     except InputError as exc:
         out = []
+        closure_params = ("closure", "agent_share", "agent_beta", "real_government",
+                          "real_investment")
         for p in exc.problems:
             fld = next((f for f in ("numeraire", "market_structure", "entry") if p.startswith(f)),
                        None)
+            if fld is None and final_demand and p.startswith(closure_params):
+                key = ("closure", next(iter(final_demand)))
+                out.append(loaded.error(key, p))
+                continue
             out.append(loaded.error((fld,) if fld else (), p))
         raise ScenarioError(out) from None
 

@@ -52,6 +52,19 @@ Components of :math:`100\,\Delta\ln U_n` (positive = gain):
     average productivity of sellers :math:`\tilde\varphi_{ni}`.
 ``profits``, ``transfers``
     profit income (fixed entry) and the trade deficit.
+``government``, ``investment``
+    zero under the default closure. Under any other closure of final demand
+    (:class:`cge.primitives.Closure`) welfare is the household's real
+    consumption :math:`U_n = E_{nh}/P_{nh}`, with
+    :math:`E_{nh} = \kappa_n I_n - F_n`: :math:`\kappa_n = 1 - \sum
+    \omega_{na}` over the agents that spend a fixed share of income and
+    :math:`F_n` the spending of the agents held fixed in real terms. The
+    income items above are then scaled by :math:`\kappa_n` and divided by
+    :math:`L(E_{nh}, E_{nh}'e^{-\pi_n})` (with :math:`\pi_n` from the
+    household's basket), and these two components are what the household
+    pays for real government consumption (``fixed_real``) or real investment
+    (``investment_driven``) held fixed, :math:`-(e_{na}' - E_{na})/L`, or for
+    a change of a fixed share, :math:`-(\omega'_{na} - \omega_{na}) i'/L`.
 ``residual``
     total minus the sum of the parts: zero up to solver tolerance when only
     the shock types of :mod:`cge.shocks` change (changes of the shares
@@ -69,7 +82,7 @@ from .primitives import Primitives
 from .results import Results
 
 COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "trade_costs", "variety", "selection", "profits",
-              "transfers")
+              "transfers", "government", "investment")
 SECTOR_PARTS = ("input_cost", "tariffs", "trade_costs", "variety_domestic", "variety_imported",
                 "selection_domestic", "selection_imported")
 
@@ -214,7 +227,9 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     for u in range(nS):
         np.add.at(K, (rows, orig * nS + u), w * gamma[orig, sect, u])
     A = np.eye(nR * nS) - K
-    beta = prim0["beta"]
+    # Whose welfare: the regional household (default closure) or the household.
+    household = not prim0.closure.is_default
+    beta = np.nan_to_num(prim0["agent_beta"][:, 0, :]) if household else prim0["beta"]
 
     def through_io(direct_part):
         """Welfare-relevant price change sum_s beta_ns [(I-K)^-1 x]_ns, per region."""
@@ -234,18 +249,41 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     g0, g1 = base.regions.reindex(R), new.regions.reindex(R)
     I0, I1 = g0["income"].to_numpy(float), g1["income"].to_numpy(float)
     deflate = np.exp(-P_w)
-    L = log_mean(I0, I1 * deflate)
     cols = (("Y", "factor_income"), ("T", "tariff_revenue"), ("P", "profits"), ("D", "deficit"))
     parts0 = {k: g0[c].to_numpy(float) for k, c in cols}
     parts1 = {k: g1[c].to_numpy(float) * deflate for k, c in cols}
+    agent_parts = {"government": np.zeros(nR), "investment": np.zeros(nR)}
+    if household:
+        # E_h = kappa I - F (kappa: 1 - shares of the fixed-share agents; F: spending of
+        # the agents fixed in real terms), so exactly, with x' = X' e^{-pi},
+        # e_h' - E_h = kappa0 (i' - I) + (kappa1 - kappa0) i' - sum_fixed (e_a' - E_a).
+        W0 = g0["household_spending"].to_numpy(float)
+        W1 = g1["household_spending"].to_numpy(float)
+        L = log_mean(W0, W1 * deflate)
+        kappa0 = np.ones(nR)
+        fixed = {"government": prim0.closure.government == "fixed_real",
+                 "investment": prim0.closure.investment == "investment_driven"}
+        for k, agent in ((1, "government"), (2, "investment")):
+            if fixed[agent]:
+                a0 = g0[f"{agent}_spending"].to_numpy(float)
+                a1 = g1[f"{agent}_spending"].to_numpy(float) * deflate
+                agent_parts[agent] = -(a1 - a0) / L
+            else:
+                w0, w1 = prim0["agent_share"][:, k], prim1["agent_share"][:, k]
+                kappa0 -= w0
+                agent_parts[agent] = -(w1 - w0) * I1 * deflate / L
+    else:
+        W0 = I0
+        L = log_mean(I0, I1 * deflate)
+        kappa0 = np.ones(nR)
 
     def income_part(k):
-        return (parts1[k] - parts0[k]) / L
+        return kappa0 * (parts1[k] - parts0[k]) / L
 
     # Factor income by factor: real y_f = w_f E_f, dy_f = L(y_f, y_f') (dln w_f - pi + dln E_f).
     e0 = base.factors.reindex(fidx)["endowment"].to_numpy(float).reshape(nR, -1)
     e1 = new.factors.reindex(fidx)["endowment"].to_numpy(float).reshape(nR, -1)
-    yf_weight = log_mean(wf0 * e0, wf1 * e1 * deflate[:, None]) / L[:, None]
+    yf_weight = (kappa0 / L)[:, None] * log_mean(wf0 * e0, wf1 * e1 * deflate[:, None])
     endow = (yf_weight * _dlog(e1, e0)).sum(axis=1)
     comp = {
         "terms_of_trade": income_part("Y") - endow,
@@ -256,6 +294,8 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         "selection": P_sel,
         "profits": income_part("P"),
         "transfers": income_part("D"),
+        "government": agent_parts["government"],
+        "investment": agent_parts["investment"],
     }
     U0, U1 = g0["real_income"].to_numpy(float), g1["real_income"].to_numpy(float)
     total = _dlog(U1, U0)
@@ -267,14 +307,15 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     for k, v in comp.items():
         regions[k] = 100 * v
     regions["residual"] = 100 * residual
-    # EV = I0 (U1/U0 - 1), split in proportion to the log components (exact sum).
-    ev = I0 * np.expm1(total)
+    # EV = W0 (U1/U0 - 1), split in proportion to the log components (exact sum); W0 is
+    # benchmark income, or the household's benchmark spending under a non-default closure.
+    ev = W0 * np.expm1(total)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(np.abs(total) > 1e-14, np.expm1(total) / total, 1.0)
     regions["ev"] = ev
     for k, v in comp.items():
-        regions[f"ev_{k}"] = I0 * scale * v
-    regions["ev_residual"] = I0 * scale * residual
+        regions[f"ev_{k}"] = W0 * scale * v
+    regions["ev_residual"] = W0 * scale * residual
     regions["ev_pct_of_income"] = 100 * ev / I0
 
     # ---- sector table (direct channels of -dlnP, welfare sign)
