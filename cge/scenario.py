@@ -792,8 +792,10 @@ def apply_shocks(loaded: LoadedScenario, prim: Primitives) -> Primitives:
 # ======================================================================
 # Parameters of the fixed region that enter only the equations the
 # small-open-economy closure drops (its factor markets, income balance, sector
-# expenditure and entry) or only its own CPI: shocking them changes nothing at home.
-INERT_UNDER_CLOSURE = ("endowment", "f_e", "entrants", "beta")
+# expenditure, final-demand agents and entry) or only its own CPI: shocking them
+# changes nothing at home.
+INERT_UNDER_CLOSURE = ("endowment", "f_e", "entrants", "beta", "agent_share", "agent_beta",
+                       "real_government", "real_investment")
 
 
 def closure_region(scenario: Scenario) -> str | None:
@@ -1159,7 +1161,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "walras_residual": new.walras_residual,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
-            "closure": {"small_open_economy": soe} if soe is not None else None,
+            "closure": {**prim.closure.to_mapping(),
+                        **({"small_open_economy": soe} if soe is not None else {})},
         }
         runs[label] = ModelRun(label, prim, shocked, base, new, welfare, stats)
         if progress:

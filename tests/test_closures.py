@@ -594,6 +594,7 @@ shocks:
     result = run_scenario(path)
     run = result.runs["as_specified"]
     assert run.primitives.closure == Closure("fixed_real", "investment_driven")
+    assert run.stats["closure"] == {"government": "fixed_real", "investment": "investment_driven"}
     assert run.stats["benchmark_iterations"] <= 1
     assert result.identities_hold, result.identities
     w = run.welfare.regions
@@ -611,6 +612,8 @@ shocks:
     result = run_scenario(path)
     run = result.runs["as_specified"]
     assert run.primitives.closure == Closure("fixed_real", "savings_driven")
+    assert run.stats["closure"] == {"government": "fixed_real", "investment": "savings_driven",
+                                    "small_open_economy": "ROW"}
     assert result.identities_hold, result.identities
 
     # A bad name points at the line.
@@ -630,6 +633,23 @@ def test_scenario_closure_without_agent_parameters_names_the_field(tmp_path):
         prepare_scenario(path)
     msg = str(exc.value)
     assert "x.yaml:3: closure.government: agent_share[region=North]: missing" in msg
+
+
+@pytest.mark.parametrize("name", ["real_government", "real_investment"])
+def test_shocking_the_fixed_regions_agents_is_rejected_as_inert(tmp_path, name):
+    """Under the small-open-economy closure the rest of the world's final-demand agents
+    are held at the benchmark: a shock to their parameters would do nothing."""
+    from cge.scenario import ScenarioError, prepare_scenario
+
+    path = tmp_path / "inert.yaml"
+    path.write_text(f"""name: inert
+data: {{workbook: {WORKBOOKS['two_regions']}}}
+closure: {{small_open_economy: South, government: fixed_real, investment: investment_driven}}
+shocks:
+  - {{type: parameter, parameter: {name}, where: {{region: South}}, mode: scale, value: 1.1}}
+""")
+    with pytest.raises(ScenarioError, match=rf"inert.yaml:5: .*changes {name} of South.*no effect"):
+        prepare_scenario(path)
 
 
 # ======================================================================
