@@ -367,33 +367,65 @@ _STATUS = {
 
 
 def _run_ipopt_executable(m, opts, tee) -> SolveStats:
+    """IPOPT as an ``ipopt`` AMPL executable, through Pyomo's ``pyomo.contrib.solver``
+    interface (``.nl`` file in, ``.sol`` file out).
+
+    Pyomo learns the iteration count and IPOPT's time only from the log, and IPOPT
+    prints them from ``print_level`` 3 on: lower levels are raised to 3 (the log
+    is captured, and shown only with ``tee``). The final iterate is loaded also
+    when IPOPT stops early (as the cyipopt route does); success needs
+    convergence and residuals below :data:`RESIDUAL_TOL` in the Pyomo model.
+    """
+    import shutil
+
     from pyomo.contrib.solver.common.factory import SolverFactory as NewSolverFactory
 
-    opts = {k: v for k, v in opts.items() if k != "sb"}
+    from .toolchain import SolverNotFoundError
+
+    # The executable `cge solvers` reports (a fresh PATH search): Pyomo's own
+    # lookup is cached for the process, found or not, so it would miss an ipopt
+    # put on PATH later and keep using one that was removed or moved.
+    executable = shutil.which("ipopt")
+    if executable is None:
+        raise SolverNotFoundError("solver='ipopt' needs an 'ipopt' executable on PATH "
+                                  "(see `cge solvers`); or use solver='cyipopt'")
+    opts = dict(opts)
+    opts["print_level"] = max(int(opts.get("print_level", 5)), 3)
     t0 = time.perf_counter()
     obj = pyo.Objective(expr=0.0)
     m.add_component("_cge_objective", obj)
     try:
         solver = NewSolverFactory("ipopt")
-        res = solver.solve(m, tee=tee, solver_options=opts, load_solutions=False,
-                           raise_exception_on_nonoptimal_result=False)
-        if res.solution_loader is not None:
-            try:
-                res.solution_loader.load_vars()
-            except Exception:  # no solution to load
-                pass
+        res = solver.solve(m, executable=executable, tee=tee, solver_options=opts,
+                           load_solutions=False, raise_exception_on_nonoptimal_result=False)
+        loaded = bool(res.solution_loader is not None
+                      and res.solution_loader.get_number_of_solutions())
+        if loaded:
+            res.solution_loader.load_vars()
     finally:
         m.del_component(obj)
     t1 = time.perf_counter()
-    iters = int(getattr(res, "iteration_count", None) or res.extra_info.get("iteration_count", 0) or 0)
-    ipopt_time = float(res.timing_info.get("ipopt_excluding_nlp_functions", 0) or 0) + \
-        float(res.timing_info.get("nlp_function_evaluations", 0) or 0)
+    # Results.extra_info and .timing_info are ConfigDicts: their .get() returns
+    # ConfigValue objects, not values, so read them by attribute / item.
+    extra = res.extra_info
+    iters = extra.iteration_count if "iteration_count" in extra else None
+    timing = {k: v for k, v in res.timing_info.items() if isinstance(v, (int, float))}
+    if "IPOPT" in timing:  # Ipopt >= 3.14: "Total seconds in IPOPT"
+        ipopt_time = float(timing["IPOPT"])
+    else:  # older: "Total CPU secs in IPOPT (w/o function evaluations)" and
+        # "Total CPU secs in NLP function evaluations"
+        ipopt_time = sum(float(v) for k, v in timing.items()
+                         if k.startswith("IPOPT") or k.startswith("NLP function"))
     maxres = max_residual(m)
-    status = str(res.termination_condition.name)
-    success = res.termination_condition.name in (
-        "convergenceCriteriaSatisfied",) and maxres <= RESIDUAL_TOL
-    return SolveStats("ipopt", status, str(res.termination_condition), iters,
-                      (t1 - t0) - ipopt_time, ipopt_time, maxres, success)
+    term = res.termination_condition
+    message = (extra.solver_message if "solver_message" in extra else "") or str(term)
+    if not loaded:  # no .sol file (the executable failed): say how its output ended
+        tail = [line.strip() for line in (res.solver_log or "").splitlines() if line.strip()]
+        if tail:
+            message += "; ipopt's output ends: " + " | ".join(tail[-3:])
+    success = term.name == "convergenceCriteriaSatisfied" and maxres <= RESIDUAL_TOL
+    return SolveStats("ipopt", term.name, message, int(iters or 0),
+                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success)
 
 
 def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -> Diagnosis:
