@@ -88,6 +88,8 @@ class Equilibrium:
         initialize_guess(self.model, primitives)
         self.solved = False
         self._checked_structure = None
+        #: What the benchmark solve went through (one line per stage tried).
+        self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
 
@@ -199,7 +201,8 @@ class Equilibrium:
         check_selection(self.model)
 
     def _solve_benchmark(self) -> None:
-        """Solve from the initial guess; if IPOPT fails, retry with the log-variables
+        """Solve from the initial guess; if IPOPT fails, continue from the economy near
+        autarky (:meth:`_trade_cost_continuation`); then retry with the log-variables
         bounded (then polish without bounds); if that fails, follow a Newton homotopy.
 
         A final failure reports every stage and the residuals of the original
@@ -210,6 +213,15 @@ class Equilibrium:
         self.steps = []
         stages = [f"direct solve from the initial guess: {stats.status} "
                   f"after {stats.iterations} iterations"]
+        if not stats.success and self._has_trade():
+            _restore(self.model, start)
+            try:
+                stats = self._trade_cost_continuation()
+            except SolveError as exc:
+                stages.append(str(exc).splitlines()[0])
+            else:
+                stages.append(f"trade-cost continuation from near autarky: steps "
+                              f"{', '.join(f'{x:.4g}' for x in self.steps)}")
         if not stats.success:
             _restore(self.model, start)
             with bounded_logs(self.model):
@@ -234,13 +246,57 @@ class Equilibrium:
                     "to zero point at a corner (a sector vanishing in a region); a "
                     "sector-specific factor or less extreme parameters keep it interior.",
                     best) from None
+            stages.append(f"Newton homotopy: steps {', '.join(f'{x:.4g}' for x in self.steps)}")
             stats = self._attempt()
         self._verify(stats)
+        self.benchmark_stages = stages
         if self.small_open_economy is not None:
             apply_small_open_economy(self.model, self.small_open_economy)
             stats = self._attempt()
             self._verify(stats)
         self.solved = True
+
+    def _has_trade(self) -> bool:
+        tau = self.primitives["tau"]
+        foreign = ~np.eye(len(self.primitives.regions), dtype=bool)[:, :, None]
+        return bool((np.isfinite(tau) & foreign).any())
+
+    def _trade_cost_continuation(self) -> SolveStats:
+        r"""Solve the economy with every foreign iceberg cost multiplied by a factor
+        of :data:`AUTARKY_TRADE_COST_FACTORS` (the first that solves) and no
+        deficits, where the closed-economy initial guess
+        (:func:`cge.model.initialize_guess`) is nearly exact, then step the trade
+        costs and deficits back to their values (:meth:`_step`). Raises
+        :class:`SolveError` if no factor solves or the way back fails, with the
+        parameters back at the target."""
+        target = self.primitives
+        foreign = ~np.eye(len(target.regions), dtype=bool)[:, :, None] & np.isfinite(target["tau"])
+        tried = []
+        try:
+            for factor in AUTARKY_TRADE_COST_FACTORS:
+                near = target.copy(tau=np.where(foreign, target["tau"] * factor, target["tau"]),
+                                   deficit=np.zeros_like(target["deficit"]))
+                set_parameters(self.model, near)
+                initialize_guess(self.model, near)
+                self.primitives = near
+                stats = self._attempt()
+                tried.append(f"x{factor:g}: {stats.status}")
+                if stats.success:
+                    break
+            else:
+                raise SolveError("no economy near autarky solved (foreign trade costs "
+                                 + "; ".join(tried) + ")", diagnose(self.model, stats))
+            progress, self.progress = self.progress, None
+            try:
+                self._homotopy(target, self._changed(target))
+            finally:
+                self.progress = progress
+        except SolveError as exc:
+            set_parameters(self.model, target)
+            self.primitives = target
+            raise SolveError(f"trade-cost continuation: {str(exc).splitlines()[0]}",
+                             exc.diagnosis) from None
+        return self.last_stats
 
     def _step(self, apply, what: str, first_step: float = 1.0,
               check_walras: bool = True) -> SolveStats:
@@ -293,6 +349,12 @@ class Equilibrium:
         stats = self._step(apply, f"the shock to {', '.join(changed)}")
         self.primitives = target
         self._verify(stats, 1.0)
+
+
+#: Factors on foreign iceberg costs of the economies a failed benchmark solve starts
+#: from, tried in order (:meth:`Equilibrium._trade_cost_continuation`): close enough to
+#: autarky for the closed-economy guess, not so close that trade flows underflow.
+AUTARKY_TRADE_COST_FACTORS = (3.0, 10.0, 1.5)
 
 
 def _interpolate(a: Primitives, b: Primitives, lam: float) -> Primitives:

@@ -337,7 +337,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False) -> SolveStats:
 
     problem = CyIpoptNLP(nlp, intermediate_callback=count)
     for key, val in opts.items():
-        problem.add_option(key, val)
+        _add_option(problem, key, val)
     t1 = time.perf_counter()
     x, info = problem.solve(nlp.init_primals())
     t2 = time.perf_counter()
@@ -352,6 +352,26 @@ def _run_cyipopt(m, opts, structure_check: bool = False) -> SolveStats:
     success = status_code in (0, 1) and maxres <= RESIDUAL_TOL
     return SolveStats("cyipopt", _STATUS.get(status_code, str(status_code)), message,
                       iterations[0], t1 - t0, t2 - t1, maxres, success)
+
+
+def _add_option(problem, key: str, val) -> None:
+    """Pass one IPOPT option; an integer given for a real-valued option (``max_wall_time:
+    30`` in YAML) is passed as a float. A rejected option is an :class:`InputError`
+    naming it."""
+    from .errors import InputError
+
+    try:
+        problem.add_option(key, val)
+        return
+    except TypeError:
+        if isinstance(val, int) and not isinstance(val, bool):
+            try:
+                problem.add_option(key, float(val))
+                return
+            except TypeError:
+                pass
+    raise InputError(f"solver option {key}={val!r}: IPOPT rejects it (unknown option, or a "
+                     "value of the wrong type; see IPOPT's options reference)")
 
 
 _STATUS = {

@@ -220,3 +220,37 @@ def test_solve_error_carries_diagnosis():
     eq.options = {}
     assert eq.resolve().iterations <= 1
     np.testing.assert_allclose(eq.solve().welfare, base.welfare, rtol=REL)
+
+
+def test_solver_options_from_yaml_types():
+    """YAML gives ``max_wall_time: 30`` as an integer for a real-valued IPOPT option: it is
+    passed as a float. An option IPOPT rejects is an input error naming it."""
+    from cge.errors import InputError
+
+    eq = Equilibrium(examples.symmetric(2, 1), options={"max_wall_time": 30, "max_iter": 50})
+    eq.solve()
+    assert eq.last_stats.success
+    with pytest.raises(InputError, match=r"solver option max_wal_time=30: IPOPT rejects it"):
+        Equilibrium(examples.symmetric(2, 1), options={"max_wal_time": 30}).solve()
+
+
+@pytest.mark.parametrize("size, seed", [((6, 6), 5), ((6, 6), 3)])
+def test_benchmark_found_by_trade_cost_continuation(size, seed):
+    """Asymmetric economies whose benchmark IPOPT does not find from the closed-economy
+    guess are solved from the economy near autarky (foreign trade costs tripled), with
+    the trade costs stepped back; the result is an equilibrium (Walras, residuals, a
+    re-solve takes at most one iteration)."""
+    from cge.examples import random_economy
+    from cge.solve import run_ipopt
+
+    prim = random_economy(*size, seed=seed)
+    direct = Equilibrium(prim)
+    assert not run_ipopt(direct.model, None, {"max_wall_time": 60.0}).success, \
+        "this economy no longer needs the continuation: pick another"
+    eq = Equilibrium(prim, time_limit=120)
+    res = eq.solve()
+    assert any(st.startswith("trade-cost continuation") for st in eq.benchmark_stages), \
+        eq.benchmark_stages
+    assert res.max_residual < 1e-8 and abs(res.walras_residual) < 1e-9
+    assert eq.resolve().iterations <= 1
+    assert eq.primitives is prim or np.array_equal(eq.primitives["tau"], prim["tau"])
