@@ -1,8 +1,8 @@
 """Calibration of :mod:`cge` models to benchmark data and social accounting matrices.
 
 * :class:`BenchmarkData` - a labelled, consistent multi-region benchmark
-  (bilateral trade, tariffs, factor payments, intermediate and final demand,
-  deficits, sector parameters); checked by the ``check_*`` functions of
+  (bilateral trade, tariffs, factor payments, production taxes, intermediate and
+  final demand, deficits, sector parameters); checked by the ``check_*`` functions of
   :mod:`calibration.checks`.
 * :func:`calibrate` - primitives under which the benchmark is an equilibrium at
   unit prices, plus the benchmark values of every unknown; :func:`set_start`

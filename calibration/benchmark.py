@@ -25,6 +25,10 @@ sectors :math:`s, u` and primary factors :math:`f`:
     C_{ngs} - C_{nvs}`. The split does not change the default closure; the
     other closures of final demand (:class:`cge.primitives.Closure`) hold
     real government consumption or real investment fixed.
+``production_tax[i, s]``  :math:`T^P_{is}`
+    the value of net production taxes paid by the activity ``s`` of region
+    ``i`` (default 0; negative: a net subsidy). Sales cover factor payments,
+    intermediate purchases and this tax; the revenue is income of ``i``.
 ``deficit[n]``  :math:`D_n`
     trade deficit (imports minus exports, foreign savings), summing to zero.
 
@@ -69,6 +73,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "final_demand": ("region", "sector"),
     "government_demand": ("region", "sector"),
     "investment_demand": ("region", "sector"),
+    "production_tax": ("region", "sector"),
     "deficit": ("region",),
     "sigma": ("sector",),
     "k": ("sector",),
@@ -82,7 +87,7 @@ DEFAULTS: dict[str, float | None] = {
     "trade": None, "tariff": 0.0, "factor_payments": None, "intermediate": 0.0,
     "final_demand": None, "deficit": 0.0, "sigma": None, "k": 4.0, "delta": 1.0,
     "survival": math.nan, "exporter_share": math.nan, "entrants": math.nan,
-    "government_demand": 0.0, "investment_demand": 0.0,
+    "government_demand": 0.0, "investment_demand": 0.0, "production_tax": 0.0,
 }
 #: What each field is, for messages and tables.
 DESCRIPTIONS = {
@@ -93,6 +98,7 @@ DESCRIPTIONS = {
     "final_demand": "final demand C[n,s] (tariff-inclusive)",
     "government_demand": "government part of final demand C_g[n,s]",
     "investment_demand": "investment part of final demand C_v[n,s]",
+    "production_tax": "net production taxes paid by the activity TP[i,s]",
     "deficit": "trade deficit D[n]",
     "sigma": "elasticity of substitution",
     "k": "Pareto shape",
@@ -133,6 +139,7 @@ class BenchmarkData:
     entrants: np.ndarray | None = None
     government_demand: np.ndarray | None = None
     investment_demand: np.ndarray | None = None
+    production_tax: np.ndarray | None = None
     name: str = "benchmark"
     units: str = ""
     notes: list[str] = field(default_factory=list)
@@ -179,8 +186,16 @@ class BenchmarkData:
         return self.trade.sum(axis=0)
 
     def costs(self) -> np.ndarray:
-        r"""Cost of production :math:`\sum_f V_{isf} + \sum_u Z_{isu}`, shape (region, sector)."""
+        r"""Cost of production :math:`\sum_f V_{isf} + \sum_u Z_{isu}` (net of production
+        taxes), shape (region, sector)."""
         return self.factor_payments.sum(axis=2) + self.intermediate.sum(axis=2)
+
+    def production_tax_rate(self) -> np.ndarray:
+        r"""Ad valorem production-tax rate :math:`t^P_{is} = T^P_{is}/(\sum_f V_{isf} +
+        \sum_u Z_{isu})`, shape (region, sector) (0 where costs are 0)."""
+        costs = self.costs()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(costs != 0, self.production_tax / np.where(costs != 0, costs, 1.0), 0.0)
 
     def absorption(self) -> np.ndarray:
         r"""Tariff-inclusive spending :math:`E_{ns} = \sum_i (1+t_{nis}) X_{nis}` (supply side)."""
@@ -208,8 +223,9 @@ class BenchmarkData:
         return self.factor_payments.sum(axis=1)
 
     def income(self) -> np.ndarray:
-        r"""Household income :math:`\sum_f V + \sum_s T + D` by region."""
-        return self.factor_income().sum(axis=1) + self.tariff_revenue().sum(axis=1) + self.deficit
+        r"""Regional income :math:`\sum_f V + \sum_s T + \sum_s T^P + D` by region."""
+        return (self.factor_income().sum(axis=1) + self.tariff_revenue().sum(axis=1)
+                + self.production_tax.sum(axis=1) + self.deficit)
 
     def exports(self) -> np.ndarray:
         """Exports by (region, sector): sales to other regions."""
@@ -292,10 +308,11 @@ class BenchmarkData:
         return pd.Series(arr.reshape(-1), index=index, name=name)
 
     def summary(self) -> pd.DataFrame:
-        """Per (region, sector): output, costs, absorption, demand, exports, imports,
-        final demand and tariff revenue."""
+        """Per (region, sector): output, costs (net of production taxes), production
+        taxes, absorption, demand, exports, imports, final demand and tariff revenue."""
         idx = pd.MultiIndex.from_product([self.regions, self.sectors], names=["region", "sector"])
-        cols = {"output": self.output(), "costs": self.costs(), "absorption": self.absorption(),
+        cols = {"output": self.output(), "costs": self.costs(),
+                "production_tax": self.production_tax, "absorption": self.absorption(),
                 "demand": self.demand(), "exports": self.exports(), "imports": self.imports(),
                 "final_demand": self.final_demand, "tariff_revenue": self.tariff_revenue()}
         return pd.DataFrame({k: v.reshape(-1) for k, v in cols.items()}, index=idx)

@@ -7,15 +7,19 @@ r"""Calibration: parameters under which a benchmark data set is an equilibrium.
 
 Units. Every factor price and every sector price index is 1 in the benchmark
 (quantities are "what one currency unit buys at benchmark prices"). The unit
-cost of a composite input is then the Cobb-Douglas constant
-:math:`c_{is} = \prod_f \alpha_{isf}^{-\alpha_{isf}} \prod_u \gamma_{isu}^{-\gamma_{isu}}`
+cost of a composite input is then the Cobb-Douglas constant times the
+production tax,
+:math:`c_{is} = (1+t^P_{is}) \prod_f \alpha_{isf}^{-\alpha_{isf}} \prod_u \gamma_{isu}^{-\gamma_{isu}}`,
 and the composite input used is :math:`Y_{is} = R_{is}/c_{is}`, with
 :math:`R_{is} = \sum_n X_{nis}` the sector's sales.
 
 Shares. :math:`\alpha_{isf} = V_{isf}/K_{is}`, :math:`\gamma_{isu} = Z_{isu}/K_{is}`
-with :math:`K_{is} = \sum_f V + \sum_u Z` (equal to :math:`R_{is}` by zero
-profit), :math:`\beta_{ns} = C_{ns}/\sum_s C_{ns}`, endowments
-:math:`\bar L_{if} = \sum_s \alpha_{isf} R_{is}`, deficit :math:`D_n/\bar p`.
+with :math:`K_{is} = \sum_f V + \sum_u Z` the costs net of production taxes,
+the production tax :math:`t^P_{is} = T^P_{is}/K_{is}` (:math:`T^P_{is}` the
+value of net production taxes paid by the activity; :math:`R_{is} = (1+t^P_{is})
+K_{is}` by zero profit, so the model's revenue :math:`t^P_{is}/(1+t^P_{is})\,
+c_{is}Y_{is}` is :math:`T^P_{is}`), :math:`\beta_{ns} = C_{ns}/\sum_s C_{ns}`, endowments
+:math:`\bar L_{if} = \sum_s \alpha_{isf} R_{is}/(1+t^P_{is})`, deficit :math:`D_n/\bar p`.
 
 Final-demand agents (used by the non-default closures of
 :class:`cge.primitives.Closure`; set under every closure, so that one
@@ -246,6 +250,8 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     R_, S_, F_ = data.regions, data.sectors, data.factors
     nR, nS = len(R_), len(S_)
     alpha, gamma, beta, c = _shares(data)
+    ptax = data.production_tax_rate()  # t^P_is = T^P_is / K_is
+    c = (1 + ptax) * c  # the producer pays (1 + t^P) per unit of the composite input
     sales = data.output()  # R_is
     absorption = data.absorption()  # E_ns at P = 1
     agent_spending, omega, beta_a, agent_price = _agent_parameters(data, beta)
@@ -334,13 +340,13 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         raise CalibrationError(problems)
     tau = np.where(np.isfinite(tau) & (tau < 1), 1.0, tau)  # round-off at tau = 1
 
-    endowment = (alpha * sales[:, :, None]).sum(axis=1)
+    endowment = (alpha * (sales / (1 + ptax))[:, :, None]).sum(axis=1)
     deficit = data.deficit - data.deficit.sum() * (np.abs(data.deficit) / max(np.abs(data.deficit).sum(), 1e-300))
     arrays = {
         "sigma": sigma, "k": k, "delta": delta, "beta": beta, "endowment": endowment,
         "factor_share": alpha, "input_share": gamma, "phi_min": phi_min, "f": f, "f_e": f_e,
         "tau": tau, "tariff": t, "pref_weight": pref, "entrants": m_e / delta[None, :],
-        "deficit": deficit / num.value,
+        "deficit": deficit / num.value, "production_tax": ptax,
         "agent_share": omega, "agent_beta": beta_a,
         "real_government": agent_spending[:, 1] / agent_price[:, 1],
         "real_investment": agent_spending[:, 2] / agent_price[:, 2],
@@ -359,7 +365,8 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
 
     # ------------------------------------------------------------ start values
     tariff_rev = (t * X).sum(axis=1)  # (n, s)
-    income = endowment.sum(axis=1) + tariff_rev.sum(axis=1) + deficit
+    ptax_rev = ptax / (1 + ptax) * sales  # (i, s), as the model states it
+    income = endowment.sum(axis=1) + tariff_rev.sum(axis=1) + ptax_rev.sum(axis=1) + deficit
     start = StartValues()
     start.host["log_factor_price"] = {(r, fn): 0.0 for r in R_ for fn in F_}
     start.host["log_income"] = {r: float(np.log(income[n])) for n, r in enumerate(R_)}
@@ -469,8 +476,10 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
     """The benchmark data of a solved :class:`cge.Equilibrium` (its current point).
 
     Values at current prices: trade and tariffs from the routes, factor
-    payments :math:`\\alpha c Y`, intermediate purchases :math:`\\gamma c Y`,
-    final demand :math:`\\beta I`, deficits :math:`D \\bar p`; sector parameters
+    payments :math:`\\alpha c Y/(1+t^P)`, intermediate purchases
+    :math:`\\gamma c Y/(1+t^P)`, production taxes :math:`t^P c Y/(1+t^P)`,
+    final demand :math:`\\beta I` (by agent: :math:`\\beta_{nas} E_{na}`),
+    deficits :math:`D \\bar p`; sector parameters
     and firm-level shares (survival, exporter shares, entrants) from the model.
     Recalibrating the result reproduces this equilibrium. Sectors with fixed
     entry (profits paid to households) are not supported.
@@ -506,6 +515,8 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
                     if n != r:
                         expo[R_.index(n), i, j] = (dom / v(blk.cutoff[n, r])) ** kk
     alpha, gamma, beta = prim["factor_share"], prim["input_share"], prim["beta"]
+    tp = prim["production_tax"]
+    net = cy / (1 + tp)  # what factors and intermediate inputs are paid
     income = np.array([v(m.income[r]) for r in R_])
     final = beta * income[:, None]
     # Final demand by agent (cge.results): the model's agents under a non-default closure,
@@ -521,7 +532,8 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
         final, gov, inv = by_agent.sum(axis=1), by_agent[:, 1], by_agent[:, 2]
     return BenchmarkData(
         regions=R_, sectors=S_, factors=F_, trade=X, tariff=prim["tariff"].copy(),
-        factor_payments=alpha * cy[:, :, None], intermediate=gamma * cy[:, :, None],
+        factor_payments=alpha * net[:, :, None], intermediate=gamma * net[:, :, None],
+        production_tax=tp * net,
         final_demand=final, government_demand=gov, investment_demand=inv,
         deficit=prim["deficit"] * v(m.numeraire_value),
         sigma=prim["sigma"].copy(), k=prim["k"].copy(), delta=prim["delta"].copy(),

@@ -6,9 +6,13 @@ them all and raises one :class:`~cge.errors.InputError` listing everything.
 
 The identities (values, :math:`n` destination, :math:`i` origin):
 
-* zero profit, per (i, s): :math:`\sum_n X_{nis} = \sum_f V_{isf} + \sum_u Z_{isu}`;
+* zero profit, per (i, s): :math:`\sum_n X_{nis} = \sum_f V_{isf} + \sum_u Z_{isu} + T^P_{is}`
+  (:math:`T^P` net production taxes, default 0);
 * market clearing, per (n, s): :math:`\sum_i (1+t_{nis}) X_{nis} = C_{ns} + \sum_u Z_{nus}`;
-* income, per n: :math:`\sum_{s,f} V_{nsf} + \sum_{s,i} t_{nis} X_{nis} + D_n = \sum_s C_{ns}`;
+* income, per n: :math:`\sum_{s,f} V_{nsf} + \sum_{s,i} t_{nis} X_{nis} + \sum_s T^P_{ns}
+  + D_n = \sum_s C_{ns}`;
+* production taxes are finite and the implied rate
+  :math:`T^P_{is}/(\sum_f V_{isf} + \sum_u Z_{isu})` exceeds -1;
 * the world is closed: :math:`\sum_n D_n = 0`;
 * flows are non-negative, tariffs exceed -1 and are zero on domestic sales;
 * the government and investment parts of final demand are non-negative and
@@ -134,20 +138,40 @@ def check_tariffs(data: BenchmarkData) -> list[str]:
 
 
 def check_zero_profit(data: BenchmarkData, tol: float = TOL) -> list[str]:
-    """Per (region, sector): sales = factor payments + intermediate purchases."""
+    """Per (region, sector): sales = factor payments + intermediate purchases + production taxes."""
     sales, va, inputs = data.output(), data.factor_payments.sum(axis=2), data.intermediate.sum(axis=2)
-    bad = _mismatch(sales, va + inputs, tol)
+    ptax = data.production_tax
+    costs = va + inputs + ptax
+    bad = _mismatch(sales, costs, tol)
     out = []
-    order = np.argsort(-np.abs(sales - va - inputs), axis=None)
+    order = np.argsort(-np.abs(sales - costs), axis=None)
     for flat in order:
         i, j = np.unravel_index(flat, sales.shape)
         if not bad[i, j]:
             continue
+        tax = (f" + production taxes {_fmt(ptax[i, j])}" if ptax[i, j] != 0 else "")
         out.append(f"zero profit fails for region={data.regions[i]}, sector={data.sectors[j]}: "
                    f"sales sum_n trade = {_fmt(sales[i, j])} but costs = factor payments "
-                   f"{_fmt(va[i, j])} + intermediate purchases {_fmt(inputs[i, j])} = "
-                   f"{_fmt(va[i, j] + inputs[i, j])} (difference {_fmt(sales[i, j] - va[i, j] - inputs[i, j])})")
+                   f"{_fmt(va[i, j])} + intermediate purchases {_fmt(inputs[i, j])}{tax} = "
+                   f"{_fmt(costs[i, j])} (difference {_fmt(sales[i, j] - costs[i, j])})")
     return _limit(out, "zero-profit failures")
+
+
+def check_production_taxes(data: BenchmarkData) -> list[str]:
+    """Net production taxes are finite and a subsidy is smaller than the costs it subsidises
+    (the rate tax / (factor payments + intermediate purchases) exceeds -1)."""
+    out = []
+    tax, costs = data.production_tax, data.costs()
+    for i, r in enumerate(data.regions):
+        for j, s in enumerate(data.sectors):
+            if not np.isfinite(tax[i, j]):
+                out.append(f"production_tax[region={r}, sector={s}] = {tax[i, j]} is not a finite "
+                           f"number ({DESCRIPTIONS['production_tax']})")
+            elif tax[i, j] != 0 and not costs[i, j] + tax[i, j] > 0:
+                out.append(f"production_tax[region={r}, sector={s}] = {_fmt(tax[i, j])}: a subsidy "
+                           f"at least as large as the costs it subsidises (factor payments + "
+                           f"intermediate purchases = {_fmt(costs[i, j])}); the rate must exceed -1")
+    return _limit(out, "production-tax problems")
 
 
 def check_market_clearing(data: BenchmarkData, tol: float = TOL) -> list[str]:
@@ -167,14 +191,17 @@ def check_market_clearing(data: BenchmarkData, tol: float = TOL) -> list[str]:
 
 
 def check_income(data: BenchmarkData, tol: float = TOL) -> list[str]:
-    """Per region: factor income + tariff revenue + deficit = final demand."""
+    """Per region: factor income + tariff revenue + production taxes + deficit = final demand."""
     fac = data.factor_income().sum(axis=1)
     rev = data.tariff_revenue().sum(axis=1)
+    ptax = data.production_tax.sum(axis=1)
     spend = data.final_demand.sum(axis=1)
-    income = fac + rev + data.deficit
+    income = fac + rev + ptax + data.deficit
     bad = _mismatch(income, spend, tol)
     return [f"income balance fails for region={r}: factor income {_fmt(fac[n])} + tariff revenue "
-            f"{_fmt(rev[n])} + deficit {_fmt(data.deficit[n])} = {_fmt(income[n])} but final "
+            f"{_fmt(rev[n])}"
+            + (f" + production taxes {_fmt(ptax[n])}" if ptax[n] != 0 else "")
+            + f" + deficit {_fmt(data.deficit[n])} = {_fmt(income[n])} but final "
             f"demand = {_fmt(spend[n])} (difference {_fmt(income[n] - spend[n])})"
             for n, r in enumerate(data.regions) if bad[n]]
 
@@ -264,7 +291,7 @@ def check_firm_data(data: BenchmarkData) -> list[str]:
 
 
 CHECKS = (check_shapes, check_nonnegative, check_agent_demand, check_tariffs,
-          check_sector_parameters,
+          check_production_taxes, check_sector_parameters,
           check_zero_profit, check_market_clearing, check_income, check_deficits,
           check_activity, check_firm_data)
 _WITH_TOL = {check_zero_profit, check_market_clearing, check_income, check_deficits,

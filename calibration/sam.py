@@ -33,10 +33,23 @@ household's (the rest of ``final_demand``). A negative government or
 investment purchase (a stock drawdown) is netted against the household's
 purchases of that commodity. Foreign savings are the deficit, which by the
 balance of the rest-of-world account equals imports minus exports. Net
-production taxes are, by default, added to the factor payments of the activity
-in proportion to those payments (``production_taxes="pro_rata"``; the model has
-no production-tax instrument, so a counterfactual holds them as factor income),
-or booked as a separate factor ``production_tax`` (``"factor"``).
+production taxes (the cells production_tax <- activity) are read one of three
+ways (option ``production_taxes``):
+
+``"tax"``
+    as such: the benchmark's ``production_tax`` field, which calibration turns
+    into the model's ad valorem production tax :math:`t^P_{is}` (tax over factor
+    payments plus intermediate purchases). Its revenue is income of the
+    regional household: the production-tax account's payments to the
+    government or the household are transfers within it. A counterfactual can
+    change the rate (``type: parameter``, ``parameter: production_tax``).
+``"pro_rata"`` (default)
+    added to the factor payments of the activity in proportion to those
+    payments: a counterfactual then holds them as factor income.
+``"factor"``
+    booked as a separate factor ``production_tax`` (non-negative taxes only).
+
+The default stays ``"pro_rata"`` so that existing workbooks calibrate as before.
 
 Every problem found is reported at once in a :class:`WorkbookError` naming the
 sheet, the account and the cell.
@@ -63,7 +76,7 @@ ACCOUNT_TYPES = ("activity", "commodity", "factor", "household", "government", "
                  "tax", "tariff", "production_tax", "savings_investment", "rest_of_world")
 #: Accounts that together form the regional household.
 INSTITUTIONS = ("household", "government", "enterprise", "tax")
-PRODUCTION_TAXES = ("pro_rata", "factor")
+PRODUCTION_TAXES = ("pro_rata", "factor", "tax")
 _MAX_LISTED = 12
 
 
@@ -710,6 +723,8 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
     gov_acc = [a for a in rh if t_[a] in ("government", "tax")]
     inv_acc = [a for a in rh if t_[a] == "savings_investment"]
     extra = production_taxes == "factor" and ptax_acc is not None
+    as_tax = production_taxes == "tax"
+    PT = np.zeros((nR, nS))
     all_factors = factors + (["production_tax"] if extra else [])
     V = np.zeros((nR, nS, len(all_factors)))
     Z = np.zeros((nR, nS, nS))
@@ -735,7 +750,15 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
                                                   sum(sam.get(com, a) for a in inv_acc))
             if ptax_acc is not None:
                 tax = sam.get(ptax_acc, act)
-                if extra:
+                if as_tax:
+                    PT[n, j] = tax
+                    costs = V[n, j].sum() + Z[n, j].sum()
+                    if tax != 0 and not costs + tax > 0:
+                        problems.append(f"{sam.cell(ptax_acc, act)}: subsidy {tax:.10g} to {s} "
+                                        f"is not smaller than its factor payments and "
+                                        f"intermediate purchases {costs:.10g} (the rate must "
+                                        "exceed -1)")
+                elif extra:
                     V[n, j, -1] = tax
                     if tax < 0:
                         problems.append(f"{sam.cell(ptax_acc, act)}: net production tax of {s} = "
@@ -764,7 +787,7 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
     return BenchmarkData(
         regions=tuple(R), sectors=tuple(sectors), factors=tuple(all_factors),
         trade=X, tariff=t, factor_payments=V, intermediate=Z, final_demand=C, deficit=D,
-        government_demand=CG, investment_demand=CV,
+        government_demand=CG, investment_demand=CV, production_tax=PT,
         sigma=par["sigma"].to_numpy(float), k=par["k"].to_numpy(float),
         delta=par["delta"].to_numpy(float), market_structure=dict(par["market_structure"]),
         survival=survival, exporter_share=share, entrants=entrants,
@@ -872,7 +895,8 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
         least cross entropy from the data
         (:func:`calibration.balance.cross_entropy_balance`).
     production_taxes:
-        ``"pro_rata"`` (default) or ``"factor"``, see the module docstring.
+        ``"pro_rata"`` (default), ``"factor"`` or ``"tax"`` (production taxes as the
+        model's production-tax instrument), see the module docstring.
     tol:
         Relative tolerance of every accounting identity.
     blank_as_zero:
@@ -917,17 +941,46 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
 
 # ==================================================================== writing
 def benchmark_sams(data: BenchmarkData) -> dict[str, pd.DataFrame]:
-    """Regional SAMs (rows receive, columns pay) of a benchmark, in the workbook's accounts.
+    r"""Regional SAMs (rows receive, columns pay) of a benchmark, in the workbook's accounts.
 
-    Accounts: ``a_<sector>``, ``c_<sector>``, one per factor, ``household``
-    (buys all final demand), ``tariffs``, ``savings`` (foreign savings
-    :math:`D_n` arrive from ``rest_of_world``; the household saves
-    :math:`-D_n`) and ``rest_of_world``.
+    Accounts (:func:`_default_accounts`): ``a_<sector>``, ``c_<sector>``, one
+    per factor, ``household``, ``tariffs``, ``savings`` (savings-investment),
+    ``rest_of_world``, ``government`` and, when some production tax is not
+    zero, ``production_taxes``. Every account balances and
+    :func:`read_workbook` maps the flows back:
+
+    * activity ``s`` pays its intermediate inputs, its factors and its net
+      production tax :math:`T^P_{ns}` (``production_taxes`` row; read back with
+      ``production_taxes="tax"``) and receives domestic sales and exports;
+    * commodity ``s`` pays domestic sales, imports (``rest_of_world``) and
+      tariffs, and is bought by the activities (intermediate use), the
+      household (:math:`C_{ns} - C_{ngs} - C_{nvs}`), ``government``
+      (:math:`C_{ngs}`, read back as ``government_demand``) and ``savings``
+      (:math:`C_{nvs}`, ``investment_demand``);
+    * the household receives all factor income and pays the government the
+      transfer that balances its budget, :math:`E_{ng} - T_n - T^P_n`
+      (tariff and production-tax revenue accrue to ``government``; a negative
+      transfer is booked as a payment from the government to the household),
+      and saves :math:`E_{nv} - D_n`;
+    * ``savings`` receives foreign savings :math:`D_n` from ``rest_of_world``
+      (which pays for them with the trade balance) and the household's savings,
+      and pays for investment.
     """
-    accounts, _ = _default_accounts(data)
+    accounts, _ = _written_accounts(data)
     R, S, F = data.regions, data.sectors, data.factors
     out = {}
     X = data.trade
+    household = np.maximum(data.household_demand(), 0.0)  # (round-off below 0 dropped)
+    tariffs = data.tariff_revenue().sum(axis=1)
+    ptax = data.production_tax.sum(axis=1)
+
+    def pay(A, to, frm, value):
+        """``frm`` pays ``to`` ``value``; a negative value is booked the other way round."""
+        if value >= 0:
+            A.loc[to, frm] += value
+        else:
+            A.loc[frm, to] += -value
+
     for n, r in enumerate(R):
         A = pd.DataFrame(0.0, index=accounts, columns=accounts)
         for j, s in enumerate(S):
@@ -940,22 +993,46 @@ def benchmark_sams(data: BenchmarkData) -> dict[str, pd.DataFrame]:
                 A.loc[f"c_{su}", act] = data.intermediate[n, j, u]
             for g, f in enumerate(F):
                 A.loc[f, act] = data.factor_payments[n, j, g]
-            A.loc[com, "household"] = data.final_demand[n, j]
+            if "production_taxes" in accounts:
+                A.loc["production_taxes", act] = data.production_tax[n, j]
+            A.loc[com, "household"] = household[n, j]
+            A.loc[com, "government"] = data.government_demand[n, j]
+            A.loc[com, "savings"] = data.investment_demand[n, j]
         for g, f in enumerate(F):
             A.loc["household", f] = data.factor_payments[n, :, g].sum()
-        A.loc["household", "tariffs"] = data.tariff_revenue()[n].sum()
+        pay(A, "government", "tariffs", tariffs[n])
+        if "production_taxes" in accounts:
+            pay(A, "government", "production_taxes", ptax[n])
+        spend_g = data.government_demand[n].sum()
+        pay(A, "government", "household", spend_g - tariffs[n] - ptax[n])
         A.loc["savings", "rest_of_world"] = data.deficit[n]
-        A.loc["savings", "household"] = -data.deficit[n]
+        A.loc["savings", "household"] = data.investment_demand[n].sum() - data.deficit[n]
         out[r] = A
     return out
 
 
-def _default_accounts(data: BenchmarkData):
+def _written_accounts(data: BenchmarkData):
+    """The accounts of :func:`benchmark_sams`: the default ones, ``government`` and, where
+    some production tax is not zero, ``production_taxes``."""
+    return _default_accounts(data, government=True,
+                             production_tax=bool(np.any(data.production_tax != 0)))
+
+
+def _default_accounts(data: BenchmarkData, *, government: bool = False,
+                      production_tax: bool = False):
+    """Accounts of a written benchmark: activities, commodities, factors, ``household``,
+    ``tariffs``, ``savings``, ``rest_of_world`` and, if asked, ``government`` and
+    ``production_taxes`` (after the others, so that the cells of the first ones keep
+    their places)."""
     rows = [(f"a_{s}", "activity", s) for s in data.sectors]
     rows += [(f"c_{s}", "commodity", s) for s in data.sectors]
     rows += [(f, "factor", f) for f in data.factors]
     rows += [("household", "household", None), ("tariffs", "tariff", None),
              ("savings", "savings_investment", None), ("rest_of_world", "rest_of_world", None)]
+    if government:
+        rows.append(("government", "government", None))
+    if production_tax:
+        rows.append(("production_taxes", "production_tax", None))
     taken = [r[0] for r in rows]
     dupes = sorted({a for a in taken if taken.count(a) > 1})
     if dupes:
@@ -1012,8 +1089,11 @@ def _write_parts(path, *, sams, accounts, trade, parameters, firms, info, layout
 def write_benchmark_workbook(data: BenchmarkData, path: str | Path, *, layout: str = "matrix",
                              info: dict[str, str] | None = None) -> Path:
     """Write ``data`` as a workbook (accounts of :func:`benchmark_sams`); reading it back with
-    :func:`read_workbook` gives ``data`` again (up to the firm information not given)."""
-    _, accounts = _default_accounts(data)
+    :func:`read_workbook` gives ``data`` again (up to the firm information not given), with
+    the split of final demand among household, government and investment; production
+    taxes come back as such with ``production_taxes="tax"`` (the default ``"pro_rata"``
+    folds them into factor payments)."""
+    _, accounts = _written_accounts(data)
     rows = []
     R, S = data.regions, data.sectors
     for j, s in enumerate(S):

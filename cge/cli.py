@@ -323,6 +323,10 @@ def _describe_primitives(console, prim) -> None:
                       f"inactive; tau from {tau[active].min():.3g} to {tau[active].max():.3g}; "
                       f"tariffs from {prim['tariff'][active].min():.3g} to "
                       f"{prim['tariff'][active].max():.3g}", highlight=False)
+    ptax = prim["production_tax"]
+    if (ptax != 0).any():
+        console.print(f"  production taxes: {int((ptax != 0).sum())} of {ptax.size} cells, "
+                      f"rates from {ptax.min():.3g} to {ptax.max():.3g}", highlight=False)
 
 
 @app.command()

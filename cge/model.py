@@ -12,16 +12,29 @@ Equation families at the top level (each written in logarithms, so residuals
 are relative errors):
 
 ``unit_cost[i,s]``
-    .. math:: c_{is} = \prod_f \left(\frac{w_{if}}{\alpha_{isf}}\right)^{\alpha_{isf}}
+    .. math:: c_{is} = (1+t^P_{is}) \prod_f \left(\frac{w_{if}}{\alpha_{isf}}\right)^{\alpha_{isf}}
               \prod_u \left(\frac{P_{iu}}{\gamma_{isu}}\right)^{\gamma_{isu}}
 ``factor_market[i,f]``
-    .. math:: \sum_s \alpha_{isf}\, c_{is} Y_{is} = w_{if} \bar L_{if}
+    .. math:: \sum_s \alpha_{isf}\, \frac{c_{is} Y_{is}}{1+t^P_{is}} = w_{if} \bar L_{if}
 ``sector_expenditure[n,s]``
-    .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}
+    .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, \frac{c_{nu} Y_{nu}}{1+t^P_{nu}}
 ``income_balance[n]``
-    .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns} + \sum_s \Pi_{ns} + D_n \bar p
+    .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns} + \sum_s R^P_{ns}
+              + \sum_s \Pi_{ns} + D_n \bar p
 ``numeraire``
     the chosen price equals :math:`\bar p`.
+
+Production taxes. :math:`t^P_{is}` (``production_tax``; negative: a subsidy,
+:math:`> -1`) is an ad valorem tax on the value of the composite input of
+:math:`(i, s)`, equivalently on its output value (every cost of the sector is
+a composite-input cost, and under free entry sales equal those costs). The
+producer pays :math:`(1+t^P_{is})` per unit of the bundle, so :math:`c_{is}`
+(``log_input_price``, what the sector block prices with) is tax-inclusive,
+while factors and intermediate inputs are paid the tax-exclusive value
+:math:`c_{is}Y_{is}/(1+t^P_{is})`. The revenue
+:math:`R^P_{is} = \frac{t^P_{is}}{1+t^P_{is}}\, c_{is} Y_{is}` (the Expression
+``production_tax_revenue[i, s]``) is income of region :math:`i`. With
+:math:`t^P = 0` (the default) every term vanishes.
 
 Closure of final demand (:class:`~cge.primitives.Closure`). With the default
 closure (government ``regional_household``, investment ``savings_driven``)
@@ -64,7 +77,8 @@ from .primitives import Primitives
 
 #: Parameters held by the sector blocks (route or origin indexed) and by the host.
 SECTOR_PARAMETERS = ("phi_min", "f_e", "entrants", "f", "tau", "tariff", "pref_weight")
-HOST_PARAMETERS = ("endowment", "beta", "factor_share", "input_share", "deficit")
+HOST_PARAMETERS = ("endowment", "beta", "factor_share", "input_share", "deficit",
+                   "production_tax")
 #: Parameters that change the model's structure; changing them needs a rebuild.
 STRUCTURAL = ("sigma", "k", "delta")
 
@@ -154,6 +168,7 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
     m.factor_share = host_param("factor_share", m.regions * m.sectors * m.factors)
     m.input_share = host_param("input_share", m.regions * m.sectors * m.sectors)
     m.deficit = host_param("deficit", m.regions)
+    m.production_tax = host_param("production_tax", m.regions * m.sectors)
     m.numeraire_value = pyo.Param(initialize=prim.numeraire.value, mutable=True,
                                   doc="value of the numeraire price")
 
@@ -217,8 +232,10 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
                               doc="I_n: household income = final spending")
 
     def log_cost_value(i, s):
-        """ln(c_is Y_is): spending of (i, s) on its composite input."""
-        return m.sector[s].log_input_price[i] + m.sector[s].log_input_demand[i]
+        """ln(c_is Y_is / (1 + t^P_is)): what (i, s) pays factors and intermediate inputs
+        for its composite input (the tax-exclusive value)."""
+        return (m.sector[s].log_input_price[i] + m.sector[s].log_input_demand[i]
+                - pyo.log(1 + m.production_tax[i, s]))
 
     def log_sum_exp(terms):
         return pyo.log(sum(pyo.exp(t) for t in terms))
@@ -239,16 +256,25 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
             m.agent_use, rule=lambda m, n, a: pyo.exp(log_agent_price(n, a)),
             doc="P_na = prod_s (P_ns/beta_nas)^beta_nas: price index of agent a's basket")
 
+    m.production_tax_revenue = pyo.Expression(
+        m.regions * m.sectors,
+        rule=lambda m, i, s: (m.production_tax[i, s] / (1 + m.production_tax[i, s])
+                              * pyo.exp(m.sector[s].log_input_price[i]
+                                        + m.sector[s].log_input_demand[i])),
+        doc="R^P_is = t^P_is/(1+t^P_is) c_is Y_is: net production-tax revenue of region i "
+            "from sector s")
+
     # ------------------------------------------------------------- equations
     def unit_cost(m, i, s):
-        r"""Cobb-Douglas unit cost of the composite input of (i, s).
+        r"""Cobb-Douglas unit cost of the composite input of (i, s), production tax included.
 
-        .. math:: c_{is} = \prod_f (w_{if}/\alpha_{isf})^{\alpha_{isf}}
+        .. math:: c_{is} = (1+t^P_{is}) \prod_f (w_{if}/\alpha_{isf})^{\alpha_{isf}}
                   \prod_u (P_{iu}/\gamma_{isu})^{\gamma_{isu}}
         """
-        rhs = sum(m.factor_share[i, s, f] * (m.log_factor_price[i, f]
-                                             - pyo.log(m.factor_share[i, s, f]))
-                  for f in factors_of[i, s])
+        rhs = pyo.log(1 + m.production_tax[i, s])
+        rhs += sum(m.factor_share[i, s, f] * (m.log_factor_price[i, f]
+                                              - pyo.log(m.factor_share[i, s, f]))
+                   for f in factors_of[i, s])
         rhs += sum(m.input_share[i, s, u] * (m.sector[u].log_price_index[i]
                                             - pyo.log(m.input_share[i, s, u]))
                    for u in inputs_of[i, s])
@@ -257,7 +283,9 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
     def factor_market(m, i, f):
         r"""Factor market clearing: factor demand of all sectors equals the endowment.
 
-        .. math:: \sum_s \alpha_{isf}\, c_{is} Y_{is} = w_{if} \bar L_{if}
+        .. math:: \sum_s \alpha_{isf}\, \frac{c_{is} Y_{is}}{1+t^P_{is}} = w_{if} \bar L_{if}
+
+        (factors are paid the value of the composite input net of the production tax)
         """
         demand = log_sum_exp([pyo.log(m.factor_share[i, s, f]) + log_cost_value(i, s)
                               for s in users_of_factor[i, f]])
@@ -266,9 +294,10 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
     def sector_expenditure(m, n, s):
         r"""Spending on sector s in n: Cobb-Douglas final demand plus intermediate use.
 
-        .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}
+        .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, \frac{c_{nu} Y_{nu}}{1+t^P_{nu}}
 
-        (with final-demand agents: :math:`\sum_a \beta_{nas} E_{na}` in place of
+        (intermediate inputs are bought with the tax-exclusive value of the composite
+        input; with final-demand agents: :math:`\sum_a \beta_{nas} E_{na}` in place of
         :math:`\beta_{ns} I_n`)
         """
         if agents:
@@ -280,12 +309,16 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
         return m.sector[s].log_expenditure[n] == log_sum_exp(terms)
 
     def income_balance(m, n):
-        r"""Household income: factor income, tariff revenue, profits and the deficit.
+        r"""Regional income: factor income, tariff and production-tax revenue, profits and
+        the deficit.
 
-        .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns} + \sum_s \Pi_{ns} + D_n \bar p
+        .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns}
+                  + \sum_s \frac{t^P_{ns}}{1+t^P_{ns}}\, c_{ns} Y_{ns}
+                  + \sum_s \Pi_{ns} + D_n \bar p
         """
         total = sum(m.factor_price[n, f] * m.endowment[n, f] for f in m.factors)
         total += sum(m.sector[s].tariff_revenue[n] + m.sector[s].profit[n] for s in m.sectors)
+        total += sum(m.production_tax_revenue[n, s] for s in m.sectors)
         total += m.deficit[n] * m.numeraire_value
         return m.log_income[n] == pyo.log(total)
 
@@ -477,7 +510,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
     with np.errstate(divide="ignore", invalid="ignore"):
         la = np.where(alpha > 0, alpha * (np.log(p0) - np.log(np.where(alpha > 0, alpha, 1))), 0)
         lg = np.where(gamma > 0, gamma * (np.log(p0) - np.log(np.where(gamma > 0, gamma, 1))), 0)
-    cost = np.exp(la.sum(axis=2) + lg.sum(axis=2))  # (i, s)
+    ptax = prim["production_tax"]
+    cost = (1 + ptax) * np.exp(la.sum(axis=2) + lg.sum(axis=2))  # (i, s), tax-inclusive
     income = (prim["endowment"] * p0).sum(axis=1) + prim["deficit"] * p0
     income = np.maximum(income, 1e-3 * np.abs(income).max())
     final = beta * income[:, None]  # final spending by (n, s)
@@ -487,8 +521,9 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
         for (r, a) in m.agent_use:
             m.log_agent_spending[r, a].value = np.log(spending[R.index(r), AGENTS.index(a)])
     absorption = np.empty((nR, nS))
-    for n in range(nR):
-        absorption[n] = np.linalg.solve(np.eye(nS) - gamma[n].T, final[n])
+    for n in range(nR):  # intermediate use: gamma times the tax-exclusive value of output
+        absorption[n] = np.linalg.solve(np.eye(nS) - (gamma[n] / (1 + ptax[n])[:, None]).T,
+                                        final[n])
     absorption = np.maximum(absorption, 1e-6 * absorption.max())
 
     for n, r in enumerate(R):

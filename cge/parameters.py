@@ -159,6 +159,14 @@ PARAMETERS: dict[str, ParameterSpec] = {
             source="Chaney (2008); MR footnote 29",
         ),
         ParameterSpec(
+            "production_tax", "t^P_{is}", (REGION, SECTOR), "ad valorem rate", 0.0,
+            -1.0, strict=True,
+            description="ad valorem net production tax of (i,s) on the value of its composite "
+            "input (equivalently on output value; negative: a subsidy); the producer pays "
+            "(1+t^P) per unit and the revenue accrues to i's income",
+            source="SAM production-tax account / (factor payments + intermediate purchases)",
+        ),
+        ParameterSpec(
             "deficit", "D_n", (REGION,), "numeraire units", 0.0,
             description="exogenous trade deficit of region n (sum over n is zero), "
             "in units of the numeraire",

@@ -70,8 +70,8 @@ def tidy_tables(result) -> dict[str, pd.DataFrame]:
         s["welfare_change_pct"] = wel["welfare_change_pct"]
         s["ev"] = wel["ev"]
         s["ev_pct_of_income"] = wel["ev_pct_of_income"]
-        for col in ("income", "cpi", "real_income", "tariff_revenue", "exports", "imports",
-                    "trade_balance"):
+        for col in ("income", "cpi", "real_income", "tariff_revenue", "production_tax_revenue",
+                    "exports", "imports", "trade_balance"):
             s[f"{col}_base"] = b.regions[col]
             s[f"{col}_new"] = nreg[col]
         for col in ("income", "cpi", "exports", "imports"):

@@ -9,6 +9,7 @@ r"""Equilibrium results as pandas objects labelled by region, sector and factor.
     of the final-demand agents ``household_spending``, ``government_spending``,
     ``investment_spending`` (:math:`E_{na}`), real government consumption and
     real investment (:math:`E_{na}/P_{na}`), factor income, tariff revenue,
+    production-tax revenue (``production_tax_revenue``, :math:`\sum_s R^P_{ns}`),
     profits, deficit, exports, imports and the trade balance.
 ``factors`` (index region, factor)
     factor prices :math:`w_{nf}` and endowments.
@@ -16,7 +17,10 @@ r"""Equilibrium results as pandas objects labelled by region, sector and factor.
     price index, expenditure, unit input cost, composite input used, output
     (sales :math:`\sum_n X_{ni}`), entrants :math:`M_{Ei}`, producers,
     domestic cutoff, share of producers that export, average productivity of
-    producers, tariff revenue, profit and final demand by agent
+    producers, tariff revenue, the production-tax rate :math:`t^P_{is}`
+    (``production_tax``) and its revenue
+    :math:`R^P_{is} = t^P_{is}/(1+t^P_{is})\,c_{is}Y_{is}` (``production_tax_revenue``),
+    profit and final demand by agent
     (``household_demand``, ``government_demand``, ``investment_demand``:
     :math:`\beta_{nas} E_{na}`).
 ``routes`` (index destination, origin, sector)
@@ -204,6 +208,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
                 "input_demand": v(blk.input_demand[r]),
                 "output": output,
                 "tariff_revenue": v(blk.tariff_revenue[r]),
+                "production_tax": v(m.production_tax[r, s]),
+                "production_tax_revenue": v(m.production_tax_revenue[r, s]),
                 "profit": v(blk.profit[r]),
                 "net_profit": v(blk.net_profit[r]),
             }
@@ -261,6 +267,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     regions["real_investment"] = real[:, 2]
     regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()
     regions["tariff_revenue"] = sectors["tariff_revenue"].groupby(level="region").sum()
+    regions["production_tax_revenue"] = (sectors["production_tax_revenue"]
+                                         .groupby(level="region").sum())
     regions["profits"] = sectors["profit"].groupby(level="region").sum()
     regions["deficit"] = [v(m.deficit[r]) * v(m.numeraire_value) for r in R]
     regions["exports"] = exports

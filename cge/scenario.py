@@ -1199,7 +1199,8 @@ def _identities_of(res, prim: Primitives, home: list[str]) -> dict[str, float]:
     # is the home economies' balance of payments with the rest of the world.
     out["world_trade_balance"] = abs(float((reg["trade_balance"] + reg["deficit"]).sum())) / scale
     out["trade_balance_equals_deficit"] = float((reg["trade_balance"] + reg["deficit"]).abs().max()) / scale
-    parts = reg["factor_income"] + reg["tariff_revenue"] + reg["profits"] + reg["deficit"]
+    parts = (reg["factor_income"] + reg["tariff_revenue"] + reg["production_tax_revenue"]
+             + reg["profits"] + reg["deficit"])
     out["income_equals_sources"] = float(((reg["income"] - parts).abs() / reg["income"]).max())
     # Final expenditure = sector spending minus intermediate use, region by region.
     sec = res.sectors
@@ -1207,6 +1208,7 @@ def _identities_of(res, prim: Primitives, home: list[str]) -> dict[str, float]:
     idx = pd.MultiIndex.from_product([R, S])
     X = sec["expenditure"].reindex(idx).to_numpy(float).reshape(len(R), len(S))
     cost = (sec["input_price"] * sec["input_demand"]).reindex(idx).to_numpy(float).reshape(len(R), len(S))
+    cost = cost / (1 + prim["production_tax"])  # intermediate inputs: tax-exclusive value
     intermediate = np.einsum("nus,nu->ns", prim["input_share"], cost)
     final = pd.Series((X - intermediate).sum(axis=1), index=R).reindex(home).to_numpy(float)
     inc = reg["income"].to_numpy(float)

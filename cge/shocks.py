@@ -500,6 +500,14 @@ def parameter(prim: Primitives, name: str, mode: str, value: float,
     new = apply_mode(prim[name], mask, mode, value, margin=1.0 if name == "tau" else None)
     if name == "tariff":
         _check_tariffs(prim, new, mask)
+    if name == "production_tax":
+        bad = np.argwhere(mask & ~(new > -1.0))
+        if len(bad):
+            i, s = bad[0]
+            raise ShockError(
+                f"production_tax[region={prim.regions[i]}, sector={prim.sectors[s]}] would be "
+                f"{new[i, s]:g} ({100 * new[i, s]:g}%): a production tax (a subsidy if negative) "
+                "must exceed -100% (rates are decimals: 0.1 is 10%)", "value")
     return prim.copy(**{name: new})
 
 

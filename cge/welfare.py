@@ -24,16 +24,17 @@ the price index is *exactly*
           + \Delta\ln c_{is} - \Delta\ln\tilde\varphi_{nis}
           - \tfrac{1}{\sigma_s-1}\Delta\ln M_{nis}\Big].
 
-Input costs are Cobb-Douglas, :math:`\Delta\ln c_{is} = \sum_f\alpha_{isf}\Delta\ln w_{if}
-+ \sum_u\gamma_{isu}\Delta\ln P_{iu}`, so the price changes of intermediate
+Input costs are Cobb-Douglas, :math:`\Delta\ln c_{is} = \Delta\ln(1+t^P_{is})
++ \sum_f\alpha_{isf}\Delta\ln w_{if} + \sum_u\gamma_{isu}\Delta\ln P_{iu}`
+(:math:`t^P` the production tax), so the price changes of intermediate
 inputs are traced back to their own channels by solving the linear system
 :math:`\Delta\ln P = (I-K)^{-1}[\ldots]` with :math:`K_{(ns),(iu)} = w_{nis}\gamma_{isu}`.
 Income is deflated by the factor-cost inflation :math:`\pi_n` of the region's
 consumption basket (new-period values times :math:`e^{-\pi_n}`) and its change
 split with the logarithmic mean, :math:`\Delta\ln(I/Q) = \sum_j \Delta x_j /
 L(I, I'e^{-\pi_n})`, into factor income (factor prices: terms of trade;
-quantities: endowments), tariff revenue, profits and transfers (the
-deficit). Every component is invariant to the choice of numeraire.
+quantities: endowments), tariff revenue, production-tax revenue, profits and
+transfers (the deficit). Every component is invariant to the choice of numeraire.
 
 Components of :math:`100\,\Delta\ln U_n` (positive = gain):
 
@@ -44,6 +45,12 @@ Components of :math:`100\,\Delta\ln U_n` (positive = gain):
 ``tariffs``
     tariff revenue net of what the region's own tariffs add to its prices
     (allocative efficiency / volume-of-trade effect).
+``production_taxes``
+    production-tax revenue net of what production taxes (the region's own, and
+    those of its suppliers) add to its prices: with
+    :math:`c_{is} = (1+t^P_{is})\times` (factor and input cost),
+    :math:`\Delta\ln c_{is}` has the direct part :math:`\Delta\ln(1+t^P_{is})`,
+    traced through :math:`(I-K)^{-1}` as the tariffs are.
 ``trade_costs``
     direct effect of iceberg trade costs on prices.
 ``variety``
@@ -81,8 +88,8 @@ import pandas as pd
 from .primitives import Primitives
 from .results import Results
 
-COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "trade_costs", "variety", "selection", "profits",
-              "transfers", "government", "investment")
+COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "production_taxes", "trade_costs", "variety",
+              "selection", "profits", "transfers", "government", "investment")
 SECTOR_PARTS = ("input_cost", "tariffs", "trade_costs", "variety_domestic", "variety_imported",
                 "selection_domestic", "selection_imported")
 
@@ -238,6 +245,10 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
 
     P_w = through_io(cell_sum(d_factor_cost[orig, sect]))
     P_tariff = through_io(D_tariff)
+    # Production taxes raise the unit cost c_is by (1+t^P_is): a direct channel of every
+    # route from i, traced through intermediate inputs like the factor-price part.
+    d_ptax = _dlog(1 + prim1["production_tax"], 1 + prim0["production_tax"])  # (i, s)
+    P_ptax = through_io(cell_sum(d_ptax[orig, sect]))
     P_tau = through_io(D_tau)
     P_var = through_io(V_dom + V_imp)
     P_sel = through_io(S_dom + S_imp)
@@ -249,7 +260,8 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     g0, g1 = base.regions.reindex(R), new.regions.reindex(R)
     I0, I1 = g0["income"].to_numpy(float), g1["income"].to_numpy(float)
     deflate = np.exp(-P_w)
-    cols = (("Y", "factor_income"), ("T", "tariff_revenue"), ("P", "profits"), ("D", "deficit"))
+    cols = (("Y", "factor_income"), ("T", "tariff_revenue"), ("PT", "production_tax_revenue"),
+            ("P", "profits"), ("D", "deficit"))
     parts0 = {k: g0[c].to_numpy(float) for k, c in cols}
     parts1 = {k: g1[c].to_numpy(float) * deflate for k, c in cols}
     agent_parts = {"government": np.zeros(nR), "investment": np.zeros(nR)}
@@ -289,6 +301,7 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         "terms_of_trade": income_part("Y") - endow,
         "endowments": endow,
         "tariffs": income_part("T") - P_tariff,
+        "production_taxes": income_part("PT") - P_ptax,
         "trade_costs": -P_tau,
         "variety": P_var,
         "selection": P_sel,

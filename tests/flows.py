@@ -28,16 +28,18 @@ def model_flows(eq, data) -> dict[str, np.ndarray]:
     gamma = np.array([[[v(m.input_share[r, s, u]) for u in S] for s in S] for r in R])
     beta = np.array([[v(m.beta[r, s]) for s in S] for r in R])
     income = np.array([v(m.income[r]) for r in R])
-    return {"trade": X, "factor_payments": alpha * cY[:, :, None],
-            "intermediate": gamma * cY[:, :, None], "final_demand": beta * income[:, None],
-            "tariff_revenue": T}
+    tp = np.array([[v(m.production_tax[r, s]) for s in S] for r in R])
+    net = cY / (1 + tp)  # factors and intermediate inputs are paid net of production taxes
+    return {"trade": X, "factor_payments": alpha * net[:, :, None],
+            "intermediate": gamma * net[:, :, None], "final_demand": beta * income[:, None],
+            "tariff_revenue": T, "production_tax": tp * net}
 
 
 def assert_flows_match(eq, data, rel=REL):
     got = model_flows(eq, data)
     want = {"trade": data.trade, "factor_payments": data.factor_payments,
             "intermediate": data.intermediate, "final_demand": data.final_demand,
-            "tariff_revenue": data.tariff_revenue()}
+            "tariff_revenue": data.tariff_revenue(), "production_tax": data.production_tax}
     for name, w in want.items():
         g = got[name]
         scale = np.maximum(np.abs(w), 1e-12 * max(np.abs(w).max(), 1.0))

@@ -9,6 +9,10 @@ price :math:`c_i`; it reads, through the ``outlet`` port, the price index
 :math:`P_n`, bilateral values :math:`X_{ni}`, the composite input used
 :math:`Y_i`, tariff revenue :math:`T_n` and profits :math:`\Pi_i`. The host
 owns the numeraire, income and closure; the block never fixes a price.
+:math:`c_i` is whatever the producer pays per unit of composite input:
+:mod:`cge.model` passes it inclusive of the production tax,
+:math:`c_i = (1+t^P_i)\times` the factor and intermediate cost, so every
+cost of the sector (variable, fixed and entry costs) bears the tax.
 
 Notation follows Melitz and Redding (2014), "Heterogeneous Firms and Trade"
 (MR). The sector index :math:`s` is dropped inside the block. :math:`\rho =
