@@ -148,20 +148,24 @@ def _is_scenario(path) -> bool:
 
 @app.command()
 def run(
-    scenario: str = typer.Argument(..., help="scenario YAML file"),
+    scenarios: list[str] = typer.Argument(..., help="scenario YAML file(s)"),
     outdir: str = typer.Option(None, "--outdir", "-o",
                                help="results folder (default: results/<scenario name> next to "
-                               "the scenario file)"),
+                               "the scenario file); with several scenarios, the folder that "
+                               "receives one results/<scenario name> folder each"),
     excel: bool = typer.Option(True, "--excel/--no-excel", help="write results.xlsx"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
 ) -> None:
-    """Run a scenario: benchmark, shocks (stepped in if needed), welfare decomposition,
-    and a results folder with CSV tables, an Excel workbook and pictures.
+    """Run one or several scenarios: benchmark, shocks (stepped in if needed), welfare
+    decomposition, and a results folder each with CSV tables, an Excel workbook and
+    pictures.
 
-    Exit status: 0 ok, 1 bad input, 2 no equilibrium found or an accounting
-    identity fails, 3 (with --strict) an expectation fails.
+    Every scenario file is validated before anything is solved. A scenario whose
+    equilibrium is not found is reported and the others still run. Exit status:
+    0 ok, 1 bad input, 2 no equilibrium found or an accounting identity fails, 3
+    (with --strict) an expectation fails; with several scenarios, the largest.
     """
     from pathlib import Path
 
@@ -171,48 +175,77 @@ def run(
     from cge.scenario import prepare_scenario, run_scenario
 
     console = _console()
-    try:
-        prepared = prepare_scenario(scenario)
-    except InputError as exc:
-        _fail(console, exc, 1)
-    sc = prepared.scenario
-    console.print(f"[bold]{sc.name}[/bold]: {sc.description.strip()}", highlight=False)
-    console.print(f"data: {prepared.data.description}; {len(sc.shocks)} shock(s); "
-                  f"models: {', '.join(prepared.models)}", highlight=False)
+    prepared_all = []
+    for scenario in scenarios:
+        try:
+            prepared_all.append(prepare_scenario(scenario))
+        except InputError as exc:
+            _fail(console, exc, 1)
+    names = [p.scenario.name for p in prepared_all]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
+                                  "would overwrite each other; give each a unique name"), 1)
+    several = len(prepared_all) > 1
+    status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
                         console=console, transient=False)
-    tasks = {}
+    overall = progress.add_task(f"{len(prepared_all)} scenarios", total=len(prepared_all)) \
+        if several else None
+    for j, prepared in enumerate(prepared_all):
+        sc = prepared.scenario
+        console.print(f"[bold]{sc.name}[/bold]: {sc.description.strip()}", highlight=False)
+        console.print(f"data: {prepared.data.description}; {len(sc.shocks)} shock(s); "
+                      f"models: {', '.join(prepared.models)}", highlight=False)
+        tasks = {}
 
-    def on_progress(model, stage, lam):
-        if model not in tasks:
-            tasks[model] = progress.add_task(f"{model}: benchmark", total=1.0)
-        tid = tasks[model]
-        if stage == "benchmark":
-            progress.update(tid, description=f"{model}: solving the benchmark")
-        elif stage == "shock":
-            progress.update(tid, description=f"{model}: shock, homotopy step at lambda={lam:.3g}",
-                            completed=lam)
+        def on_progress(model, stage, lam, _name=sc.name):
+            label = f"{_name} / {model}" if several else model
+            if model not in tasks:
+                tasks[model] = progress.add_task(f"{label}: benchmark", total=1.0)
+            tid = tasks[model]
+            if stage == "benchmark":
+                progress.update(tid, description=f"{label}: solving the benchmark")
+            elif stage == "shock":
+                progress.update(tid, description=f"{label}: shock, homotopy step at "
+                                f"lambda={lam:.3g}", completed=lam)
+            else:
+                progress.update(tid, description=f"{label}: done", completed=1.0)
+
+        try:
+            with progress:
+                result = run_scenario(prepared, progress=on_progress)
+                if overall is not None:
+                    progress.update(overall, advance=1,
+                                    description=f"scenario {j + 1} of {len(prepared_all)} done")
+        except CGEError as exc:
+            code = 2 if not isinstance(exc, InputError) else 1
+            if not several:
+                _fail(console, exc, code)
+            console.print(f"{sc.name}: no result: {exc}", style="red", markup=False,
+                          highlight=False)
+            status = max(status, code)
+            if overall is not None:
+                progress.update(overall, advance=1)
+            continue
+        base = prepared.loaded.path.parent if prepared.loaded.path else Path.cwd()
+        if outdir:
+            target = Path(outdir) / sc.name if several else Path(outdir)
         else:
-            progress.update(tid, description=f"{model}: done", completed=1.0)
-
-    try:
-        with progress:
-            result = run_scenario(prepared, progress=on_progress)
-    except CGEError as exc:
-        _fail(console, exc, 2 if not isinstance(exc, InputError) else 1)
-    target = Path(outdir) if outdir else (
-        (prepared.loaded.path.parent if prepared.loaded.path else Path.cwd()) / "results" / sc.name)
-    result.write(target, excel=excel, plots=plots)
-    _print_result(console, result)
-    console.print(f"results written to [bold]{target}[/bold]", highlight=False)
-    if not result.identities_hold:
-        bad = result.identities[~result.identities["ok"]]
-        console.print("[red]accounting identities fail:[/red]")
-        console.print(bad.to_string(index=False), markup=False)
-        raise typer.Exit(code=2)
-    if strict and not result.expectations_met:
-        raise typer.Exit(code=3)
+            target = base / "results" / sc.name
+        result.write(target, excel=excel, plots=plots)
+        _print_result(console, result)
+        console.print(f"results written to [bold]{target}[/bold]", highlight=False)
+        if not result.identities_hold:
+            bad = result.identities[~result.identities["ok"]]
+            console.print(f"[red]{sc.name}: accounting identities fail:[/red]")
+            console.print(bad.to_string(index=False), markup=False)
+            status = max(status, 2)
+        elif strict and not result.expectations_met:
+            status = max(status, 3)
+    if status:
+        raise typer.Exit(code=status)
 
 
 def _print_result(console, result) -> None:
