@@ -44,7 +44,7 @@ ROUTE_KINDS = ("foreign", "domestic", "all")
 __all__ = [
     "MODES", "ROUTE_KINDS", "ShockError", "apply_mode", "border", "deficit", "endowment",
     "entry_cost", "fixed_cost", "fta_mask", "iceberg", "indices", "parameter", "productivity",
-    "retaliation", "route_mask", "tariff", "tariff_schedule",
+    "retaliation", "route_mask", "selection_mask", "tariff", "tariff_schedule",
 ]
 
 
@@ -116,6 +116,17 @@ def fta_mask(prim: Primitives, members, sectors=None) -> np.ndarray:
                       exporters_field="fta")
 
 
+def selection_mask(prim: Primitives, importers=None, exporters=None, sectors=None, fta=None,
+                   routes: str = "foreign") -> np.ndarray:
+    """The routes a shock selects: among the ``fta`` members, or by importers and exporters
+    (not both)."""
+    if fta is not None:
+        if importers is not None or exporters is not None:
+            raise ShockError("give either fta or importers/exporters, not both", "fta")
+        return fta_mask(prim, fta, sectors)
+    return route_mask(prim, importers, exporters, sectors, routes=routes)
+
+
 def apply_mode(x: np.ndarray, mask: np.ndarray, mode: str, value: float, *,
                margin: float | None = None) -> np.ndarray:
     """``x`` with the entries under ``mask`` changed by ``mode`` and ``value``.
@@ -162,12 +173,7 @@ def tariff(prim: Primitives, mode: str, value: float, *, importers=None, exporte
     ``exporters`` out is an MFN change: the importer's tariff on every partner.
     Resulting rates must exceed -100%.
     """
-    if fta is not None:
-        if importers is not None or exporters is not None:
-            raise ShockError("give either fta or importers/exporters, not both", "fta")
-        mask = fta_mask(prim, fta, sectors)
-    else:
-        mask = route_mask(prim, importers, exporters, sectors)
+    mask = selection_mask(prim, importers, exporters, sectors, fta)
     _nothing_selected(mask)
     new = apply_mode(prim["tariff"], mask, mode, value)
     _check_tariffs(prim, new, mask)
@@ -245,12 +251,7 @@ def tariff_schedule(prim: Primitives, table, mode: str = "set", *, importers=Non
             break
     if problems:
         raise ShockError("; ".join(problems), "schedule")
-    if fta is not None:
-        if importers is not None or exporters is not None:
-            raise ShockError("give either fta or importers/exporters, not both", "fta")
-        selected = fta_mask(prim, fta, sectors)
-    else:
-        selected = route_mask(prim, importers, exporters, sectors)
+    selected = selection_mask(prim, importers, exporters, sectors, fta)
     rows = np.array(idx, dtype=int).reshape(-1, 3)
     keep = selected[rows[:, 0], rows[:, 1], rows[:, 2]]
     if not keep.any():
@@ -316,12 +317,7 @@ def retaliation(prim: Primitives, base: Primitives, by, against, sectors=None,
 def iceberg(prim: Primitives, mode: str, value: float, *, importers=None, exporters=None,
             sectors=None, routes: str = "foreign", fta=None) -> Primitives:
     """Change iceberg costs ``tau[n, i, s]`` (``cut_pct``/``change_pct`` act on tau - 1)."""
-    if fta is not None:
-        if importers is not None or exporters is not None:
-            raise ShockError("give either fta or importers/exporters, not both", "fta")
-        mask = fta_mask(prim, fta, sectors)
-    else:
-        mask = route_mask(prim, importers, exporters, sectors, routes=routes)
+    mask = selection_mask(prim, importers, exporters, sectors, fta, routes)
     _nothing_selected(mask)
     new = apply_mode(prim["tau"], mask, mode, value, margin=1.0)
     _check_tau(prim, new, mask)
