@@ -36,20 +36,24 @@ balance of the rest-of-world account equals imports minus exports. Net
 production taxes (the cells production_tax <- activity) are read one of three
 ways (option ``production_taxes``):
 
-``"tax"``
+``"tax"`` (default)
     as such: the benchmark's ``production_tax`` field, which calibration turns
     into the model's ad valorem production tax :math:`t^P_{is}` (tax over factor
-    payments plus intermediate purchases). Its revenue is income of the
+    payments plus intermediate purchases). Factor payments are value added at
+    factor cost (the tax is not in them); value added plus the tax is the
+    SAM's value added at market prices. The revenue is income of the
     regional household: the production-tax account's payments to the
     government or the household are transfers within it. A counterfactual can
     change the rate (``type: parameter``, ``parameter: production_tax``).
-``"pro_rata"`` (default)
+``"pro_rata"``
     added to the factor payments of the activity in proportion to those
-    payments: a counterfactual then holds them as factor income.
+    payments (value added at market prices, no production tax): a
+    counterfactual then holds them as factor income.
 ``"factor"``
     booked as a separate factor ``production_tax`` (non-negative taxes only).
 
-The default stays ``"pro_rata"`` so that existing workbooks calibrate as before.
+Every SAM account thus has a place in the model by default: production taxes
+are government revenue, as tariffs are.
 
 Every problem found is reported at once in a :class:`WorkbookError` naming the
 sheet, the account and the cell.
@@ -76,7 +80,9 @@ ACCOUNT_TYPES = ("activity", "commodity", "factor", "household", "government", "
                  "tax", "tariff", "production_tax", "savings_investment", "rest_of_world")
 #: Accounts that together form the regional household.
 INSTITUTIONS = ("household", "government", "enterprise", "tax")
-PRODUCTION_TAXES = ("pro_rata", "factor", "tax")
+PRODUCTION_TAXES = ("tax", "pro_rata", "factor")
+#: The default reading of the production-tax cells (:func:`read_workbook`).
+DEFAULT_PRODUCTION_TAXES = "tax"
 _MAX_LISTED = 12
 
 
@@ -763,7 +769,7 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
                     if tax < 0:
                         problems.append(f"{sam.cell(ptax_acc, act)}: net production tax of {s} = "
                                         f"{tax:.10g} < 0 cannot be a factor payment; use "
-                                        "production_taxes='pro_rata'")
+                                        "production_taxes='tax' (the default) or 'pro_rata'")
                 elif tax != 0:
                     va = V[n, j, :len(factors)].sum()
                     if va + tax <= 0:
@@ -877,7 +883,7 @@ def _ras_workbook(wb: Workbook, tol: float,
 
 
 def read_workbook(path: str | Path, *, balance: str | None = None,
-                  production_taxes: str = "pro_rata", tol: float = TOL,
+                  production_taxes: str = DEFAULT_PRODUCTION_TAXES, tol: float = TOL,
                   blank_as_zero: bool = False, with_report: bool = False):
     """Read a multi-region SAM workbook into :class:`BenchmarkData` (format: module docstring).
 
@@ -895,8 +901,10 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
         least cross entropy from the data
         (:func:`calibration.balance.cross_entropy_balance`).
     production_taxes:
-        ``"pro_rata"`` (default), ``"factor"`` or ``"tax"`` (production taxes as the
-        model's production-tax instrument), see the module docstring.
+        ``"tax"`` (default: production taxes as the model's production-tax
+        instrument, revenue to regional income), ``"pro_rata"`` (folded into
+        factor payments) or ``"factor"`` (a separate factor), see the module
+        docstring.
     tol:
         Relative tolerance of every accounting identity.
     blank_as_zero:
@@ -950,8 +958,9 @@ def benchmark_sams(data: BenchmarkData) -> dict[str, pd.DataFrame]:
     :func:`read_workbook` maps the flows back:
 
     * activity ``s`` pays its intermediate inputs, its factors and its net
-      production tax :math:`T^P_{ns}` (``production_taxes`` row; read back with
-      ``production_taxes="tax"``) and receives domestic sales and exports;
+      production tax :math:`T^P_{ns}` (``production_taxes`` row; read back as
+      such by default, ``production_taxes="tax"``) and receives domestic sales
+      and exports;
     * commodity ``s`` pays domestic sales, imports (``rest_of_world``) and
       tariffs, and is bought by the activities (intermediate use), the
       household (:math:`C_{ns} - C_{ngs} - C_{nvs}`), ``government``
@@ -1091,7 +1100,7 @@ def write_benchmark_workbook(data: BenchmarkData, path: str | Path, *, layout: s
     """Write ``data`` as a workbook (accounts of :func:`benchmark_sams`); reading it back with
     :func:`read_workbook` gives ``data`` again (up to the firm information not given), with
     the split of final demand among household, government and investment; production
-    taxes come back as such with ``production_taxes="tax"`` (the default ``"pro_rata"``
+    taxes come back as such with the default ``production_taxes="tax"`` (``"pro_rata"``
     folds them into factor payments)."""
     _, accounts = _written_accounts(data)
     rows = []
@@ -1125,4 +1134,5 @@ def write_benchmark_workbook(data: BenchmarkData, path: str | Path, *, layout: s
 __all__ = ["read_workbook", "load_workbook", "write_workbook", "write_benchmark_workbook",
            "benchmark_sams", "check_sam_balance", "check_sam_signs", "check_sam_structure",
            "check_trade_consistency", "Workbook", "RegionalSAM", "ReadReport", "WorkbookError",
-           "ACCOUNT_TYPES", "INSTITUTIONS"]
+           "ACCOUNT_TYPES", "INSTITUTIONS", "PRODUCTION_TAXES",
+           "DEFAULT_PRODUCTION_TAXES"]

@@ -28,9 +28,11 @@ Mapping steps (each reported by :func:`zaf_home_sam`, cell by cell):
    account type. They are treated as a production tax: the activity's
    domestic sales rise by the tax (sales at tax-inclusive value) and it pays
    the tax to ``Net activity taxes``, which passes it to the government. With
-   ``production_taxes="pro_rata"`` (the reader's default) all production
-   taxes end up in factor payments, i.e. value added at market prices. Import
-   duties stay the only tariff.
+   the reader's default ``production_taxes="tax"`` all production taxes (net
+   activity and net product taxes) are the benchmark's production tax,
+   revenue of the regional household, and factor payments are value added
+   at factor cost (``"pro_rata"`` would fold them into factor payments, value
+   added at market prices). Import duties stay the only tariff.
 3. **Changes in inventories** (29.155) become investment demand:
    ``Ch in inventories`` is merged into ``Accumulation``.
 
@@ -216,16 +218,19 @@ def build_zaf_workbook(path: str | Path, source: str | Path = DEFAULT_SOURCE, **
 
 
 def zaf_benchmark(source: str | Path = DEFAULT_SOURCE, *, workdir: str | Path | None = None,
-                  **kwargs):
+                  production_taxes: str | None = None, **kwargs):
     """Map, write (to ``workdir`` or a temporary folder) and read back with RAS balancing.
 
-    Returns ``(BenchmarkData, mapping adjustments, calibration.ReadReport)``.
+    ``production_taxes``: the reader's reading of the production taxes
+    (:func:`calibration.read_workbook`; default ``"tax"``). Returns
+    ``(BenchmarkData, mapping adjustments, calibration.ReadReport)``.
     """
-    from .sam import read_workbook
+    from .sam import DEFAULT_PRODUCTION_TAXES, read_workbook
 
     with tempfile.TemporaryDirectory() as tmp:
         path = build_zaf_workbook(Path(workdir or tmp) / "zaf2015.xlsx", source, **kwargs)
-        data, report = read_workbook(path, balance="ras", with_report=True)
+        data, report = read_workbook(path, balance="ras", with_report=True,
+                                     production_taxes=production_taxes or DEFAULT_PRODUCTION_TAXES)
     _, adjustments = zaf_workbook_parts(source, **kwargs)
     return data, adjustments, report
 

@@ -79,8 +79,11 @@ Steps (:func:`zaf_micro_home_sam`):
    become a production tax of the sector's activity, as for the macro SAM:
    its domestic sales rise by the tax and it pays the tax to ``atax``; the
    government's receipt moves from ``stax`` to ``atax``. With the reader's
-   ``production_taxes="pro_rata"`` they end up in factor payments (value
-   added at market prices). Import duties (``mtax``) stay the only tariff.
+   default ``production_taxes="tax"`` they are, with the activity taxes
+   (``atax``), the benchmark's production tax (revenue of the regional
+   household; factor payments are value added at factor cost);
+   ``"pro_rata"`` would fold them into factor payments (value added at
+   market prices). Import duties (``mtax``) stay the only tariff.
 5. **Exports** (``exports``): booked by the source in the commodity row
    (``c_s <- row``); they move to the activity row, and the activity's
    domestic sales fall by the same amount.
@@ -585,19 +588,23 @@ def build_zaf_micro_workbook(path: str | Path, source: str | Path = DEFAULT_SOUR
 
 def zaf_micro_benchmark(source: str | Path = DEFAULT_SOURCE, *,
                         aggregation: str | Mapping[str, str] = "default",
-                        workdir: str | Path | None = None, **kwargs):
+                        workdir: str | Path | None = None, production_taxes: str | None = None,
+                        **kwargs):
     """Map, write (to ``workdir`` or a temporary folder) and read back with RAS balancing.
 
-    Returns ``(BenchmarkData, mapping record, calibration.ReadReport)``.
+    ``production_taxes``: the reader's reading of the production taxes
+    (:func:`calibration.read_workbook`; default ``"tax"``). Returns
+    ``(BenchmarkData, mapping record, calibration.ReadReport)``.
     """
     import tempfile
 
-    from .sam import read_workbook
+    from .sam import DEFAULT_PRODUCTION_TAXES, read_workbook
 
     parts, record = zaf_micro_workbook_parts(source, aggregation=aggregation, **kwargs)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_parts(Path(workdir or tmp) / "zaf2015_micro.xlsx", parts)
-        data, report = read_workbook(path, balance="ras", with_report=True)
+        data, report = read_workbook(path, balance="ras", with_report=True,
+                                     production_taxes=production_taxes or DEFAULT_PRODUCTION_TAXES)
     return data, record, report
 
 

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+#: The workbook reader's options (``calibration.read_workbook``) on the command line.
+ProductionTaxes = Literal["tax", "pro_rata", "factor"]
+Balance = Literal["ras", "cross_entropy"]
+_PRODUCTION_TAXES_HELP = ("how the SAM's production-tax cells are read: tax (default: the "
+                          "model's production tax, revenue to income), pro_rata (folded into "
+                          "factor payments) or factor (a separate factor)")
+_BALANCE_HELP = ("balance each regional SAM first, holding the trade sheet fixed (default: the "
+                 "SAMs must balance as given)")
+
+
+def _read_options(production_taxes: str | None, balance: str | None) -> dict[str, str]:
+    """The workbook reader's keyword arguments that were given."""
+    return {k: v for k, v in (("production_taxes", production_taxes), ("balance", balance))
+            if v is not None}
+
+
+def _print_read_notes(console, data, options: dict[str, str]) -> None:
+    if options:
+        console.print("  read with " + ", ".join(f"{k}={v}" for k, v in options.items()),
+                      highlight=False)
+    for note in getattr(data, "notes", [])[1:]:  # the first one only names the file
+        console.print(f"  {note}", highlight=False)
 
 
 @app.callback()
@@ -288,6 +313,9 @@ def _print_result(console, result) -> None:
 def check(
     path: str = typer.Argument(..., help="a scenario YAML, a primitives YAML/JSON, a workbook "
                                          "(.xlsx) or a folder of CSV sheets"),
+    production_taxes: ProductionTaxes = typer.Option(
+        None, "--production-taxes", help="workbooks only: " + _PRODUCTION_TAXES_HELP),
+    balance: Balance = typer.Option(None, "--balance", help="workbooks only: " + _BALANCE_HELP),
 ) -> None:
     """Check input without solving: a scenario file (schema, labels, shocks), primitives
     (every data check of cge.checks) or a calibration workbook or CSV folder."""
@@ -301,16 +329,24 @@ def check(
     p = Path(path)
     if not p.exists():
         _fail(console, FileNotFoundError(f"{path}: no such file or folder"), 1)
+    options = _read_options(production_taxes, balance)
+    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm")
+    if options and not workbook:
+        given = ", ".join(f"--{k.replace('_', '-')}" for k in options)
+        _fail(console, InputError(f"{given}: only for a workbook or a folder of CSV sheets, not "
+                                  f"{path} (a scenario gives them in its data field: {{workbook: "
+                                  "book.xlsx, production_taxes: ..., balance: ...})"), 1)
     try:
-        if p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm"):
+        if workbook:
             from cge.scenario import _calibration
 
             cal = _calibration()
-            data = cal.read_workbook(p)
+            data = cal.read_workbook(p, **options)
             if hasattr(cal, "check"):
                 cal.check(data)
             prim = _calibrated(cal.calibrate(data))
             console.print(f"[green]ok[/green]: workbook {path} reads and calibrates", highlight=False)
+            _print_read_notes(console, data, options)
             _describe_primitives(console, prim)
         elif p.suffix.lower() in (".yaml", ".yml") and _is_scenario(p):
             from cge.scenario import prepare_scenario
@@ -369,6 +405,9 @@ def calibrate(
                                help="write the calibrated primitives to this YAML/JSON file"),
     solve: bool = typer.Option(True, "--solve/--no-solve",
                                help="solve the benchmark to confirm it replicates the data"),
+    production_taxes: ProductionTaxes = typer.Option(None, "--production-taxes",
+                                                     help=_PRODUCTION_TAXES_HELP),
+    balance: Balance = typer.Option(None, "--balance", help=_BALANCE_HELP),
 ) -> None:
     """Calibrate primitives to a workbook (needs the calibration package) and report them."""
     import json
@@ -384,12 +423,14 @@ def calibrate(
     try:
         cal = _calibration()
         t0 = time.perf_counter()
-        data = cal.read_workbook(Path(workbook))
+        options = _read_options(production_taxes, balance)
+        data = cal.read_workbook(Path(workbook), **options)
         out = cal.calibrate(data)
         prim = _calibrated(out)
         start = out[1] if isinstance(out, tuple) and len(out) > 1 else None
         console.print(f"[green]calibrated[/green] {workbook} in {time.perf_counter() - t0:.2f} s",
                       highlight=False)
+        _print_read_notes(console, data, options)
         _describe_primitives(console, prim)
         if solve:
             from cge import Equilibrium

@@ -351,14 +351,34 @@ class ExampleData(_Strict):
 
 
 class FileData(_Strict):
+    """A data file: ``{primitives: economy.yaml}`` or ``{workbook: book.xlsx}``; a workbook
+    also takes the options of ``calibration.read_workbook``: ``production_taxes`` (how the
+    SAM's production-tax cells are read; the reader's default is ``tax``) and ``balance``
+    (balance the SAMs first; default: they must balance as given)."""
+
     primitives: str | None = None
     workbook: str | None = None
+    production_taxes: Literal["tax", "pro_rata", "factor"] | None = None
+    balance: Literal["ras", "cross_entropy"] | None = None
 
     @model_validator(mode="after")
     def _one(self):
         if (self.primitives is None) == (self.workbook is None):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
+
+    @field_validator("production_taxes", "balance")
+    @classmethod
+    def _workbook_only(cls, value, info):
+        if value is not None and info.data.get("primitives") is not None:
+            raise ValueError(f"'{info.field_name}' is an option for reading a workbook "
+                             "('workbook: book.xlsx'); primitives are used as they are")
+        return value
+
+    def read_options(self) -> dict[str, str]:
+        """The keyword arguments for ``calibration.read_workbook`` that are given."""
+        return {k: getattr(self, k) for k in ("production_taxes", "balance")
+                if getattr(self, k) is not None}
 
 
 class TradeExpectation(_Strict):
@@ -580,6 +600,7 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         except InputError as exc:
             raise ScenarioError([loaded.error(("data",), p) for p in exc.problems]) from None
         return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
+    options: dict[str, str] = {}
     if isinstance(spec, str):
         rel, kind = spec, ("workbook" if spec.lower().endswith((".xlsx", ".xlsm")) else "primitives")
         key = ("data",)
@@ -587,6 +608,7 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         rel = spec.primitives or spec.workbook
         kind = "primitives" if spec.primitives else "workbook"
         key = ("data", kind)
+        options = spec.read_options()
     path = (base / rel).resolve()
     if not path.is_file():
         raise ScenarioError(loaded.error(key, f"data file {rel!r} not found (looked for {path}; "
@@ -595,12 +617,14 @@ def load_data(loaded: LoadedScenario) -> DataSource:
     if kind == "workbook":
         cal = _calibration()
         try:
-            data = cal.read_workbook(path)
+            data = cal.read_workbook(path, **options)
             out = cal.calibrate(data)
         except InputError as exc:
             raise ScenarioError([loaded.error(key, p) for p in exc.problems]) from None
         prim, start = out if isinstance(out, tuple) else (out, None)
-        return DataSource(prim, f"workbook {rel}", checksum, path, start)
+        how = ", ".join(f"{k}: {v}" for k, v in options.items())
+        return DataSource(prim, f"workbook {rel}" + (f" ({how})" if how else ""), checksum,
+                          path, start)
     try:
         prim = Primitives.from_file(path)
     except InputError as exc:

@@ -366,8 +366,9 @@ def test_workbook_imbalance_reports_largest_first_and_ras_fixes_it(toy, toy_book
 
 
 def test_workbook_production_taxes(toy, toy_book, tmp_path):
-    """A production tax paid by the mfg activity, received by the household: folded into
-    factor payments pro rata (default), or booked as a separate factor."""
+    """A production tax paid by the mfg activity, received by the household: the model's
+    production tax (default, ``"tax"``), folded into factor payments pro rata
+    (``"pro_rata"``), or booked as a separate factor (``"factor"``)."""
     def edit(wb):
         wb["accounts"].append(["ptax", "production_tax", None])
         for sheet in ("SAM_North", "SAM_South", "SAM_East"):
@@ -387,13 +388,30 @@ def test_workbook_production_taxes(toy, toy_book, tmp_path):
             _cell(ws, "household", "capital").value -= 2.0
             _cell(ws, "household", "ptax").value = 6.0
     path = _edited(toy_book, tmp_path, edit)
-    pro = read_workbook(path)
     V0 = toy.factor_payments[0, 0]
+    # default: the tax is its own flow, factor payments are value added at factor cost,
+    # and value added plus the tax is the SAM's value added at market prices
+    tax = read_workbook(path)
+    assert tax.factors == ("labour", "capital")
+    np.testing.assert_allclose(tax.production_tax[:, 0], 6.0)
+    assert (tax.production_tax[:, 1:] == 0).all()
+    np.testing.assert_allclose(tax.factor_payments[:, 0], toy.factor_payments[:, 0] - [4.0, 2.0])
+    np.testing.assert_allclose(tax.factor_payments[:, 0].sum(axis=1) + tax.production_tax[:, 0],
+                               toy.factor_payments[:, 0].sum(axis=1))
+    np.testing.assert_allclose(tax.factor_payments[:, 1:], toy.factor_payments[:, 1:], rtol=1e-12)
+    assert cal.benchmark_problems(tax) == []
+    explicit = read_workbook(path, production_taxes="tax")
+    np.testing.assert_array_equal(explicit.production_tax, tax.production_tax)
+    np.testing.assert_array_equal(explicit.factor_payments, tax.factor_payments)
+    # "pro_rata": folded into factor payments in proportion to them, no production tax
+    pro = read_workbook(path, production_taxes="pro_rata")
     scaled = (V0 - [4.0, 2.0]) * (V0.sum() / (V0.sum() - 6.0))
     np.testing.assert_allclose(pro.factor_payments[0, 0], scaled)
+    assert (pro.production_tax == 0).all()
     fac = read_workbook(path, production_taxes="factor")
     assert fac.factors == ("labour", "capital", "production_tax")
     np.testing.assert_allclose(fac.factor_payments[:, 0, 2], 6.0)
+    assert (fac.production_tax == 0).all()
     assert cal.benchmark_problems(fac) == []
 
 
@@ -459,16 +477,29 @@ def test_hosoe_japan_workbook_calibrates_and_replicates():
     assert data.tariff_revenue()[0].sum() == pytest.approx(4774.091, rel=1e-12)  # TRF row total
     # household, government and investment demand together: HMN = 27648.678 + 4.931 + 34979.803
     assert data.final_demand[0, 2] == pytest.approx(27648.678 + 4.931 + 34979.803, rel=1e-12)
-    # production taxes (IDT) are folded into factor payments: value added at market prices
-    assert data.factor_payments[0, 0].sum() == pytest.approx(5082.506 + 1435.01 + 433.854, rel=1e-12)
-    _calibrated(data)
+    # production taxes (IDT) are the model's production tax (the default reading): value
+    # added at factor cost, and value added plus the tax is value added at market prices
+    assert data.factor_payments[0, 0].sum() == pytest.approx(5082.506 + 1435.01, rel=1e-12)
+    assert data.production_tax[0, 0] == pytest.approx(433.854, rel=1e-12)
+    assert data.factor_payments[0, 0].sum() + data.production_tax[0, 0] == pytest.approx(
+        5082.506 + 1435.01 + 433.854, rel=1e-12)
+    assert (data.production_tax > 0).all()  # ROW has Japan's cost structure, IDT included
+    eq, prim, _ = _calibrated(data)
+    assert (prim["production_tax"] > 0).all()
+    # with production_taxes="pro_rata" they are folded into factor payments instead
+    folded = read_workbook(SAM_DATA / "hosoe_japan_2005.xlsx", production_taxes="pro_rata")
+    assert folded.factor_payments[0, 0].sum() == pytest.approx(5082.506 + 1435.01 + 433.854,
+                                                               rel=1e-12)
+    assert (folded.production_tax == 0).all()
+    _calibrated(folded)
 
 
 @needs_source
 def test_hosoe_builder_reproduces_committed_workbook(tmp_path):
     committed = read_workbook(SAM_DATA / "hosoe_japan_2005.xlsx")
     rebuilt = read_workbook(build_workbooks.build_hosoe(SOURCE, tmp_path))
-    for name in ("trade", "tariff", "factor_payments", "intermediate", "final_demand", "deficit"):
+    for name in ("trade", "tariff", "factor_payments", "intermediate", "final_demand", "deficit",
+                 "production_tax"):
         np.testing.assert_allclose(getattr(rebuilt, name), getattr(committed, name), rtol=1e-12)
 
 

@@ -269,8 +269,11 @@ def test_a_rate_at_or_below_minus_one_is_named():
 def test_calibration_formula_and_replication_from_a_workbook(tmp_path):
     data = toy_with_taxes()
     path = write_benchmark_workbook(data, tmp_path / "taxed.xlsx")
-    read = read_workbook(path, production_taxes="tax")
+    read = read_workbook(path)  # the default reading is production_taxes="tax"
     np.testing.assert_allclose(read.production_tax, data.production_tax, rtol=1e-12, atol=1e-12)
+    explicit = read_workbook(path, production_taxes="tax")
+    for name in ("production_tax", "factor_payments", "intermediate", "final_demand"):
+        np.testing.assert_array_equal(getattr(explicit, name), getattr(read, name), err_msg=name)
     np.testing.assert_allclose(read.factor_payments, data.factor_payments, rtol=1e-12)
     prim, start = cal.calibrate(read)
     # t^P = tax / (factor payments + intermediate purchases)
@@ -290,8 +293,8 @@ def test_calibration_formula_and_replication_from_a_workbook(tmp_path):
         for s in read.sectors:
             cell = wb.sams[r].get("production_taxes", f"a_{s}")
             assert rev[(r, s)] == pytest.approx(cell, rel=1e-6, abs=1e-9), (r, s)
-    # the default reading folds the same taxes into factor payments: same sales, no tax
-    folded = read_workbook(path)
+    # the pro-rata reading folds the same taxes into factor payments: same sales, no tax
+    folded = read_workbook(path, production_taxes="pro_rata")
     assert (folded.production_tax == 0).all()
     np.testing.assert_allclose(folded.factor_payments.sum(axis=2),
                                data.factor_payments.sum(axis=2) + data.production_tax, rtol=1e-12)

@@ -280,10 +280,19 @@ def test_zaf_macro_sam_maps_balances_and_passes_the_checks(zaf):
     final = sum(src.loc["Commodities", c] for c in ("Households", "Government", "Accumulation",
                                                     "Ch in inventories"))
     assert data.final_demand[0, 0] == pytest.approx(final, rel=1e-5)
-    # value added at market prices: factor payments plus all net production and product taxes
-    va = sum(src.loc[r, "Activities"] for r in ("Labour", "Capital", "Net activity taxes"))
-    va += src.loc["Net dom prod taxes", "Commodities"]
-    assert data.factor_payments[0, 0].sum() == pytest.approx(va, rel=1e-5)
+    # value added at factor cost; the net activity and product taxes are the production tax
+    # (the reader's default), and together they are value added at market prices
+    factor_cost = sum(src.loc[r, "Activities"] for r in ("Labour", "Capital"))
+    taxes = src.loc["Net activity taxes", "Activities"] + src.loc["Net dom prod taxes",
+                                                                  "Commodities"]
+    assert data.factor_payments[0, 0].sum() == pytest.approx(factor_cost, rel=1e-5)
+    assert data.production_tax[0, 0] == pytest.approx(taxes, rel=1e-5)
+    assert data.factor_payments[0, 0].sum() + data.production_tax[0, 0] == pytest.approx(
+        factor_cost + taxes, rel=1e-5)
+    # with production_taxes="pro_rata" they are folded into factor payments instead
+    folded, _, _ = za.zaf_benchmark(ZA_DIR, production_taxes="pro_rata")
+    assert folded.factor_payments[0, 0].sum() == pytest.approx(factor_cost + taxes, rel=1e-5)
+    assert (folded.production_tax == 0).all()
     # every mapping step and every RAS change is reported; RAS changes are rounding-sized
     assert set(mapping["step"]) == {"exports", "product_taxes", "inventories"}
     assert len(report.adjustments) > 0

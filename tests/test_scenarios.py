@@ -354,6 +354,25 @@ class TestScenarioErrors:
         (msg,) = problems_of(write(tmp_path, "name: t\ndata: book.xlsx\n"))
         assert "calibration package" in msg
 
+    def test_workbook_reader_options_are_validated(self, tmp_path):
+        book = ROOT / "sam_data" / "hosoe_japan_2005.xlsx"
+        msgs = problems_of(write(tmp_path, f"name: t\ndata:\n  workbook: {book}\n"
+                                           "  production_taxes: prorata\n"))
+        assert any(":4: data.production_taxes: Input should be 'tax', 'pro_rata' or 'factor', "
+                   "got 'prorata'" in m for m in msgs), msgs
+        msgs = problems_of(write(tmp_path, f"name: t\ndata:\n  workbook: {book}\n"
+                                           "  balance: RAS\n"))
+        assert any(":4: data.balance: Input should be 'ras' or 'cross_entropy', got 'RAS'" in m
+                   for m in msgs), msgs
+        # the options are for reading a workbook: with primitives each is an error naming it
+        prim = tmp_path / "p.yaml"
+        prim.write_text(yaml.safe_dump(three_by_three().to_mapping()))
+        msgs = problems_of(write(tmp_path, "name: t\ndata:\n  primitives: p.yaml\n"
+                                           "  production_taxes: tax\n  balance: ras\n"))
+        for line, name in ((4, "production_taxes"), (5, "balance")):
+            assert any(f":{line}: data.{name}: '{name}' is an option for reading a workbook" in m
+                       for m in msgs), msgs
+
     def test_retaliation_and_expectation_labels(self, tmp_path):
         p = write(tmp_path, "name: t\ndata: {example: three_by_three}\nshocks:\n"
                             "  - type: tariff\n    retaliation: {by: South, against: North}\n")
@@ -492,6 +511,44 @@ def test_workbook_scenario_uses_calibrated_start(tmp_path):
     assert run.stats["benchmark_iterations"] == 0, "calibrated start values were not used"
     assert res.identities_hold and res.expectations_met
     assert res.prepared.data.description.startswith("workbook")
+
+
+def test_workbook_reader_options_are_passed_on(tmp_path):
+    """data: {workbook: ..., production_taxes: ..., balance: ...} reads the workbook with
+    those options (calibration.read_workbook); the default reading is production_taxes: tax."""
+    pytest.importorskip("calibration.sam")
+    import shutil
+
+    import openpyxl
+
+    book = ROOT / "sam_data" / "hosoe_japan_2005.xlsx"
+    prep = {}
+    for reading in (None, "tax", "pro_rata", "factor"):
+        option = f"\n  production_taxes: {reading}" if reading else ""
+        p = write(tmp_path, f"name: t\ndata:\n  workbook: {book}{option}\n")
+        prep[reading] = prepare_scenario(p).data
+    assert prep[None].description == f"workbook {book}"
+    assert prep["pro_rata"].description == f"workbook {book} (production_taxes: pro_rata)"
+    ptax = {k: v.primitives["production_tax"] for k, v in prep.items()}
+    assert (ptax[None] > 0).all()
+    np.testing.assert_array_equal(ptax["tax"], ptax[None])
+    assert (ptax["pro_rata"] == 0).all() and (ptax["factor"] == 0).all()
+    assert prep["factor"].primitives.factors == ("CAP", "LAB", "production_tax")
+    assert prep[None].checksum == prep["pro_rata"].checksum  # the file's sha256
+    # balance: a workbook that does not balance as given (North's household buys 236, not 230)
+    unbalanced = tmp_path / "perturbed.xlsx"
+    shutil.copy(ROOT / "sam_data" / "template_multiregion.xlsx", unbalanced)
+    wb = openpyxl.load_workbook(unbalanced)
+    wb["sam_North"]["H4"].value = 236
+    wb.save(unbalanced)
+    msgs = problems_of(write(tmp_path, "name: t\ndata: {workbook: perturbed.xlsx}\n"))
+    assert any(":2: data.workbook:" in m and "account c_mfg does not balance" in m
+               for m in msgs), msgs
+    for method in ("ras", "cross_entropy"):
+        p = write(tmp_path, f"name: t\ndata: {{workbook: perturbed.xlsx, balance: {method}}}\n")
+        data = prepare_scenario(p).data
+        assert data.description == f"workbook perturbed.xlsx (balance: {method})"
+        assert data.primitives.regions == ("North", "South")
 
 
 @pytest.mark.solver

@@ -103,8 +103,22 @@ def test_micro_aggregation_covers_every_commodity_once_and_keeps_the_totals(sour
     rel = 1e-9
     assert output.sum() == pytest.approx(S.loc[acts].to_numpy().sum() + S.loc["stax"].sum(),
                                          rel=rel)
-    value_added = S.loc[FACTORS + ["atax"], acts].to_numpy().sum() + S.loc["stax"].sum()
-    assert data.factor_payments[0].sum() == pytest.approx(value_added, rel=rel)
+    # value added at factor cost; the activity taxes and the net product taxes are the
+    # production tax (the reader's default), and together they are value added at market
+    # prices
+    factor_cost = S.loc[FACTORS, acts].to_numpy().sum()
+    taxes = S.loc["atax", acts].sum() + S.loc["stax"].sum()
+    value_added = factor_cost + taxes
+    assert data.factor_payments[0].sum() == pytest.approx(factor_cost, rel=rel)
+    assert data.production_tax[0].sum() == pytest.approx(taxes, rel=rel)
+    assert data.factor_payments[0].sum() + data.production_tax[0].sum() == pytest.approx(
+        value_added, rel=rel)
+    # with production_taxes="pro_rata" they are folded into factor payments instead
+    folded, _, _ = zm.zaf_micro_benchmark(ZA_DIR, production_taxes="pro_rata")
+    assert folded.factor_payments[0].sum() == pytest.approx(value_added, rel=rel)
+    assert (folded.production_tax == 0).all()
+    np.testing.assert_allclose(folded.factor_payments.sum(axis=2),
+                               data.factor_payments.sum(axis=2) + data.production_tax, rtol=1e-9)
     assert data.tariff_revenue()[0].sum() == pytest.approx(S.loc["mtax"].sum(), rel=rel)
     assert data.trade[1, 0].sum() == pytest.approx(S.loc[coms, "row"].sum(), rel=rel)
     final = [c for c in S.columns if c.startswith("hhd-")] + ["gov", "s-i", "dstk"]
