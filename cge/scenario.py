@@ -37,8 +37,8 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag,
+                      ValidationError, field_validator, model_validator)
 
 from . import shocks as sh
 from .errors import InputError
@@ -434,12 +434,25 @@ class Closure(_Strict):
         return self
 
 
+def _data_kind(value) -> str:
+    """Which form of ``data:`` this is, so that a mistake is reported against that form only."""
+    if isinstance(value, str):
+        return "path"
+    if isinstance(value, Mapping) and "example" in value or isinstance(value, ExampleData):
+        return "example"
+    return "file"
+
+
+DataSpec = Annotated[Union[Annotated[str, Tag("path")], Annotated[ExampleData, Tag("example")],
+                           Annotated[FileData, Tag("file")]], Discriminator(_data_kind)]
+
+
 class Scenario(_Strict):
     """A policy scenario (see ``docs/scenarios.md``)."""
 
     name: str
     description: str = ""
-    data: Union[str, ExampleData, FileData]
+    data: DataSpec
     market_structure: dict[str, Structure] | None = None
     entry: dict[str, Literal["free", "fixed"]] | None = None
     numeraire: dict[str, Any] | None = None

@@ -364,6 +364,10 @@ class TestScenarioErrors:
                                            "  balance: RAS\n"))
         assert any(":4: data.balance: Input should be 'ras' or 'cross_entropy', got 'RAS'" in m
                    for m in msgs), msgs
+        # only the form of data: that was meant is reported (no noise from the other forms)
+        assert len(msgs) == 1, msgs
+        (msg,) = problems_of(write(tmp_path, "name: t\ndata: {exampel: three_by_three}\n"))
+        assert ":2: data.exampel: unknown field 'exampel' (did you mean 'example'?)" in msg
         # the options are for reading a workbook: with primitives each is an error naming it
         prim = tmp_path / "p.yaml"
         prim.write_text(yaml.safe_dump(three_by_three().to_mapping()))
