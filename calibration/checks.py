@@ -84,10 +84,10 @@ def _where(data: BenchmarkData, name: str, idx) -> str:
     return ", ".join(f"{d}={data.labels(d)[j]}" for d, j in zip(dims, idx))
 
 
-def check_nonnegative(data: BenchmarkData) -> list[str]:
-    """Flows are finite and non-negative (final demand, trade, factor and input payments)."""
+def _finite_nonnegative(data: BenchmarkData, names) -> list[str]:
+    """Every cell of the fields ``names`` that is not finite or is negative, named."""
     out = []
-    for name in ("trade", "factor_payments", "intermediate", "final_demand"):
+    for name in names:
         arr = getattr(data, name)
         for idx in np.argwhere(~np.isfinite(arr)):
             out.append(f"{name}[{_where(data, name, idx)}] = {arr[tuple(idx)]} is not a finite "
@@ -95,6 +95,12 @@ def check_nonnegative(data: BenchmarkData) -> list[str]:
         for idx in np.argwhere(arr < 0):
             out.append(f"{name}[{_where(data, name, idx)}] = {_fmt(arr[tuple(idx)])} is negative "
                        f"({DESCRIPTIONS[name]} must be >= 0)")
+    return out
+
+
+def check_nonnegative(data: BenchmarkData) -> list[str]:
+    """Flows are finite and non-negative (final demand, trade, factor and input payments)."""
+    out = _finite_nonnegative(data, ("trade", "factor_payments", "intermediate", "final_demand"))
     if not np.isfinite(data.deficit).all():
         out.append(f"deficit: not finite: {data.deficit.tolist()}")
     return _limit(out, "negative or non-finite flows")
@@ -103,15 +109,7 @@ def check_nonnegative(data: BenchmarkData) -> list[str]:
 def check_agent_demand(data: BenchmarkData, tol: float = TOL) -> list[str]:
     """The government and investment parts of final demand are finite, non-negative and
     together not above final demand (the household buys the rest)."""
-    out = []
-    for name in ("government_demand", "investment_demand"):
-        arr = getattr(data, name)
-        for idx in np.argwhere(~np.isfinite(arr)):
-            out.append(f"{name}[{_where(data, name, idx)}] = {arr[tuple(idx)]} is not a finite "
-                       f"number ({DESCRIPTIONS[name]})")
-        for idx in np.argwhere(arr < 0):
-            out.append(f"{name}[{_where(data, name, idx)}] = {_fmt(arr[tuple(idx)])} is negative "
-                       f"({DESCRIPTIONS[name]} must be >= 0)")
+    out = _finite_nonnegative(data, ("government_demand", "investment_demand"))
     gov, inv, final = data.government_demand, data.investment_demand, data.final_demand
     excess = gov + inv - final
     for n, j in np.argwhere(excess > tol * np.maximum(np.abs(final), 1e-300)):
