@@ -96,13 +96,15 @@ Steps (:func:`cp_benchmark`):
    :math:`\varphi_{\min} = 1`. They are stored as the benchmark's
    ``survival``, ``exporter_share`` and ``entrants``.
 
-Solving. The 31 x 40 model has about 33,000 unknowns. Pass
-:data:`SOLVER_OPTIONS` to :class:`cge.Equilibrium`: the system is square, so
-IPOPT's primal (Newton) steps do not depend on the Hessian of the
+Solving. The 31 x 40 model has about 33,000 unknowns. The system is square,
+so IPOPT's primal (Newton) steps do not depend on the Hessian of the
 Lagrangian, whose exact form has 2.4 million non-zeros here (the CES
 aggregates); a limited-memory approximation makes each iteration about ten
 times cheaper, and skipping the least-squares estimate of the multipliers
-saves one factorisation per solve.
+saves one factorisation per solve. :class:`cge.Equilibrium` does this by
+itself for models of this size when it starts from or near a solution
+(``cge.equilibrium.LARGE_MODEL_OPTIONS``); :data:`SOLVER_OPTIONS` states the
+same options explicitly, for every solve.
 """
 
 from __future__ import annotations

@@ -88,6 +88,7 @@ class Equilibrium:
         initialize_guess(self.model, primitives)
         self.solved = False
         self._checked_structure = None
+        self._counted, self._n_equations = None, 0
         #: What the benchmark solve went through (one line per stage tried).
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
@@ -164,14 +165,43 @@ class Equilibrium:
             out.append("numeraire")
         return out
 
-    def _run(self, **extra) -> SolveStats:
+    def _run(self, warm: bool = False, **extra) -> SolveStats:
         """One IPOPT call; the structure (square, structurally nonsingular) is checked
-        with it whenever it differs from the last one checked."""
+        with it whenever it differs from the last one checked.
+
+        Large models (more than :data:`LARGE_MODEL` equations) that start from a
+        solution (``warm``: a homotopy step, which starts where the last step
+        ended) or near one (a calibrated benchmark: the start's largest residual
+        below :data:`cge.solve.NEAR_SOLUTION`) are solved
+        with :data:`LARGE_MODEL_OPTIONS` (a limited-memory Hessian) unless the
+        options name a Hessian: the system is square, so IPOPT's Newton steps come
+        from the Jacobian alone, and the exact Hessian of the CES aggregates only
+        makes each iteration dearer (Caliendo-Parro 31 x 40, 33,106 equations: the
+        NAFTA shock takes 20 s instead of 205 s). From a cold start the exact
+        Hessian is kept: there the quasi-Newton multipliers mislead the line
+        search (a 10 x 10 economy: 65 s instead of 5 s).
+        """
         sig = structure_signature(self.model)
-        stats = run_ipopt(self.model, self.solver, self._options(**extra),
+        opts = self._options(**extra)
+        near = None
+        if "hessian_approximation" not in opts and self._size() > LARGE_MODEL:
+            if warm:
+                opts = {**LARGE_MODEL_OPTIONS, **opts}
+            else:
+                near = LARGE_MODEL_OPTIONS
+        stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure)
         self._checked_structure = sig
         return stats
+
+    def _size(self) -> int:
+        """Number of active equations (counted once per structure)."""
+        sig = structure_signature(self.model)
+        if self._counted != sig:
+            self._n_equations = sum(1 for _ in self.model.component_data_objects(
+                pyo.Constraint, active=True, descend_into=True))
+            self._counted = sig
+        return self._n_equations
 
     def _remaining(self) -> float:
         if self._deadline is None:
@@ -314,7 +344,7 @@ class Equilibrium:
                 raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached",
                                  failure)
             apply(trial)
-            stats = self._run()
+            stats = self._run(warm=True)
             self.last_stats = stats
             ok = stats.success and (not check_walras
                                     or abs(walras_residual(self.model)) <= WALRAS_TOL)
@@ -350,6 +380,13 @@ class Equilibrium:
         self.primitives = target
         self._verify(stats, 1.0)
 
+
+#: Models with more equations than this are solved with :data:`LARGE_MODEL_OPTIONS`
+#: unless the caller's options name a Hessian (see :meth:`Equilibrium._run`).
+LARGE_MODEL = 10_000
+#: IPOPT options for large models: a limited-memory Hessian, and no least-squares
+#: estimate of the multipliers (one factorisation fewer per solve).
+LARGE_MODEL_OPTIONS = {"hessian_approximation": "limited-memory", "constr_mult_init_max": 0.0}
 
 #: Factors on foreign iceberg costs of the economies a failed benchmark solve starts
 #: from, tried in order (:meth:`Equilibrium._trade_cost_continuation`): close enough to

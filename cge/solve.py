@@ -47,6 +47,7 @@ class SolveStats:
     ipopt_time: float
     max_residual: float
     success: bool
+    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -289,14 +290,23 @@ def residual_homotopy(m: pyo.Block):
 
 
 # ------------------------------------------------------------------- IPOPT
+#: A start whose largest residual (in logs) is below this is "near a solution" for
+#: ``run_ipopt(near_solution_options=...)``; closed-economy guesses start at 1 to 4.
+NEAR_SOLUTION = 0.5
+
+
 def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = None,
-              tee: bool = False, *, structure_check: bool = False) -> SolveStats:
+              tee: bool = False, *, structure_check: bool = False,
+              near_solution_options: dict | None = None) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
     happened, and the caller decides. With ``structure_check`` the system is
     first verified square and structurally nonsingular (:class:`StructureError`
     otherwise), from the compiled Jacobian when the solver compiles one.
+    ``near_solution_options`` are added (under ``options``) when the start's
+    largest residual is below :data:`NEAR_SOLUTION`; ``SolveStats.options``
+    records what was passed.
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -307,7 +317,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     solver = solver or default_solver()
     if solver == "cyipopt":
         configure_pynumero()
-        return _run_cyipopt(m, opts, structure_check)
+        return _run_cyipopt(m, opts, structure_check, near_solution_options)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -315,7 +325,8 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     raise ValueError(f"unknown solver {solver!r}; use 'cyipopt' or 'ipopt'")
 
 
-def _run_cyipopt(m, opts, structure_check: bool = False) -> SolveStats:
+def _run_cyipopt(m, opts, structure_check: bool = False,
+                 near_solution_options: dict | None = None) -> SolveStats:
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP, cyipopt
     from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
@@ -328,6 +339,14 @@ def _run_cyipopt(m, opts, structure_check: bool = False) -> SolveStats:
         m.del_component(obj)
     if structure_check:
         check_jacobian_structure(nlp, m)
+    if near_solution_options:
+        try:
+            g0 = nlp.evaluate_constraints()
+            near = g0.size == 0 or float(np.abs(g0).max()) < NEAR_SOLUTION
+        except Exception:  # an evaluation error at the start: far from a solution
+            near = False
+        if near:
+            opts = {**near_solution_options, **opts}
     iterations = [0]
 
     def count(nlp_, problem, alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
@@ -351,7 +370,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False) -> SolveStats:
         maxres = float("inf")
     success = status_code in (0, 1) and maxres <= RESIDUAL_TOL
     return SolveStats("cyipopt", _STATUS.get(status_code, str(status_code)), message,
-                      iterations[0], t1 - t0, t2 - t1, maxres, success)
+                      iterations[0], t1 - t0, t2 - t1, maxres, success, dict(opts))
 
 
 def _add_option(problem, key: str, val) -> None:
@@ -445,7 +464,7 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
             message += "; ipopt's output ends: " + " | ".join(tail[-3:])
     success = term.name == "convergenceCriteriaSatisfied" and maxres <= RESIDUAL_TOL
     return SolveStats("ipopt", term.name, message, int(iters or 0),
-                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success)
+                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success, dict(opts))
 
 
 def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -> Diagnosis:

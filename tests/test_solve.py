@@ -254,3 +254,29 @@ def test_benchmark_found_by_trade_cost_continuation(size, seed):
     assert res.max_residual < 1e-8 and abs(res.walras_residual) < 1e-9
     assert eq.resolve().iterations <= 1
     assert eq.primitives is prim or np.array_equal(eq.primitives["tau"], prim["tau"])
+
+
+def test_large_models_near_a_solution_use_a_limited_memory_hessian(monkeypatch):
+    """Above LARGE_MODEL equations, solves that start near a solution (re-solves, shocks)
+    get the limited-memory Hessian; a cold start keeps the exact one, as does a caller who
+    names a Hessian. The equilibrium is the same either way."""
+    import cge.equilibrium as E
+
+    prim = examples.three_by_three()
+    ref = Equilibrium(prim)
+    ref.solve()
+    ref_cut = ref.solve(tariff=prim["tariff"] * 0.5)
+    monkeypatch.setattr(E, "LARGE_MODEL", 10)
+    eq = Equilibrium(prim)
+    eq.solve()
+    assert "hessian_approximation" not in eq.last_stats.options, "cold start: exact Hessian"
+    cut = eq.solve(tariff=prim["tariff"] * 0.5)
+    assert eq.last_stats.options["hessian_approximation"] == "limited-memory"
+    np.testing.assert_allclose(cut.routes["trade_value"], ref_cut.routes["trade_value"],
+                               rtol=1e-8)
+    np.testing.assert_allclose(cut.regions["real_income"], ref_cut.regions["real_income"],
+                               rtol=1e-8)
+    own = Equilibrium(prim, options={"hessian_approximation": "exact"})
+    own.solve()
+    own.solve(tariff=prim["tariff"] * 0.5)
+    assert own.last_stats.options["hessian_approximation"] == "exact"
