@@ -556,6 +556,9 @@ class SectorCalibration:
                "regions": list(self.regions), "routes": list(self.routes),
                "sigma": self.sigma, "k": self.k, "delta": self.delta,
                "parameters": {k: dict(v) for k, v in self.parameters.items()}}
+        spending = list(self.values.get("expenditure", {}).values())
+        if spending and float(np.mean(spending)) > 0:
+            cfg["value_scale"] = float(np.mean(spending))
         cfg.update(overrides)
         return cfg
 

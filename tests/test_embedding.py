@@ -440,3 +440,20 @@ def test_docs_example_runs():
     assert namespace["benchmark"].iterations <= 1
     assert namespace["cut"].success
     assert namespace["welfare_change"]["home"] > 0
+
+
+def test_value_scale_comes_with_the_config():
+    """The block's level equations are scaled by value_scale; a calibration's config carries
+    the data's typical value (mean expenditure), so a host need not set it by hand."""
+    regions = ["home", "foreign"]
+    X = np.array([[8000.0, 2000.0], [2000.0, 6000.0]])
+    cal = calibrate_armington(regions, 3.0, X, np.zeros((2, 2)))
+    cfg = cal.config()
+    assert cfg["value_scale"] == pytest.approx(np.mean(list(cal.values["expenditure"].values())))
+    m = pyo.ConcreteModel()
+    m.b = HeterogeneousFirmSector(config=cfg)
+    assert pyo.value(m.b.value_scale) == pytest.approx(cfg["value_scale"])
+    m.c = HeterogeneousFirmSector(config=cal.config(value_scale=2.5))
+    assert pyo.value(m.c.value_scale) == 2.5
+    with pytest.raises(ValueError, match="must be positive"):
+        m.d = HeterogeneousFirmSector(config=cal.config(value_scale=-1.0))

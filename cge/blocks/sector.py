@@ -81,6 +81,12 @@ SECTOR_CONFIG.declare("k", ConfigValue(
     default=4.0, domain=_positive, description="Pareto shape k > sigma - 1 (melitz)"))
 SECTOR_CONFIG.declare("delta", ConfigValue(
     default=1.0, domain=_positive, description="exogenous exit rate (1: static model)"))
+SECTOR_CONFIG.declare("value_scale", ConfigValue(
+    default=1.0, domain=_positive,
+    description="typical value of sales in the data's units: the level equations "
+    "(tariff revenue, profit) are divided by it, so that their residuals are "
+    "relative; a host that knows its data's size sets it here (the mutable Param "
+    "value_scale can also be changed after construction)"))
 SECTOR_CONFIG.declare("parameters", ConfigValue(
     default={}, domain=dict,
     description="initial values of the mutable parameters phi_min[i], f_e[i], "
@@ -226,7 +232,7 @@ class HeterogeneousFirmSectorData(BlockData):
         # Tariff revenue and distributed profits are variables of their own, so
         # that the host's income equation stays sparse in second derivatives.
         self.value_scale = pyo.Param(
-            initialize=1.0, mutable=True,
+            initialize=self.config.value_scale, mutable=True,
             doc="typical value of sales; scales the level equations (set at initialisation)")
         self.tariff_revenue = pyo.Var(self.regions, initialize=0.0,
                                       doc="T_n: tariff revenue collected by n (outlet)")
