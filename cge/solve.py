@@ -416,6 +416,7 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
     convergence and residuals below :data:`RESIDUAL_TOL` in the Pyomo model.
     """
     import shutil
+    import subprocess
 
     from pyomo.contrib.solver.common.factory import SolverFactory as NewSolverFactory
 
@@ -435,8 +436,18 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
     m.add_component("_cge_objective", obj)
     try:
         solver = NewSolverFactory("ipopt")
-        res = solver.solve(m, executable=executable, tee=tee, solver_options=opts,
-                           load_solutions=False, raise_exception_on_nonoptimal_result=False)
+        # The wall-time budget also bounds the subprocess: Pyomo kills an ipopt that
+        # outlives it (a hung executable cannot block the run).
+        limit = opts.get("max_wall_time")
+        try:
+            res = solver.solve(m, executable=executable, tee=tee, solver_options=opts,
+                               time_limit=float(limit) if limit is not None else None,
+                               load_solutions=False, raise_exception_on_nonoptimal_result=False)
+        except subprocess.TimeoutExpired:
+            return SolveStats("ipopt", "maxTimeLimit",
+                              f"the ipopt executable did not finish within {float(limit):g} s "
+                              "and was stopped", 0, time.perf_counter() - t0, 0.0,
+                              float("inf"), False, dict(opts))
         loaded = bool(res.solution_loader is not None
                       and res.solution_loader.get_number_of_solutions())
         if loaded:

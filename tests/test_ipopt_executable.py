@@ -265,3 +265,22 @@ def test_scenario_runs_through_the_executable(ipopt_on_path):
                                    rtol=1e-8, atol=1e-12)
         assert_same_equilibrium(run.new, ref.runs[label].new)
     assert res.expectations_met and res.identities_hold
+
+
+def test_hung_executable_is_stopped_at_the_time_limit(monkeypatch, tmp_path):
+    """An ipopt that never returns is killed when the wall-time budget (plus Pyomo's
+    margin) runs out; the solve is a failure that says so, not a hang."""
+    import time
+
+    hung = tmp_path / "ipopt"
+    hung.write_text('#!/bin/sh\n'
+                    'if [ "$1" = "--version" ]; then echo "Ipopt 3.14.0 (hung)"; exit 0; fi\n'
+                    'exec sleep 60\n')
+    hung.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    eq = Equilibrium(examples.symmetric(2, 1), solver="ipopt")
+    t0 = time.perf_counter()
+    stats = run_ipopt(eq.model, "ipopt", {"max_wall_time": 2.0})
+    assert time.perf_counter() - t0 < 15
+    assert not stats.success and stats.status == "maxTimeLimit", stats
+    assert "did not finish within 2 s" in stats.message
