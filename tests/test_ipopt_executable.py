@@ -203,14 +203,20 @@ def test_bounded_start_reaches_the_executable(ipopt_on_path):
     assert "locally infeasible" in stats.message and stats.max_residual > RESIDUAL_TOL, stats
 
 
+def _fake_ipopt(monkeypatch, folder, kind: str, body: str) -> None:
+    """Put an `ipopt` on PATH that answers --version and otherwise runs ``body`` (sh)."""
+    exe = folder / "ipopt"
+    exe.write_text('#!/bin/sh\n'
+                   f'if [ "$1" = "--version" ]; then echo "Ipopt 3.14.0 ({kind})"; exit 0; fi\n'
+                   f'{body}\n')
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 def test_executable_that_dies_is_not_success(monkeypatch, tmp_path):
     """An ipopt that answers --version but dies without writing a .sol file."""
-    broken = tmp_path / "ipopt"
-    broken.write_text('#!/bin/sh\n'
-                      'if [ "$1" = "--version" ]; then echo "Ipopt 3.14.0 (broken)"; exit 0; fi\n'
-                      'echo "Segmentation fault (core dumped)"; exit 139\n')
-    broken.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    _fake_ipopt(monkeypatch, tmp_path, "broken",
+                'echo "Segmentation fault (core dumped)"; exit 139')
     eq = Equilibrium(examples.symmetric(2, 1), solver="ipopt")
     stats = run_ipopt(eq.model, "ipopt")
     assert not stats.success and stats.status == "error", stats
@@ -272,12 +278,7 @@ def test_hung_executable_is_stopped_at_the_time_limit(monkeypatch, tmp_path):
     margin) runs out; the solve is a failure that says so, not a hang."""
     import time
 
-    hung = tmp_path / "ipopt"
-    hung.write_text('#!/bin/sh\n'
-                    'if [ "$1" = "--version" ]; then echo "Ipopt 3.14.0 (hung)"; exit 0; fi\n'
-                    'exec sleep 60\n')
-    hung.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    _fake_ipopt(monkeypatch, tmp_path, "hung", "exec sleep 60")
     eq = Equilibrium(examples.symmetric(2, 1), solver="ipopt")
     t0 = time.perf_counter()
     stats = run_ipopt(eq.model, "ipopt", {"max_wall_time": 2.0})
