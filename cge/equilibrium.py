@@ -184,7 +184,7 @@ class Equilibrium:
         sig = structure_signature(self.model)
         opts = self._options(**extra)
         near = None
-        if "hessian_approximation" not in opts and self._size() > LARGE_MODEL:
+        if "hessian_approximation" not in opts and self._size(sig) > LARGE_MODEL:
             if warm:
                 opts = {**LARGE_MODEL_OPTIONS, **opts}
             else:
@@ -194,9 +194,8 @@ class Equilibrium:
         self._checked_structure = sig
         return stats
 
-    def _size(self) -> int:
-        """Number of active equations (counted once per structure)."""
-        sig = structure_signature(self.model)
+    def _size(self, sig) -> int:
+        """Number of active equations (counted once per structure ``sig``)."""
         if self._counted != sig:
             self._n_equations = sum(1 for _ in self.model.component_data_objects(
                 pyo.Constraint, active=True, descend_into=True))
