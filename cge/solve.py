@@ -405,6 +405,18 @@ _STATUS = {
 }
 
 
+#: Pyomo's termination conditions in IPOPT's words, so that both routes report a
+#: status in the same vocabulary (:data:`_STATUS`).
+_TERMINATION = {
+    "convergenceCriteriaSatisfied": "solve_succeeded",
+    "iterationLimit": "maximum_iterations_exceeded",
+    "maxTimeLimit": "maximum_wall_time_exceeded",
+    "locallyInfeasible": "infeasible_problem_detected",
+    "unbounded": "diverging_iterates",
+    "interrupted": "user_requested_stop",
+}
+
+
 def _run_ipopt_executable(m, opts, tee) -> SolveStats:
     """IPOPT as an ``ipopt`` AMPL executable, through Pyomo's ``pyomo.contrib.solver``
     interface (``.nl`` file in, ``.sol`` file out).
@@ -444,7 +456,7 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
                                time_limit=float(limit) if limit is not None else None,
                                load_solutions=False, raise_exception_on_nonoptimal_result=False)
         except subprocess.TimeoutExpired:
-            return SolveStats("ipopt", "maxTimeLimit",
+            return SolveStats("ipopt", "maximum_wall_time_exceeded",
                               f"the ipopt executable did not finish within {float(limit):g} s "
                               "and was stopped", 0, time.perf_counter() - t0, 0.0,
                               float("inf"), False, dict(opts))
@@ -474,7 +486,7 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
         if tail:
             message += "; ipopt's output ends: " + " | ".join(tail[-3:])
     success = term.name == "convergenceCriteriaSatisfied" and maxres <= RESIDUAL_TOL
-    return SolveStats("ipopt", term.name, message, int(iters or 0),
+    return SolveStats("ipopt", _TERMINATION.get(term.name, term.name), message, int(iters or 0),
                       max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success, dict(opts))
 
 
