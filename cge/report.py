@@ -368,69 +368,102 @@ def _plt():
     return plt
 
 
+#: Above this many bars a welfare chart is drawn horizontally (regions down the side,
+#: sorted by the change) and firm-level changes as region x sector heatmaps.
+MANY_BARS = 24
+
+
 def plot_welfare(result, path: str | Path) -> Path:
     """Bar chart of the welfare change (% of real income) by region, one bar per model,
-    with the stacked decomposition for a single-model run."""
+    with the stacked decomposition for a single-model run. Many regions are drawn as
+    horizontal bars sorted by the change, so that every label stays readable."""
     plt = _plt()
     from .welfare import COMPONENTS
 
     labels = list(result.runs)
-    regions = list(next(iter(result.runs.values())).welfare.regions.index)
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(regions) * max(1, len(labels)) + 2), 4.5))
+    first = next(iter(result.runs.values())).welfare.regions
+    regions = list(first.index)
+    horizontal = len(regions) * max(1, len(labels)) > MANY_BARS
+    if horizontal:  # largest gain at the top
+        regions = list(first["welfare_change_pct"].sort_values().index)
+        fig, ax = plt.subplots(figsize=(10, 0.32 * len(regions) * max(1, len(labels)) + 1.8))
+    else:
+        fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(regions) * max(1, len(labels)) + 2), 4.5))
+    bar = ax.barh if horizontal else ax.bar
     x = np.arange(len(regions))
     if len(labels) == 1:
-        wel = result.runs[labels[0]].welfare.regions
+        wel = result.runs[labels[0]].welfare.regions.reindex(regions)
         comps = [c for c in COMPONENTS if np.abs(wel[c]).max() > 1e-9]
         cmap = plt.get_cmap("tab10")
         pos, neg = np.zeros(len(regions)), np.zeros(len(regions))
         for k, c in enumerate(comps):
             v = wel[c].to_numpy(float)
-            bottom = np.where(v >= 0, pos, neg)
-            ax.bar(x, v, 0.6, bottom=bottom, label=c.replace("_", " "), color=cmap(k % 10))
+            base = np.where(v >= 0, pos, neg)
+            stack = {"left": base} if horizontal else {"bottom": base}
+            bar(x, v, 0.6, label=c.replace("_", " "), color=cmap(k % 10), **stack)
             pos += np.where(v >= 0, v, 0)
             neg += np.where(v < 0, v, 0)
-        ax.scatter(x, wel["total"], color="black", zorder=5, marker="D", label="total")
-        ax.set_ylabel("change in real income (log points, %)")
+        xy = (wel["total"], x) if horizontal else (x, wel["total"])
+        ax.scatter(*xy, color="black", zorder=5, marker="D", label="total")
+        what = "change in real income (log points, %)"
     else:
         width = 0.8 / len(labels)
         for k, lab in enumerate(labels):
             v = result.runs[lab].welfare.regions["welfare_change_pct"].reindex(regions)
-            bars = ax.bar(x + (k - (len(labels) - 1) / 2) * width, v, width, label=lab)
+            bars = bar(x + (k - (len(labels) - 1) / 2) * width, v, width, label=lab)
             ax.bar_label(bars, fmt="%.2f", fontsize=8)
-        ax.set_ylabel("welfare change (% of real income)")
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0, ha="right" if len(regions) > 6 else "center")
+        what = "welfare change (% of real income)"
+    if horizontal:
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_yticks(x, regions, fontsize=9)
+        ax.set_xlabel(what)
+    else:
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0,
+                      ha="right" if len(regions) > 6 else "center")
+        ax.set_ylabel(what)
     ax.set_title(f"{result.name}: welfare by region")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return _save(fig, path)
 
 
+_FIRM_PANELS = (("domestic_cutoff_pct", "domestic cutoff"),
+                ("average_productivity_pct", "average productivity of producers"))
+
+
+def _firm_changes(result, col: str) -> pd.DataFrame:
+    """% changes of ``col`` by (region, melitz sector), one column per model."""
+    frames = []
+    for lab, run in result.runs.items():
+        ch = run.comparison.sectors[col]
+        ms = run.new.sectors["market_structure"]
+        frames.append(ch[ms == "melitz"].dropna().rename(lab))
+    return pd.concat(frames, axis=1)
+
+
 def plot_firms(result, path: str | Path) -> Path:
-    """Domestic cutoff and average productivity changes (%) by region and melitz sector."""
+    """Domestic cutoff and average productivity changes (%) by region and melitz sector:
+    bars, or region x sector heatmaps (one row per model) when there are many."""
     plt = _plt()
     labels = list(result.runs)
+    data = {col: _firm_changes(result, col) for col, _ in _FIRM_PANELS}
+    n_bars = len(data[_FIRM_PANELS[0][0]]) * max(1, len(labels))
+    if n_bars > MANY_BARS:
+        return _plot_firm_heatmaps(result, data, path)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), squeeze=False)
     any_bar = False
-    for ax, col, title in ((axes[0, 0], "domestic_cutoff_pct", "domestic cutoff"),
-                           (axes[0, 1], "average_productivity_pct", "average productivity of producers")):
-        frames = []
-        for lab in labels:
-            run = result.runs[lab]
-            ch = run.comparison.sectors[col]
-            ms = run.new.sectors["market_structure"]
-            ch = ch[ms == "melitz"].dropna()
-            frames.append(ch.rename(lab))
-        data = pd.concat(frames, axis=1)
-        if data.empty:
+    for ax, (col, title) in zip(axes[0], _FIRM_PANELS):
+        frame = data[col]
+        if frame.empty:
             ax.text(0.5, 0.5, "no melitz sectors", ha="center", va="center")
             ax.set_axis_off()
             continue
-        names = [f"{r}\n{s}" for r, s in data.index]
+        names = [f"{r}\n{s}" for r, s in frame.index]
         x = np.arange(len(names))
         width = 0.8 / max(1, len(labels))
         for k, lab in enumerate(labels):
-            ax.bar(x + (k - (len(labels) - 1) / 2) * width, data[lab].fillna(0.0), width, label=lab)
+            ax.bar(x + (k - (len(labels) - 1) / 2) * width, frame[lab].fillna(0.0), width, label=lab)
             any_bar = True
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.set_xticks(x, names, fontsize=8, rotation=45 if len(names) > 6 else 0,
@@ -441,6 +474,30 @@ def plot_firms(result, path: str | Path) -> Path:
             ax.legend(fontsize=8)
     fig.suptitle(f"{result.name}: selection (melitz cutoffs) and productivity"
                  + ("" if any_bar else " - nothing to show"))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _plot_firm_heatmaps(result, data: dict, path) -> Path:
+    plt = _plt()
+    labels = list(result.runs)
+    any_frame = next(iter(data.values()))
+    regions = list(dict.fromkeys(r for r, _ in any_frame.index))
+    sectors = list(dict.fromkeys(s for _, s in any_frame.index))
+    fig, axes = plt.subplots(len(labels), 2, squeeze=False,
+                             figsize=(2 * (1.6 + 0.55 * len(sectors)) + 1.5,
+                                      len(labels) * (0.28 * len(regions) + 1.6)))
+    for row, lab in enumerate(labels):
+        for ax, (col, title) in zip(axes[row], _FIRM_PANELS):
+            grid = data[col][lab].unstack().reindex(index=regions, columns=sectors)
+            vals = grid.to_numpy(float)
+            lim = max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.0, 1e-9)
+            im = ax.imshow(vals, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+            ax.set_xticks(np.arange(len(sectors)), sectors, rotation=45, ha="right", fontsize=8)
+            ax.set_yticks(np.arange(len(regions)), regions, fontsize=8)
+            ax.set_title(title + ("" if len(labels) == 1 else f" - {lab}"), fontsize=10)
+            fig.colorbar(im, ax=ax, label="% change", shrink=0.8)
+    fig.suptitle(f"{result.name}: selection (melitz cutoffs) and productivity")
     fig.tight_layout()
     return _save(fig, path)
 

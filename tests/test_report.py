@@ -171,3 +171,29 @@ def test_compare_results(folder, tmp_path, result):
     assert runs == {"cut_compared/krugman", "cut_compared/melitz", "second/krugman", "second/melitz"}
     np.testing.assert_allclose(table[("second/melitz", "welfare_change_pct")],
                                result.runs["melitz"].welfare.regions["welfare_change_pct"])
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_many_regions_and_sectors_stay_readable(tmp_path, monkeypatch):
+    """Past MANY_BARS bars, welfare is drawn horizontally (sorted, the figure grows in
+    height, not width) and firm-level changes as region x sector heatmaps, so that labels
+    stay legible however many regions a data set has."""
+    path = tmp_path / "many.yaml"
+    path.write_text("name: many\ndata: {example: random_economy, args: {regions: 6, sectors: 6, "
+                    "seed: 5}}\nshocks:\n  - {type: tariff, mode: cut_pct, value: 50}\n"
+                    "compare_market_structures: [krugman, melitz]\n")
+    res = run_scenario(path)
+    monkeypatch.setattr(report, "MANY_BARS", 10)  # 6 regions x 2 models = 12 bars
+    w, h = _png_size(report.plot_welfare(res, tmp_path / "w.png"))
+    heat_w, heat_h = _png_size(report.plot_firms(res, tmp_path / "f.png"))
+    monkeypatch.setattr(report, "MANY_BARS", 1000)
+    bar_w, bar_h = _png_size(report.plot_firms(res, tmp_path / "g.png"))
+    assert (heat_w, heat_h) != (bar_w, bar_h)  # a different layout: two rows of heatmaps
+    assert heat_h > bar_h
+    wide_w, wide_h = _png_size(report.plot_welfare(res, tmp_path / "v.png"))
+    # horizontal: a fixed width, a height that grows with the bars; vertical: the reverse
+    assert w < wide_w and h > wide_h, ((w, h), (wide_w, wide_h))
