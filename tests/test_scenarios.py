@@ -503,10 +503,7 @@ def test_small_open_economy_closure_in_every_model(tmp_path):
 
 @pytest.mark.solver
 def test_workbook_scenario_uses_calibrated_start(tmp_path):
-    pytest.importorskip("calibration.sam")
-    book = ROOT / "sam_data" / "yotov2016_mfg.xlsx"
-    if not book.is_file():
-        pytest.skip("no bundled workbook")
+    book = ROOT / "sam_data" / "yotov2016_mfg.xlsx"  # bundled: its absence is a failure
     p = write(tmp_path, f"name: us_tariff\ndata: {book}\nshocks:\n"
                         "  - {type: tariff, importers: USA, mfn: true, mode: set, value: 0.2}\n"
                         "expect:\n  components: {USA: {terms_of_trade: positive}}\n")
