@@ -535,7 +535,7 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
         factor_payments=alpha * net[:, :, None], intermediate=gamma * net[:, :, None],
         production_tax=tp * net,
         final_demand=final, government_demand=gov, investment_demand=inv,
-        deficit=prim["deficit"] * v(m.numeraire_value),
+        deficit=np.array([v(m.deficit_value[r]) for r in R_]),
         sigma=prim["sigma"].copy(), k=prim["k"].copy(), delta=prim["delta"].copy(),
         market_structure=dict(prim.market_structure),
         survival=survival, exporter_share=expo, entrants=entrants,

@@ -23,6 +23,7 @@ import pyomo.environ as pyo
 
 from .checks import check_primitives
 from .closure import apply_small_open_economy
+from .deficits import describe as describe_deficits, hold_deficits
 from .errors import InputError, SolveError
 from .model import build_model, initialize_guess, set_parameters
 from .parameters import PARAMETERS
@@ -93,6 +94,12 @@ class Equilibrium:
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
+        #: The benchmark with the data's deficits (set by the first solve; under the
+        #: ``zero_baseline`` deficit closure the first solve returns the zero-deficit
+        #: baseline instead) and the IPOPT statistics of its solve.
+        self.benchmark: Results | None = None
+        self.benchmark_stats: SolveStats | None = None
+        self._data_deficit = primitives["deficit"].copy()
 
     # ----------------------------------------------------------------- solving
     def solve(self, primitives: Primitives | None = None, **arrays) -> Results:
@@ -102,17 +109,20 @@ class Equilibrium:
         parameter from its current to its new value, in one step if IPOPT
         converges, in smaller steps if not.
         """
-        target = self._target(primitives, arrays)
+        target = self._zero_baseline_target(self._target(primitives, arrays))
         self._deadline = time.perf_counter() + self.time_limit
         if not self.solved:
             self._solve_benchmark()
+            if self.primitives.closure.deficit == "zero_baseline":
+                self._zero_deficit_baseline()
         changed = self._changed(target)
         if changed:
             self._homotopy(target, changed)
         info = {"solver": self.last_stats.solver if self.last_stats else None,
                 "iterations": self.last_stats.iterations if self.last_stats else 0,
                 "homotopy_steps": list(self.steps), "changed": changed,
-                "numeraire": self.primitives.numeraire.describe()}
+                "numeraire": self.primitives.numeraire.describe(),
+                "deficits": describe_deficits(self.primitives.closure.deficit)}
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
@@ -279,11 +289,43 @@ class Equilibrium:
             stats = self._attempt()
         self._verify(stats)
         self.benchmark_stages = stages
+        self.benchmark_stats = stats
+        self.benchmark = extract(self.model, {
+            "solver": stats.solver, "iterations": stats.iterations, "homotopy_steps": [],
+            "changed": [], "numeraire": self.primitives.numeraire.describe(),
+            "deficits": describe_deficits(self.primitives.closure.deficit),
+            "max_residual": stats.max_residual})
+        hold_deficits(self.model, self.primitives.closure.deficit)
         if self.small_open_economy is not None:
             apply_small_open_economy(self.model, self.small_open_economy)
             stats = self._attempt()
             self._verify(stats)
         self.solved = True
+
+    def _zero_baseline_target(self, target: Primitives) -> Primitives:
+        """Under the ``zero_baseline`` deficit closure, ``target`` with zero deficits; a
+        target whose deficits are neither the data's nor zero is refused (a deficit
+        shock has no meaning when the baseline has none)."""
+        if target.closure.deficit != "zero_baseline":
+            return target
+        d = target["deficit"]
+        if not (np.array_equal(d, self._data_deficit) or not d.any()):
+            raise InputError("deficit: under the zero_baseline deficit closure deficits are zero "
+                             "in the baseline and every counterfactual; a deficit shock needs "
+                             "the world_income_share or numeraire deficit closure")
+        return target.copy(deficit=np.zeros_like(d)) if d.any() else target
+
+    def _zero_deficit_baseline(self) -> None:
+        """Step every deficit from the data to zero (the ``zero_baseline`` closure's
+        first step); raises :class:`SolveError` naming the step if it fails."""
+        if not self.primitives["deficit"].any():
+            return
+        baseline = self.primitives.copy(deficit=np.zeros_like(self.primitives["deficit"]))
+        try:
+            self._homotopy(baseline, ["deficit"])
+        except SolveError as exc:
+            raise SolveError("the zero-deficit baseline (zero_baseline deficit closure): "
+                             + str(exc), exc.diagnosis) from None
 
     def _has_trade(self) -> bool:
         tau = self.primitives["tau"]

@@ -270,7 +270,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     regions["production_tax_revenue"] = (sectors["production_tax_revenue"]
                                          .groupby(level="region").sum())
     regions["profits"] = sectors["profit"].groupby(level="region").sum()
-    regions["deficit"] = [v(m.deficit[r]) * v(m.numeraire_value) for r in R]
+    regions["deficit"] = [v(m.deficit_value[r]) for r in R]  # D_n kappa, current prices
     regions["exports"] = exports
     regions["imports"] = imports
     regions["trade_balance"] = exports - imports

@@ -426,11 +426,17 @@ class Closure(_Strict):
     investment: Literal["savings_driven", "investment_driven"] | None = Field(
         None, description="savings_driven: a fixed savings rate, investment adjusts; "
         "investment_driven: real investment fixed, the savings rate adjusts")
+    deficit: Literal["world_income_share", "numeraire", "zero_baseline"] | None = Field(
+        None, description="how trade deficits are held (cge.deficits): world_income_share "
+        "(default): each region's benchmark share of world income; numeraire: fixed in "
+        "numeraire units; zero_baseline: stepped to zero first, shocks applied from there")
 
     @model_validator(mode="after")
     def _not_empty(self):
-        if self.small_open_economy is None and self.government is None and self.investment is None:
-            raise ValueError("give at least one of 'small_open_economy', 'government', 'investment'")
+        if (self.small_open_economy is None and self.government is None
+                and self.investment is None and self.deficit is None):
+            raise ValueError("give at least one of 'small_open_economy', 'government', "
+                             "'investment', 'deficit'")
         return self
 
 
@@ -672,7 +678,7 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
                                              f"{list(prim.sectors)}"))
     if problems:
         raise ScenarioError(problems)
-    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment")
+    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment", "deficit")
                     if sc.closure is not None and getattr(sc.closure, k) is not None}
     if not (sc.market_structure or sc.entry or sc.numeraire or final_demand):
         return prim
@@ -1198,6 +1204,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "walras_residual": new.walras_residual,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
+            "deficits": new.info.get("deficits"),
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }

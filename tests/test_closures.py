@@ -594,7 +594,8 @@ shocks:
     result = run_scenario(path)
     run = result.runs["as_specified"]
     assert run.primitives.closure == Closure("fixed_real", "investment_driven")
-    assert run.stats["closure"] == {"government": "fixed_real", "investment": "investment_driven"}
+    assert run.stats["closure"] == {"government": "fixed_real", "investment": "investment_driven",
+                                    "deficit": "world_income_share"}
     assert run.stats["benchmark_iterations"] <= 1
     assert result.identities_hold, result.identities
     w = run.welfare.regions
