@@ -614,7 +614,7 @@ shocks:
     run = result.runs["as_specified"]
     assert run.primitives.closure == Closure("fixed_real", "savings_driven")
     assert run.stats["closure"] == {"government": "fixed_real", "investment": "savings_driven",
-                                    "small_open_economy": "ROW"}
+                                    "deficit": "world_income_share", "small_open_economy": "ROW"}
     assert result.identities_hold, result.identities
 
     # A bad name points at the line.
