@@ -9,17 +9,20 @@ the numeraire at the benchmark. What it means in a counterfactual is a choice,
     Each region's deficit stays the share of world income it had at the
     benchmark,
 
-    .. math:: D_n' = d_n \sum_m I_m', \qquad d_n = \frac{D_n \bar p}{\sum_m I_m}
-              \text{ at the benchmark,}
+    .. math:: D_n' = d_n W', \qquad d_n = \frac{D_n \bar p}{W}
+              \text{ at the benchmark}, \qquad W = \sum_m \sum_f w_{mf} \bar L_{mf},
 
-    as in Dekle, Eaton and Kortum (2008) and Caliendo and Parro (2015), who hold
-    deficits fixed with world GDP as the numeraire. World income does not depend
-    on which price is the numeraire, so neither do real results: permuting the
-    regions (the default numeraire is the first factor of the first region) or
-    rescaling every value of the data leaves every real result and percentage
-    unchanged. The model values a unit of the deficit at
-    :math:`\kappa = \sum_m I_m/\bar W` (``deficit_unit``) with :math:`\bar W`
-    the benchmark world income per unit of :math:`\bar p`
+    world income being world factor income (world GDP at factor cost, the
+    Expression ``world_income``). This is the normalisation of Dekle, Eaton and
+    Kortum (2008) and Caliendo and Parro (2015), who hold deficits fixed with
+    world GDP as the numeraire; tariff and tax revenue is left out of
+    :math:`W` so that a tariff war does not by itself raise the value of every
+    deficit. World income does not depend on which price is the numeraire, so
+    neither do real results: permuting the regions (the default numeraire is
+    the first factor of the first region) or rescaling every value of the data
+    leaves every real result and percentage unchanged. The model values a unit
+    of the deficit at :math:`\kappa = W/\bar W` (``deficit_unit``) with
+    :math:`\bar W` the benchmark world income per unit of :math:`\bar p`
     (``benchmark_world_income``, set by :func:`hold_deficits` after the
     benchmark solve, where :math:`\kappa = \bar p`).
 ``numeraire``
@@ -63,7 +66,7 @@ def describe(deficit_closure: str) -> str:
 def hold_deficits(m: pyo.ConcreteModel, deficit_closure: str) -> None:
     r"""After the benchmark solve: hold deficits as the closure says from now on.
 
-    Under ``world_income_share`` sets :math:`\bar W = \sum_m I_m / \bar p` at the
+    Under ``world_income_share`` sets :math:`\bar W = W / \bar p` at the
     current (benchmark) point and switches the unit of the deficit from the
     numeraire to world income (:math:`\theta = 0`): at the benchmark the two
     units coincide, so the benchmark stays solved. Other closures keep deficits
@@ -73,12 +76,12 @@ def hold_deficits(m: pyo.ConcreteModel, deficit_closure: str) -> None:
         raise ValueError(f"deficit closure {deficit_closure!r}; options are {list(DEFICIT_CLOSURES)}")
     if deficit_closure != "world_income_share":
         return
-    world = sum(pyo.value(m.income[r]) for r in m.regions)
+    world = pyo.value(m.world_income)
     m.benchmark_world_income = world / pyo.value(m.numeraire_value)
     m.deficit_in_numeraire = 0.0
 
 
 def world_income_shares(m: pyo.ConcreteModel) -> dict[str, float]:
     """Each region's deficit at the current point as a share of world income."""
-    world = sum(pyo.value(m.income[r]) for r in m.regions)
+    world = pyo.value(m.world_income)
     return {r: pyo.value(m.deficit_value[r]) / world for r in m.regions}

@@ -28,7 +28,8 @@ Deficits. :math:`D_n` (``deficit``) is given in numeraire units at the
 benchmark; :math:`\kappa` (the Expression ``deficit_unit``) is the value of one
 such unit. Under the ``numeraire`` deficit closure :math:`\kappa = \bar p`;
 under ``world_income_share`` (the default) :math:`\kappa = \theta \bar p +
-(1-\theta) \sum_m I_m / \bar W`, where :math:`\theta`
+(1-\theta) W / \bar W`, where :math:`W = \sum_m\sum_f w_{mf}\bar L_{mf}` is world
+income (world factor income, ``world_income``), :math:`\theta`
 (``deficit_in_numeraire``) is 1 for the benchmark solve and 0 afterwards, and
 :math:`\bar W` (``benchmark_world_income``) is benchmark world income per unit of
 :math:`\bar p`, set after the benchmark solve (:mod:`cge.deficits`): each
@@ -344,11 +345,13 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
         total += m.deficit_value[n]
         return m.log_income[n] == pyo.log(total)
 
+    m.world_income = pyo.Expression(
+        expr=sum(m.factor_price[r, f] * m.endowment[r, f] for r in m.regions for f in m.factors),
+        doc="W = sum_m sum_f w_mf L_mf: world income (world factor income, GDP at factor cost)")
     if closure.deficit == "world_income_share":
         m.deficit_unit = pyo.Expression(
             expr=m.deficit_in_numeraire * m.numeraire_value
-            + (1 - m.deficit_in_numeraire) * sum(m.income[r] for r in m.regions)
-            / m.benchmark_world_income,
+            + (1 - m.deficit_in_numeraire) * m.world_income / m.benchmark_world_income,
             doc="kappa: value of one unit of the deficit (numeraire units at the benchmark, "
                 "then the benchmark's share of world income)")
     else:

@@ -109,11 +109,12 @@ class Closure:
         How foreign savings, the deficit :math:`D_n` (given in numeraire units
         at the benchmark), are held in counterfactuals.
         ``"world_income_share"`` (default): each region's deficit stays the
-        benchmark's share of world income, :math:`D_n' = d_n \sum_m I_m'` with
-        :math:`d_n = D_nar p/\sum_m I_m` at the benchmark: a unit that does not
-        depend on which price is the numeraire, so results do not depend on the
-        order of the regions. ``"numeraire"``: fixed in units of the numeraire,
-        :math:`D_n ar p` (results then depend on the numeraire's region).
+        benchmark's share of world income :math:`W = \sum_m\sum_f w_{mf}\bar L_{mf}`
+        (world factor income), :math:`D_n' = d_n W'` with
+        :math:`d_n = D_n\bar p/W` at the benchmark: a unit that does not depend
+        on which price is the numeraire, so results do not depend on the order
+        of the regions. ``"numeraire"``: fixed in units of the numeraire,
+        :math:`D_n \bar p` (results then depend on the numeraire's region).
         ``"zero_baseline"``: deficits are first stepped to zero (a zero-deficit
         baseline, as Caliendo and Parro 2015 do), and shocks are applied from,
         and compared with, that baseline.
