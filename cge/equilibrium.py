@@ -23,6 +23,7 @@ import pyomo.environ as pyo
 
 from .checks import check_primitives
 from .closure import apply_small_open_economy
+from .continuation import Path, explain, interpolate, next_step
 from .deficits import describe as describe_deficits, hold_deficits
 from .errors import InputError, SolveError
 from .model import build_model, initialize_guess, set_parameters
@@ -371,21 +372,36 @@ class Equilibrium:
 
     def _step(self, apply, what: str, first_step: float = 1.0,
               check_walras: bool = True) -> SolveStats:
-        """Advance lambda from 0 to 1 by ``apply(lambda)`` and solves; halve the step on failure."""
+        """Advance lambda from 0 to 1 by ``apply(lambda)`` and solves (path following,
+        :mod:`cge.continuation`).
+
+        Each step starts from the secant prediction through the last two solutions
+        (once there are two); if the corrector fails from there, the step is retried
+        from the last solution, and only then halved. After a success the next step
+        is adapted to the corrector's iterations (:func:`cge.continuation.next_step`).
+        When the step falls below ``min_step`` the error names the conditions for an
+        equilibrium that fail along the path (:func:`cge.continuation.explain`).
+        """
         snapshot = _snapshot(self.model)
+        path = Path(self.model)
+        path.record(0.0)
         lam, step = 0.0, first_step
         self.steps = []
         stats = None
+        predict = True
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
                 failure = diagnose(self.model, stats, lam, self.steps)
                 _restore(self.model, snapshot)
                 apply(lam)
-                raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached",
-                                 failure)
+                raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached"
+                                 + self._why_path_ends(lam, check_walras), failure)
             apply(trial)
-            stats = self._run(warm=True)
+            predicted = predict and path.can_predict
+            if predicted:
+                path.predict(trial)
+            stats = self._run_step()
             self.last_stats = stats
             ok = stats.success and (not check_walras
                                     or abs(walras_residual(self.model)) <= WALRAS_TOL)
@@ -393,11 +409,18 @@ class Equilibrium:
                 lam = trial
                 self.steps.append(lam)
                 snapshot = _snapshot(self.model)
+                path.record(lam)
                 if self.progress:
                     self.progress(lam, stats)
-                step = min(2 * step, 1.0)
+                step = min(next_step(step, stats.iterations), 1.0)
+                predict = True
+            elif predicted:
+                # retry the same step from the last solution (the prediction may mislead)
+                _restore(self.model, snapshot)
+                predict = False
             else:
                 step /= 2
+                predict = True
                 # Diagnose at the failed attempt (before restoring the last good
                 # point, whose residuals are all at solver precision).
                 failure = diagnose(self.model, stats, lam, self.steps) \
@@ -407,15 +430,41 @@ class Equilibrium:
                     apply(lam)
                     raise SolveError(
                         f"{what} could not be stepped in: no convergence with steps down to "
-                        f"{self.min_step:g}", failure)
+                        f"{self.min_step:g}" + self._why_path_ends(lam, check_walras), failure)
         return stats
 
+    def _run_step(self) -> SolveStats:
+        """One corrector solve of a path step; equations that cannot be evaluated at the
+        start (an overflow at a predicted point, a logarithm of a non-positive level)
+        make a failed step, not a traceback."""
+        from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
+
+        try:
+            return self._run(warm=True)
+        except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            return SolveStats(self.solver or "cyipopt", "evaluation_error",
+                              f"the equations cannot be evaluated at the start of the step ({exc})",
+                              0, 0.0, 0.0, float("inf"), False)
+
+    def _why_path_ends(self, lam: float, equilibrium_path: bool = True) -> str:
+        """The conditions for an equilibrium failing at the last solution (the model is
+        there); nothing for a path of non-equilibria (the Newton homotopy)."""
+        if not equilibrium_path:
+            return ""
+        reasons = explain(self.model, lam, self.primitives.closure.deficit
+                          if self.solved else None)
+        return "".join(f"\n  why: {r}" for r in reasons)
+
     def _homotopy(self, target: Primitives, changed: list[str]) -> None:
+        """Move from the current primitives to ``target`` along the path of
+        :func:`cge.continuation.interpolate` (positive parameters in logs)."""
         start = self.primitives
 
         def apply(lam):
-            set_parameters(self.model, _interpolate(start, target, lam))
-            self.primitives = _interpolate(start, target, lam)
+            self.primitives = interpolate(start, target, lam)
+            set_parameters(self.model, self.primitives)
 
         stats = self._step(apply, f"the shock to {', '.join(changed)}")
         self.primitives = target
@@ -433,23 +482,6 @@ LARGE_MODEL_OPTIONS = {"hessian_approximation": "limited-memory", "constr_mult_i
 #: from, tried in order (:meth:`Equilibrium._trade_cost_continuation`): close enough to
 #: autarky for the closed-economy guess, not so close that trade flows underflow.
 AUTARKY_TRADE_COST_FACTORS = (3.0, 10.0, 1.5)
-
-
-def _interpolate(a: Primitives, b: Primitives, lam: float) -> Primitives:
-    if lam >= 1.0:
-        return b
-    arrays = {}
-    for name, x in a.arrays.items():
-        y = b.arrays[name]
-        if np.array_equal(x, y, equal_nan=True):
-            arrays[name] = x
-            continue
-        with np.errstate(invalid="ignore"):
-            arrays[name] = np.where(np.isfinite(x) & np.isfinite(y), x + lam * (y - x), y)
-    out = a.copy(**arrays)
-    out.numeraire = Numeraire(a.numeraire.kind, a.numeraire.region, a.numeraire.label,
-                              a.numeraire.value + lam * (b.numeraire.value - a.numeraire.value))
-    return out
 
 
 def _snapshot(m) -> list[tuple]:
