@@ -106,8 +106,14 @@ class _Book:
     def __init__(self, path: Path):
         import openpyxl
 
+        from cge import fsio
+
         self.path = path
         self.problems: list[str] = []  # problems found while reading the container itself
+        try:  # an .xls, a CSV or garbage named .xlsx: say what the file is
+            fsio.check_workbook_file(path)
+        except InputError as exc:
+            raise WorkbookError(exc.problems) from None
         try:
             self.values = openpyxl.load_workbook(path, data_only=True)
         except Exception as exc:  # not a workbook, corrupt, ...
@@ -1061,7 +1067,7 @@ def write_workbook(path: str | Path, *, sams: dict[str, pd.DataFrame], accounts:
     """
     if layout not in ("matrix", "long"):
         raise InputError(f"layout: expected 'matrix' or 'long', got {layout!r}")
-    from cge.report import atomic_write
+    from cge.fsio import atomic_write
 
     sheet_names = sheet_names or {r: f"SAM_{r}" for r in sams}
     # written to a temporary file and moved into place: never a half-written workbook

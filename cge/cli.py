@@ -161,10 +161,10 @@ def _fail(console, exc, code: int = 1):
 
 
 def _is_scenario(path) -> bool:
-    import yaml
+    from cge import fsio
 
     try:
-        data = yaml.safe_load(open(path))
+        data = fsio.load_yaml(fsio.read_text(path), path)
     except Exception:  # noqa: BLE001 - malformed: let the scenario loader report it
         return True
     return isinstance(data, dict) and ("shocks" in data or "data" in data
@@ -182,6 +182,10 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
+    force: bool = typer.Option(False, "--force",
+                               help="write into an existing folder that cge did not make (or "
+                               "that holds other files): cge's files are replaced, nothing "
+                               "else is touched"),
 ) -> None:
     """Run one or several scenarios: benchmark, shocks (stepped in if needed), welfare
     decomposition, and a results folder each with CSV tables, an Excel workbook and
@@ -189,14 +193,16 @@ def run(
 
     Every scenario file is validated before anything is solved. A scenario whose
     equilibrium is not found is reported and the others still run. Exit status:
-    0 ok, 1 bad input, 2 no equilibrium found or an accounting identity fails, 3
-    (with --strict) an expectation fails; with several scenarios, the largest.
+    0 ok, 1 bad input (or a refused results folder), 2 no equilibrium found or an
+    accounting identity fails, 3 (with --strict) an expectation fails, 4 a file could
+    not be written or read, 130/143 interrupted (Ctrl-C/SIGTERM); with several
+    scenarios, the largest. See docs/errors.md.
+
+    A results folder is replaced only if cge made it; anything else is refused
+    before solving (see --force). The folder is written whole or not at all.
     """
-    from pathlib import Path
-
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from cge.errors import CGEError, InputError
+    from cge.errors import FileSystemError, InputError, exit_code
+    from cge.outputs import plan_runs, terminate_as_interrupt
     from cge.scenario import prepare_scenario, run_scenario
 
     console = _console()
@@ -204,14 +210,38 @@ def run(
     for scenario in scenarios:
         try:
             prepared_all.append(prepare_scenario(scenario))
-        except InputError as exc:
-            _fail(console, exc, 1)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
     names = [p.scenario.name for p in prepared_all]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
                                   "would overwrite each other; give each a unique name"), 1)
     several = len(prepared_all) > 1
+    try:  # every results folder is checked and locked before anything is solved
+        plans = plan_runs(prepared_all, outdir, force=force)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    try:
+        with terminate_as_interrupt():
+            status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
+                              strict)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
+        console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
+                      "written were left as they were", highlight=False)
+        raise typer.Exit(code=exit_code(exc))
+    finally:
+        for plan in plans:
+            plan.release()
+    if status:
+        raise typer.Exit(code=status)
+
+
+def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict) -> int:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cge.errors import CGEError, FileSystemError, InputError
+
     status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
@@ -254,13 +284,15 @@ def run(
             if overall is not None:
                 progress.update(overall, advance=1)
             continue
-        base = prepared.loaded.path.parent if prepared.loaded.path else Path.cwd()
-        if outdir:
-            target = Path(outdir) / sc.name if several else Path(outdir)
-        else:
-            target = base / "results" / sc.name
-        result.write(target, excel=excel, plots=plots)
         _print_result(console, result)
+        try:
+            target = result.write(plans[j], excel=excel, plots=plots)
+        except FileSystemError as exc:
+            if not several:
+                _fail(console, exc, 4)
+            console.print(f"{sc.name}: {exc}", style="red", markup=False, highlight=False)
+            status = max(status, 4)
+            continue
         console.print(f"results written to [bold]{target}[/bold]", highlight=False)
         if not result.identities_hold:
             bad = result.identities[~result.identities["ok"]]
@@ -269,8 +301,7 @@ def run(
             status = max(status, 2)
         elif strict and not result.expectations_met:
             status = max(status, 3)
-    if status:
-        raise typer.Exit(code=status)
+    return status
 
 
 def _print_result(console, result) -> None:
