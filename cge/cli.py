@@ -171,6 +171,25 @@ def _is_scenario(path) -> bool:
                                        or "compare_market_structures" in data)
 
 
+def _with_warnings(console, fn, *args):
+    """``fn(*args)``, printing each ExtremeValueWarning (a valid but extreme input) once."""
+    import warnings
+
+    from cge.errors import ExtremeValueWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtremeValueWarning)
+        out = fn(*args)
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, ExtremeValueWarning) and str(w.message) not in seen:
+            seen.add(str(w.message))
+            console.print(f"[yellow]warning[/yellow]: {w.message}", highlight=False)
+        elif not issubclass(w.category, ExtremeValueWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return out
+
+
 @app.command()
 def run(
     scenarios: list[str] = typer.Argument(..., help="scenario YAML file(s)"),
@@ -209,7 +228,7 @@ def run(
     prepared_all = []
     for scenario in scenarios:
         try:
-            prepared_all.append(prepare_scenario(scenario))
+            prepared_all.append(_with_warnings(console, prepare_scenario, scenario))
         except (InputError, FileSystemError) as exc:
             _fail(console, exc, exit_code(exc))
     names = [p.scenario.name for p in prepared_all]
@@ -354,7 +373,7 @@ def check(
 
     from rich.console import Console
 
-    from cge.errors import InputError
+    from cge.errors import FileSystemError, InputError, exit_code
 
     console = Console(soft_wrap=True)
     p = Path(path)
@@ -372,7 +391,7 @@ def check(
             from cge.scenario import _calibration
 
             cal = _calibration()
-            data = cal.read_workbook(p, **options)
+            data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
             if hasattr(cal, "check"):
                 cal.check(data)
             prim = _calibrated(cal.calibrate(data))
@@ -382,7 +401,7 @@ def check(
         elif p.suffix.lower() in (".yaml", ".yml") and _is_scenario(p):
             from cge.scenario import prepare_scenario
 
-            prep = prepare_scenario(p)
+            prep = _with_warnings(console, prepare_scenario, p)
             sc = prep.scenario
             console.print(f"[green]ok[/green]: scenario {sc.name!r}: {len(sc.shocks)} shock(s), "
                           f"models {', '.join(prep.models)}, data {prep.data.description}",
@@ -395,11 +414,15 @@ def check(
         else:
             from cge import Primitives
 
+            from cge.checks import extreme_values
+
             prim = Primitives.from_file(p)
             console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
+            for msg in extreme_values(prim):
+                console.print(f"  [yellow]warning[/yellow]: {msg}", highlight=False)
             _describe_primitives(console, prim)
-    except InputError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
 
 
 def _calibrated(out):
@@ -447,10 +470,17 @@ def calibrate(
 
     import yaml
 
-    from cge.errors import CGEError, InputError
+    from cge.errors import CGEError, FileSystemError, InputError, exit_code
     from cge.scenario import _calibration
 
     console = _console()
+    if output:  # refused before calibrating: a folder, or a path under a file
+        from cge.outputs import check_output_file
+
+        try:
+            check_output_file(output)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
     try:
         cal = _calibration()
         t0 = time.perf_counter()
@@ -475,17 +505,20 @@ def calibrate(
                           f"start; max residual {base.max_residual:.1e})", highlight=False)
             console.print(_frame_table("Benchmark by region", base.regions[
                 ["income", "real_income", "tariff_revenue", "exports", "imports"]]))
-    except InputError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
     except CGEError as exc:
         _fail(console, exc, 2)
     if output:
-        from cge.report import atomic_write
+        from cge.fsio import atomic_write
 
         mapping = prim.to_mapping()
         text = json.dumps(mapping, indent=1) if output.endswith(".json") else \
             yaml.safe_dump(mapping, sort_keys=False)
-        atomic_write(output, text)
+        try:
+            atomic_write(output, text)
+        except FileSystemError as exc:
+            _fail(console, exc, 4)
         console.print(f"primitives written to [bold]{output}[/bold]", highlight=False)
 
 
@@ -496,13 +529,22 @@ def compare(
 ) -> None:
     """Put the welfare results of several runs side by side."""
 
-    from cge.report import atomic_write, compare_results, read_results
+    from cge.errors import FileSystemError, InputError, exit_code
+    from cge.fsio import atomic_write
+    from cge.report import compare_results, read_results
 
     console = _console()
-    try:
+    if output:
+        from cge.outputs import check_output_file
+
+        try:
+            check_output_file(output)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
+    try:  # each folder is checked: the damaged one is named, with what is wrong
         table = compare_results(results)
-    except FileNotFoundError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
     wel = table.xs("welfare_change_pct", axis=1, level="measure")
     console.print(_frame_table("Welfare change (% of real income) by run", wel))
     ev = table.xs("ev", axis=1, level="measure")
@@ -516,10 +558,13 @@ def compare(
     if output:
         flat = table.copy()
         flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-        if output.endswith(".xlsx"):
-            atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
-        else:
-            atomic_write(output, lambda p: flat.to_csv(p))
+        try:
+            if output.endswith(".xlsx"):
+                atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
+            else:
+                atomic_write(output, lambda p: flat.to_csv(p))
+        except FileSystemError as exc:
+            _fail(console, exc, 4)
         console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import fsio
 from .errors import CGEError, FileSystemError, InputError, OutputError, Terminated
 
-__all__ = ["OutputPlan", "plan_output", "plan_runs", "default_target", "is_cge_folder", "owned_names", "write_results_folder",
+__all__ = ["OutputPlan", "plan_output", "plan_runs", "default_target", "check_output_file", "is_cge_folder", "owned_names", "write_results_folder",
            "terminate_as_interrupt", "check_results_folder", "protected_folders"]
 
 RUN_INFO = "run_info.json"
@@ -247,6 +247,20 @@ def plan_runs(prepared_all, outdir: str | Path | None, *, force: bool = False
             plan.release()
         raise
     return plans
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Check a file that a command will write (``cge calibrate -o``, ``cge compare -o``)
+    before the work: not a folder, no file on the way, writable. Nothing is created."""
+    named_folder = str(path).endswith(("/", "\\"))
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give the name of a file to write (e.g. "
+                          f"{path / 'output.yaml'})")
+    if named_folder:
+        raise OutputError(f"{path}: names a folder; give the name of a file to write")
+    fsio.check_writable(path, what="write")
+    return path
 
 
 # ======================================================================

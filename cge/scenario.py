@@ -1108,6 +1108,7 @@ def prepare_scenario(source) -> PreparedScenario:
     data = load_data(loaded)
     prim = _apply_overrides(loaded, data.primitives)
     shocked = apply_shocks(loaded, prim)
+    _warn_extreme(loaded, prim, shocked)
     _check_closure(loaded, prim)
     _check_expectation_labels(loaded, prim)
     models: dict[str, tuple[Primitives, Primitives]] = {}
@@ -1121,6 +1122,23 @@ def prepare_scenario(source) -> PreparedScenario:
         for ms in cms:
             models[ms] = (switch_market_structure(prim, ms), switch_market_structure(shocked, ms))
     return PreparedScenario(loaded, data, models)
+
+
+def _warn_extreme(loaded: LoadedScenario, prim: Primitives, shocked: Primitives) -> None:
+    """An :class:`~cge.errors.ExtremeValueWarning` for each valid but extreme value of the
+    data, and of the shocked economy where the shocks made it so."""
+    import warnings
+
+    from .checks import extreme_values
+    from .errors import ExtremeValueWarning
+
+    base = extreme_values(prim)
+    for msg in base:
+        warnings.warn(loaded.error(("data",), msg), ExtremeValueWarning, stacklevel=3)
+    for msg in extreme_values(shocked):
+        if msg not in base:
+            warnings.warn(loaded.error(("shocks",), f"after the shocks: {msg}"),
+                          ExtremeValueWarning, stacklevel=3)
 
 
 @dataclass
