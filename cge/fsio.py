@@ -186,9 +186,9 @@ def signals_deferred():
 def ensure_folder(folder: str | Path) -> Path:
     """Create ``folder`` (and its parents) if needed; errors name the path and problem."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise FileSystemError(folder, "it is a file, not a folder", action="create the folder")
     try:
+        if folder.exists() and not folder.is_dir():
+            raise FileSystemError(folder, "it is a file, not a folder", action="create the folder")
         folder.mkdir(parents=True, exist_ok=True, mode=0o777)  # the umask applies
     except OSError as exc:
         raise filesystem_error(exc, folder, "create the folder") from None
@@ -249,8 +249,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None] | bytes | str) 
     raise :class:`FileSystemError`; the previous file, if any, is left as it was.
     """
     path = Path(path)
-    if path.is_dir():
-        raise FileSystemError(path, "it is a folder; give a file name", action="write")
+    try:
+        if path.is_dir():
+            raise FileSystemError(path, "it is a folder; give a file name", action="write")
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise filesystem_error(exc, path, "write") from None
     ensure_folder(path.parent)
     try:
         fd, name = _mkstemp(path.parent, f".{path.name}.", ".tmp")
@@ -437,10 +440,24 @@ def folder_transaction(final: str | Path, *, merge: bool = False,
                 os.rename(tmp, final)
     except OSError as exc:
         _rmtree_quietly(tmp)
-        raise filesystem_error(exc, final, "write the folder") from None
+        raise _in_final(filesystem_error(exc, final, "write the folder"), tmp, final) from None
+    except FileSystemError as exc:
+        _rmtree_quietly(tmp)
+        raise _in_final(exc, tmp, final) from None
     except BaseException:
         _rmtree_quietly(tmp)
         raise
+
+
+def _in_final(exc: FileSystemError, tmp: Path, final: Path) -> FileSystemError:
+    """Name the file as it would have been in ``final``, not in the temporary folder."""
+    try:
+        rel = Path(exc.path).absolute().relative_to(tmp)
+    except ValueError:
+        return exc
+    exc.path = final / rel
+    exc.args = (exc._message(),)
+    return exc
 
 
 def _remove_entry(path: Path) -> None:
