@@ -341,7 +341,8 @@ class EndowmentShock(_Strict):
 
 
 class DeficitShock(_Strict):
-    """Trade deficits D_n (numeraire units; must sum to zero)."""
+    """Trade deficits D_n (numeraire units at the benchmark; must sum to zero; held as the
+    deficit closure says, by default as shares of world income; refused under zero_baseline)."""
 
     type: Literal["deficit"]
     label: str | None = None
