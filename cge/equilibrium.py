@@ -327,8 +327,10 @@ class Equilibrium:
         try:
             self._homotopy(baseline, ["deficit"])
         except SolveError as exc:
+            msg, tail = str(exc), f"\n{exc.diagnosis}" if exc.diagnosis is not None else ""
             raise SolveError("the zero-deficit baseline (zero_baseline deficit closure): "
-                             + str(exc), exc.diagnosis) from None
+                             + (msg[:-len(tail)] if tail and msg.endswith(tail) else msg),
+                             exc.diagnosis) from None
 
     def _has_trade(self) -> bool:
         tau = self.primitives["tau"]
