@@ -29,7 +29,11 @@ Why a path ends (:func:`explain`)
     equilibrium cease to exist along the path are checked at the last
     solution and named: a region that must finance a deficit while its
     exports (or, with a surplus, its imports) vanish; a region whose surplus
-    exhausts its income; Melitz cutoffs falling to the Pareto lower bound.
+    exhausts its income; a sector shutting down (complete specialisation);
+    Melitz cutoffs falling to the Pareto lower bound. A path whose last
+    solution already shows one of them is given up after
+    :data:`cge.equilibrium.GIVE_UP_AFTER` failed steps in a row, instead of
+    halving the step down to the minimum.
 """
 
 from __future__ import annotations
