@@ -30,6 +30,10 @@ that structure's equation families with their math:
     every active market; the fixed cost is :math:`\delta f_{E,i}` per period.
 ``armington`` (:mod:`cge.blocks.armington`)
     Perfect competition with national varieties weighted by :math:`a_{ni}`.
+``cara`` (:mod:`cge.blocks.cara`)
+    Heterogeneous firms with CARA sub-utility and variable mark-ups priced with
+    the Lambert W function (Behrens, Mion, Murata and Suedekum); selection at
+    the choke price, population :math:`L_n` as a primitive.
 
 This module keeps what every structure shares: the block class, its
 configuration, the common unknowns, the equations that do not depend on the
@@ -60,14 +64,14 @@ from pyomo.core.base.block import BlockData, declare_custom_block
 from pyomo.network import Port
 
 from ..parameters import ENTRY_MODES, MARKET_STRUCTURES, PARAMETERS
-from . import armington, krugman, melitz
+from . import armington, cara, krugman, melitz
 from ._common import log_sum_exp
 
 __all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG",
            "STRUCTURES"]
 
 #: market_structure -> module holding that structure's equation families
-STRUCTURES = {mod.NAME: mod for mod in (melitz, krugman, armington)}
+STRUCTURES = {mod.NAME: mod for mod in (melitz, krugman, armington, cara)}
 
 
 def _positive(x):
@@ -94,6 +98,8 @@ SECTOR_CONFIG.declare("sigma", ConfigValue(
     domain=_positive, description="elasticity of substitution sigma > 1"))
 SECTOR_CONFIG.declare("k", ConfigValue(
     default=4.0, domain=_positive, description="Pareto shape k > sigma - 1 (melitz)"))
+SECTOR_CONFIG.declare("cara_alpha", ConfigValue(
+    default=1.0, domain=_positive, description="CARA parameter alpha > 0 (cara)"))
 SECTOR_CONFIG.declare("delta", ConfigValue(
     default=1.0, domain=_positive, description="exogenous exit rate (1: static model)"))
 SECTOR_CONFIG.declare("value_scale", ConfigValue(
@@ -105,7 +111,7 @@ SECTOR_CONFIG.declare("value_scale", ConfigValue(
 SECTOR_CONFIG.declare("parameters", ConfigValue(
     default={}, domain=dict,
     description="initial values of the mutable parameters phi_min[i], f_e[i], "
-    "entrants[i], f[n,i], tau[n,i], tariff[n,i], pref_weight[n,i] as "
+    "entrants[i], f[n,i], tau[n,i], tariff[n,i], pref_weight[n,i], population[n] as "
     "mappings from index to value; missing entries take the table default"))
 
 
@@ -150,6 +156,11 @@ class HeterogeneousFirmSectorData(BlockData):
         return self.config.market_structure == "melitz"
 
     @property
+    def selects(self) -> bool:
+        """Whether the structure has a productivity cutoff per route (melitz, cara)."""
+        return self.structure.SELECTS
+
+    @property
     def has_firms(self) -> bool:
         return self.structure.HAS_FIRMS
 
@@ -163,6 +174,7 @@ class HeterogeneousFirmSectorData(BlockData):
         self.k = cfg.k
         self.delta = cfg.delta
         self.rho = (cfg.sigma - 1.0) / cfg.sigma
+        self.alpha = cfg.cara_alpha
 
         self.regions = pyo.Set(initialize=regions, ordered=True, doc="regions n, i")
         self.routes = pyo.Set(
@@ -189,6 +201,7 @@ class HeterogeneousFirmSectorData(BlockData):
         self.tau = param("tau", self.routes, "iceberg trade cost")
         self.tariff = param("tariff", self.routes, "ad valorem tariff on c.i.f. value")
         self.pref_weight = param("pref_weight", self.routes, "Armington preference weight")
+        self.population = param("population", self.regions, "consumers (cara)")
 
     def _declare_variables(self):
         """Every unknown is positive and is solved for in logarithms.
