@@ -104,9 +104,9 @@ def cara_constants(k: float) -> dict[str, float]:
     :math:`u = z^k` (so :math:`dz^k = du` and the integrands are bounded).
     Keys: ``spending`` (:math:`\kappa_1`), ``variable_cost`` (:math:`\kappa_2`),
     ``profit`` (:math:`\kappa_3`), ``utility`` (:math:`\kappa_4`),
-    ``markup_mean`` (:math:`E[p/c] = \int_0^1 W^{-1} dz^k`, finite for
-    :math:`k > 1`, else ``inf``), ``markup_revenue_weighted``
-    (:math:`\int_0^1 W^{-1}\,\frac{1-W}{W} z\, dz^k/\kappa_1`) and
+    ``markup_mean`` (:math:`E[p/c] = \int_0^1 W^{-1} dz^k`), ``markup_revenue_weighted``
+    (:math:`\int_0^1 W^{-1}\,\frac{1-W}{W} z\, dz^k/\kappa_1`), both finite only for
+    :math:`k > 1` (else ``inf``: near :math:`z = 0` the mark-up :math:`1/W \approx 1/(ez)`), and
     ``margin_mean`` (:math:`E[(p-c)/p^d] = \kappa_1`).
     """
     from scipy.integrate import quad
@@ -127,7 +127,8 @@ def cara_constants(k: float) -> dict[str, float]:
     k4 = integral(lambda z, w: 1 - z / w)
     out = {"spending": k1, "variable_cost": k2, "profit": k3, "utility": k4,
            "markup_mean": integral(lambda z, w: 1 / w) if k > 1 else math.inf,
-           "markup_revenue_weighted": integral(lambda z, w: z * (1 - w) / w ** 2) / k1,
+           "markup_revenue_weighted": (integral(lambda z, w: z * (1 - w) / w ** 2) / k1
+                                       if k > 1 else math.inf),
            "margin_mean": k1}
     return out
 
