@@ -427,6 +427,9 @@ class Expectation(_Strict):
     largest_loss: str | None = None
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
+    #: the count of varieties available (``varieties_available_pct`` of the welfare
+    #: decomposition's sector table, firm sectors), not the welfare ``variety`` term
+    varieties_available: dict[str, Sign] = {}
     factor_prices: dict[str, dict[str, Sign]] = {}
     tariff_revenue: dict[str, Sign] = {}
     trade: list[TradeExpectation] = []
@@ -938,6 +941,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                                                  f"{list(COMPONENTS)}"))
         for r in e.domestic_cutoff:
             region(path + ("domestic_cutoff", r), r)
+        for r in e.varieties_available:
+            region(path + ("varieties_available", r), r)
         for r, facs in e.factor_prices.items():
             region(path + ("factor_prices", r), r)
             for f in facs:
@@ -1057,6 +1062,11 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
             for (reg, sec), val in rows["domestic_cutoff_pct"].items():
                 add(f"domestic cutoff of {reg} in {sec} changes {sign}", val, sign)
+    counts = run.welfare.sectors["varieties_available_pct"].dropna()
+    for r, sign in e.varieties_available.items():
+        for rr in expand(r):
+            for (reg, sec), val in counts[counts.index.get_level_values("region") == rr].items():
+                add(f"number of varieties available in {reg}, {sec} changes {sign} (%)", val, sign)
     fac = run.comparison.factors["factor_price_pct"]
     for r, facs in e.factor_prices.items():
         for rr in expand(r):
