@@ -202,8 +202,10 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
                      _dlog(phi_min1, phi_min0))
     a0, a1 = prim0["pref_weight"][dest, orig, sect], prim1["pref_weight"][dest, orig, sect]
     with np.errstate(divide="ignore", invalid="ignore"):
+        # a preference shifter a_ni multiplies the sellers' weight under every structure
         d_sellers = np.where(ms == "armington", _dlog(a1, a0),
-                             _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float)))
+                             _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float))
+                             + _dlog(a1, a0))
     d_variety = d_sellers / (sigma - 1)  # welfare sign: more sellers lower P
 
     def cell_sum(x, mask=None):

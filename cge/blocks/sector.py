@@ -30,6 +30,11 @@ Market structures (``config.market_structure``):
 ``armington``
     Perfect competition with national varieties weighted by :math:`a_{ni}`.
 
+Under every structure :math:`a_{ni}` (``pref_weight``, default 1) shifts the
+demand for i's varieties in n; it multiplies :math:`\tau_{ni}^{1-\sigma}`
+wherever that appears. Calibration uses it to hold the part of the observed
+trade friction that is not a trade cost (``docs/calibration.md``).
+
 Entry (``config.entry``): ``free`` determines the mass of entrants by free
 entry; ``fixed`` holds the mass of potential entrants at :math:`\bar M_{E,i}`
 (Chaney 2008), and the resulting profits are household income.
@@ -168,7 +173,8 @@ class HeterogeneousFirmSectorData(BlockData):
         self.f = param("f", self.routes, "fixed cost of serving n from i")
         self.tau = param("tau", self.routes, "iceberg trade cost")
         self.tariff = param("tariff", self.routes, "ad valorem tariff on c.i.f. value")
-        self.pref_weight = param("pref_weight", self.routes, "Armington preference weight")
+        self.pref_weight = param("pref_weight", self.routes,
+                                 "CES preference weight (demand shifter) of i's variety in n")
 
     def _declare_variables(self):
         """Every unknown is positive and is solved for in logarithms.
@@ -321,15 +327,17 @@ def _zero_cutoff_profit_rule(b, n, i):
     r"""Zero-cutoff profit: the least productive seller from i in n just covers its fixed cost.
 
     .. math::
-        r_{ni}(\varphi^*_{ni}) = (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        r_{ni}(\varphi^*_{ni}) = a_{ni} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
         \left(\frac{\tau_{ni} c_i}{\rho\,\varphi^*_{ni}}\right)^{1-\sigma}
         = \sigma c_i f_{ni}
         \qquad \forall (n, i) \text{ active}
 
-    (MR eq. 6 with an ad valorem tariff on the c.i.f. value.)
+    (MR eq. 6 with an ad valorem tariff on the c.i.f. value and a CES demand
+    shifter :math:`a_{ni}`, 1 unless calibration puts part of the observed
+    trade friction there; see ``docs/calibration.md``.)
     """
     s = b.sigma
-    lhs = (-s * _log1p_tariff(b, n, i) + b.log_expenditure[n]
+    lhs = (pyo.log(b.pref_weight[n, i]) - s * _log1p_tariff(b, n, i) + b.log_expenditure[n]
            + (s - 1) * b.log_price_index[n]
            + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
                         - math.log(b.rho) - b.log_cutoff[n, i]))
@@ -341,14 +349,15 @@ def _melitz_price_index_rule(b, n):
     r"""CES price index under Pareto productivity (MR eq. 9 with Pareto).
 
     .. math::
-        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
+        P_n^{1-\sigma} = \sum_i a_{ni} \frac{M_{Ei}}{\delta}
         \frac{k\,\varphi_{\min,i}^k}{k-\sigma+1}
         \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho}\right)^{1-\sigma}
         (\varphi^*_{ni})^{\sigma-1-k}
     """
     s, k = b.sigma, b.k
     terms = [
-        b._log_firm_stock(i) + math.log(k / (k - s + 1)) + k * pyo.log(b.phi_min[i])
+        pyo.log(b.pref_weight[n, i])
+        + b._log_firm_stock(i) + math.log(k / (k - s + 1)) + k * pyo.log(b.phi_min[i])
         + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
                      + b.log_input_price[i])
         + (s - 1 - k) * b.log_cutoff[n, i]
@@ -401,12 +410,12 @@ def _krugman_price_index_rule(b, n):
     r"""CES price index with homogeneous firms (Krugman 1980).
 
     .. math::
-        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
+        P_n^{1-\sigma} = \sum_i a_{ni} \frac{M_{Ei}}{\delta}
         \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
     terms = [
-        b._log_firm_stock(i)
+        pyo.log(b.pref_weight[n, i]) + b._log_firm_stock(i)
         + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
                      - pyo.log(b.phi_min[i]) + b.log_input_price[i])
         for i in b.origins(n)
@@ -418,11 +427,11 @@ def _krugman_trade_rule(b, n, i):
     r"""Bilateral trade with homogeneous firms: every firm of i sells in n.
 
     .. math::
-        X_{ni} = \frac{M_{Ei}}{\delta} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        X_{ni} = a_{ni} \frac{M_{Ei}}{\delta} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
         \left(\frac{\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
-    rhs = (b._log_firm_stock(i) - s * _log1p_tariff(b, n, i)
+    rhs = (pyo.log(b.pref_weight[n, i]) + b._log_firm_stock(i) - s * _log1p_tariff(b, n, i)
            + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
            + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
                         - math.log(b.rho) - pyo.log(b.phi_min[i])))
