@@ -48,7 +48,8 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["GravityError", "GravityResult", "read_bilateral_table", "estimate_gravity",
-           "check_bilateral_table", "benchmark_from_gravity", "trade_elasticity"]
+           "check_bilateral_table", "benchmark_from_gravity", "trade_elasticity",
+           "write_gravity_workbook", "removal_routes", "removal_scenario"]
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".xlsx", ".xlsm", ".parquet", ".pq")
 
@@ -323,3 +324,81 @@ def benchmark_from_gravity(result: GravityResult, *, flows: str = "fitted", sect
         market_structure={sector: market_structure},
         trade_cost=T[:, :, None],
         name=name or f"gravity benchmark ({flows} flows; {result.formula})")
+
+
+# --------------------------------------------------------------- outputs
+def _rename(result: GravityResult, rename: dict[str, str] | None) -> GravityResult:
+    if not rename:
+        return result
+    pairs = result.pairs.copy()
+    for col in ("exporter", "importer"):
+        pairs[col] = pairs[col].replace(rename)
+    return GravityResult(result.coefficients, result.std_errors, pairs,
+                         result.exporter_effects.rename(index=rename),
+                         result.importer_effects.rename(index=rename), result.formula,
+                         result.n_obs, result.vcov, list(result.notes))
+
+
+def write_gravity_workbook(result: GravityResult, path, *, flows: str = "fitted",
+                           rename: dict[str, str] | None = None, info: dict | None = None,
+                           **benchmark) -> Path:
+    """Write the benchmark of :func:`benchmark_from_gravity` as a calibration workbook
+    (long SAM layout) with the estimated trade-cost index in its ``trade_costs`` sheet and
+    the estimates in its ``info`` sheet. ``rename`` maps region codes (e.g.
+    ``{"ZZZ": "DEU"}``). Returns the path (written atomically)."""
+    from calibration import write_benchmark_workbook
+
+    result = _rename(result, rename)
+    data = benchmark_from_gravity(result, flows=flows, **benchmark)
+    meta = {"source": "cge gravity: " + result.formula,
+            "flows": f"{flows} flows" + (" (PPML fitted values)" if flows == "fitted" else ""),
+            "trade_costs": "trade_costs sheet: T = exp(sum_k b_k z_k) of the estimated gravity "
+                           "function on every route (tau = T^(-1/epsilon) when calibrated)",
+            **{f"coefficient {k}": f"{v:.10g} (s.e. {result.std_errors[k]:.4g})"
+               for k, v in result.coefficients.items()}}
+    meta.update(info or {})
+    return write_benchmark_workbook(data, path, layout="long", info=meta)
+
+
+def removal_routes(result: GravityResult, term: str) -> dict:
+    """The route selection of an iceberg shock that removes the 0/1 gravity dummy ``term``:
+    ``{"routes": "international"}`` when it is 1 exactly on the international routes, else
+    ``{"pairs": [...]}`` (a symmetric dummy). Raises :class:`GravityError` otherwise."""
+    if term not in result.coefficients.index:
+        raise GravityError(f"--remove {term!r}: not a term of the estimate; terms are "
+                           f"{list(result.coefficients.index)}")
+    p = result.pairs
+    z = p[term].to_numpy(float)
+    if not np.isin(z, (0.0, 1.0)).all():
+        raise GravityError(f"--remove {term!r}: only a 0/1 dummy can be removed (it takes the "
+                           f"values {sorted(set(np.round(z, 6)))[:5]}...)")
+    foreign = (p["exporter"] != p["importer"]).to_numpy()
+    if np.array_equal(z == 1, foreign):
+        return {"routes": "international"}
+    on = {(a, b) for a, b, v in zip(p["exporter"], p["importer"], z) if v == 1}
+    if any(a == b for a, b in on) or any((b, a) not in on for a, b in on):
+        raise GravityError(f"--remove {term!r}: the dummy is 1 on domestic or on one-way routes; "
+                           "write the shock by hand (docs/scenarios.md)")
+    return {"pairs": sorted({tuple(sorted(x)) for x in on})}
+
+
+def removal_scenario(result: GravityResult, term: str, workbook: str, *, name: str,
+                     compare: Sequence[str] | None = None,
+                     structure_parameters: dict | None = None,
+                     rename: dict[str, str] | None = None) -> dict:
+    """A scenario (a mapping for ``cge run``) that removes the gravity dummy ``term`` from
+    the workbook's economy (``workbook`` relative to the scenario file)."""
+    result = _rename(result, rename)
+    b = float(result.coefficients[term])
+    shock = {"type": "iceberg", "label": f"remove {term} (coefficient {b:.6g})",
+             **removal_routes(result, term), "remove_gravity_term": b}
+    out = {"name": name,
+           "description": f"Remove {term} from the trade-cost function estimated by cge gravity "
+                          f"({result.formula}): the trade-cost index T = tau^-epsilon of the "
+                          f"selected routes is multiplied by exp({-b:.6g}).",
+           "data": {"workbook": workbook}, "shocks": [shock]}
+    if compare:
+        out["compare_market_structures"] = list(compare)
+        if structure_parameters:
+            out["structure_parameters"] = structure_parameters
+    return out
