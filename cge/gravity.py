@@ -247,7 +247,9 @@ def estimate_gravity(table: pd.DataFrame, *, flow: str = "trade", exporter: str 
         except Exception as exc:  # noqa: BLE001 - report pyfixest's reason with the spec
             raise GravityError(f"pyfixest could not estimate {flow} ~ {' + '.join(terms)} | "
                                f"{exporter} + {importer}: {exc}") from None
-    notes = sorted({str(w.message) for w in caught})
+    notes = sorted({str(w.message).splitlines()[0] for w in caught
+                    if not issubclass(w.category, (DeprecationWarning, FutureWarning))
+                    and "deprecated" not in str(w.message)})
     coef = fit.coef().reindex(terms)
     if coef.isna().any():
         dropped = list(coef.index[coef.isna()])

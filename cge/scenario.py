@@ -418,6 +418,14 @@ class Expectation(_Strict):
     world_welfare: Sign | None = None
     largest_gain: str | None = None
     largest_loss: str | None = None
+    welfare_above: dict[str, float] = Field(
+        {}, description="region (or all) -> a welfare change (in %) it must exceed")
+    mean_welfare_above: float | None = Field(
+        None, description="the unweighted mean welfare change (in %) must exceed this")
+    smallest_gain_among: list[str] | None = Field(
+        None, description="with smallest_gain: the regions compared")
+    smallest_gain: str | None = Field(
+        None, description="the region that gains least (in %), among smallest_gain_among or all")
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
     factor_prices: dict[str, dict[str, Sign]] = {}
@@ -916,9 +924,16 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
     def walk(e: Expectation, path: tuple):
         for r in e.welfare:
             region(path + ("welfare", r), r)
-        for key in ("largest_gain", "largest_loss"):
+        for key in ("largest_gain", "largest_loss", "smallest_gain"):
             if getattr(e, key) is not None:
                 region(path + (key,), getattr(e, key), allow_all=False)
+        for r in e.welfare_above:
+            region(path + ("welfare_above", r), r)
+        for j, r in enumerate(e.smallest_gain_among or []):
+            region(path + ("smallest_gain_among", j), r, allow_all=False)
+        if e.smallest_gain_among is not None and e.smallest_gain not in e.smallest_gain_among:
+            problems.append(loaded.error(path + ("smallest_gain_among",), "give smallest_gain, "
+                                         "one of these regions"))
         for r, comps in e.components.items():
             region(path + ("components", r), r)
             for c in comps:
@@ -1031,6 +1046,20 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
         low = wel["welfare_change_pct"].idxmin()
         out.append(ExpectationCheck(label, f"{e.largest_loss} loses most (in % of real income)",
                                     str(low), low == e.largest_loss))
+    pct = wel["welfare_change_pct"]
+    for r, floor in e.welfare_above.items():
+        for rr in expand(r):
+            out.append(ExpectationCheck(label, f"welfare change of {rr} exceeds {floor:g}%",
+                                        float(pct[rr]), bool(pct[rr] > floor)))
+    if e.mean_welfare_above is not None:
+        out.append(ExpectationCheck(label, f"mean welfare change exceeds {e.mean_welfare_above:g}%",
+                                    float(pct.mean()), bool(pct.mean() > e.mean_welfare_above)))
+    if e.smallest_gain is not None:
+        among = e.smallest_gain_among or regions
+        low = pct[among].idxmin()
+        out.append(ExpectationCheck(label, f"{e.smallest_gain} gains least among "
+                                    f"{'all regions' if e.smallest_gain_among is None else among}",
+                                    str(low), low == e.smallest_gain))
     for r, comps in e.components.items():
         for rr in expand(r):
             for c, sign in comps.items():
