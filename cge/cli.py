@@ -533,6 +533,96 @@ def calibrate(
 
 
 @app.command()
+def gravity(
+    table: str = typer.Argument(..., help="bilateral table (.csv, .csv.gz, .xlsx, .parquet): one "
+                                "row per exporter-importer pair, domestic pairs included"),
+    variables: str = typer.Option(..., "--variables", "-v",
+                                  help="gravity variables, comma-separated (e.g. DIST,CNTG,INTL_BRDR)"),
+    log: str = typer.Option("", "--log", help="variables that enter in logs (e.g. DIST)"),
+    flow: str = typer.Option("trade", "--flow", help="column of the flows"),
+    exporter: str = typer.Option("exporter", "--exporter", help="column of the exporter"),
+    importer: str = typer.Option("importer", "--importer", help="column of the importer"),
+    output: str = typer.Option(None, "--output", "-o",
+                               help="write the estimates and the pairs (fitted flows, trade-cost "
+                               "index) as CSV files into this folder"),
+    workbook: str = typer.Option(None, "--workbook", "-w",
+                                 help="write a one-sector benchmark workbook with the estimated "
+                                 "trade costs (trade_costs sheet), ready for `cge run`"),
+    flows: str = typer.Option("fitted", "--flows", help="benchmark flows: fitted (PPML) or observed"),
+    sigma: float = typer.Option(7.0, "--sigma", help="benchmark: elasticity of substitution"),
+    k: float = typer.Option(None, "--k", help="benchmark: Pareto shape (melitz)"),
+    market_structure: str = typer.Option("armington", "--market-structure",
+                                         help="benchmark: armington, krugman or melitz"),
+    sector: str = typer.Option("mfg", "--sector", help="benchmark: name of the sector"),
+    rename: str = typer.Option("", "--rename", help="rename region codes, e.g. ZZZ=DEU"),
+    scenario: str = typer.Option(None, "--scenario", "-s",
+                                 help="also write a scenario removing the --remove term"),
+    remove: str = typer.Option(None, "--remove", help="the 0/1 gravity dummy the scenario removes"),
+    compare_structures: str = typer.Option(None, "--compare",
+                                           help="scenario: market structures side by side, e.g. "
+                                           "armington,melitz"),
+    melitz_sigma: float = typer.Option(None, "--melitz-sigma",
+                                       help="scenario: sigma of the melitz structure of --compare"),
+    melitz_k: float = typer.Option(None, "--melitz-k",
+                                   help="scenario: k of the melitz structure of --compare"),
+) -> None:
+    """Estimate a structural gravity equation by PPML (exporter and importer fixed effects)
+    and write trade costs for calibration: `cge gravity TABLE -v ... -w book.xlsx -s run.yaml`."""
+    import os
+    from pathlib import Path
+
+    import yaml
+
+    from cge.errors import InputError
+    from cge.gravity import (GravityError, estimate_gravity, read_bilateral_table,
+                             removal_scenario, write_gravity_workbook)
+    from cge.report import atomic_write
+
+    console = _console()
+
+    def items(text):
+        return [x.strip() for x in text.split(",") if x.strip()]
+
+    try:
+        names = dict(x.split("=", 1) for x in items(rename)) if rename else {}
+        if (scenario is None) != (remove is None):
+            raise GravityError("--scenario and --remove go together (the scenario removes a term)")
+        if scenario is not None and workbook is None:
+            raise GravityError("--scenario needs --workbook (the scenario's data)")
+        fit = estimate_gravity(read_bilateral_table(table), flow=flow, exporter=exporter,
+                               importer=importer, variables=items(variables), log=items(log))
+        console.print(f"[green]estimated[/green] {fit.formula} on {fit.n_obs} pairs", highlight=False)
+        console.print(_frame_table("PPML estimates (standard errors: " + fit.vcov + ")",
+                                   fit.table(), fmt="{:,.4f}"))
+        for note in fit.notes:
+            console.print(f"  pyfixest: {note}", highlight=False)
+        if output:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            atomic_write(Path(output) / "coefficients.csv",
+                         lambda p: fit.table().to_csv(p, index_label="term"))
+            atomic_write(Path(output) / "pairs.csv", lambda p: fit.pairs.to_csv(p, index=False))
+            console.print(f"estimates written to [bold]{output}[/bold]", highlight=False)
+        if workbook:
+            write_gravity_workbook(fit, workbook, flows=flows, rename=names, sigma=sigma, k=k,
+                                   market_structure=market_structure, sector=sector)
+            console.print(f"benchmark ({flows} flows, {market_structure}, sigma {sigma:g}) with "
+                          f"the trade-cost function written to [bold]{workbook}[/bold]",
+                          highlight=False)
+        if scenario:
+            params = {key: v for key, v in (("sigma", melitz_sigma), ("k", melitz_k)) if v is not None}
+            compare = items(compare_structures) if compare_structures else None
+            rel = os.path.relpath(Path(workbook).resolve(), Path(scenario).resolve().parent)
+            mapping = removal_scenario(fit, remove, rel, name=Path(scenario).stem, compare=compare,
+                                       structure_parameters={"melitz": params} if params else None,
+                                       rename=names)
+            atomic_write(scenario, yaml.safe_dump(mapping, sort_keys=False))
+            console.print(f"scenario removing {remove} written to [bold]{scenario}[/bold] "
+                          f"(run it with `cge run {scenario}`)", highlight=False)
+    except (InputError, ValueError) as exc:
+        _fail(console, exc, 1)
+
+
+@app.command()
 def compare(
     results: list[str] = typer.Argument(..., help="results folders written by `cge run`"),
     output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
