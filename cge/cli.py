@@ -492,5 +492,42 @@ def compare(
         console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
 
 
+@app.command()
+def sweep(
+    file: str = typer.Argument(..., help="sweep file: a scenario with a 'sweep:' or 'ssa:' section"),
+    outdir: str = typer.Option(None, "--outdir", "-o",
+                               help="results folder (default: results/<name> next to the file)"),
+    scheduler: str = typer.Option(None, "--scheduler",
+                                  help="serial, local (a LocalCluster, the default) or the address "
+                                  "of a Dask scheduler, tcp://host:8786 (default: $CGE_DASK_SCHEDULER)"),
+    workers: int = typer.Option(None, "--workers", help="processes of the LocalCluster "
+                                "(default: one per core)"),
+    resume: bool = typer.Option(True, "--resume/--no-resume",
+                                help="skip members already finished in the results folder"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed members again"),
+    warm: bool = typer.Option(True, "--warm/--cold", help="start members from the nearest solved "
+                              "member (--cold: each from its own benchmark, as `cge run`)"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="write the pictures"),
+) -> None:
+    """Run a sweep (a family of scenarios) or a systematic sensitivity analysis, in
+    parallel on Dask; one line per member as it finishes. Exit status: 0 every member
+    solved, 1 bad input, 2 some member failed."""
+    from cge.errors import InputError
+    from cge.sweep import run_sweep
+
+    console = _console()
+    try:
+        result = run_sweep(file, outdir, scheduler=scheduler, workers=workers, warm=warm,
+                           resume=resume, retry_failed=retry_failed, plots=plots,
+                           progress=lambda line: print(line, flush=True))
+    except InputError as exc:
+        _fail(console, exc, 1)
+    from cge.sweep import print_summary
+
+    print_summary(console, result)
+    if result.failed:
+        raise typer.Exit(code=2)
+
+
 if __name__ == "__main__":  # python -m cge.cli
     app()
