@@ -460,36 +460,18 @@ def calibrate(
 
 @app.command()
 def compare(
-    results: list[str] = typer.Argument(..., help="results folders written by `cge run`"),
-    output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
+    results: list[str] = typer.Argument(..., help="results folders of `cge run`, sweep folders "
+                                        "(every member) or FOLDER:MEMBER (one member)"),
+    output: str = typer.Option(None, "--output", "-o", help="also write the welfare table "
+                               "(.csv or .xlsx)"),
+    outdir: str = typer.Option(None, "--outdir", "-d", help="write every table (CSV) and one "
+                               "picture per result into this folder"),
 ) -> None:
-    """Put the welfare results of several runs side by side."""
+    """Compare runs and sweep members side by side: welfare with its components, trade,
+    cutoffs and prices. Runs on different data sets are refused."""
+    from cge.compare import print_comparison
 
-    from cge.report import atomic_write, compare_results, read_results
-
-    console = _console()
-    try:
-        table = compare_results(results)
-    except FileNotFoundError as exc:
-        _fail(console, exc, 1)
-    wel = table.xs("welfare_change_pct", axis=1, level="measure")
-    console.print(_frame_table("Welfare change (% of real income) by run", wel))
-    ev = table.xs("ev", axis=1, level="measure")
-    console.print(_frame_table("Equivalent variation (benchmark numeraire units)", ev))
-    for folder in results:
-        info = read_results(folder)["run_info"]
-        ok = info.get("identities_hold"), info.get("expectations_met")
-        console.print(f"  {folder}: scenario {info.get('scenario')!r}, data sha256 "
-                      f"{str(info.get('data_sha256'))[:12]}..., identities hold: {ok[0]}, "
-                      f"expectations met: {ok[1]}", highlight=False)
-    if output:
-        flat = table.copy()
-        flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-        if output.endswith(".xlsx"):
-            atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
-        else:
-            atomic_write(output, lambda p: flat.to_csv(p))
-        console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
+    print_comparison(_console(), results, output, outdir, fail=_fail, frame_table=_frame_table)
 
 
 @app.command()

@@ -866,11 +866,18 @@ def _finished(outdir: Path, job: dict, retry_failed: bool) -> dict | None:
         if not table_path.is_file():
             return None
         meta["table"] = (pd.read_parquet(table_path) if table_path.suffix == ".parquet"
-                         else pd.read_csv(table_path, keep_default_na=False,
-                                          dtype={k: str for k in KEYS}))
+                         else read_long_csv(table_path))
     elif retry_failed:
         return None
     return meta
+
+
+def read_long_csv(path) -> pd.DataFrame:
+    """A long table from CSV: labels as text (empty where they do not apply), numbers as floats."""
+    frame = pd.read_csv(path, keep_default_na=False, dtype={k: str for k in KEYS},
+                        na_values={"value": ["", "nan", "NaN"]})
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame
 
 
 def jobs_of(sweep: Sweep, *, solver: str | None = None, warm: bool = True) -> list[dict]:
