@@ -24,7 +24,7 @@ and :func:`plot_comparison` draws one picture per table with the runs side by si
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ class Run:
     data: str
     data_sha256: str | None
     source: str
+    info: dict = field(default_factory=dict)  # identities hold, expectations met
 
 
 def _tables_of_folder(folder: Path) -> dict[str, pd.DataFrame]:
@@ -92,17 +93,14 @@ def read_run(spec: str) -> list[Run]:
                     spec) for m in members]
     if member is not None:
         raise InputError(f"{spec}: {folder} is not a sweep's results folder (no sweep_info.json)")
-    if not (folder / "summary.csv").is_file():
-        raise InputError(f"{folder}: not a results folder (no summary.csv); make one with "
-                         "`cge run scenario.yaml -o FOLDER` or `cge sweep sweep.yaml -o FOLDER`")
-    tables, info = _tables_of_folder(folder)
+    tables, info = _tables_of_folder(folder)  # InputError naming a damaged folder
     try:
         table = long_table(tables)
     except KeyError as exc:
         raise InputError(f"{folder}: results table {exc} missing or incomplete; run the "
                          "scenario again") from None
     return [Run(folder.resolve().name, table, info.get("data", "?"), info.get("data_sha256"),
-                spec)]
+                spec, {k: info.get(k) for k in ("identities_hold", "expectations_met")})]
 
 
 def read_runs(specs) -> list[Run]:
@@ -270,7 +268,7 @@ def plot_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list
 def write_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path,
                      plots: bool = True) -> Path:
     """The comparison tables as ``compare_<name>.csv`` and the pictures, in ``outdir``."""
-    from .report import atomic_write
+    from .fsio import atomic_write
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -282,13 +280,22 @@ def write_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path,
 
 
 def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_table) -> None:
-    """What `cge compare` does: read, check, print the tables, write what was asked."""
-    from .report import atomic_write
+    """What `cge compare` does: check the output file and every run (a damaged results
+    folder is named with what is wrong), print the tables, write what was asked."""
+    from .errors import FileSystemError, exit_code
+    from .fsio import atomic_write
 
+    if output:
+        from .outputs import check_output_file
+
+        try:
+            check_output_file(output)
+        except (InputError, FileSystemError) as exc:
+            fail(console, exc, exit_code(exc))
     try:
         runs = read_runs(specs)
-    except (InputError, FileNotFoundError) as exc:
-        fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        fail(console, exc, exit_code(exc))
     tables = compare_runs(runs)
     table = welfare_table(runs)
     console.print(frame_table("Welfare change (% of real income) by run",
@@ -307,16 +314,22 @@ def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_ta
         elif len(frame):
             console.print(f"{titles[name]}: {len(frame)} rows (written with --outdir)",
                           highlight=False)
-    data = {r.data for r in runs}
-    console.print(f"  {len(runs)} runs on {', '.join(sorted(data))}", highlight=False)
-    if output:
-        flat = table.copy()
-        flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-        if output.endswith(".xlsx"):
-            atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
-        else:
-            atomic_write(output, lambda p: flat.to_csv(p))
-        console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
-    if outdir:
-        write_comparison(tables, outdir)
-        console.print(f"tables and pictures written to [bold]{outdir}[/bold]", highlight=False)
+    for run in runs:
+        extra = "".join(f", {k.replace('_', ' ')}: {v}" for k, v in run.info.items())
+        console.print(f"  {run.label}: data {run.data} (sha256 {str(run.data_sha256)[:12]}...)"
+                      f"{extra}", highlight=False)
+    try:
+        if output:
+            flat = table.copy()
+            flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
+            if output.endswith(".xlsx"):
+                atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
+            else:
+                atomic_write(output, lambda p: flat.to_csv(p))
+            console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
+        if outdir:
+            write_comparison(tables, outdir)
+            console.print(f"tables and pictures written to [bold]{outdir}[/bold]",
+                          highlight=False)
+    except FileSystemError as exc:
+        fail(console, exc, exit_code(exc))

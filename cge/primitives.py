@@ -39,7 +39,6 @@ Closure of final demand (optional; see :class:`Closure`)::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -265,22 +264,14 @@ class Primitives:
     @classmethod
     def from_file(cls, path: str | Path, *, validate: bool = True) -> "Primitives":
         """Read primitives from a ``.yaml``/``.yml`` or ``.json`` file."""
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+        from . import fsio
 
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise InputError(f"{path}: malformed YAML: {exc}") from None
-        elif path.suffix.lower() == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: malformed JSON: {exc}") from None
-        else:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".yaml", ".yml", ".json"):
             raise InputError(f"{path}: expected a .yaml, .yml or .json file")
+        text = fsio.read_text(path, "primitives file")  # UTF-8, or says what it is
+        data = fsio.load_yaml(text, path) if suffix != ".json" else fsio.load_json(text, path)
         try:
             return cls.from_mapping(data, validate=validate)
         except InputError as exc:

@@ -423,7 +423,7 @@ def _sobol(design: Design, wide: pd.DataFrame, present, names, failed, keys) -> 
 # ======================================================================
 def write_ssa(result, plots: bool = True) -> None:
     """``ssa_summary``, ``sobol`` and ``ssa_design`` (CSV and Parquet) and the picture."""
-    from .report import atomic_write
+    from .fsio import atomic_write
     from .sweep import _write_table
 
     outdir = result.outdir

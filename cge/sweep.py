@@ -829,7 +829,7 @@ def _member_files(outdir: Path, name: str) -> tuple[Path, Path]:
 
 
 def _write_member(outdir: Path, res: dict, job: dict, member: Member) -> None:
-    from .report import atomic_write
+    from .fsio import atomic_write
 
     meta_path, table_path = _member_files(outdir, res["name"])
     if res["table"] is not None:
@@ -905,7 +905,7 @@ def run_sweep(source, outdir: str | Path | None = None, *, scheduler: str | None
     ``progress`` receives one line per finished member; ``on_member`` the member's
     result dict once its files are written (e.g. to stop the sweep).
     """
-    from .report import atomic_write
+    from .fsio import atomic_write
 
     t0 = time.perf_counter()
     sweep = source if isinstance(source, Sweep) else load_sweep(source)
@@ -978,7 +978,7 @@ def _data_info(sweep: Sweep) -> dict:
 
 
 def _write_table(stem: Path, table: pd.DataFrame) -> None:
-    from .report import atomic_write
+    from .fsio import atomic_write
 
     atomic_write(stem.with_suffix(".csv"), lambda p: table.to_csv(p, index=False))
     if _parquet():
