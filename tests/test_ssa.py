@@ -104,7 +104,7 @@ def test_centre_is_the_calibrated_value(tmp_path):
 @pytest.mark.slow
 def test_quadrature_agrees_with_large_monte_carlo(tmp_path):
     """Mean and sd of welfare from Gaussian quadrature (3 x 3 points) over an uncertain
-    shock size and an uncertain sigma agree with 400 Monte Carlo draws within three of the
+    shock size and an uncertain sigma agree with 200 Monte Carlo draws within three of the
     Monte Carlo's standard errors (of the mean: sd / sqrt n; of the sd: sd / sqrt(2(n-1)))."""
     params = {"t": {"path": "shocks[0].value", "distribution": "uniform", "spread": 0.5},
               "s": {"path": "parameters.sigma.manufacturing", "distribution": "triangular",
@@ -114,10 +114,10 @@ def test_quadrature_agrees_with_large_monte_carlo(tmp_path):
         "method": "quadrature", "rule": "gaussian", "order": 2, "parameters": params}}),
         tmp_path / "q", scheduler="serial", progress=None, plots=False)
     mc = run_sweep(write(tmp_path, "mc", {**BASE, "ssa": {
-        "method": "monte_carlo", "samples": 400, "seed": 7, "parameters": params}}),
+        "method": "monte_carlo", "samples": 200, "seed": 7, "parameters": params}}),
         tmp_path / "mc", scheduler="serial", progress=None, plots=False)
     assert not quad.failed and not mc.failed
-    n = 400
+    n = 200
     for region in ("North", "South", "East"):
         q = row(quad.ssa["summary"], "welfare", "welfare_change_pct", region)
         m = row(mc.ssa["summary"], "welfare", "welfare_change_pct", region)
@@ -132,13 +132,13 @@ def test_sobol_indices_of_welfare(tmp_path):
     more than sigma does over these ranges; S1 <= ST (within their bootstrap intervals)."""
     clear_caches()
     result = run_sweep(write(tmp_path, "sob", {**BASE, "ssa": {
-        "method": "sobol", "samples": 32, "seed": 3, "parameters": {
+        "method": "sobol", "samples": 16, "seed": 3, "parameters": {
             "t": {"path": "shocks[0].value", "distribution": "uniform", "lower": 0.0,
                   "upper": 0.4},
             "s": {"path": "parameters.sigma.manufacturing", "distribution": "uniform",
                   "lower": 3.9, "upper": 4.3}}}}),
         tmp_path / "sob", scheduler="serial", progress=None)
-    assert len(result.members) == 32 * 4
+    assert len(result.members) == 16 * 4
     sob = result.ssa["sobol"].set_index(["region", "parameter"])
     assert sob.loc[("South", "t"), "ST"] > 0.8
     assert sob.loc[("South", "s"), "ST"] < 0.2
