@@ -566,6 +566,9 @@ def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(loc[-1], err)
+            if len(loc) == 1 and loc[0] in ("sweep", "ssa"):
+                msg = (f"'{loc[0]}:' makes this a sweep file: run it with `cge sweep FILE` "
+                       "(see cge.sweep)")
             if len(loc) == 1 and loc[0] in ("sigma", "k", "delta"):
                 msg = (f"unknown field {loc[0]!r}: structural parameters go under 'parameters:', "
                        f"e.g. parameters: {{{loc[0]}: {{sector: value}}}}")

@@ -208,6 +208,7 @@ def stroud3(d: int) -> np.ndarray:
             z[j - 1, 2 * r - 1] = math.sqrt(2) * math.sin(angle)
         if d % 2 == 1:
             z[j - 1, d - 1] = (-1) ** j
+    z[np.abs(z) < 1e-12] = 0.0  # cos(pi/2) is 6e-17 in floating point: exactly 0
     return z
 
 

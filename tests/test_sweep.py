@@ -297,3 +297,8 @@ def test_local_cluster_default_and_warm(tmp_path):
     info = json.loads((tmp_path / "dask" / "sweep_info.json").read_text())
     assert info["members"] == 4 and not info["failed"]
     assert math.isfinite(info["elapsed_seconds"])
+
+
+def test_cge_run_points_a_sweep_file_to_cge_sweep(tmp_path):
+    out = CliRunner().invoke(app, ["run", str(tariff_sweep(tmp_path))])
+    assert out.exit_code == 1 and "cge sweep" in out.output, out.output
