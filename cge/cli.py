@@ -624,48 +624,55 @@ def gravity(
 
 @app.command()
 def compare(
-    results: list[str] = typer.Argument(..., help="results folders written by `cge run`"),
-    output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
+    results: list[str] = typer.Argument(..., help="results folders of `cge run`, sweep folders "
+                                        "(every member) or FOLDER:MEMBER (one member)"),
+    output: str = typer.Option(None, "--output", "-o", help="also write the welfare table "
+                               "(.csv or .xlsx)"),
+    outdir: str = typer.Option(None, "--outdir", "-d", help="write every table (CSV) and one "
+                               "picture per result into this folder"),
 ) -> None:
-    """Put the welfare results of several runs side by side."""
+    """Compare runs and sweep members side by side: welfare with its components, trade,
+    cutoffs and prices. Runs on different data sets are refused."""
+    from cge.compare import print_comparison
 
-    from cge.errors import FileSystemError, InputError, exit_code
-    from cge.fsio import atomic_write
-    from cge.report import compare_results, read_results
+    print_comparison(_console(), results, output, outdir, fail=_fail, frame_table=_frame_table)
+
+
+@app.command()
+def sweep(
+    file: str = typer.Argument(..., help="sweep file: a scenario with a 'sweep:' or 'ssa:' section"),
+    outdir: str = typer.Option(None, "--outdir", "-o",
+                               help="results folder (default: results/<name> next to the file)"),
+    scheduler: str = typer.Option(None, "--scheduler",
+                                  help="serial, local (a LocalCluster, the default) or the address "
+                                  "of a Dask scheduler, tcp://host:8786 (default: $CGE_DASK_SCHEDULER)"),
+    workers: int = typer.Option(None, "--workers", help="processes of the LocalCluster "
+                                "(default: one per core)"),
+    resume: bool = typer.Option(True, "--resume/--no-resume",
+                                help="skip members already finished in the results folder"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed members again"),
+    warm: bool = typer.Option(True, "--warm/--cold", help="start members from the nearest solved "
+                              "member (--cold: each from its own benchmark, as `cge run`)"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="write the pictures"),
+) -> None:
+    """Run a sweep (a family of scenarios) or a systematic sensitivity analysis, in
+    parallel on Dask; one line per member as it finishes. Exit status: 0 every member
+    solved, 1 bad input, 2 some member failed."""
+    from cge.errors import InputError
+    from cge.sweep import run_sweep
 
     console = _console()
-    if output:
-        from cge.outputs import check_output_file
+    try:
+        result = run_sweep(file, outdir, scheduler=scheduler, workers=workers, warm=warm,
+                           resume=resume, retry_failed=retry_failed, plots=plots,
+                           progress=lambda line: print(line, flush=True))
+    except InputError as exc:
+        _fail(console, exc, 1)
+    from cge.sweep import print_summary
 
-        try:
-            check_output_file(output)
-        except (InputError, FileSystemError) as exc:
-            _fail(console, exc, exit_code(exc))
-    try:  # each folder is checked: the damaged one is named, with what is wrong
-        table = compare_results(results)
-    except (InputError, FileSystemError) as exc:
-        _fail(console, exc, exit_code(exc))
-    wel = table.xs("welfare_change_pct", axis=1, level="measure")
-    console.print(_frame_table("Welfare change (% of real income) by run", wel))
-    ev = table.xs("ev", axis=1, level="measure")
-    console.print(_frame_table("Equivalent variation (benchmark numeraire units)", ev))
-    for folder in results:
-        info = read_results(folder)["run_info"]
-        ok = info.get("identities_hold"), info.get("expectations_met")
-        console.print(f"  {folder}: scenario {info.get('scenario')!r}, data sha256 "
-                      f"{str(info.get('data_sha256'))[:12]}..., identities hold: {ok[0]}, "
-                      f"expectations met: {ok[1]}", highlight=False)
-    if output:
-        flat = table.copy()
-        flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-        try:
-            if output.endswith(".xlsx"):
-                atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
-            else:
-                atomic_write(output, lambda p: flat.to_csv(p))
-        except FileSystemError as exc:
-            _fail(console, exc, 4)
-        console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
+    print_summary(console, result)
+    if result.failed:
+        raise typer.Exit(code=2)
 
 
 if __name__ == "__main__":  # python -m cge.cli

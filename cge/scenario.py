@@ -517,6 +517,9 @@ class Scenario(_Strict):
     entry: dict[str, Literal["free", "fixed"]] | None = None
     numeraire: dict[str, Any] | None = None
     closure: Closure | None = None
+    parameters: dict[str, Any] | None = Field(
+        None, description="structural parameters (sigma, k, delta) by sector; the model is "
+        "recalibrated to the same data (see cge.structural)")
     shocks: list[Shock] = []
     compare_market_structures: list[Structure] | None = None
     structure_parameters: dict[Structure, dict[Literal["sigma", "k", "delta"], float]] = Field(
@@ -601,6 +604,12 @@ def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(loc[-1], err)
+            if len(loc) == 1 and loc[0] in ("sweep", "ssa"):
+                msg = (f"'{loc[0]}:' makes this a sweep file: run it with `cge sweep FILE` "
+                       "(see cge.sweep)")
+            if len(loc) == 1 and loc[0] in ("sigma", "k", "delta"):
+                msg = (f"unknown field {loc[0]!r}: structural parameters go under 'parameters:', "
+                       f"e.g. parameters: {{{loc[0]}: {{sector: value}}}}")
         elif err["type"] == "union_tag_invalid":
             tag = err.get("ctx", {}).get("tag")
             msg = (f"unknown shock type {tag!r}; shock types are {list(SHOCK_TYPES)} (to shock "
@@ -1175,10 +1184,17 @@ class PreparedScenario:
         return self.loaded.scenario
 
 
-def prepare_scenario(source) -> PreparedScenario:
-    """Load, validate and build the benchmark and shocked primitives of every model."""
+def prepare_scenario(source, *, data: DataSource | None = None) -> PreparedScenario:
+    """Load, validate and build the benchmark and shocked primitives of every model.
+
+    ``data``: the scenario's data already loaded (:func:`load_data`), e.g. shared by the
+    members of a sweep; structural ``parameters`` are applied to it here."""
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
-    data = load_data(loaded)
+    data = load_data(loaded) if data is None else data
+    if loaded.scenario.parameters:
+        from .structural import recalibrate
+
+        data = recalibrate(loaded, data)
     prim = _apply_overrides(loaded, data.primitives)
     shocked = apply_shocks(loaded, prim)
     _warn_extreme(loaded, prim, shocked)
