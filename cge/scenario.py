@@ -575,6 +575,7 @@ class DataSource:
     checksum: str
     path: Path | None = None
     start: Any = None  # calibrated start values, if any
+    units: str = ""  # the data's currency and year (a workbook's ``info`` sheet), if stated
 
 
 def _sha256_bytes(b: bytes) -> str:
@@ -615,7 +616,10 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
     options: dict[str, str] = {}
     if isinstance(spec, str):
-        rel, kind = spec, ("workbook" if spec.lower().endswith((".xlsx", ".xlsm")) else "primitives")
+        # a workbook, or a folder of CSV sheets (the same workbook, one file per sheet)
+        folder = (base / spec).is_dir()
+        rel, kind = spec, ("workbook" if folder or spec.lower().endswith((".xlsx", ".xlsm"))
+                           else "primitives")
         key = ("data",)
     else:
         rel = spec.primitives or spec.workbook
@@ -623,10 +627,15 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         key = ("data", kind)
         options = spec.read_options()
     path = (base / rel).resolve()
-    if not path.is_file():
+    if not (path.is_file() or (kind == "workbook" and path.is_dir())):
         raise ScenarioError(loaded.error(key, f"data file {rel!r} not found (looked for {path}; "
                                          "paths are relative to the scenario file)"))
-    checksum = _sha256_bytes(path.read_bytes())
+    if path.is_dir():
+        from .units import folder_checksum
+
+        checksum = folder_checksum(path)
+    else:
+        checksum = _sha256_bytes(path.read_bytes())
     if kind == "workbook":
         cal = _calibration()
         try:
@@ -637,7 +646,7 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         prim, start = out if isinstance(out, tuple) else (out, None)
         how = ", ".join(f"{k}: {v}" for k, v in options.items())
         return DataSource(prim, f"workbook {rel}" + (f" ({how})" if how else ""), checksum,
-                          path, start)
+                          path, start, units=str(getattr(data, "units", "") or ""))
     try:
         prim = Primitives.from_file(path)
     except InputError as exc:
