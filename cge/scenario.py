@@ -451,6 +451,8 @@ class Scenario(_Strict):
     """A policy scenario (see ``docs/scenarios.md``)."""
 
     name: str
+    title: str | None = Field(None, description="title of pictures and the report "
+                              "(default: the name)")
     description: str = ""
     data: DataSpec
     market_structure: dict[str, Structure] | None = None
@@ -461,6 +463,8 @@ class Scenario(_Strict):
     compare_market_structures: list[Structure] | None = None
     solver_options: dict[str, Any] = {}
     expect: Expectation | None = None
+    subtotals: bool = Field(False, description="split every result into the contribution of "
+                            "each shock (cge.subtotals; several solves along the path)")
 
     @model_validator(mode="after")
     def _compare(self):
@@ -1122,6 +1126,8 @@ class ScenarioResult:
     identities: pd.DataFrame = None
     expectations: list[ExpectationCheck] = field(default_factory=list)
     elapsed: float = 0.0
+    #: contributions of each shock (:func:`cge.subtotals.scenario_subtotals`), if asked for
+    subtotals: pd.DataFrame | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -1156,12 +1162,14 @@ ProgressCallback = Callable[[str, str, float], None]
 
 
 def run_scenario(source, *, progress: ProgressCallback | None = None,
-                 solver: str | None = None) -> ScenarioResult:
+                 solver: str | None = None, subtotals: bool | None = None) -> ScenarioResult:
     """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
     the shocked economy of every model, decompose welfare, check identities and expectations.
 
     ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
     ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
+    ``subtotals`` (default: the scenario's ``subtotals`` field) also splits the results
+    into the contribution of each shock (:mod:`cge.subtotals`).
     """
     from .equilibrium import Equilibrium
     from .welfare import decompose
@@ -1216,6 +1224,12 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
     result = ScenarioResult(prepared, runs)
     result.identities = check_identities(result)
     result.expectations = check_expectations(result)
+    if (sc.subtotals if subtotals is None else subtotals) and sc.shocks:
+        from .subtotals import scenario_subtotals
+
+        if progress:
+            progress(next(iter(runs)), "subtotals", 0.0)
+        result.subtotals = scenario_subtotals(result, solver=solver)
     result.elapsed = time.perf_counter() - t0
     return result
 

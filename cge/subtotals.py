@@ -285,6 +285,7 @@ def scenario_subtotals(result, *, tol: float = TOLERANCE, max_nodes: int = 16,
     (tidy: a ``model`` column, then quantity, region, partner, shock, value)."""
     from .equilibrium import Equilibrium
     from .scenario import AS_SPECIFIED, _calibration, apply_shock, closure_region
+    from .units import money_unit
 
     prepared = result.prepared
     sc = prepared.scenario
@@ -303,6 +304,10 @@ def scenario_subtotals(result, *, tol: float = TOLERANCE, max_nodes: int = 16,
         out = subtotals(eq, base, run.primitives, deltas, soe, tol=tol, max_nodes=max_nodes)
         frame = out.table.copy()
         frame.insert(0, "model", label)
+        money = money_unit(getattr(prepared.data, "units", ""))
+        frame.insert(4, "unit", [("log points" if q.startswith("welfare_") else
+                                  "%" if q.endswith("_pct") else money)
+                                 for q in frame["quantity"]])
         frame["nodes"] = out.nodes
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

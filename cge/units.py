@@ -65,6 +65,8 @@ _LABELS = {
     "unit": ("text", "unit of the column"),
     "meaning": ("text", "what the column measures"),
     "quantity": ("label", "result being decomposed"),
+    "partner": ("label", "exporting region of a trade quantity (empty for regional results)"),
+    "nodes": ("count", "Gauss-Legendre nodes of the path integral"),
     "total": ("same as quantity", "change of the result between benchmark and counterfactual"),
 }
 
@@ -141,6 +143,11 @@ def unit_of(column: str, table: str = "", money: str = "money") -> tuple[str, st
     def out(unit, text):
         return (money if unit == "money" else unit), text
 
+    if table == "subtotals" and col == "value":
+        return "unit of the quantity (column unit)", ("contribution of the shock to the change "
+                                                      "of the quantity, or its total")
+    if table == "subtotals" and col == "unit":
+        return "text", "unit of the quantity and of its contributions"
     if table == "welfare_sectors" and col in _SECTOR_TEXT:
         return out(*_SECTOR_TEXT[col])
     if table == "welfare_sectors" and col in ("tariffs", "trade_costs", "residual"):
@@ -180,7 +187,8 @@ def unit_of(column: str, table: str = "", money: str = "money") -> tuple[str, st
 def data_dictionary(tables: dict[str, pd.DataFrame], money: str) -> pd.DataFrame:
     """One row per (table, column) of ``tables``: unit and meaning."""
     rows = []
-    for name, frame in tables.items():
+    described = {**tables, "units": pd.DataFrame(columns=["table", "column", "unit", "meaning"])}
+    for name, frame in described.items():
         for col in frame.columns:
             unit, text = unit_of(col, name, money)
             rows.append({"table": name, "column": str(col), "unit": unit, "meaning": text})
