@@ -8,6 +8,7 @@ The main entry points:
 * :class:`HeterogeneousFirmSector` - the sector block other CGE models can embed.
 """
 
+from . import examples  # noqa: F401 - cge.examples.three_by_three() after `import cge`
 from .blocks.sector import HeterogeneousFirmSector
 from .equilibrium import Equilibrium
 from .errors import CGEError, InputError, SelectionError, SolveError, StructureError

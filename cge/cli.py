@@ -136,7 +136,7 @@ def example(
                   f"{t2 - t1:.2f} s (homotopy steps {eq.steps}); Walras residual "
                   f"{new.walras_residual:.1e}")
     console.print(_frame_table("Welfare", change.welfare[
-        ["welfare_change_pct", "equivalent_variation", "ev_pct_of_income"]]))
+        ["total", "welfare_change_pct", "ev", "ev_pct_of_income"]]))
     firms = change.sectors[["domestic_cutoff_pct", "exporter_share_pct",
                             "average_productivity_pct", "entry_mass_pct", "output_pct"]]
     firms = firms[new.sectors["market_structure"] != "armington"]
