@@ -465,6 +465,8 @@ class Scenario(_Strict):
     expect: Expectation | None = None
     subtotals: bool = Field(False, description="split every result into the contribution of "
                             "each shock (cge.subtotals; several solves along the path)")
+    accept_implausible: bool = Field(False, description="run shocks whose values look like a "
+                                     "slip (add: 10 on a tariff, cut_pct: 0.5; cge.plausibility)")
 
     @model_validator(mode="after")
     def _compare(self):
@@ -1073,20 +1075,48 @@ class PreparedScenario:
     loaded: LoadedScenario
     data: DataSource
     models: dict[str, tuple[Primitives, Primitives]]  # label -> (benchmark, shocked)
+    #: implausible shock values accepted with ``accept_implausible`` (cge.plausibility)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def scenario(self) -> Scenario:
         return self.loaded.scenario
 
 
-def prepare_scenario(source) -> PreparedScenario:
-    """Load, validate and build the benchmark and shocked primitives of every model."""
+def prepare_scenario(source, *, accept_implausible: bool | None = None) -> PreparedScenario:
+    """Load, validate and build the benchmark and shocked primitives of every model.
+
+    Every independent problem is reported at once: the overrides, the shocks, the
+    closure, the expectations and the plausibility of the shock values
+    (:mod:`cge.plausibility`) are each checked even when another fails. Implausible
+    shock values are refused unless ``accept_implausible`` (default: the scenario's
+    field of that name); accepted, they are listed in ``PreparedScenario.warnings``.
+    """
+    from .plausibility import ACCEPT_HINT, shock_warnings
+
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
     data = load_data(loaded)
-    prim = _apply_overrides(loaded, data.primitives)
-    shocked = apply_shocks(loaded, prim)
-    _check_closure(loaded, prim)
-    _check_expectation_labels(loaded, prim)
+    problems: list[str] = []
+
+    def attempt(check, *args):
+        try:
+            return check(*args), True
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            return None, False
+
+    prim, ok = attempt(_apply_overrides, loaded, data.primitives)
+    prim = prim if ok else data.primitives
+    shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
+    if shocks_ok:  # the closure check applies the shocks again
+        attempt(_check_closure, loaded, prim)
+    attempt(_check_expectation_labels, loaded, prim)
+    warnings = shock_warnings(loaded)
+    accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
+    if warnings and not accept:
+        problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
+    if problems:
+        raise ScenarioError(problems)
     models: dict[str, tuple[Primitives, Primitives]] = {}
     cms = loaded.scenario.compare_market_structures
     if cms is None:
@@ -1097,7 +1127,7 @@ def prepare_scenario(source) -> PreparedScenario:
                                              "the data has no melitz sector to switch"))
         for ms in cms:
             models[ms] = (switch_market_structure(prim, ms), switch_market_structure(shocked, ms))
-    return PreparedScenario(loaded, data, models)
+    return PreparedScenario(loaded, data, models, warnings)
 
 
 @dataclass

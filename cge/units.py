@@ -67,7 +67,6 @@ _LABELS = {
     "quantity": ("label", "result being decomposed"),
     "partner": ("label", "exporting region of a trade quantity (empty for regional results)"),
     "nodes": ("count", "Gauss-Legendre nodes of the path integral"),
-    "total": ("same as quantity", "change of the result between benchmark and counterfactual"),
 }
 
 # Welfare components (log points) and their money counterparts.
