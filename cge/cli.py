@@ -32,8 +32,18 @@ def _print_read_notes(console, data, options: dict[str, str]) -> None:
         console.print(f"  {note}", highlight=False)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from cge import __version__
+
+        typer.echo(f"cge {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="print cge's version and exit")) -> None:
     """cge: computable general equilibrium trade models with heterogeneous
     (Melitz) firms, built on Pyomo and solved with IPOPT."""
     # Having a callback keeps typer from collapsing a one-command app:
@@ -152,14 +162,33 @@ def _fail(console, exc, code: int = 1):
 
 
 def _is_scenario(path) -> bool:
-    import yaml
+    from cge import fsio
 
     try:
-        data = yaml.safe_load(open(path))
+        data = fsio.load_yaml(fsio.read_text(path), path)
     except Exception:  # noqa: BLE001 - malformed: let the scenario loader report it
         return True
     return isinstance(data, dict) and ("shocks" in data or "data" in data
                                        or "compare_market_structures" in data)
+
+
+def _with_warnings(console, fn, *args):
+    """``fn(*args)``, printing each ExtremeValueWarning (a valid but extreme input) once."""
+    import warnings
+
+    from cge.errors import ExtremeValueWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtremeValueWarning)
+        out = fn(*args)
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, ExtremeValueWarning) and str(w.message) not in seen:
+            seen.add(str(w.message))
+            console.print(f"[yellow]warning[/yellow]: {w.message}", highlight=False)
+        elif not issubclass(w.category, ExtremeValueWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
 @app.command()
@@ -179,6 +208,10 @@ def run(
     accept_implausible: bool = typer.Option(
         False, "--accept-implausible", help="run shocks whose values look like a slip "
         "(add: 10 on a tariff, cut_pct: 0.5), with a warning"),
+    force: bool = typer.Option(False, "--force",
+                               help="write into an existing folder that cge did not make (or "
+                               "that holds other files): cge's files are replaced, nothing "
+                               "else is touched"),
 ) -> None:
     """Run one or several scenarios: benchmark, shocks (stepped in if needed), welfare
     decomposition, and a results folder each with CSV tables, an Excel workbook and
@@ -186,30 +219,58 @@ def run(
 
     Every scenario file is validated before anything is solved. A scenario whose
     equilibrium is not found is reported and the others still run. Exit status:
-    0 ok, 1 bad input, 2 no equilibrium found or an accounting identity fails, 3
-    (with --strict) an expectation fails; with several scenarios, the largest.
+    0 ok, 1 bad input (or a refused results folder), 2 no equilibrium found or an
+    accounting identity fails, 3 (with --strict) an expectation fails, 4 a file could
+    not be written or read, 130/143 interrupted (Ctrl-C/SIGTERM); with several
+    scenarios, the largest. See docs/errors.md.
+
+    A results folder is replaced only if cge made it; anything else is refused
+    before solving (see --force). The folder is written whole or not at all.
     """
-    from pathlib import Path
-
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from cge.errors import CGEError, InputError
+    from cge.errors import FileSystemError, InputError, exit_code
+    from cge.outputs import plan_runs, terminate_as_interrupt
     from cge.scenario import prepare_scenario, run_scenario
 
     console = _console()
     prepared_all = []
     for scenario in scenarios:
         try:
-            prepared_all.append(prepare_scenario(
-                scenario, accept_implausible=accept_implausible or None))
-        except InputError as exc:
-            _fail(console, exc, 1)
+            prepared_all.append(_with_warnings(
+                console, lambda s: prepare_scenario(s, accept_implausible=accept_implausible or None),
+                scenario))
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
     names = [p.scenario.name for p in prepared_all]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
                                   "would overwrite each other; give each a unique name"), 1)
     several = len(prepared_all) > 1
+    try:  # every results folder is checked and locked before anything is solved
+        plans = plan_runs(prepared_all, outdir, force=force)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    try:
+        with terminate_as_interrupt():
+            status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
+                              strict, subtotals)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
+        console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
+                      "written were left as they were", highlight=False)
+        raise typer.Exit(code=exit_code(exc))
+    finally:
+        for plan in plans:
+            plan.release()
+    if status:
+        raise typer.Exit(code=status)
+
+
+def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict,
+             subtotals=None) -> int:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cge.errors import CGEError, FileSystemError, InputError
+
     status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
@@ -265,13 +326,15 @@ def run(
             if overall is not None:
                 progress.update(overall, advance=1)
             continue
-        base = prepared.loaded.path.parent if prepared.loaded.path else Path.cwd()
-        if outdir:
-            target = Path(outdir) / sc.name if several else Path(outdir)
-        else:
-            target = base / "results" / sc.name
-        result.write(target, excel=excel, plots=plots)
         _print_result(console, result)
+        try:
+            target = result.write(plans[j], excel=excel, plots=plots)
+        except FileSystemError as exc:
+            if not several:
+                _fail(console, exc, 4)
+            console.print(f"{sc.name}: {exc}", style="red", markup=False, highlight=False)
+            status = max(status, 4)
+            continue
         console.print(f"results written to [bold]{target}[/bold]", highlight=False)
         if not result.identities_hold:
             bad = result.identities[~result.identities["ok"]]
@@ -280,17 +343,15 @@ def run(
             status = max(status, 2)
         elif strict and not result.expectations_met:
             status = max(status, 3)
-    if status:
-        raise typer.Exit(code=status)
+    return status
 
 
 def _print_result(console, result) -> None:
     import pandas as pd
     from rich.markup import escape
 
-    from cge.welfare import COMPONENTS
-
     from cge.units import money_unit
+    from cge.welfare import COMPONENTS
 
     money = money_unit(getattr(result.prepared.data, "units", ""))
     for label, runobj in result.runs.items():
@@ -349,7 +410,7 @@ def check(
 
     from rich.console import Console
 
-    from cge.errors import InputError
+    from cge.errors import FileSystemError, InputError, exit_code
 
     console = Console(soft_wrap=True)
     p = Path(path)
@@ -367,7 +428,7 @@ def check(
             from cge.scenario import _calibration
 
             cal = _calibration()
-            data = cal.read_workbook(p, **options)
+            data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
             if hasattr(cal, "check"):
                 cal.check(data)
             prim = _calibrated(cal.calibrate(data))
@@ -377,7 +438,7 @@ def check(
         elif p.suffix.lower() in (".yaml", ".yml") and _is_scenario(p):
             from cge.scenario import prepare_scenario
 
-            prep = prepare_scenario(p)
+            prep = _with_warnings(console, prepare_scenario, p)
             sc = prep.scenario
             console.print(f"[green]ok[/green]: scenario {sc.name!r}: {len(sc.shocks)} shock(s), "
                           f"models {', '.join(prep.models)}, data {prep.data.description}",
@@ -390,11 +451,15 @@ def check(
         else:
             from cge import Primitives
 
+            from cge.checks import extreme_values
+
             prim = Primitives.from_file(p)
             console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
+            for msg in extreme_values(prim):
+                console.print(f"  [yellow]warning[/yellow]: {msg}", highlight=False)
             _describe_primitives(console, prim)
-    except InputError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
 
 
 def _calibrated(out):
@@ -442,10 +507,17 @@ def calibrate(
 
     import yaml
 
-    from cge.errors import CGEError, InputError
+    from cge.errors import CGEError, FileSystemError, InputError, exit_code
     from cge.scenario import _calibration
 
     console = _console()
+    if output:  # refused before calibrating: a folder, or a path under a file
+        from cge.outputs import check_output_file
+
+        try:
+            check_output_file(output)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
     try:
         cal = _calibration()
         t0 = time.perf_counter()
@@ -470,17 +542,20 @@ def calibrate(
                           f"start; max residual {base.max_residual:.1e})", highlight=False)
             console.print(_frame_table("Benchmark by region", base.regions[
                 ["income", "real_income", "tariff_revenue", "exports", "imports"]]))
-    except InputError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
     except CGEError as exc:
         _fail(console, exc, 2)
     if output:
-        from cge.report import atomic_write
+        from cge.fsio import atomic_write
 
         mapping = prim.to_mapping()
         text = json.dumps(mapping, indent=1) if output.endswith(".json") else \
             yaml.safe_dump(mapping, sort_keys=False)
-        atomic_write(output, text)
+        try:
+            atomic_write(output, text)
+        except FileSystemError as exc:
+            _fail(console, exc, 4)
         console.print(f"primitives written to [bold]{output}[/bold]", highlight=False)
 
 
@@ -491,13 +566,22 @@ def compare(
 ) -> None:
     """Put the welfare results of several runs side by side."""
 
-    from cge.report import atomic_write, compare_results, read_results
+    from cge.errors import FileSystemError, InputError, exit_code
+    from cge.fsio import atomic_write
+    from cge.report import compare_results, read_results
 
     console = _console()
-    try:
+    if output:
+        from cge.outputs import check_output_file
+
+        try:
+            check_output_file(output)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
+    try:  # each folder is checked: the damaged one is named, with what is wrong
         table = compare_results(results)
-    except FileNotFoundError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
     wel = table.xs("welfare_change_pct", axis=1, level="measure")
     console.print(_frame_table("Welfare change (% of real income) by run", wel))
     ev = table.xs("ev", axis=1, level="measure")
@@ -511,10 +595,13 @@ def compare(
     if output:
         flat = table.copy()
         flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-        if output.endswith(".xlsx"):
-            atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
-        else:
-            atomic_write(output, lambda p: flat.to_csv(p))
+        try:
+            if output.endswith(".xlsx"):
+                atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
+            else:
+                atomic_write(output, lambda p: flat.to_csv(p))
+        except FileSystemError as exc:
+            _fail(console, exc, 4)
         console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
 
 

@@ -19,33 +19,32 @@ column per variable, a ``model`` column naming the market structure
 (``as_specified`` unless the scenario compares structures). Each Excel sheet
 holds exactly the table of the CSV file of the same name.
 
-Writing is atomic: the folder is assembled in a temporary sibling folder and
-renamed into place, and each file inside is written to a temporary name and
-``os.replace``-d, so an interrupted run leaves either the previous results or
-the new ones, never a half-written file.
+Writing is atomic (:mod:`cge.fsio`): the folder is assembled in a temporary
+sibling folder and moved into place in one rename, and each file inside is
+written to a temporary name and renamed, so an interrupted run leaves either the
+previous results or the new ones, never a half-written file. Which folders may
+be replaced, the lock and what happens when the disk is full: :mod:`cge.outputs`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .fsio import atomic_directory, atomic_write, sha256_bytes, sha256_canonical
+
 SHEETS = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors")
 PLOTS = ("welfare_by_region.png", "cutoffs_productivity.png", "trade_heatmap.png",
          "ev_by_region.png")
 
-__all__ = ["SHEETS", "PLOTS", "tidy_tables", "run_info", "write_results", "write_workbook",
-           "atomic_write", "atomic_directory", "plot_welfare", "plot_firms", "plot_trade_heatmap", "plot_ev",
+__all__ = ["SHEETS", "PLOTS", "tidy_tables", "run_info", "write_results", "write_results_into",
+           "write_workbook",
+           "atomic_write", "atomic_directory", "plot_welfare", "plot_firms", "plot_trade_heatmap",
+           "plot_ev",
            "read_results", "compare_results"]
 
 
@@ -168,7 +167,6 @@ def _versions() -> dict[str, str]:
 
 def run_info(result) -> dict:
     """Provenance of a run: scenario, data checksums, versions, solver statistics."""
-    from .scenario import primitives_checksum
     from .units import WELFARE_MEASURE, money_unit
 
     prep = result.prepared
@@ -177,11 +175,12 @@ def run_info(result) -> dict:
         "scenario": result.name,
         "description": result.scenario.description,
         "scenario_file": str(loaded.path) if loaded.path else None,
-        "scenario_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
+        "scenario_sha256": sha256_bytes(loaded.text.encode()),
         "data": prep.data.description,
         "data_file": str(prep.data.path) if prep.data.path else None,
         "data_sha256": prep.data.checksum,
-        "primitives_sha256": {k: primitives_checksum(p) for k, (p, _) in prep.models.items()},
+        "primitives_sha256": {k: sha256_canonical(p.to_mapping())
+                              for k, (p, _) in prep.models.items()},
         "versions": _versions(),
         "elapsed_seconds": result.elapsed,
         "solver": {k: run.stats for k, run in result.runs.items()},
@@ -200,60 +199,6 @@ def _json_default(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     return str(x)
-
-
-# ======================================================================
-# Atomic writing
-# ======================================================================
-def atomic_write(path: str | Path, write: Callable[[Path], None] | bytes | str) -> Path:
-    """Write ``path`` atomically: to a temporary file in the same folder, then ``os.replace``.
-
-    ``write`` is the content (bytes or text) or a function writing to the path it is given.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        if isinstance(write, bytes):
-            tmp.write_bytes(write)
-        elif isinstance(write, str):
-            tmp.write_text(write)
-        else:
-            write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-@contextmanager
-def atomic_directory(final: str | Path):
-    """Yield a temporary folder next to ``final``; on success it replaces ``final``.
-
-    On any exception (including KeyboardInterrupt) the temporary folder is
-    removed and ``final`` is left as it was.
-    """
-    final = Path(final).resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        if final.exists():
-            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
-            os.rmdir(old)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ======================================================================
@@ -588,40 +533,67 @@ def _parquet_available() -> bool:
 
 
 def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool = True,
-                  parquet: bool | None = None, netcdf: bool = True, html: bool = True) -> Path:
+                  parquet: bool | None = None, force: bool = False, netcdf: bool = True,
+                  html: bool = True) -> Path:
     """Write the results folder of ``result`` (see the module docstring); returns its path.
 
+    A folder that cge did not write, or that holds other files, is refused unless
+    ``force`` (then only cge's own files in it are replaced); see :mod:`cge.outputs`.
     Also written: ``units.csv`` (the data dictionary, :mod:`cge.units`), ``results.nc``
-    (netCDF, :mod:`cge.formats`) and ``report.html`` (:mod:`cge.html_report`)."""
-    from .formats import write_netcdf, write_parquet
+    (netCDF, :mod:`cge.formats`) and ``report.html`` (:mod:`cge.html_report`).
+    """
+    from .outputs import write_results_folder
+
+    return write_results_folder(result, outdir, force=force, excel=excel, plots=plots,
+                                parquet=parquet, netcdf=netcdf, html=html)
+
+
+def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns mixing numbers and text (an expectation's value) written as text."""
+    mixed = [c for c in frame.columns if frame[c].dtype == object
+             and len({type(v) for v in frame[c].dropna()}) > 1]
+    return frame.astype({c: str for c in mixed}) if mixed else frame
+
+
+def write_results_into(result, folder: str | Path, *, excel: bool = True, plots: bool = True,
+                       parquet: bool | None = None, netcdf: bool = True,
+                       html: bool = True) -> list[str]:
+    """Write every file of a results folder into ``folder`` (which exists); return the
+    names. ``run_info.json`` comes last and lists them (so that a later run knows
+    which files of the folder cge wrote)."""
     from .units import data_dictionary, units_by_table
 
+    folder = Path(folder)
     tables = tidy_tables(result)
     info = run_info(result)
     tables["units"] = data_dictionary(tables, info["money_unit"])
     info["units"] = units_by_table(tables["units"])
     parquet = _parquet_available() if parquet is None else parquet
-    with atomic_directory(outdir) as tmp:
-        for name, frame in tables.items():
-            atomic_write(tmp / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
-            if parquet:
-                atomic_write(tmp / f"{name}.parquet", lambda p, f=frame: write_parquet(f, p))
-        atomic_write(tmp / "scenario.yaml", result.prepared.loaded.text)
-        atomic_write(tmp / "run_info.json", json.dumps(info, indent=2))
-        if excel:
-            write_workbook(tables, info, tmp / "results.xlsx")
-        if plots:
-            plot_welfare(result, tmp / PLOTS[0])
-            plot_firms(result, tmp / PLOTS[1])
-            plot_trade_heatmap(result, tmp / PLOTS[2])
-            plot_ev(result, tmp / PLOTS[3])
-        if netcdf:
-            atomic_write(tmp / "results.nc", lambda p: write_netcdf(tables, info, p))
-        if html:
-            from .html_report import render_run
+    for name, frame in tables.items():
+        atomic_write(folder / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+        if parquet:
+            atomic_write(folder / f"{name}.parquet",
+                         lambda p, f=frame: _for_parquet(f).to_parquet(p, index=False))
+    atomic_write(folder / "scenario.yaml", result.prepared.loaded.text)
+    if excel:
+        write_workbook(tables, info, folder / "results.xlsx")
+    if plots:
+        plot_welfare(result, folder / PLOTS[0])
+        plot_firms(result, folder / PLOTS[1])
+        plot_trade_heatmap(result, folder / PLOTS[2])
+        plot_ev(result, folder / PLOTS[3])
+    if netcdf:
+        from .formats import write_netcdf
 
-            atomic_write(tmp / "report.html", render_run(result, tables, info, pictures=tmp))
-    return Path(outdir)
+        atomic_write(folder / "results.nc", lambda p: write_netcdf(tables, info, p))
+    if html:
+        from .html_report import render_run
+
+        atomic_write(folder / "report.html", render_run(result, tables, info, pictures=folder))
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    info["files"] = sorted(set(names) | {"run_info.json"})
+    atomic_write(folder / "run_info.json", json.dumps(info, indent=2))
+    return info["files"]
 
 
 # ======================================================================
@@ -629,17 +601,22 @@ def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool
 # ======================================================================
 def read_results(folder: str | Path) -> dict[str, pd.DataFrame | dict]:
     """Tables of a results folder (from the CSV files) and its ``run_info``."""
+    from .outputs import check_results_folder
+
     folder = Path(folder)
-    if not (folder / "summary.csv").is_file():
-        raise FileNotFoundError(f"{folder}: not a results folder (no summary.csv); "
-                                "make one with `cge run scenario.yaml -o FOLDER`")
+    info = check_results_folder(folder)  # InputError naming the folder and the damage
     out: dict = {}
     for name in SHEETS + ("identities", "expectations"):
         p = folder / f"{name}.csv"
         if p.is_file():
-            out[name] = pd.read_csv(p, keep_default_na=True)
-    info = folder / "run_info.json"
-    out["run_info"] = json.loads(info.read_text()) if info.is_file() else {}
+            try:
+                out[name] = pd.read_csv(p, keep_default_na=True)
+            except Exception as exc:  # noqa: BLE001 - a damaged table
+                from .errors import InputError
+
+                raise InputError(f"{folder}: damaged results folder: {name}.csv cannot be "
+                                 f"read as a table ({type(exc).__name__}: {exc})") from None
+    out["run_info"] = info
     return out
 
 

@@ -26,8 +26,6 @@ expectations) is checked before any model is solved.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +35,10 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag,
-                      ValidationError, field_validator, model_validator)
+from pydantic import (AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
+                      Tag, ValidationError, field_validator, model_validator)
 
+from . import fsio
 from . import shocks as sh
 from .errors import InputError
 from .parameters import MARKET_STRUCTURES
@@ -113,15 +112,10 @@ def dotted(path: Sequence) -> str:
 
 
 def _compose(text: str, filename: str) -> tuple[Any, Locator]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        msg = f"{problem} ({context})" if context else problem
-        raise ScenarioError(f"{filename}{line}: malformed YAML: {msg}") from None
+    try:  # limits on depth and aliases: an alias bomb fails at once (cge.fsio)
+        node = fsio.compose_yaml(text, filename)
+    except InputError as exc:
+        raise ScenarioError(exc.problems) from None
     lines: dict[tuple, int] = {}
     problems: list[str] = []
 
@@ -145,15 +139,10 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
         walk(node, ())
     if problems:
         raise ScenarioError(problems)
-    loader = yaml.SafeLoader("")
     try:
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{filename}{line}: malformed YAML: {exc}") from None
-    finally:
-        loader.dispose()
+        data = fsio.construct_yaml(node, filename)
+    except InputError as exc:
+        raise ScenarioError(exc.problems) from None
     return data, Locator(filename, lines)
 
 
@@ -164,6 +153,42 @@ Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
 Structure = Literal["melitz", "krugman", "armington"]
+
+
+def _no_bool(value):
+    """YAML reads ``yes``/``true`` as booleans; where a number is meant that is a mistake
+    (pydantic would take it as 1.0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {str(value).lower()} (YAML reads "
+                         "true/false/yes/no/on/off as booleans)")
+    return value
+
+
+#: A number, not a boolean.
+Number = Annotated[float, BeforeValidator(_no_bool)]
+
+#: Longest scenario name (it names the results folder).
+MAX_NAME_LENGTH = 100
+
+
+def check_scenario_name(name: str) -> str:
+    """A scenario name names its results folder: not empty, no path separators, not
+    ``.``/``..`` nor starting with a dot, no control characters, at most 100 characters."""
+    if not name.strip():
+        raise ValueError("the name is empty; it names the results folder (results/<name>), "
+                         "give e.g. name: tariff_war")
+    bad = sorted({c for c in name if c in "/\\" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise ValueError(f"{name!r} holds {', '.join(repr(c) for c in bad)}: the name becomes a "
+                         "folder name (results/<name>), so no path separators or control "
+                         "characters; use e.g. underscores")
+    if name.startswith(".") or name != name.strip():
+        raise ValueError(f"{name!r}: the name becomes a folder name (results/<name>): it may "
+                         "not start with a dot (., .. and hidden folders) or with or end in spaces")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"the name has {len(name)} characters; at most {MAX_NAME_LENGTH} (it "
+                         "names the results folder)")
+    return name
 
 
 class _Strict(BaseModel):
@@ -177,7 +202,7 @@ def _alias(*names):
 class Retaliation(_Strict):
     by: str | list[str] = Field(description="region(s) that retaliate")
     against: str | list[str] = Field(description="region(s) whose tariff changes are mirrored")
-    share: float = Field(1.0, description="fraction of the partner's change mirrored")
+    share: Number = Field(1.0, description="fraction of the partner's change mirrored")
 
 
 class Schedule(_Strict):
@@ -192,7 +217,7 @@ class TariffShock(_Strict):
     type: Literal["tariff"]
     label: str | None = None
     mode: Mode | None = None
-    value: float | None = None
+    value: Number | None = None
     importers: Selector = _alias("importers", "importer")
     exporters: Selector = _alias("exporters", "exporter")
     sectors: Selector = _alias("sectors", "sector")
@@ -239,7 +264,7 @@ class TariffShock(_Strict):
 class Border(_Strict):
     groups: list[list[str]]
     to: Literal["within", "factor"] = "within"
-    factor: float | None = None
+    factor: Number | None = None
 
 
 class IcebergShock(_Strict):
@@ -248,7 +273,7 @@ class IcebergShock(_Strict):
     type: Literal["iceberg"]
     label: str | None = None
     mode: Mode | None = None
-    value: float | None = None
+    value: Number | None = None
     importers: Selector = _alias("importers", "importer")
     exporters: Selector = _alias("exporters", "exporter")
     sectors: Selector = _alias("sectors", "sector")
@@ -275,7 +300,7 @@ class FixedCostShock(_Strict):
     type: Literal["fixed_cost"]
     label: str | None = None
     mode: Mode
-    value: float
+    value: Number
     importers: Selector = _alias("importers", "importer")
     exporters: Selector = _alias("exporters", "exporter")
     sectors: Selector = _alias("sectors", "sector")
@@ -288,7 +313,7 @@ class EntryCostShock(_Strict):
     type: Literal["entry_cost"]
     label: str | None = None
     mode: Mode
-    value: float
+    value: Number
     regions: Selector = _alias("regions", "region")
     sectors: Selector = _alias("sectors", "sector")
 
@@ -299,7 +324,7 @@ class ProductivityShock(_Strict):
     type: Literal["productivity"]
     label: str | None = None
     mode: Mode
-    value: float
+    value: Number
     regions: Selector = _alias("regions", "region")
     sectors: Selector = _alias("sectors", "sector")
 
@@ -310,7 +335,7 @@ class EndowmentShock(_Strict):
     type: Literal["endowment"]
     label: str | None = None
     mode: Mode = "change_pct"
-    value: float
+    value: Number
     regions: Selector = _alias("regions", "region")
     factors: Selector = _alias("factors", "factor")
 
@@ -321,8 +346,8 @@ class DeficitShock(_Strict):
     type: Literal["deficit"]
     label: str | None = None
     mode: Mode = "set"
-    value: float | None = None
-    values: dict[str, float] | None = None
+    value: Number | None = None
+    values: dict[str, Number] | None = None
 
 
 class ParameterShock(_Strict):
@@ -332,7 +357,7 @@ class ParameterShock(_Strict):
     label: str | None = None
     parameter: str
     mode: Mode
-    value: float
+    value: Number
     where: dict[str, Union[str, list[str]]] = {}
 
 
@@ -402,6 +427,9 @@ class Expectation(_Strict):
     largest_loss: str | None = None
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
+    #: the count of varieties available (``varieties_available_pct`` of the welfare
+    #: decomposition's sector table, firm sectors), not the welfare ``variety`` term
+    varieties_available: dict[str, Sign] = {}
     factor_prices: dict[str, dict[str, Sign]] = {}
     tariff_revenue: dict[str, Sign] = {}
     trade: list[TradeExpectation] = []
@@ -426,11 +454,17 @@ class Closure(_Strict):
     investment: Literal["savings_driven", "investment_driven"] | None = Field(
         None, description="savings_driven: a fixed savings rate, investment adjusts; "
         "investment_driven: real investment fixed, the savings rate adjusts")
+    deficit: Literal["world_income_share", "numeraire", "zero_baseline"] | None = Field(
+        None, description="how trade deficits are held (cge.deficits): world_income_share "
+        "(default): each region's benchmark share of world income; numeraire: fixed in "
+        "numeraire units; zero_baseline: stepped to zero first, shocks applied from there")
 
     @model_validator(mode="after")
     def _not_empty(self):
-        if self.small_open_economy is None and self.government is None and self.investment is None:
-            raise ValueError("give at least one of 'small_open_economy', 'government', 'investment'")
+        if (self.small_open_economy is None and self.government is None
+                and self.investment is None and self.deficit is None):
+            raise ValueError("give at least one of 'small_open_economy', 'government', "
+                             "'investment', 'deficit'")
         return self
 
 
@@ -467,6 +501,11 @@ class Scenario(_Strict):
                             "each shock (cge.subtotals; several solves along the path)")
     accept_implausible: bool = Field(False, description="run shocks whose values look like a "
                                      "slip (add: 10 on a tariff, cut_pct: 0.5; cge.plausibility)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value):
+        return check_scenario_name(value)
 
     @model_validator(mode="after")
     def _compare(self):
@@ -510,7 +549,10 @@ def load_scenario(source: str | Path | Mapping, *, text: str | None = None) -> L
             path = Path(source)
             if not path.is_file():
                 raise ScenarioError(f"{path}: no such scenario file")
-            text, filename = path.read_text(), str(path)
+            try:
+                text, filename = fsio.read_text(path, "scenario file"), str(path)
+            except InputError as exc:
+                raise ScenarioError(exc.problems) from None
         data, locator = _compose(text, filename)
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{locator.filename}:1: a scenario must be a mapping with at least "
@@ -584,13 +626,9 @@ class DataSource:
     units: str = ""  # the data's currency and year (a workbook's ``info`` sheet), if stated
 
 
-def _sha256_bytes(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
-
-
 def primitives_checksum(prim: Primitives) -> str:
     """sha256 of the canonical JSON of the primitives (labels and every array)."""
-    return _sha256_bytes(json.dumps(prim.to_mapping(), sort_keys=True, default=str).encode())
+    return fsio.sha256_canonical(prim.to_mapping())
 
 
 def _calibration():
@@ -623,8 +661,9 @@ def load_data(loaded: LoadedScenario) -> DataSource:
     options: dict[str, str] = {}
     if isinstance(spec, str):
         # a workbook, or a folder of CSV sheets (the same workbook, one file per sheet)
+        workbook = fsio.WORKBOOK_SUFFIXES + fsio.LEGACY_SUFFIXES
         folder = (base / spec).is_dir()
-        rel, kind = spec, ("workbook" if folder or spec.lower().endswith((".xlsx", ".xlsm"))
+        rel, kind = spec, ("workbook" if folder or spec.lower().endswith(workbook)
                            else "primitives")
         key = ("data",)
     else:
@@ -641,10 +680,11 @@ def load_data(loaded: LoadedScenario) -> DataSource:
 
         checksum = folder_checksum(path)
     else:
-        checksum = _sha256_bytes(path.read_bytes())
+        checksum = fsio.sha256_file(path)
     if kind == "workbook":
         cal = _calibration()
         try:
+            fsio.check_workbook_file(path)
             data = cal.read_workbook(path, **options)
             out = cal.calibrate(data)
         except InputError as exc:
@@ -687,7 +727,7 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
                                              f"{list(prim.sectors)}"))
     if problems:
         raise ScenarioError(problems)
-    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment")
+    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment", "deficit")
                     if sc.closure is not None and getattr(sc.closure, k) is not None}
     if not (sc.market_structure or sc.entry or sc.numeraire or final_demand):
         return prim
@@ -916,6 +956,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                                                  f"{list(COMPONENTS)}"))
         for r in e.domestic_cutoff:
             region(path + ("domestic_cutoff", r), r)
+        for r in e.varieties_available:
+            region(path + ("varieties_available", r), r)
         for r, facs in e.factor_prices.items():
             region(path + ("factor_prices", r), r)
             for f in facs:
@@ -941,7 +983,12 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                                                  "melitz sector (cutoffs exist only there)"))
         models = loaded.scenario.compare_market_structures
         for ms, sub in e.models.items():
-            if models is not None and ms not in models:
+            if models is None:
+                problems.append(loaded.error(path + ("models", ms), f"expectations for model "
+                                             f"{ms!r}, but the scenario compares no market "
+                                             "structures (give compare_market_structures, or "
+                                             "move these expectations up to expect:)"))
+            elif ms not in models:
                 problems.append(loaded.error(path + ("models", ms), f"model {ms!r} is not in "
                                              f"compare_market_structures {models}"))
             walk(sub, path + ("models", ms))
@@ -1030,6 +1077,11 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
             for (reg, sec), val in rows["domestic_cutoff_pct"].items():
                 add(f"domestic cutoff of {reg} in {sec} changes {sign}", val, sign)
+    counts = run.welfare.sectors["varieties_available_pct"].dropna()
+    for r, sign in e.varieties_available.items():
+        for rr in expand(r):
+            for (reg, sec), val in counts[counts.index.get_level_values("region") == rr].items():
+                add(f"number of varieties available in {reg}, {sec} changes {sign} (%)", val, sign)
     fac = run.comparison.factors["factor_price_pct"]
     for r, facs in e.factor_prices.items():
         for rr in expand(r):
@@ -1109,6 +1161,7 @@ def prepare_scenario(source, *, accept_implausible: bool | None = None) -> Prepa
     prim = prim if ok else data.primitives
     shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
     if shocks_ok:  # the closure check applies the shocks again
+        _warn_extreme(loaded, prim, shocked)
         attempt(_check_closure, loaded, prim)
     attempt(_check_expectation_labels, loaded, prim)
     warnings = shock_warnings(loaded)
@@ -1128,6 +1181,23 @@ def prepare_scenario(source, *, accept_implausible: bool | None = None) -> Prepa
         for ms in cms:
             models[ms] = (switch_market_structure(prim, ms), switch_market_structure(shocked, ms))
     return PreparedScenario(loaded, data, models, warnings)
+
+
+def _warn_extreme(loaded: LoadedScenario, prim: Primitives, shocked: Primitives) -> None:
+    """An :class:`~cge.errors.ExtremeValueWarning` for each valid but extreme value of the
+    data, and of the shocked economy where the shocks made it so."""
+    import warnings
+
+    from .checks import extreme_values
+    from .errors import ExtremeValueWarning
+
+    base = extreme_values(prim)
+    for msg in base:
+        warnings.warn(loaded.error(("data",), msg), ExtremeValueWarning, stacklevel=3)
+    for msg in extreme_values(shocked):
+        if msg not in base:
+            warnings.warn(loaded.error(("shocks",), f"after the shocks: {msg}"),
+                          ExtremeValueWarning, stacklevel=3)
 
 
 @dataclass
@@ -1245,6 +1315,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "walras_residual": new.walras_residual,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
+            "deficits": new.info.get("deficits"),
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }
