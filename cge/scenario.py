@@ -684,7 +684,8 @@ def load_data(loaded: LoadedScenario) -> DataSource:
     if kind == "workbook":
         cal = _calibration()
         try:
-            fsio.check_workbook_file(path)
+            if not path.is_dir():  # a folder of CSV sheets is read by the same reader
+                fsio.check_workbook_file(path)
             data = cal.read_workbook(path, **options)
             out = cal.calibrate(data)
         except InputError as exc:

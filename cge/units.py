@@ -78,6 +78,7 @@ _COMPONENT_TEXT = {
     "trade_costs": "iceberg trade costs",
     "variety": "mass of sellers (variety)",
     "selection": "average productivity of sellers (selection)",
+    "market_size": "market size (markups that vary with the size of the market)",
     "profits": "profit income",
     "transfers": "trade deficit (transfers)",
     "government": "paying for fixed real government consumption",
@@ -88,6 +89,8 @@ _COMPONENT_TEXT = {
 # Levels: unit by variable name (without _base/_new/_change_pct suffixes).
 _LEVELS = {
     "income": ("money", "income of the regional household"),
+    "population": ("persons (data units)", "population"),
+    "real_income_per_capita": ("money per person", "real income per head (benchmark money)"),
     "real_income": ("money", "real income: income deflated by the CPI (benchmark money)"),
     "cpi": ("index", "consumer price index prod_s P_ns^beta_ns (1 at unit prices)"),
     "tariff_revenue": ("money", "tariff revenue"),
@@ -149,7 +152,7 @@ def unit_of(column: str, table: str = "", money: str = "money") -> tuple[str, st
         return "text", "unit of the quantity and of its contributions"
     if table == "welfare_sectors" and col in _SECTOR_TEXT:
         return out(*_SECTOR_TEXT[col])
-    if table == "welfare_sectors" and col in ("tariffs", "trade_costs", "residual"):
+    if table == "welfare_sectors" and col in ("tariffs", "trade_costs", "residual", "market_size"):
         return "log points", f"direct channel of the price index: {col.replace('_', ' ')}"
     if col == "welfare_change_pct":
         return "%", "welfare change: 100 x (U'/U - 1), U real income"
