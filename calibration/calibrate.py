@@ -147,7 +147,8 @@ def _as_array(value, shape, what) -> np.ndarray:
 
 
 def _numeraire(data: BenchmarkData, numeraire, beta) -> Numeraire:
-    """The numeraire at its benchmark value (factor price and price index 1; CPI prod beta^-beta)."""
+    """The numeraire at its benchmark value: 1 (factor prices, price indices and the CPI,
+    normalised to prod_s P_ns^beta_ns, are 1 in the benchmark)."""
     if numeraire is None:
         return Numeraire("factor", data.regions[0], data.factors[0], 1.0)
     if isinstance(numeraire, Numeraire):
@@ -165,11 +166,7 @@ def _numeraire(data: BenchmarkData, numeraire, beta) -> Numeraire:
         raise InputError(f"numeraire: expected a mapping or cge.Numeraire, got {numeraire!r}")
     if region not in data.regions:
         raise InputError(f"numeraire: unknown region {region!r}")
-    value = 1.0
-    if kind == "cpi":
-        b = beta[data.regions.index(region)]
-        b = b[b > 0]
-        value = float(np.exp(-(b * np.log(b)).sum()))
+    value = 1.0  # factor prices, price indices and the (normalised) CPI are 1
     return Numeraire(kind, region, label, value)
 
 

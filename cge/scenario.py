@@ -511,6 +511,8 @@ class Scenario(_Strict):
     """A policy scenario (see ``docs/scenarios.md``)."""
 
     name: str
+    title: str | None = Field(None, description="title of pictures and the report "
+                              "(default: the name)")
     description: str = ""
     data: DataSpec
     market_structure: dict[str, Structure] | None = None
@@ -527,6 +529,10 @@ class Scenario(_Strict):
         "comparison, e.g. {melitz: {sigma: 3.8, k: 6}} (workbook data: recalibrated with them)")
     solver_options: dict[str, Any] = {}
     expect: Expectation | None = None
+    subtotals: bool = Field(False, description="split every result into the contribution of "
+                            "each shock (cge.subtotals; several solves along the path)")
+    accept_implausible: bool = Field(False, description="run shocks whose values look like a "
+                                     "slip (add: 10 on a tariff, cut_pct: 0.5; cge.plausibility)")
 
     @field_validator("name")
     @classmethod
@@ -657,6 +663,7 @@ class DataSource:
     start: Any = None  # calibrated start values, if any
     benchmark: Any = None  # calibration.BenchmarkData of workbook data (recalibrated by compare)
     calibrate_options: dict = field(default_factory=dict)
+    units: str = ""  # the data's currency and year (a workbook's ``info`` sheet), if stated
 
 
 def primitives_checksum(prim: Primitives) -> str:
@@ -694,8 +701,11 @@ def load_data(loaded: LoadedScenario) -> DataSource:
     options: dict[str, str] = {}
     cal_options: dict[str, str] = {}
     if isinstance(spec, str):
+        # a workbook, or a folder of CSV sheets (the same workbook, one file per sheet)
         workbook = fsio.WORKBOOK_SUFFIXES + fsio.LEGACY_SUFFIXES
-        rel, kind = spec, ("workbook" if spec.lower().endswith(workbook) else "primitives")
+        folder = (base / spec).is_dir()
+        rel, kind = spec, ("workbook" if folder or spec.lower().endswith(workbook)
+                           else "primitives")
         key = ("data",)
     else:
         rel = spec.primitives or spec.workbook
@@ -704,14 +714,20 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         options = spec.read_options()
         cal_options = spec.calibrate_options()
     path = (base / rel).resolve()
-    if not path.is_file():
+    if not (path.is_file() or (kind == "workbook" and path.is_dir())):
         raise ScenarioError(loaded.error(key, f"data file {rel!r} not found (looked for {path}; "
                                          "paths are relative to the scenario file)"))
-    checksum = fsio.sha256_file(path)
+    if path.is_dir():
+        from .units import folder_checksum
+
+        checksum = folder_checksum(path)
+    else:
+        checksum = fsio.sha256_file(path)
     if kind == "workbook":
         cal = _calibration()
         try:
-            fsio.check_workbook_file(path)
+            if not path.is_dir():  # a folder of CSV sheets is read by the same reader
+                fsio.check_workbook_file(path)
             data = cal.read_workbook(path, **options)
             out = cal.calibrate(data, **cal_options)
         except InputError as exc:
@@ -719,7 +735,8 @@ def load_data(loaded: LoadedScenario) -> DataSource:
         prim, start = out if isinstance(out, tuple) else (out, None)
         how = ", ".join(f"{k}: {v}" for k, v in {**options, **cal_options}.items())
         return DataSource(prim, f"workbook {rel}" + (f" ({how})" if how else ""), checksum,
-                          path, start, benchmark=data, calibrate_options=cal_options)
+                          path, start, benchmark=data, calibrate_options=cal_options,
+                          units=str(getattr(data, "units", "") or ""))
     try:
         prim = Primitives.from_file(path)
     except InputError as exc:
@@ -1178,28 +1195,57 @@ class PreparedScenario:
     data: DataSource
     models: dict[str, tuple[Primitives, Primitives]]  # label -> (benchmark, shocked)
     starts: dict[str, Any] = field(default_factory=dict)  # label -> calibrated start values
+    #: implausible shock values accepted with ``accept_implausible`` (cge.plausibility)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def scenario(self) -> Scenario:
         return self.loaded.scenario
 
 
-def prepare_scenario(source, *, data: DataSource | None = None) -> PreparedScenario:
+def prepare_scenario(source, *, data: DataSource | None = None,
+                     accept_implausible: bool | None = None) -> PreparedScenario:
     """Load, validate and build the benchmark and shocked primitives of every model.
 
     ``data``: the scenario's data already loaded (:func:`load_data`), e.g. shared by the
-    members of a sweep; structural ``parameters`` are applied to it here."""
+    members of a sweep; structural ``parameters`` are applied to it here.
+
+    Every independent problem is reported at once: the overrides, the shocks, the
+    closure, the expectations and the plausibility of the shock values
+    (:mod:`cge.plausibility`) are each checked even when another fails. Implausible
+    shock values are refused unless ``accept_implausible`` (default: the scenario's
+    field of that name); accepted, they are listed in ``PreparedScenario.warnings``.
+    """
+    from .plausibility import ACCEPT_HINT, shock_warnings
+
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
     data = load_data(loaded) if data is None else data
     if loaded.scenario.parameters:
         from .structural import recalibrate
 
         data = recalibrate(loaded, data)
-    prim = _apply_overrides(loaded, data.primitives)
-    shocked = apply_shocks(loaded, prim)
-    _warn_extreme(loaded, prim, shocked)
-    _check_closure(loaded, prim)
-    _check_expectation_labels(loaded, prim)
+    problems: list[str] = []
+
+    def attempt(check, *args):
+        try:
+            return check(*args), True
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            return None, False
+
+    prim, ok = attempt(_apply_overrides, loaded, data.primitives)
+    prim = prim if ok else data.primitives
+    shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
+    if shocks_ok:  # the closure check applies the shocks again
+        _warn_extreme(loaded, prim, shocked)
+        attempt(_check_closure, loaded, prim)
+    attempt(_check_expectation_labels, loaded, prim)
+    warnings = shock_warnings(loaded)
+    accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
+    if warnings and not accept:
+        problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
+    if problems:
+        raise ScenarioError(problems)
     models: dict[str, tuple[Primitives, Primitives]] = {}
     starts: dict[str, Any] = {}
     cms = loaded.scenario.compare_market_structures
@@ -1209,7 +1255,7 @@ def prepare_scenario(source, *, data: DataSource | None = None) -> PreparedScena
         from .comparison import structure_models
 
         models, starts = structure_models(loaded, data, prim, shocked)
-    return PreparedScenario(loaded, data, models, starts)
+    return PreparedScenario(loaded, data, models, starts, warnings)
 
 
 def _warn_extreme(loaded: LoadedScenario, prim: Primitives, shocked: Primitives) -> None:
@@ -1255,6 +1301,8 @@ class ScenarioResult:
     identities: pd.DataFrame = None
     expectations: list[ExpectationCheck] = field(default_factory=list)
     elapsed: float = 0.0
+    #: contributions of each shock (:func:`cge.subtotals.scenario_subtotals`), if asked for
+    subtotals: pd.DataFrame | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -1289,12 +1337,14 @@ ProgressCallback = Callable[[str, str, float], None]
 
 
 def run_scenario(source, *, progress: ProgressCallback | None = None,
-                 solver: str | None = None) -> ScenarioResult:
+                 solver: str | None = None, subtotals: bool | None = None) -> ScenarioResult:
     """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
     the shocked economy of every model, decompose welfare, check identities and expectations.
 
     ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
     ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
+    ``subtotals`` (default: the scenario's ``subtotals`` field) also splits the results
+    into the contribution of each shock (:mod:`cge.subtotals`).
     """
     from .equilibrium import Equilibrium
     from .welfare import decompose
@@ -1352,6 +1402,12 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
     result = ScenarioResult(prepared, runs)
     result.identities = check_identities(result)
     result.expectations = check_expectations(result)
+    if (sc.subtotals if subtotals is None else subtotals) and sc.shocks:
+        from .subtotals import scenario_subtotals
+
+        if progress:
+            progress(next(iter(runs)), "subtotals", 0.0)
+        result.subtotals = scenario_subtotals(result, solver=solver)
     result.elapsed = time.perf_counter() - t0
     return result
 
