@@ -129,7 +129,9 @@ class Equilibrium:
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
-        return extract(self.model, info)
+        out = extract(self.model, info)
+        out.primitives, out.fixed_region = self.primitives, self.small_open_economy
+        return out
 
     def resolve(self) -> SolveStats:
         """Solve again from the current point (a check: it should take at most one iteration)."""

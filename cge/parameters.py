@@ -148,8 +148,9 @@ PARAMETERS: dict[str, ParameterSpec] = {
         ParameterSpec(
             "pref_weight", "a_{nis}", (DESTINATION, ORIGIN, SECTOR), "1", 1.0, 0.0,
             strict=True,
-            description="CES preference weight of origin i's variety in n (armington)",
-            source="calibrated to trade shares",
+            description="CES preference weight (demand shifter) of origin i's varieties in n; "
+            "multiplies tau^(1-sigma) under every market structure",
+            source="calibrated to trade shares (the part of the trade friction that is not a trade cost)",
         ),
         ParameterSpec(
             "entrants", r"\bar M_{E,is}", (REGION, SECTOR), "mass of firms", 1.0, 0.0,
@@ -165,6 +166,21 @@ PARAMETERS: dict[str, ParameterSpec] = {
             "input (equivalently on output value; negative: a subsidy); the producer pays "
             "(1+t^P) per unit and the revenue accrues to i's income",
             source="SAM production-tax account / (factor payments + intermediate purchases)",
+        ),
+        ParameterSpec(
+            "cara_alpha", r"\alpha_s", (SECTOR,), "1/quantity", 1.0, 0.0, strict=True,
+            description="CARA parameter of the sub-utility of cara sectors, "
+            "int (1 - exp(-alpha q)) d omega (Behrens-Murata); sets the units of "
+            "quantities, so with calibration only its product with phi_min matters",
+            source="Behrens, Mion, Murata and Suedekum (seed 000); a normalisation",
+        ),
+        ParameterSpec(
+            "population", "L_n", (REGION,), "consumers (any unit, e.g. millions)", 1.0, 0.0,
+            strict=True,
+            description="number of consumers of region n; cara sectors divide the sector's "
+            "spending among them (demand is per consumer times L_n), and welfare is also "
+            "reported per capita",
+            source="data (population); 1 (per-capita units) when not given",
         ),
         ParameterSpec(
             "deficit", "D_n", (REGION,), "numeraire units at the benchmark", 0.0,
@@ -208,7 +224,7 @@ PARAMETERS: dict[str, ParameterSpec] = {
     )
 }
 
-MARKET_STRUCTURES = ("melitz", "krugman", "armington")
+MARKET_STRUCTURES = ("melitz", "krugman", "armington", "cara")
 ENTRY_MODES = ("free", "fixed")
 #: Closures of final demand (the first of each is the default), see
 #: :class:`cge.primitives.Closure`.
