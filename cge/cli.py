@@ -563,6 +563,8 @@ def calibrate(
 def compare(
     results: list[str] = typer.Argument(..., help="results folders written by `cge run`"),
     output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
+    html: str = typer.Option(None, "--html", help="also write a self-contained HTML report of "
+                             "the comparison to this file"),
 ) -> None:
     """Put the welfare results of several runs side by side."""
 
@@ -603,6 +605,49 @@ def compare(
         except FileSystemError as exc:
             _fail(console, exc, 4)
         console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
+    if html:
+        from cge.html_report import write_comparison
+
+        try:
+            write_comparison(results, html)
+        except FileSystemError as exc:
+            _fail(console, exc, 4)
+        console.print(f"HTML report written to [bold]{html}[/bold]", highlight=False)
+
+
+@app.command()
+def national(
+    sam: str = typer.Argument(..., help="the national SAM as CSV: first column and header the "
+                              "account names; rows receive, columns pay"),
+    accounts: str = typer.Option(..., "--accounts", "-a", help="CSV with columns account, type, "
+                                 "label (one rest_of_world, household and savings_investment)"),
+    region: str = typer.Option(..., "--region", "-r", help="name of the home region"),
+    output: str = typer.Option(..., "--output", "-o", help="the workbook to write (.xlsx, or a "
+                               "folder of CSV sheets when the name has no suffix)"),
+    parameters: str = typer.Option(None, "--parameters", "-p", help="CSV: sector, sigma, k, "
+                                   "market_structure, delta (default: illustrative values)"),
+    row_scale: float = typer.Option(9.0, "--row-scale", help="the constructed rest of the "
+                                    "world's size relative to the home region"),
+    row_output: str = typer.Option("scaled", "--row-output", help="scaled or leontief: how the "
+                                   "rest of the world's gross output is set"),
+    units: str = typer.Option("", "--units", help="the SAM's currency and year, e.g. "
+                              "'billion ZAR (2015)' (shown with every money column)"),
+) -> None:
+    """Turn a single-country SAM with a rest-of-world account into a two-region workbook
+    (the home region and a constructed rest of the world) for `cge check`, `cge calibrate`
+    and a scenario's data field (docs/calibration.md, "A national SAM")."""
+    from cge.errors import FileSystemError, InputError, exit_code
+
+    console = _console()
+    try:
+        from calibration.national import build_national_workbook
+
+        path = build_national_workbook(sam, accounts, region, output, parameters=parameters,
+                                       row_scale=row_scale, output=row_output, units=units)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    console.print(f"[green]written[/green] {path}: {region} and ROW (constructed); next: "
+                  f"cge check {path}", highlight=False)
 
 
 if __name__ == "__main__":  # python -m cge.cli
