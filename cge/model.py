@@ -608,7 +608,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
             if prim.entry[s] == "fixed":
                 m_e = delta * prim["entrants"][:, j]
             for n, i in zip(*np.nonzero(active)):
-                ratio = 1.0 if n == i else tau[n, i] * (1 + t[n, i]) ** (sigma / (sigma - 1))
+                ratio = 1.0 if n == i else (tau[n, i] * (1 + t[n, i]) ** (sigma / (sigma - 1))
+                                            * prim["pref_weight"][n, i, j] ** (1 / (1 - sigma)))
                 ratio *= (f[n, i] / fdom[i]) ** (1 / (sigma - 1))
                 phi = max(phi_d[i] * ratio, 1.05 * phi_min[i])
                 blk.log_cutoff[R[n], R[i]].value = np.log(phi)
@@ -631,7 +632,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
             for n in range(nR):
                 terms = {}
                 for i in np.nonzero(active[n])[0]:
-                    mult = weight[i] / rho ** (1 - sigma) if ms == "krugman" else prim["pref_weight"][n, i, j]
+                    mult = prim["pref_weight"][n, i, j] * (
+                        weight[i] / rho ** (1 - sigma) if ms == "krugman" else 1.0)
                     terms[i] = mult * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / phi_min[i]) ** (1 - sigma)
                 P = sum(terms.values()) ** (1 / (1 - sigma))
                 blk.log_price_index[R[n]].value = np.log(P)
@@ -641,7 +643,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
         else:
             for n in range(nR):
                 terms = [
-                    m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
+                    prim["pref_weight"][n, i, j]
+                    * m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
                     * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / rho) ** (1 - sigma)
                     * np.exp(blk.log_cutoff[R[n], R[i]].value * (sigma - 1 - k))
                     for i in np.nonzero(active[n])[0]

@@ -646,6 +646,8 @@ def to_primitives(bench: Benchmark, sector_structures: dict[str, str] | None = N
         "tau": tau.tolist(), "tariff": bench.tariff.tolist(), "pref_weight": pref.tolist(),
         "deficit": bench.deficit.tolist(),
         "numeraire": {"factor": NUMERAIRE[1], "region": NUMERAIRE[0]},
+        # the host holds foreign savings fixed in units of its numeraire
+        "closure": {"deficit": "numeraire"},
     })
 
 
