@@ -152,9 +152,8 @@ class _Path:
         return _outputs(self.base, res, self.prim0, prim, self.fixed_region)
 
     def _linearise(self):
-        """PyNumero's view of the model at its current point: constraints, variables,
-        the current values and the factorised Jacobian."""
-        import scipy.sparse.linalg as spla
+        """PyNumero's view of the model at its current point: the NLP (compiled with the
+        current parameter values), its constraints and its variables."""
         from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
         from .toolchain import configure_pynumero
