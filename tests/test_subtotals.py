@@ -60,6 +60,7 @@ def test_total_is_the_runs_welfare_decomposition(two_shocks):
             w.loc[region, "ev"], rel=1e-7, abs=1e-9 * abs(w["ev"]).max())
 
 
+@pytest.mark.slow  # eight solves along the path, like the two-shock test above
 def test_a_single_shock_is_its_own_total():
     from cge.examples import symmetric
 
