@@ -165,10 +165,6 @@ def unit_of(column: str, table: str = "", money: str = "money") -> tuple[str, st
         return out(*_SECTOR_TEXT[col])
     if table == "welfare_sectors" and col in ("tariffs", "trade_costs", "residual", "market_size"):
         return "log points", f"direct channel of the price index: {col.replace('_', ' ')}"
-    if col.startswith("first_order_"):
-        what = col[len("first_order_"):].replace("_", " ")
-        return "% of income", (f"Caliendo-Parro first-order welfare effect: {what} (an "
-                               "approximation, not part of the exact decomposition)")
     if col == "welfare_change_pct":
         return "%", "welfare change: 100 x (U'/U - 1), U real income"
     if col == "total" or col == "welfare_log_points":
