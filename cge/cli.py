@@ -380,7 +380,7 @@ def check(
     if not p.exists():
         _fail(console, FileNotFoundError(f"{path}: no such file or folder"), 1)
     options = _read_options(production_taxes, balance)
-    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm")
+    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
     if options and not workbook:
         given = ", ".join(f"--{k.replace('_', '-')}" for k in options)
         _fail(console, InputError(f"{given}: only for a workbook or a folder of CSV sheets, not "

@@ -641,6 +641,11 @@ def load_data(loaded: LoadedScenario) -> DataSource:
                                              f"{spec.example!r}: {exc}")) from None
         except InputError as exc:
             raise ScenarioError([loaded.error(("data",), p) for p in exc.problems]) from None
+        except (ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
+            # e.g. symmetric(sectors=0): an argument out of the example's range
+            raise ScenarioError(loaded.error(("data", "args"), f"bad arguments for example "
+                                             f"{spec.example!r} ({type(exc).__name__}: {exc})")
+                                ) from None
         return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
     options: dict[str, str] = {}
     if isinstance(spec, str):
