@@ -409,6 +409,25 @@ def test_calibrate_output_onto_a_folder_or_under_a_file(tmp_path):
     assert "calibrated" not in result.output, "refused before calibrating"
 
 
+def test_run_with_a_disk_that_fills_up_after_the_solve(tmp_path):
+    out = tmp_path / "out"
+
+    def hook(where, path):
+        if where == "file" and out in path.parents or path.parent.name.startswith(".out."):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with fsio.fault_hook(hook):
+        result = CliRunner().invoke(app, ["run", str(_scenario(tmp_path)), "-o", str(out),
+                                          "--no-plots", "--no-excel"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == EXIT_FILESYSTEM, result.output
+    assert f"cannot write {out}" in text and "no space left on the device" in text
+    kept = text.split("The solved results were saved in ")[1].split(" instead")[0]
+    assert (Path(kept) / "summary.csv").is_file() and is_cge_folder(kept)
+    assert not out.exists() and hidden(tmp_path) == []
+    assert "Traceback" not in result.output
+
+
 def test_exit_codes_are_documented():
     table = (ROOT / "docs" / "errors.md").read_text()
     for code, meaning in ((0, "success"), (EXIT_INPUT, "bad input"), (EXIT_SOLVE, "no equilibrium"),
