@@ -94,6 +94,9 @@ class Comparison:
         out["real_income_base"] = b["real_income"]
         out["real_income_new"] = n["real_income"]
         out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        if "real_income_per_capita" in b and "real_income_per_capita" in n:
+            out["welfare_per_capita_change_pct"] = _pct(n["real_income_per_capita"],
+                                                        b["real_income_per_capita"])
         out["equivalent_variation"] = (n["real_income"] - b["real_income"]) * b["cpi"]
         out["ev_pct_of_income"] = 100 * out["equivalent_variation"] / b["income"]
         return out
@@ -176,10 +179,13 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         sigma, k, delta = blk.sigma, blk.k, blk.delta
         ms = blk.config.market_structure
         phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
+        if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
+            phi_tilde = blk.structure.average_productivity_factor(blk)
+        extra = getattr(blk.structure, "route_results", None)
         for n, i in blk.routes:
             x = v(blk.trade_value[n, i])
             t = v(blk.tariff[n, i])
-            if ms == "melitz":
+            if blk.selects:
                 cut = v(blk.cutoff[n, i])
                 sellers = v(blk.sellers[n, i])
                 avg = cut * phi_tilde
@@ -196,6 +202,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
                 "cutoff": cut, "sellers": sellers, "average_productivity": avg,
                 "tau": v(blk.tau[n, i]), "tariff": t, "tariff_revenue": t * x,
                 "fixed_cost": v(blk.f[n, i]),
+                **(extra(blk, n, i) if extra else {}),
             })
         for r in R:
             dests = blk.destinations(r)
@@ -213,7 +220,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
                 "profit": v(blk.profit[r]),
                 "net_profit": v(blk.net_profit[r]),
             }
-            if ms == "melitz":
+            if blk.selects:
                 cuts = {n: v(blk.cutoff[n, r]) for n in dests}
                 low = min(cuts.values()) if cuts else np.nan
                 foreign = [c for n, c in cuts.items() if n != r]
@@ -252,6 +259,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
     regions["income"] = [v(m.income[r]) for r in R]
+    regions["population"] = [v(m.population[r]) for r in R]
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)
@@ -259,6 +267,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         regions["real_income"] = regions["income"] / regions["cpi"]
     else:
         regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
+    regions["real_income_per_capita"] = regions["real_income"] / regions["population"]
     by_cell = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
     for k, a in enumerate(AGENTS):
         regions[f"{a}_spending"] = spending[:, k]
@@ -270,7 +279,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     regions["production_tax_revenue"] = (sectors["production_tax_revenue"]
                                          .groupby(level="region").sum())
     regions["profits"] = sectors["profit"].groupby(level="region").sum()
-    regions["deficit"] = [v(m.deficit[r]) * v(m.numeraire_value) for r in R]
+    regions["deficit"] = [v(m.deficit_value[r]) for r in R]  # D_n kappa, current prices
     regions["exports"] = exports
     regions["imports"] = imports
     regions["trade_balance"] = exports - imports

@@ -427,6 +427,9 @@ class Expectation(_Strict):
     largest_loss: str | None = None
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
+    #: the count of varieties available (``varieties_available_pct`` of the welfare
+    #: decomposition's sector table, firm sectors), not the welfare ``variety`` term
+    varieties_available: dict[str, Sign] = {}
     factor_prices: dict[str, dict[str, Sign]] = {}
     tariff_revenue: dict[str, Sign] = {}
     trade: list[TradeExpectation] = []
@@ -451,11 +454,17 @@ class Closure(_Strict):
     investment: Literal["savings_driven", "investment_driven"] | None = Field(
         None, description="savings_driven: a fixed savings rate, investment adjusts; "
         "investment_driven: real investment fixed, the savings rate adjusts")
+    deficit: Literal["world_income_share", "numeraire", "zero_baseline"] | None = Field(
+        None, description="how trade deficits are held (cge.deficits): world_income_share "
+        "(default): each region's benchmark share of world income; numeraire: fixed in "
+        "numeraire units; zero_baseline: stepped to zero first, shocks applied from there")
 
     @model_validator(mode="after")
     def _not_empty(self):
-        if self.small_open_economy is None and self.government is None and self.investment is None:
-            raise ValueError("give at least one of 'small_open_economy', 'government', 'investment'")
+        if (self.small_open_economy is None and self.government is None
+                and self.investment is None and self.deficit is None):
+            raise ValueError("give at least one of 'small_open_economy', 'government', "
+                             "'investment', 'deficit'")
         return self
 
 
@@ -708,7 +717,7 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
                                              f"{list(prim.sectors)}"))
     if problems:
         raise ScenarioError(problems)
-    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment")
+    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment", "deficit")
                     if sc.closure is not None and getattr(sc.closure, k) is not None}
     if not (sc.market_structure or sc.entry or sc.numeraire or final_demand):
         return prim
@@ -937,6 +946,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                                                  f"{list(COMPONENTS)}"))
         for r in e.domestic_cutoff:
             region(path + ("domestic_cutoff", r), r)
+        for r in e.varieties_available:
+            region(path + ("varieties_available", r), r)
         for r, facs in e.factor_prices.items():
             region(path + ("factor_prices", r), r)
             for f in facs:
@@ -1056,6 +1067,11 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
             for (reg, sec), val in rows["domestic_cutoff_pct"].items():
                 add(f"domestic cutoff of {reg} in {sec} changes {sign}", val, sign)
+    counts = run.welfare.sectors["varieties_available_pct"].dropna()
+    for r, sign in e.varieties_available.items():
+        for rr in expand(r):
+            for (reg, sec), val in counts[counts.index.get_level_values("region") == rr].items():
+                add(f"number of varieties available in {reg}, {sec} changes {sign} (%)", val, sign)
     fac = run.comparison.factors["factor_price_pct"]
     for r, facs in e.factor_prices.items():
         for rr in expand(r):
@@ -1257,6 +1273,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "walras_residual": new.walras_residual,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
+            "deficits": new.info.get("deficits"),
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }
