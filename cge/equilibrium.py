@@ -23,7 +23,7 @@ import pyomo.environ as pyo
 
 from .checks import check_primitives
 from .closure import apply_small_open_economy
-from .continuation import Path, explain, interpolate, next_step
+from .continuation import Path as SolutionPath, explain, interpolate, next_step
 from .deficits import describe as describe_deficits, hold_deficits
 from .errors import InputError, SolveError
 from .model import build_model, initialize_guess, set_parameters
@@ -129,7 +129,9 @@ class Equilibrium:
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
-        return extract(self.model, info)
+        out = extract(self.model, info)
+        out.primitives, out.fixed_region = self.primitives, self.small_open_economy
+        return out
 
     def resolve(self) -> SolveStats:
         """Solve again from the current point (a check: it should take at most one iteration)."""
@@ -385,7 +387,7 @@ class Equilibrium:
         equilibrium that fail along the path (:func:`cge.continuation.explain`).
         """
         snapshot = _snapshot(self.model)
-        path = Path(self.model)
+        path = SolutionPath(self.model)
         path.record(0.0)
         lam, step = 0.0, first_step
         self.steps = []

@@ -148,8 +148,9 @@ PARAMETERS: dict[str, ParameterSpec] = {
         ParameterSpec(
             "pref_weight", "a_{nis}", (DESTINATION, ORIGIN, SECTOR), "1", 1.0, 0.0,
             strict=True,
-            description="CES preference weight of origin i's variety in n (armington)",
-            source="calibrated to trade shares",
+            description="CES preference weight (demand shifter) of origin i's varieties in n; "
+            "multiplies tau^(1-sigma) under every market structure",
+            source="calibrated to trade shares (the part of the trade friction that is not a trade cost)",
         ),
         ParameterSpec(
             "entrants", r"\bar M_{E,is}", (REGION, SECTOR), "mass of firms", 1.0, 0.0,
