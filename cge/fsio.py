@@ -409,6 +409,8 @@ def folder_transaction(final: str | Path, *, merge: bool = False,
     process is gone. OS errors become :class:`FileSystemError`.
     """
     final = Path(final).absolute()
+    if final.is_symlink() and final.is_dir():
+        final = final.resolve()  # replace the folder the link points to, not the link
     if final.exists() and not final.is_dir():
         raise FileSystemError(final, "it is a file, not a folder", action="write the folder")
     ensure_folder(final.parent)

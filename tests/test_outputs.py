@@ -218,6 +218,15 @@ def test_fallback_without_atomic_exchange(solved, previous, monkeypatch):
     assert is_cge_folder(out) and hidden(out.parent) == []
 
 
+def test_a_link_to_a_results_folder_stays_a_link(solved, previous, tmp_path):
+    out, _ = previous
+    link = tmp_path / "latest"
+    link.symlink_to(out, target_is_directory=True)
+    write_results_folder(solved, link, **FAST)
+    assert link.is_symlink() and is_cge_folder(out)
+    assert hidden(tmp_path) == [] and hidden(out.parent) == []
+
+
 # ---------------------------------------------------------------- the lock
 def test_a_second_writer_is_refused_while_the_first_holds_the_lock(solved, tmp_path):
     out = tmp_path / "out"
