@@ -176,6 +176,8 @@ def _with_warnings(console, fn, *args):
     """``fn(*args)``, printing each ExtremeValueWarning (a valid but extreme input) once."""
     import warnings
 
+    from rich.markup import escape
+
     from cge.errors import ExtremeValueWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -185,7 +187,7 @@ def _with_warnings(console, fn, *args):
     for w in caught:
         if issubclass(w.category, ExtremeValueWarning) and str(w.message) not in seen:
             seen.add(str(w.message))
-            console.print(f"[yellow]warning[/yellow]: {w.message}", highlight=False)
+            console.print(f"[yellow]warning[/yellow]: {escape(str(w.message))}", highlight=False)
         elif not issubclass(w.category, ExtremeValueWarning):
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return out
@@ -269,7 +271,7 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
              subtotals=None) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from cge.errors import CGEError, FileSystemError, InputError
+    from cge.errors import CGEError, FileSystemError, exit_code
 
     status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -317,7 +319,7 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")
         except CGEError as exc:
-            code = 2 if not isinstance(exc, InputError) else 1
+            code = exit_code(exc)  # 1 input, 2 solver, 4 file system
             if not several:
                 _fail(console, exc, code)
             console.print(f"{sc.name}: no result: {exc}", style="red", markup=False,
@@ -451,12 +453,14 @@ def check(
         else:
             from cge import Primitives
 
+            from rich.markup import escape
+
             from cge.checks import extreme_values
 
             prim = Primitives.from_file(p)
             console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
             for msg in extreme_values(prim):
-                console.print(f"  [yellow]warning[/yellow]: {msg}", highlight=False)
+                console.print("  [yellow]warning[/yellow]: " + escape(msg), highlight=False)
             _describe_primitives(console, prim)
     except (InputError, FileSystemError) as exc:
         _fail(console, exc, exit_code(exc))

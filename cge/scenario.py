@@ -820,6 +820,13 @@ def read_schedule(spec, base_dir: Path | None = None) -> tuple[pd.DataFrame, str
         raise sh.ShockError(f"schedule file {spec.file!r} not found (looked for {path}; paths "
                             "are relative to the scenario file)", "schedule")
     name = path.name
+    try:  # the content matches the extension, text is UTF-8: else say what the file is
+        if path.suffix.lower() in fsio.WORKBOOK_SUFFIXES + fsio.LEGACY_SUFFIXES:
+            fsio.check_workbook_file(path)
+        else:
+            fsio.read_text(path, "schedule file")
+    except InputError as exc:
+        raise sh.ShockError(exc.problems[0], "schedule") from None
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             import openpyxl

@@ -429,3 +429,29 @@ def test_fuzzed_primitives_raise_only_cge_errors(changes, through_yaml):
             pass
         except yaml.YAMLError:
             pass  # safe_dump of a value it cannot represent: not cge's input
+
+
+@pytest.mark.parametrize("name,data,words", [
+    ("rates.csv", "importer,exporter,sector,value\nNorth,South,manufacturing,0.1\n".encode("utf-16"),
+     "the schedule file is UTF-16 text"),
+    ("rates.csv", "importer,exporter,sector,value\nNorth,Süd,manufacturing,0.1\n".encode("latin-1"),
+     "the schedule file is not UTF-8"),
+    ("rates.xlsx", b"importer,exporter\n", "named .xlsx but this is a text file"),
+])
+def test_tariff_schedules_in_hostile_files_are_named(tmp_path, name, data, words):
+    (tmp_path / name).write_bytes(data)
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD + f"shocks:\n  - {{type: tariff, schedule: {name}}}\n")
+    with pytest.raises(ScenarioError) as info:
+        prepare_scenario(path)
+    assert "s.yaml:4: shocks[0].schedule: tariff shock:" in message(info) and words in message(info)
+
+
+def test_check_prints_extreme_values_of_a_scenario(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD + "shocks:\n  - {type: iceberg, importers: North, exporters: South, "
+                    "mode: set, value: 500}\n")
+    result = CliRunner().invoke(app, ["check", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "warning: " in out and "after the shocks: tau[destination=North, origin=South" in out
