@@ -248,16 +248,17 @@ def run(
         _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
                                   "would overwrite each other; give each a unique name"), 1)
     several = len(prepared_all) > 1
-    try:  # every results folder is checked and locked before anything is solved
-        plans = plan_runs(prepared_all, outdir, force=force)
-    except (InputError, FileSystemError) as exc:
-        _fail(console, exc, exit_code(exc))
+    plans = []
     try:
         with terminate_as_interrupt():
+            try:  # every results folder is checked and locked before anything is solved
+                plans = plan_runs(prepared_all, outdir, force=force)
+            except (InputError, FileSystemError) as exc:
+                _fail(console, exc, exit_code(exc))
             status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
                               strict, subtotals)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
-        console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
+        console.print(f"[red]interrupted[/red] ({str(exc) or 'Ctrl-C'}); results folders not "
                       "written were left as they were", highlight=False)
         raise typer.Exit(code=exit_code(exc))
     finally:
