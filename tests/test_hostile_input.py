@@ -343,7 +343,7 @@ scalars = st.one_of(
     st.integers(-10**6, 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, -1.0, -0.5, 1e300, -1e300, 1e-300, 0.25, 1.0, 10.0]),
-    st.booleans(), st.none(), st.text(max_size=12),
+    st.booleans(), st.none(), st.text(max_size=6),
 )
 values = st.recursive(
     scalars,
@@ -351,11 +351,11 @@ values = st.recursive(
         st.lists(inner, max_size=4),
         st.dictionaries(st.one_of(st.sampled_from(FIELDS + REGIONS + SECTORS), st.text(max_size=6)),
                         inner, max_size=4)),
-    max_leaves=8)
+    max_leaves=5)
 shocks = st.builds(
     lambda t, extra: {"type": t, **extra},
     st.one_of(st.sampled_from(list(SHOCK_TYPES)), scalars),
-    st.dictionaries(st.sampled_from(FIELDS[1:]), values, max_size=6))
+    st.dictionaries(st.sampled_from(FIELDS[1:]), values, max_size=5))
 data_specs = st.one_of(
     st.just({"example": "three_by_three"}),
     st.builds(lambda n, s: {"example": "symmetric", "args": {"regions": n, "sectors": s}},
