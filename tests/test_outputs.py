@@ -527,3 +527,19 @@ def test_sigterm_during_cge_run_leaves_previous_results_and_no_debris(previous, 
     assert "Traceback" not in output
     assert snapshot(out) == before
     assert hidden(out.parent) == []
+
+
+def test_an_unreadable_scenario_is_a_file_system_error(tmp_path, monkeypatch):
+    path = _scenario(tmp_path)
+    real = Path.read_bytes
+
+    def denied(self):
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    for command in (["check", str(path)], ["run", str(path)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == EXIT_FILESYSTEM, result.output
+        assert f"cannot read {path}: permission denied" in " ".join(result.output.split())
