@@ -641,6 +641,8 @@ def run_member(job: dict) -> dict:
         out.update(status="invalid", diagnosis=_message(exc))
     except CGEError as exc:
         out.update(status="failed", diagnosis=_message(exc))
+    except Exception as exc:  # noqa: BLE001 - a member must not stop the sweep
+        out.update(status="failed", diagnosis=f"{type(exc).__name__}: {exc}")
     else:
         try:
             result = solve_prepared(prepared, coords=job.get("values"), scales=job.get("scales"),
@@ -678,21 +680,24 @@ def long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ``region`` is the region (the importer on a route), ``partner`` the exporter of a route,
     ``factor`` a primary factor (factor prices); empty where it does not apply.
     """
-    frames = []
+    parts: dict[str, list] = {k: [] for k in KEYS + ("variable", "value")}
 
     def melt(frame, table, region="region", partner=None, sector=None, factor=None):
         skip = {"model", region, partner, sector, factor}
         num = [c for c in frame.columns if c not in skip
                and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-        ids = pd.DataFrame({"model": frame["model"].to_numpy(), "region": frame[region].to_numpy(),
-                            "partner": frame[partner].to_numpy() if partner else "",
-                            "sector": frame[sector].to_numpy() if sector else "",
-                            "factor": frame[factor].to_numpy() if factor else ""})
-        wide = pd.concat([ids, frame[num].reset_index(drop=True).astype(float)], axis=1)
-        part = wide.melt(id_vars=["model", "region", "partner", "sector", "factor"],
-                         value_vars=num, var_name="variable", value_name="value")
-        part["table"] = table
-        frames.append(part)
+        n, m = len(frame), len(num)
+        ids = {"model": frame["model"], "region": frame[region],
+               "partner": frame[partner] if partner else None,
+               "sector": frame[sector] if sector else None,
+               "factor": frame[factor] if factor else None}
+        for key, col in ids.items():  # variable-major, as DataFrame.melt orders rows
+            arr = np.full(n, "", dtype=object) if col is None else \
+                col.fillna("").astype(str).to_numpy(object)
+            parts[key].append(np.tile(arr, m))
+        parts["table"].append(np.full(n * m, table, dtype=object))
+        parts["variable"].append(np.repeat(np.array(num, dtype=object), n))
+        parts["value"].append(frame[num].to_numpy(float).T.ravel())
 
     melt(tables["summary"], "summary")
     melt(tables["welfare"], "welfare")
@@ -710,9 +715,7 @@ def long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             melt(g.drop(columns=["item"]), "prices")
         else:
             melt(g, "prices", sector="item")
-    out = pd.concat(frames, ignore_index=True)
-    cols = list(KEYS) + ["variable", "value"]
-    out = out[cols]
+    out = pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()})
     for c in KEYS + ("variable",):
         out[c] = out[c].astype(str)
     return out
@@ -1017,6 +1020,11 @@ def _collect(sweep: Sweep, results: Mapping[str, dict]) -> tuple[pd.DataFrame, p
     cols = ["member"] + axes + list(KEYS) + ["variable", "value"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     members = pd.DataFrame(rows)
+    for a in axes:  # an axis mixing numbers and text is text (Parquet needs one type)
+        for frame in (table, members):
+            col = frame[a]
+            if col.dtype == object and not col.map(lambda v: isinstance(v, str)).all():
+                frame[a] = col.astype(str)
     return table, members
 
 
