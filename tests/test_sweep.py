@@ -302,3 +302,14 @@ def test_local_cluster_default_and_warm(tmp_path):
 def test_cge_run_points_a_sweep_file_to_cge_sweep(tmp_path):
     out = CliRunner().invoke(app, ["run", str(tariff_sweep(tmp_path))])
     assert out.exit_code == 1 and "cge sweep" in out.output, out.output
+
+
+def test_scheduler_from_the_environment(tmp_path, monkeypatch):
+    """Without --scheduler the environment variable names the Dask scheduler."""
+    from cge.sweep import SCHEDULER_ENV
+
+    monkeypatch.setenv(SCHEDULER_ENV, "serial")
+    lines = []
+    result = run_sweep(tariff_sweep(tmp_path, values=(0.1,)), tmp_path / "out", progress=lines.append,
+                       plots=False)
+    assert "(serial)" in lines[0] and list(result.members["status"]) == ["ok"]
