@@ -1046,21 +1046,33 @@ def plot_members(result: SweepResult, path: Path) -> Path:
     numeric = [a for a in axes if pd.api.types.is_numeric_dtype(result.members[a])]
     regions = list(dict.fromkeys(w["region"]))
     shown = regions
-    if len(regions) > 8:  # the eight largest average changes
+    if len(regions) > 6:  # the six largest average changes
         mean = w.groupby("region")["value"].apply(lambda v: v.abs().mean())
-        shown = list(mean.sort_values(ascending=False).index[:8])
+        shown = list(mean.sort_values(ascending=False).index[:6])
     fig, ax = plt.subplots(figsize=(9, 5))
     if numeric:
+        from matplotlib.lines import Line2D
+
         x_axis = numeric[0]
         others = [a for a in axes if a != x_axis]
-        groups = w.groupby(others, sort=False) if others else [((), w)]
-        for key, grp in groups:
-            key = key if isinstance(key, tuple) else (key,)
-            suffix = ", ".join(f"{a}={v}" for a, v in zip(others, key))
+        groups = list(w.groupby(others, sort=False)) if others else [((), w)]
+        styles = ["-", "--", ":", "-."]
+        colours = {r: plt.get_cmap("tab10")(k % 10) for k, r in enumerate(shown)}
+        for g, (key, grp) in enumerate(groups[:len(styles)]):
             for r in shown:
-                g = grp[grp["region"] == r].sort_values(x_axis)
-                ax.plot(g[x_axis], g["value"], marker="o",
-                        label=f"{r}" + (f" ({suffix})" if suffix else ""))
+                line = grp[grp["region"] == r].sort_values(x_axis)
+                ax.plot(line[x_axis], line["value"], marker="o", markersize=3,
+                        linestyle=styles[g], color=colours[r])
+        handles = [Line2D([], [], color=colours[r], label=r) for r in shown]
+        for g, (key, _) in enumerate(groups[:len(styles)]):
+            key = key if isinstance(key, tuple) else (key,)
+            if others:
+                handles.append(Line2D([], [], color="black", linestyle=styles[g],
+                                      label=", ".join(f"{a}={v}" for a, v in zip(others, key))))
+        ax.legend(handles=handles, fontsize=7, ncol=2 if len(handles) > 8 else 1)
+        if len(groups) > len(styles):
+            ax.text(0.01, 0.01, f"first {len(styles)} of {len(groups)} combinations of "
+                    f"{', '.join(others)}", transform=ax.transAxes, fontsize=7)
         ax.set_xlabel(x_axis)
     else:
         members = list(dict.fromkeys(w["member"]))
@@ -1070,11 +1082,11 @@ def plot_members(result: SweepResult, path: Path) -> Path:
             v = w[w["member"] == m].set_index("region")["value"].reindex(shown)
             ax.bar(x + (k - (len(members) - 1) / 2) * width, v, width, label=m)
         ax.set_xticks(x, shown)
+        ax.legend(fontsize=7, ncol=2 if len(members) > 10 else 1)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_ylabel("welfare change (% of real income)")
     ax.set_title(f"{result.sweep.name}: welfare across {len(result.members)} members"
                  + (f" ({len(shown)} of {len(regions)} regions)" if len(shown) < len(regions) else ""))
-    ax.legend(fontsize=7, ncol=2 if len(ax.get_lines()) > 10 else 1)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -156,10 +156,11 @@ def test_interrupted_sweep_resumes_with_unfinished_members_only(tmp_path):
     assert not (tmp_path / "out" / "results.csv").exists()
     lines = []
     resumed = run_sweep(path, tmp_path / "out", scheduler="serial", warm=False,
-                        progress=lines.append, plots=False)
+                        progress=lines.append)
     assert resumed.ran == ["t=0.2", "t=0.3"]
     assert "1 already finished" in lines[0]
     assert list(resumed.members["status"]) == ["ok"] * 3
+    assert (tmp_path / "out" / "welfare_by_member.png").is_file()
     clear_caches()
     whole = run_sweep(path, tmp_path / "whole", scheduler="serial", warm=False, progress=None,
                       plots=False)
