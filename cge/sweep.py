@@ -763,8 +763,12 @@ def execute(jobs: list[dict], *, scheduler: str | None = None, workers: int | No
     cluster = None
     if scheduler == "local":
         n = workers or os.cpu_count() or 1
+        import logging
+
+        # quiet: a member's failure is reported with its result, and closing the cluster
+        # logs heartbeat errors that mean nothing once the work is done
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+                               dashboard_address=":0", silence_logs=logging.CRITICAL)
         client = Client(cluster)
     else:
         client = Client(scheduler)
