@@ -54,7 +54,7 @@ from .sam import WorkbookError, _Book, read_workbook, write_benchmark_workbook, 
 #: Delimiters accepted when the first line of a file has no comma, in order of preference.
 _OTHER_DELIMITERS = (";", "\t")
 #: Sheets that are tables with a header; every other sheet is a SAM.
-_TABLES = ("regions", "accounts", "trade", "parameters", "firms", "info")
+_TABLES = ("regions", "accounts", "trade", "parameters", "firms", "info", "trade_costs")
 
 
 # ===================================================================== reading

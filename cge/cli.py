@@ -102,20 +102,11 @@ def _console():
     return console if console.is_terminal else Console(width=160)
 
 
-def _frame_table(title, frame, fmt="{:,.4g}"):
-    from rich.table import Table
+def _frame_table(title, frame, fmt="{:,.4g}", units=None):
+    """A table that never cuts a number (split over several when too wide: cge.console_tables)."""
+    from cge.console_tables import frame_table
 
-    table = Table(title=title, title_justify="left")
-    names = list(frame.index.names)
-    for name in names:
-        table.add_column(str(name), no_wrap=True)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right")
-    for idx, row in frame.iterrows():
-        idx = idx if isinstance(idx, tuple) else (idx,)
-        cells = [fmt.format(v) if isinstance(v, (int, float)) else str(v) for v in row]
-        table.add_row(*[str(i) for i in idx], *cells)
-    return table
+    return frame_table(title, frame, fmt, width=_console().width, units=units)
 
 
 @app.command()
@@ -146,7 +137,7 @@ def example(
                   f"{t2 - t1:.2f} s (homotopy steps {eq.steps}); Walras residual "
                   f"{new.walras_residual:.1e}")
     console.print(_frame_table("Welfare", change.welfare[
-        ["welfare_change_pct", "equivalent_variation", "ev_pct_of_income"]]))
+        ["total", "welfare_change_pct", "ev", "ev_pct_of_income"]]))
     firms = change.sectors[["domestic_cutoff_pct", "exporter_share_pct",
                             "average_productivity_pct", "entry_mass_pct", "output_pct"]]
     firms = firms[new.sectors["market_structure"] != "armington"]
@@ -211,6 +202,12 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
+    subtotals: bool = typer.Option(None, "--subtotals/--no-subtotals",
+                                   help="split every result into the contribution of each shock "
+                                   "(default: the scenario's subtotals field)"),
+    accept_implausible: bool = typer.Option(
+        False, "--accept-implausible", help="run shocks whose values look like a slip "
+        "(add: 10 on a tariff, cut_pct: 0.5), with a warning"),
     force: bool = typer.Option(False, "--force",
                                help="write into an existing folder that cge did not make (or "
                                "that holds other files): cge's files are replaced, nothing "
@@ -238,7 +235,9 @@ def run(
     prepared_all = []
     for scenario in scenarios:
         try:
-            prepared_all.append(_with_warnings(console, prepare_scenario, scenario))
+            prepared_all.append(_with_warnings(
+                console, lambda s: prepare_scenario(s, accept_implausible=accept_implausible or None),
+                scenario))
         except (InputError, FileSystemError) as exc:
             _fail(console, exc, exit_code(exc))
     names = [p.scenario.name for p in prepared_all]
@@ -254,7 +253,7 @@ def run(
     try:
         with terminate_as_interrupt():
             status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
-                              strict)
+                              strict, subtotals)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
         console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
                       "written were left as they were", highlight=False)
@@ -266,7 +265,8 @@ def run(
         raise typer.Exit(code=status)
 
 
-def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict) -> int:
+def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict,
+             subtotals=None) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cge.errors import CGEError, FileSystemError, InputError
@@ -282,15 +282,26 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
         console.print(f"[bold]{sc.name}[/bold]: {sc.description.strip()}", highlight=False)
         console.print(f"data: {prepared.data.description}; {len(sc.shocks)} shock(s); "
                       f"models: {', '.join(prepared.models)}", highlight=False)
+        for warning in prepared.warnings:
+            console.print(f"warning (accepted): {warning}", style="yellow", markup=False,
+                          highlight=False)
         tasks = {}
 
         def on_progress(model, stage, lam, _name=sc.name):
+            if not console.is_terminal:  # a file or a pipe: plain lines, no live bar
+                from cge.progress import plain_line
+
+                console.print(plain_line(f"{_name} / {model}" if several else model, stage, lam),
+                              markup=False, highlight=False)
+                return
             label = f"{_name} / {model}" if several else model
             if model not in tasks:
                 tasks[model] = progress.add_task(f"{label}: benchmark", total=1.0)
             tid = tasks[model]
             if stage == "benchmark":
                 progress.update(tid, description=f"{label}: solving the benchmark")
+            elif stage == "subtotals":
+                progress.update(tid, description=f"{label}: subtotals by shock")
             elif stage == "shock":
                 progress.update(tid, description=f"{label}: shock, homotopy step at "
                                 f"lambda={lam:.3g}", completed=lam)
@@ -298,11 +309,16 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 progress.update(tid, description=f"{label}: done", completed=1.0)
 
         try:
-            with progress:
-                result = run_scenario(prepared, progress=on_progress)
+            from contextlib import nullcontext
+
+            with progress if console.is_terminal else nullcontext():
+                result = run_scenario(prepared, progress=on_progress, subtotals=subtotals)
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")
+            if several and not console.is_terminal:
+                console.print(f"scenario {j + 1} of {len(prepared_all)} done: {sc.name}",
+                              markup=False, highlight=False)
         except CGEError as exc:
             code = 2 if not isinstance(exc, InputError) else 1
             if not several:
@@ -337,29 +353,43 @@ def _print_result(console, result) -> None:
     import pandas as pd
     from rich.markup import escape
 
+    from cge.units import money_unit
     from cge.welfare import COMPONENTS
 
+    money = money_unit(getattr(result.prepared.data, "units", ""))
     for label, runobj in result.runs.items():
         w = runobj.welfare.regions
-        cols = ["welfare_change_pct", "ev"] + [c for c in COMPONENTS if (w[c].abs() > 1e-9).any()]
-        cols.append("residual")
-        title = "Welfare (components in % log points; positive = gain)"
+        comps = [c for c in COMPONENTS if (w[c].abs() > 1e-9).any()]
+        cols = ["total", *comps, "residual", "ev"]
+        units = {c: "log points" for c in ["total", *comps, "residual"]}
+        units["ev"] = money
+        title = ("Welfare: total and components in log points (100 x change in log real "
+                 "income; they add up to the total), EV in money; positive = gain")
         if label != "as_specified":
             title += f" - {label}"
         shown = w[cols]
         if len(shown) > MAX_REGIONS_SHOWN:
-            order = shown["welfare_change_pct"].abs().sort_values(ascending=False).index
+            order = shown["total"].abs().sort_values(ascending=False).index
             shown = shown.loc[order[:MAX_REGIONS_SHOWN]]
             title += (f"; the {MAX_REGIONS_SHOWN} largest changes of {len(w)} regions "
                       "(all in welfare.csv)")
-        console.print(_frame_table(title, shown))
+        console.print(_frame_table(title, shown, units=units))
         st = runobj.stats
         console.print(f"  {label}: benchmark {st['benchmark_seconds']:.2f} s, shock "
                       f"{st['shock_seconds']:.2f} s, homotopy steps {st['homotopy_steps']}",
                       highlight=False)
     if len(result.runs) > 1:
-        side = pd.DataFrame({k: r.welfare.regions["welfare_change_pct"] for k, r in result.runs.items()})
-        console.print(_frame_table("Welfare change (%) by market structure", side))
+        side = pd.DataFrame({k: r.welfare.regions["total"] for k, r in result.runs.items()})
+        console.print(_frame_table("Welfare change (log points) by market structure", side))
+    sub = getattr(result, "subtotals", None)
+    if sub is not None and len(sub):
+        for label, grp in sub.groupby("model", sort=False):
+            wel = grp[grp["quantity"] == "welfare_log_points"]
+            wide = wel.pivot_table(index="region", columns="shock", values="value", sort=False)
+            order = [c for c in dict.fromkeys(wel["shock"]) if c != "integration_residual"]
+            console.print(_frame_table(
+                "Welfare by shock (log points; subtotals add up to the total)"
+                + ("" if label == "as_specified" else f" - {label}"), wide[order]))
     if result.expectations:
         console.print("[bold]Expected qualitative results[/bold]")
         for c in result.expectations:
@@ -530,6 +560,96 @@ def calibrate(
         except FileSystemError as exc:
             _fail(console, exc, 4)
         console.print(f"primitives written to [bold]{output}[/bold]", highlight=False)
+
+
+@app.command()
+def gravity(
+    table: str = typer.Argument(..., help="bilateral table (.csv, .csv.gz, .xlsx, .parquet): one "
+                                "row per exporter-importer pair, domestic pairs included"),
+    variables: str = typer.Option(..., "--variables", "-v",
+                                  help="gravity variables, comma-separated (e.g. DIST,CNTG,INTL_BRDR)"),
+    log: str = typer.Option("", "--log", help="variables that enter in logs (e.g. DIST)"),
+    flow: str = typer.Option("trade", "--flow", help="column of the flows"),
+    exporter: str = typer.Option("exporter", "--exporter", help="column of the exporter"),
+    importer: str = typer.Option("importer", "--importer", help="column of the importer"),
+    output: str = typer.Option(None, "--output", "-o",
+                               help="write the estimates and the pairs (fitted flows, trade-cost "
+                               "index) as CSV files into this folder"),
+    workbook: str = typer.Option(None, "--workbook", "-w",
+                                 help="write a one-sector benchmark workbook with the estimated "
+                                 "trade costs (trade_costs sheet), ready for `cge run`"),
+    flows: str = typer.Option("fitted", "--flows", help="benchmark flows: fitted (PPML) or observed"),
+    sigma: float = typer.Option(7.0, "--sigma", help="benchmark: elasticity of substitution"),
+    k: float = typer.Option(None, "--k", help="benchmark: Pareto shape (melitz)"),
+    market_structure: str = typer.Option("armington", "--market-structure",
+                                         help="benchmark: armington, krugman or melitz"),
+    sector: str = typer.Option("mfg", "--sector", help="benchmark: name of the sector"),
+    rename: str = typer.Option("", "--rename", help="rename region codes, e.g. ZZZ=DEU"),
+    scenario: str = typer.Option(None, "--scenario", "-s",
+                                 help="also write a scenario removing the --remove term"),
+    remove: str = typer.Option(None, "--remove", help="the 0/1 gravity dummy the scenario removes"),
+    compare_structures: str = typer.Option(None, "--compare",
+                                           help="scenario: market structures side by side, e.g. "
+                                           "armington,melitz"),
+    melitz_sigma: float = typer.Option(None, "--melitz-sigma",
+                                       help="scenario: sigma of the melitz structure of --compare"),
+    melitz_k: float = typer.Option(None, "--melitz-k",
+                                   help="scenario: k of the melitz structure of --compare"),
+) -> None:
+    """Estimate a structural gravity equation by PPML (exporter and importer fixed effects)
+    and write trade costs for calibration: `cge gravity TABLE -v ... -w book.xlsx -s run.yaml`."""
+    import os
+    from pathlib import Path
+
+    import yaml
+
+    from cge.errors import InputError
+    from cge.gravity import (GravityError, estimate_gravity, read_bilateral_table,
+                             removal_scenario, write_gravity_workbook)
+    from cge.report import atomic_write
+
+    console = _console()
+
+    def items(text):
+        return [x.strip() for x in text.split(",") if x.strip()]
+
+    try:
+        names = dict(x.split("=", 1) for x in items(rename)) if rename else {}
+        if (scenario is None) != (remove is None):
+            raise GravityError("--scenario and --remove go together (the scenario removes a term)")
+        if scenario is not None and workbook is None:
+            raise GravityError("--scenario needs --workbook (the scenario's data)")
+        fit = estimate_gravity(read_bilateral_table(table), flow=flow, exporter=exporter,
+                               importer=importer, variables=items(variables), log=items(log))
+        console.print(f"[green]estimated[/green] {fit.formula} on {fit.n_obs} pairs", highlight=False)
+        console.print(_frame_table("PPML estimates (standard errors: " + fit.vcov + ")",
+                                   fit.table(), fmt="{:,.4f}"))
+        for note in fit.notes:
+            console.print(f"  pyfixest: {note}", highlight=False)
+        if output:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            atomic_write(Path(output) / "coefficients.csv",
+                         lambda p: fit.table().to_csv(p, index_label="term"))
+            atomic_write(Path(output) / "pairs.csv", lambda p: fit.pairs.to_csv(p, index=False))
+            console.print(f"estimates written to [bold]{output}[/bold]", highlight=False)
+        if workbook:
+            write_gravity_workbook(fit, workbook, flows=flows, rename=names, sigma=sigma, k=k,
+                                   market_structure=market_structure, sector=sector)
+            console.print(f"benchmark ({flows} flows, {market_structure}, sigma {sigma:g}) with "
+                          f"the trade-cost function written to [bold]{workbook}[/bold]",
+                          highlight=False)
+        if scenario:
+            params = {key: v for key, v in (("sigma", melitz_sigma), ("k", melitz_k)) if v is not None}
+            compare = items(compare_structures) if compare_structures else None
+            rel = os.path.relpath(Path(workbook).resolve(), Path(scenario).resolve().parent)
+            mapping = removal_scenario(fit, remove, rel, name=Path(scenario).stem, compare=compare,
+                                       structure_parameters={"melitz": params} if params else None,
+                                       rename=names)
+            atomic_write(scenario, yaml.safe_dump(mapping, sort_keys=False))
+            console.print(f"scenario removing {remove} written to [bold]{scenario}[/bold] "
+                          f"(run it with `cge run {scenario}`)", highlight=False)
+    except (InputError, ValueError) as exc:
+        _fail(console, exc, 1)
 
 
 @app.command()

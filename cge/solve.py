@@ -215,7 +215,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
     bad = []
     for s in m.sectors:
         blk = m.sector[s]
-        if not blk.is_melitz:
+        if not blk.selects:
             continue
         for n, i in blk.routes:
             phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])

@@ -6,7 +6,7 @@ anything a test shocks is built fresh from a factory fixture, because an
 :class:`~cge.Equilibrium` carries its current solution as state.
 
 Conventions of the model that the closed forms in the tests rely on (see
-``cge/blocks/sector.py``):
+``cge/blocks/sector.py`` and the structure modules beside it):
 
 * trade values ``X_ni`` are c.i.f. and net of the tariff (what the producer
   receives); the importer pays ``(1 + t_ni) X_ni`` and ``t_ni X_ni`` is

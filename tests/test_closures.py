@@ -116,9 +116,8 @@ def test_benchmark_is_found_from_the_initial_guess(data, closure):
 def test_cpi_numeraire_is_the_households_price_index(japan, closure):
     prim, start = cal.calibrate(japan, numeraire={"cpi": "JPN"},
                                 closure={"government": closure[0], "investment": closure[1]})
-    beta_h = prim["agent_beta"][0, 0]
-    beta_h = beta_h[beta_h > 0]
-    assert prim.numeraire.value == pytest.approx(np.exp(-(beta_h * np.log(beta_h)).sum()), rel=1e-14)
+    # The CPI is normalised to prod_s P_ns^beta_nhs: 1 at the calibrated benchmark.
+    assert prim.numeraire.value == 1.0
     eq = Equilibrium(prim)
     cal.set_start(eq, start)
     base = eq.solve()
@@ -596,7 +595,8 @@ shocks:
     result = run_scenario(path)
     run = result.runs["as_specified"]
     assert run.primitives.closure == Closure("fixed_real", "investment_driven")
-    assert run.stats["closure"] == {"government": "fixed_real", "investment": "investment_driven"}
+    assert run.stats["closure"] == {"government": "fixed_real", "investment": "investment_driven",
+                                    "deficit": "world_income_share"}
     assert run.stats["benchmark_iterations"] <= 1
     assert result.identities_hold, result.identities
     w = run.welfare.regions
@@ -615,7 +615,7 @@ shocks:
     run = result.runs["as_specified"]
     assert run.primitives.closure == Closure("fixed_real", "savings_driven")
     assert run.stats["closure"] == {"government": "fixed_real", "investment": "savings_driven",
-                                    "small_open_economy": "ROW"}
+                                    "deficit": "world_income_share", "small_open_economy": "ROW"}
     assert result.identities_hold, result.identities
 
     # A bad name points at the line.
