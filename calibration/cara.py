@@ -52,19 +52,27 @@ DEFAULT_MAX_SELECTION = 0.5
 
 
 def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population, *, k, delta,
-                          alpha, max_selection=DEFAULT_MAX_SELECTION):
+                          alpha, max_selection=DEFAULT_MAX_SELECTION, zero_flows="error"):
     """Parameters of one ``cara`` sector (see the module docstring).
 
     ``trade``, ``tariff``: (destination, origin) arrays; ``unit_cost``,
     ``population``: per region. Returns ``(values, problems)`` with ``values``
     holding ``tau``, ``phi_min``, ``f_e``, ``entrants`` (:math:`M_{Ei}`) and
     ``cutoff`` arrays, and ``problems`` a list of messages naming routes.
+    ``zero_flows``: ``"error"`` (default) names every foreign route without
+    sales; ``"inactive"`` makes them inactive routes instead (:math:`\tau = \infty`:
+    no firm can ever sell there, a stronger assumption than zero sales at the
+    benchmark, which the caller should report). Domestic sales must be positive.
     """
     R = list(regions)
     X, t = np.asarray(trade, float), np.asarray(tariff, float)
     c, L = np.asarray(unit_cost, float), np.asarray(population, float)
     problems = []
-    for n, i in zip(*np.nonzero(~(X > 0))):
+    if zero_flows not in ("error", "inactive"):
+        problems.append(f"zero_flows = {zero_flows!r}: must be 'error' or 'inactive'")
+    active = X > 0
+    zeros = ~active if zero_flows == "error" else ~active & np.eye(len(R), dtype=bool)
+    for n, i in zip(*np.nonzero(zeros)):
         problems.append(
             f"route destination={R[n]}, origin={R[i]}, sector={sector} (cara): no sales at the "
             "benchmark; under CARA every route with a finite trade cost has sales (the most "
@@ -77,22 +85,23 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
     kap = cara_constants(k)
     choke = kap["utility"] / kap["spending"]
     # (1+t) X = L p^d kappa_1 M_ni / alpha
-    sellers = alpha * (1 + t) * X / (L[:, None] * choke * kap["spending"])
+    sellers = alpha * (1 + t) * X / (L[:, None] * choke * kap["spending"])  # 0 if inactive
     entrants = delta * sellers.max(axis=0) / max_selection
     share = delta * sellers / entrants[None, :]
     cut_home = (1 + np.diagonal(t)) * c / choke
     phi_min = cut_home * np.diagonal(share) ** (1 / k)
-    cutoff = phi_min[None, :] * share ** (-1 / k)
-    tau = choke * cutoff / ((1 + t) * c[None, :])
+    with np.errstate(divide="ignore"):
+        cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
+        tau = np.where(active, choke * cutoff / ((1 + t) * c[None, :]), np.inf)
     np.fill_diagonal(tau, 1.0)
-    for n, i in zip(*np.nonzero(tau < 1 - 1e-12)):
+    for n, i in zip(*np.nonzero(active & (tau < 1 - 1e-12))):
         problems.append(
             f"route destination={R[n]}, origin={R[i]}, sector={sector} (cara): the data imply an "
             f"iceberg cost tau = {tau[n, i]:.6g} < 1 relative to domestic sales of {R[i]} "
             f"(per-capita purchases {(1 + t[n, i]) * X[n, i] / L[n]:.6g} of {R[n]} from {R[i]} "
             f"exceed {R[i]}'s per-capita purchases at home "
             f"{(1 + t[i, i]) * X[i, i] / L[i]:.6g}); check the population of both regions")
-    tau = np.maximum(tau, 1.0)
+    tau = np.where(active, np.maximum(tau, 1.0), np.inf)
     sales = X.sum(axis=0)
     f_e = kap["profit"] / kap["spending"] * sales / (c * entrants)
     return {"tau": tau, "phi_min": phi_min, "f_e": f_e, "entrants": entrants,
