@@ -163,7 +163,7 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
 Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
-Structure = Literal["melitz", "krugman", "armington"]
+Structure = Literal["melitz", "krugman", "armington", "cara"]
 
 
 class _Strict(BaseModel):
@@ -397,6 +397,8 @@ class Expectation(_Strict):
 
     note: str = ""
     welfare: dict[str, Sign] = {}
+    #: real income per consumer (``population``), for runs that change population
+    welfare_per_capita: dict[str, Sign] = {}
     world_welfare: Sign | None = None
     largest_gain: str | None = None
     largest_loss: str | None = None
@@ -892,6 +894,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
     def walk(e: Expectation, path: tuple):
         for r in e.welfare:
             region(path + ("welfare", r), r)
+        for r in e.welfare_per_capita:
+            region(path + ("welfare_per_capita", r), r)
         for key in ("largest_gain", "largest_loss"):
             if getattr(e, key) is not None:
                 region(path + (key,), getattr(e, key), allow_all=False)
@@ -999,6 +1003,10 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
     for r, sign in e.welfare.items():
         for rr in expand(r):
             add(f"welfare change of {rr} is {sign}", wel.loc[rr, "welfare_change_pct"], sign)
+    per_capita = run.comparison.welfare["welfare_per_capita_change_pct"]
+    for r, sign in e.welfare_per_capita.items():
+        for rr in expand(r):
+            add(f"welfare per capita of {rr} changes {sign} (%)", per_capita.loc[rr], sign)
     if e.world_welfare is not None:
         add(f"world EV is {e.world_welfare}", wel["ev"].sum(), e.world_welfare)
     if e.largest_gain is not None:
@@ -1014,7 +1022,7 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             for c, sign in comps.items():
                 add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
     firms = run.comparison.sectors
-    melitz = run.new.sectors["market_structure"] == "melitz"
+    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara"])
     for r, sign in e.domestic_cutoff.items():
         for rr in expand(r):
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
