@@ -42,7 +42,7 @@ def run_once(args, data, structure: str) -> dict:
         eq = Equilibrium(prim)
     else:
         data.market_structure = {s: structure for s in data.sectors}
-        prim, start = calibrate(data)
+        prim, start = calibrate(data, cara_tau="lowest")
         eq = Equilibrium(prim)
         set_start(eq, start)
     base = eq.solve()

@@ -201,7 +201,8 @@ def _agent_parameters(data: BenchmarkData, beta: np.ndarray):
 def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
               name: str | None = None, report: bool = False, closure=None,
-              population=None, cara_alpha=None, max_selection=None, cara_zero_flows="error"):
+              population=None, cara_alpha=None, max_selection=None, cara_zero_flows="error",
+              cara_tau="home"):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -247,7 +248,9 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         :data:`calibration.cara.DEFAULT_MAX_SELECTION`); see
         :mod:`calibration.cara`. ``cara`` sectors set their own entrants and
         ignore ``firm_normalisation``. ``cara_zero_flows="inactive"`` makes
-        their foreign routes without sales inactive instead of an error.
+        their foreign routes without sales inactive instead of an error;
+        ``cara_tau="lowest"`` normalises each origin's lowest iceberg cost to 1
+        instead of its domestic one (see :func:`calibration.cara.calibrate_cara_sector`).
 
     Returns
     -------
@@ -326,7 +329,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             vals, errs = calibrate_cara_sector(
                 s, R_, X[:, :, j], t[:, :, j], cj, pop, k=kk, delta=dl, alpha=float(cara_a[j]),
                 max_selection=DEFAULT_MAX_SELECTION if max_selection is None else max_selection,
-                zero_flows=cara_zero_flows)
+                zero_flows=cara_zero_flows, tau_normalisation=cara_tau)
             problems += errs
             if vals is not None:
                 tau[:, :, j], phi_min[:, j], f_e[:, j] = vals["tau"], vals["phi_min"], vals["f_e"]

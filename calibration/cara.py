@@ -52,7 +52,8 @@ DEFAULT_MAX_SELECTION = 0.5
 
 
 def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population, *, k, delta,
-                          alpha, max_selection=DEFAULT_MAX_SELECTION, zero_flows="error"):
+                          alpha, max_selection=DEFAULT_MAX_SELECTION, zero_flows="error",
+                          tau_normalisation="home"):
     """Parameters of one ``cara`` sector (see the module docstring).
 
     ``trade``, ``tariff``: (destination, origin) arrays; ``unit_cost``,
@@ -63,6 +64,12 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
     sales; ``"inactive"`` makes them inactive routes instead (:math:`\tau = \infty`:
     no firm can ever sell there, a stronger assumption than zero sales at the
     benchmark, which the caller should report). Domestic sales must be positive.
+    ``tau_normalisation``: ``"home"`` (default) sets :math:`\tau_{ii} = 1` and names
+    every route where the data imply :math:`\tau_{ni} < 1`; ``"lowest"`` rescales
+    each origin's productivity units (:math:`\tau_{ni} \to b_i\tau_{ni}`,
+    :math:`\varphi_{\min,i} \to b_i\varphi_{\min,i}`, :math:`\varphi^*_{ni} \to
+    b_i\varphi^*_{ni}`, neutral for every outcome) so that each origin's lowest
+    iceberg cost is 1; :math:`\tau_{ii}` may then exceed 1.
     """
     R = list(regions)
     X, t = np.asarray(trade, float), np.asarray(tariff, float)
@@ -94,6 +101,11 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
         cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
         tau = np.where(active, choke * cutoff / ((1 + t) * c[None, :]), np.inf)
     np.fill_diagonal(tau, 1.0)
+    if tau_normalisation == "lowest":
+        b = 1.0 / np.where(active, tau, np.inf).min(axis=0)
+        tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
+    elif tau_normalisation != "home":
+        problems.append(f"tau_normalisation = {tau_normalisation!r}: must be 'home' or 'lowest'")
     for n, i in zip(*np.nonzero(active & (tau < 1 - 1e-12))):
         problems.append(
             f"route destination={R[n]}, origin={R[i]}, sector={sector} (cara): the data imply an "

@@ -147,6 +147,21 @@ def border_coefficient(table: pd.DataFrame) -> tuple[float, str]:
     return float(fit.coefficients["INTL_BRDR"]), "PPML (cge.gravity.estimate_gravity)"
 
 
+def _money_metric(structure, k, per_capita_pct):
+    """Equivalent variation in % of income, one sector without intermediate inputs.
+
+    Real income per consumer is money-metric under CES (homothetic); under cara it is
+    the sub-utility u, and the local equivalent variation is
+    d ln W = (p^d u/(alpha e)) d ln u = (kappa_4/kappa_1) d ln u (docs/model.md), so
+    ln W'/W = (kappa_4/kappa_1) ln u'/u exactly.
+    """
+    if structure != "cara":
+        return per_capita_pct
+    from cge.blocks.cara import cara_constants
+    c = cara_constants(k)
+    return 100 * math.expm1(c["utility"] / c["spending"] * math.log1p(per_capita_pct / 100))
+
+
 def _rescale_origins(prim, factor_on):
     """Origin productivity units b_i so that tau / factor_on stays >= 1 (neutral)."""
     tau = prim["tau"][:, :, 0]
@@ -213,6 +228,8 @@ def run_border_removal(path=None, *, structures=("melitz", "cara", "armington"),
                    "welfare_change_pct": cmp.welfare.loc[r, "welfare_change_pct"],
                    "welfare_per_capita_change_pct":
                        cmp.welfare.loc[r, "welfare_per_capita_change_pct"],
+                   "welfare_money_metric_pct": _money_metric(
+                       ms, k, cmp.welfare.loc[r, "welfare_per_capita_change_pct"]),
                    "wage_change_pct": cmp.factors.loc[(r, "labour"), "factor_price_pct"],
                    "varieties_available_pct":
                        wel.sectors.loc[(r, "manufacturing"), "varieties_available_pct"],

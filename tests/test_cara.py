@@ -298,3 +298,31 @@ def test_welfare_decomposition_is_exact_with_cara_sectors():
                                s["price_index_drop"], atol=limit(s["price_index_drop"].abs().max()))
     assert np.abs(s["residual"]).max() < 1e-7
     assert (w.regions["market_size"].abs() > 1e-6).all()  # the CARA-only channel is at work
+
+
+def test_origin_units_of_trade_costs_are_neutral():
+    """Rescaling an origin's productivity units (tau[:, i] and phi_min[i] times b_i) changes no
+    counterfactual; cara_tau='lowest' uses this where tau_ii = 1 would need tau < 1."""
+    from calibration.calibrate import CalibrationError, calibrate, set_start
+    from calibration.examples import toy_benchmark
+    data = toy_benchmark()
+    data.market_structure = {"mfg": "cara", "agr": "armington", "srv": "cara"}
+    prim, _ = calibrate(data, population=[3.0, 2.0, 2.5])
+    changes = []
+    for b in (np.ones(3), np.array([1.0, 1.7, 1.2])):
+        p = prim.copy()
+        p.arrays["tau"] = prim["tau"] * b[None, :, None]
+        p.arrays["phi_min"] = prim["phi_min"] * b[:, None]
+        eq = Equilibrium(p)
+        base = eq.solve()
+        changes.append(eq.solve(tariff=p["tariff"] * 0.5).compare(base))
+    np.testing.assert_allclose(changes[1].welfare["welfare_change_pct"],
+                               changes[0].welfare["welfare_change_pct"], rtol=1e-7)
+    with pytest.raises(CalibrationError, match="iceberg cost tau"):
+        calibrate(data, population=[1.0, 4.0, 2.0])  # per-capita imports above home sales
+    prim, start = calibrate(data, population=[1.0, 4.0, 2.0], cara_tau="lowest")
+    tau = np.where(np.isfinite(prim["tau"]), prim["tau"], np.inf)
+    np.testing.assert_allclose(tau[:, :, 0].min(axis=0), 1.0, rtol=1e-12)
+    eq = Equilibrium(prim)
+    set_start(eq, start)
+    assert eq.solve().info["iterations"] <= 1
