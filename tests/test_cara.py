@@ -345,3 +345,11 @@ def test_yotov_border_removal_three_structures():
     assert reg.loc[("cara", "CAN"), "varieties_available_pct"] > 0
     assert reg.loc[("melitz", "CAN"), "varieties_available_pct"] < 0
     assert reg.loc[("cara", "CAN"), "domestic_margin_mean_pct"] < 0
+
+
+def test_every_firm_selling_is_a_named_selection_error():
+    """A cost cutoff above the largest cost draw (every entrant sells) breaks the Pareto
+    aggregates: the route is named with the cara remedy."""
+    from cge.errors import SelectionError
+    with pytest.raises(SelectionError, match=r"destination=r0, origin=r0, sector=s0.*cara_alpha"):
+        Equilibrium(closed(1.0, f_e=1.0)).solve()
