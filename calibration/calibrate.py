@@ -242,7 +242,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         Consumers per region :math:`L_n` (a number or an array by region;
         default 1). Used by ``cara`` sectors and for welfare per capita.
     cara_alpha, max_selection:
-        CARA parameter :math:`\alpha_s` (number or array by sector; default 1)
+        CARA parameter :math:`\\alpha_s` (number or array by sector; default 1)
         and the selection share on each origin's most frequented route of
         ``cara`` sectors (default
         :data:`calibration.cara.DEFAULT_MAX_SELECTION`); see

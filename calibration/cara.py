@@ -54,7 +54,7 @@ DEFAULT_MAX_SELECTION = 0.5
 def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population, *, k, delta,
                           alpha, max_selection=DEFAULT_MAX_SELECTION, zero_flows="error",
                           tau_normalisation="home"):
-    """Parameters of one ``cara`` sector (see the module docstring).
+    r"""Parameters of one ``cara`` sector (see the module docstring).
 
     ``trade``, ``tariff``: (destination, origin) arrays; ``unit_cost``,
     ``population``: per region. Returns ``(values, problems)`` with ``values``
