@@ -236,6 +236,15 @@ def test_calibration_replicates_the_benchmark(structures):
     np.testing.assert_allclose(base.sectors.xs("mfg", level="sector")["price_index"], 1.0,
                                rtol=REL)
     assert abs(base.walras_residual) <= limit(base.regions["income"].max(), terms=WALRAS_TERMS)
+    # Homogeneity of the mixed economy: doubling the numeraire doubles every price and value.
+    doubled = eq.solve(numeraire=2.0)
+    np.testing.assert_allclose(doubled.regions["income"], 2 * base.regions["income"], rtol=REL)
+    np.testing.assert_allclose(doubled.sectors["price_index"], 2 * base.sectors["price_index"],
+                               rtol=REL)
+    np.testing.assert_allclose(doubled.routes["trade_value"], 2 * base.routes["trade_value"],
+                               rtol=REL)
+    np.testing.assert_allclose(doubled.regions["real_income"], base.regions["real_income"],
+                               rtol=REL)
 
 
 def test_calibrated_counterfactual_does_not_depend_on_the_selection_normalisation():
