@@ -399,6 +399,13 @@ class FileData(_Strict):
         None, description="how calibration splits the observed trade friction into the trade "
         "cost tau and a preference weight (docs/calibration.md); default: the workbook's "
         "trade_costs sheet where given, else head_ries")
+    max_selection: float | None = Field(
+        None, gt=0, lt=1, description="cara sectors: share of drawn firms selling on each "
+        "origin's most frequented route at the benchmark (calibration.cara); lower it when a "
+        "shock raises selection shares a lot")
+    cara_tau: Literal["home", "lowest"] | None = Field(
+        None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
+        "tau = 1 (lowest; neutral rescaling of productivity units)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -406,7 +413,7 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -416,7 +423,8 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {"trade_costs": self.trade_costs} if self.trade_costs is not None else {}
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+                if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.read_workbook`` that are given."""
