@@ -26,6 +26,8 @@ expectations) is checked before any model is solved.
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1269,7 +1271,8 @@ def prepare_scenario(source, *, data: DataSource | None = None,
         attempt(_check_closure, loaded, prim)
     attempt(_check_expectation_labels, loaded, prim)
     # a shock that is invalid is reported as such, not also as implausible
-    warnings = shock_warnings(loaded) if shocks_ok else []
+    failed = {m.group(0) for p in problems for m in re.finditer(r"shocks\[\d+\]", str(p))}
+    warnings = [w for w in shock_warnings(loaded) if not any(f in w for f in failed)]
     accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
     if warnings and not accept:
         problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
