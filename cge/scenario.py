@@ -352,7 +352,8 @@ class EndowmentShock(_Strict):
 
 
 class DeficitShock(_Strict):
-    """Trade deficits D_n (numeraire units; must sum to zero)."""
+    """Trade deficits D_n (numeraire units at the benchmark; must sum to zero; held as the
+    deficit closure says, by default as shares of world income; refused under zero_baseline)."""
 
     type: Literal["deficit"]
     label: str | None = None
@@ -1407,6 +1408,10 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             cal.set_start(eq, prepared.data.start)
         base = eq.solve()
         bstats = eq.last_stats
+        baseline = {}
+        if prim.closure.deficit == "zero_baseline":  # the benchmark, then deficits stepped to zero
+            bstats = eq.benchmark_stats
+            baseline = {"zero_deficit_baseline_steps": list(eq.steps)}
         t2 = time.perf_counter()
         eq.progress = cb
         new = eq.solve(shocked)
@@ -1425,6 +1430,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
             "deficits": new.info.get("deficits"),
+            **baseline,
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }
