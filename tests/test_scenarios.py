@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: tests (tests/test_nafta.py); every other run is checked here.
 BUILT_DATA_RUNS = {"nafta"}
 RUNS = sorted(p for p in (ROOT / "runs").glob("*.yaml") if p.stem not in BUILT_DATA_RUNS)
+#: Runs on real data too large for the default tests (69 countries under two structures):
+#: checked here as slow tests.
+SLOW_RUNS = {"trade_without_borders"}
 
 
 @pytest.fixture(scope="module")
@@ -433,7 +436,8 @@ def test_runs_exist():
 
 
 @pytest.mark.solver
-@pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_RUNS
+                                  else p for p in RUNS], ids=[p.stem for p in RUNS])
 def test_run_identities_and_expectations(path):
     text = yaml.safe_load(path.read_text())
     assert "expect" in text, f"{path.name} states no expected results"
