@@ -147,7 +147,8 @@ def _as_array(value, shape, what) -> np.ndarray:
 
 
 def _numeraire(data: BenchmarkData, numeraire, beta) -> Numeraire:
-    """The numeraire at its benchmark value (factor price and price index 1; CPI prod beta^-beta)."""
+    """The numeraire at its benchmark value: 1 (factor prices, price indices and the CPI,
+    normalised to prod_s P_ns^beta_ns, are 1 in the benchmark)."""
     if numeraire is None:
         return Numeraire("factor", data.regions[0], data.factors[0], 1.0)
     if isinstance(numeraire, Numeraire):
@@ -165,11 +166,7 @@ def _numeraire(data: BenchmarkData, numeraire, beta) -> Numeraire:
         raise InputError(f"numeraire: expected a mapping or cge.Numeraire, got {numeraire!r}")
     if region not in data.regions:
         raise InputError(f"numeraire: unknown region {region!r}")
-    value = 1.0
-    if kind == "cpi":
-        b = beta[data.regions.index(region)]
-        b = b[b > 0]
-        value = float(np.exp(-(b * np.log(b)).sum()))
+    value = 1.0  # factor prices, price indices and the (normalised) CPI are 1
     return Numeraire(kind, region, label, value)
 
 
@@ -251,6 +248,11 @@ def trade_cost_split(data: BenchmarkData, trade_costs=None):
         given = data.trade_cost
     rules, costs, problems = {}, {}, []
     for j, s in enumerate(S_):
+        if data.market_structure[s] == "cara":
+            # the CARA structure has no CES preference weight to hold a split: its
+            # calibration (calibration/cara.py) puts the whole friction into tau
+            costs[s], rules[s] = None, "implied"
+            continue
         X = data.trade[:, :, j]
         active = X > 0
         eps = trade_elasticity(data.market_structure[s], data.sigma[j], data.k[j])
@@ -280,7 +282,7 @@ def trade_cost_split(data: BenchmarkData, trade_costs=None):
 def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
               name: str | None = None, report: bool = False, closure=None,
-              trade_costs=None):
+              population=None, cara_alpha=None, max_selection=None, trade_costs=None):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -321,6 +323,17 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         ``closure``) with the same start values; it matters here only for a
         ``cpi`` numeraire (the household's price index under a non-default
         closure).
+
+    population:
+        Consumers per region :math:`L_n` (a number or an array by region;
+        default 1). Used by ``cara`` sectors and for welfare per capita.
+    cara_alpha, max_selection:
+        CARA parameter :math:`\alpha_s` (number or array by sector; default 1)
+        and the selection share on each origin's most frequented route of
+        ``cara`` sectors (default
+        :data:`calibration.cara.DEFAULT_MAX_SELECTION`); see
+        :mod:`calibration.cara`. ``cara`` sectors set their own entrants and
+        ignore ``firm_normalisation``.
 
     Returns
     -------
@@ -372,6 +385,14 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     sources["exporter_share"] = ("data" if np.isfinite(data.exporter_share[~np.eye(nR, dtype=bool)]).all()
                                  else "default where not given")
 
+    pop = _as_array(1.0 if population is None else population, (nR,), "population")
+    if not (np.isfinite(pop).all() and (pop > 0).all()):
+        raise InputError([f"population[region={R_[n]}] = {pop[n]:g}: must be positive and finite"
+                          for n in range(nR) if not (np.isfinite(pop[n]) and pop[n] > 0)])
+    cara_a = _as_array(1.0 if cara_alpha is None else cara_alpha, (nS,), "cara_alpha")
+    for j, s in enumerate(S_):
+        if not cara_a[j] > 0:
+            raise InputError(f"cara_alpha[sector={s}] = {cara_a[j]:g}: must be positive")
     rule_of, costs_of, sources["trade_costs"] = trade_cost_split(data, trade_costs)
     problems: list[str] = []
     eye = np.eye(nR, dtype=bool)
@@ -386,6 +407,16 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             with np.errstate(divide="ignore"):
                 pref[:, :, j] = np.where(
                     active, (1 + t[:, :, j]) ** sig * X[:, :, j] * cj[None, :] ** (sig - 1) / E[:, None], 1.0)
+            continue
+        if ms == "cara":
+            from .cara import DEFAULT_MAX_SELECTION, calibrate_cara_sector
+            vals, errs = calibrate_cara_sector(
+                s, R_, X[:, :, j], t[:, :, j], cj, pop, k=kk, delta=dl, alpha=float(cara_a[j]),
+                max_selection=DEFAULT_MAX_SELECTION if max_selection is None else max_selection)
+            problems += errs
+            if vals is not None:
+                tau[:, :, j], phi_min[:, j], f_e[:, j] = vals["tau"], vals["phi_min"], vals["f_e"]
+                m_e[:, j], cutoff[:, :, j] = vals["entrants"], vals["cutoff"]
             continue
         if ms == "krugman":
             with np.errstate(divide="ignore"):
@@ -450,6 +481,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         "agent_share": omega, "agent_beta": beta_a,
         "real_government": agent_spending[:, 1] / agent_price[:, 1],
         "real_investment": agent_spending[:, 2] / agent_price[:, 2],
+        "population": pop, "cara_alpha": cara_a,
     }
     mapping = {
         "name": name or data.name, "regions": list(R_), "sectors": list(S_), "factors": list(F_),
@@ -490,7 +522,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         }
         if ms != "armington":
             comp["log_entry_mass"] = {r: float(np.log(m_e[i, j])) for i, r in enumerate(R_)}
-        if ms == "melitz":
+        if ms in ("melitz", "cara"):
             comp["log_cutoff"] = {(R_[n], R_[i]): float(np.log(cutoff[n, i, j]))
                                   for n, i in zip(*np.nonzero(active))}
         start.sectors[s] = comp
@@ -635,7 +667,7 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
         factor_payments=alpha * net[:, :, None], intermediate=gamma * net[:, :, None],
         production_tax=tp * net,
         final_demand=final, government_demand=gov, investment_demand=inv,
-        deficit=prim["deficit"] * v(m.numeraire_value),
+        deficit=np.array([v(m.deficit_value[r]) for r in R_]),
         sigma=prim["sigma"].copy(), k=prim["k"].copy(), delta=prim["delta"].copy(),
         market_structure=dict(prim.market_structure),
         survival=survival, exporter_share=expo, entrants=entrants,

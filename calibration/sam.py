@@ -108,8 +108,14 @@ class _Book:
     def __init__(self, path: Path):
         import openpyxl
 
+        from cge import fsio
+
         self.path = path
         self.problems: list[str] = []  # problems found while reading the container itself
+        try:  # an .xls, a CSV or garbage named .xlsx: say what the file is
+            fsio.check_workbook_file(path)
+        except InputError as exc:
+            raise WorkbookError(exc.problems) from None
         try:
             self.values = openpyxl.load_workbook(path, data_only=True)
         except Exception as exc:  # not a workbook, corrupt, ...
@@ -963,6 +969,13 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
     problems = check_sam_signs(wb) + check_sam_structure(wb)
     if problems:
         raise WorkbookError([f"{name}: {p}" for p in problems])
+    extreme = [f"{name}: {p}" for p in extreme_sam_cells(wb)]  # valid, but probably a typo
+    for msg in extreme:
+        import warnings
+
+        from cge.errors import ExtremeValueWarning
+
+        warnings.warn(msg, ExtremeValueWarning, stacklevel=2)
     adjustments = pd.DataFrame()
     before = {}
     if balance is not None:
@@ -980,10 +993,32 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
         notes.append(f"{label} changed {len(adjustments)} cells; largest relative change "
                      f"{adjustments['relative_change'].abs().replace(math.inf, np.nan).max():.3g}"
                      if len(adjustments) else f"{label}: nothing to change")
-    data.notes = notes
+    data.notes = notes + [f"warning: {m}" for m in extreme]
     if with_report:
         return data, ReadReport(adjustments, before, notes)
     return data
+
+
+#: A SAM cell this many times the median of the SAM's non-zero cells is reported.
+EXTREME_CELL_RATIO = 1e6
+
+
+def extreme_sam_cells(wb: Workbook, ratio: float = EXTREME_CELL_RATIO) -> list[str]:
+    """Cells of a regional SAM many orders of magnitude above the rest (a unit or typing
+    error that balancing would spread into iceberg costs of thousands)."""
+    out = []
+    for r, sam in wb.sams.items():
+        vals = np.abs(sam.values)
+        nonzero = vals[vals > 0]
+        if nonzero.size < 4:
+            continue
+        median = float(np.median(nonzero))
+        for a, b in zip(*np.nonzero(vals > ratio * median)):
+            row, col = sam.accounts[a], sam.accounts[b]
+            out.append(f"{sam.cell(row, col)} (row {row}, column {col}) = {sam.values[a, b]:g} is "
+                       f"{vals[a, b] / median:.2g} times the median non-zero cell of the SAM of "
+                       f"{r} ({median:g}): a unit or typing error?")
+    return out
 
 
 # ==================================================================== writing
@@ -1102,7 +1137,7 @@ def write_workbook(path: str | Path, *, sams: dict[str, pd.DataFrame], accounts:
     """
     if layout not in ("matrix", "long"):
         raise InputError(f"layout: expected 'matrix' or 'long', got {layout!r}")
-    from cge.report import atomic_write
+    from cge.fsio import atomic_write
 
     sheet_names = sheet_names or {r: f"SAM_{r}" for r in sams}
     # written to a temporary file and moved into place: never a half-written workbook

@@ -168,9 +168,25 @@ PARAMETERS: dict[str, ParameterSpec] = {
             source="SAM production-tax account / (factor payments + intermediate purchases)",
         ),
         ParameterSpec(
-            "deficit", "D_n", (REGION,), "numeraire units", 0.0,
-            description="exogenous trade deficit of region n (sum over n is zero), "
-            "in units of the numeraire",
+            "cara_alpha", r"\alpha_s", (SECTOR,), "1/quantity", 1.0, 0.0, strict=True,
+            description="CARA parameter of the sub-utility of cara sectors, "
+            "int (1 - exp(-alpha q)) d omega (Behrens-Murata); sets the units of "
+            "quantities, so with calibration only its product with phi_min matters",
+            source="Behrens, Mion, Murata and Suedekum (seed 000); a normalisation",
+        ),
+        ParameterSpec(
+            "population", "L_n", (REGION,), "consumers (any unit, e.g. millions)", 1.0, 0.0,
+            strict=True,
+            description="number of consumers of region n; cara sectors divide the sector's "
+            "spending among them (demand is per consumer times L_n), and welfare is also "
+            "reported per capita",
+            source="data (population); 1 (per-capita units) when not given",
+        ),
+        ParameterSpec(
+            "deficit", "D_n", (REGION,), "numeraire units at the benchmark", 0.0,
+            description="trade deficit of region n at the benchmark (sum over n is zero), in "
+            "units of the numeraire; the deficit closure (DEFICIT_CLOSURES) says how it is held "
+            "in counterfactuals: by default as the benchmark's share of world income",
             source="SAM foreign savings",
         ),
         # ------------------------------------------------ final-demand agents
@@ -208,11 +224,17 @@ PARAMETERS: dict[str, ParameterSpec] = {
     )
 }
 
-MARKET_STRUCTURES = ("melitz", "krugman", "armington")
+MARKET_STRUCTURES = ("melitz", "krugman", "armington", "cara")
 ENTRY_MODES = ("free", "fixed")
 #: Closures of final demand (the first of each is the default), see
 #: :class:`cge.primitives.Closure`.
 GOVERNMENT_CLOSURES = ("regional_household", "fixed_real")
 INVESTMENT_CLOSURES = ("savings_driven", "investment_driven")
+#: How trade deficits are held in counterfactuals (the first is the default), see
+#: :class:`cge.primitives.Closure` and :mod:`cge.deficits`:
+#: ``world_income_share`` (each region's deficit stays the benchmark's share of world
+#: income), ``numeraire`` (fixed in units of the numeraire) and ``zero_baseline``
+#: (deficits first stepped to zero, the shock then applied from that baseline).
+DEFICIT_CLOSURES = ("world_income_share", "numeraire", "zero_baseline")
 #: Parameters of the final-demand agents (used only by a non-default closure).
 AGENT_PARAMETERS = ("agent_share", "agent_beta", "real_government", "real_investment")

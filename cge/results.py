@@ -38,6 +38,7 @@ summarises.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,11 @@ class Results:
     walras_residual: float
     max_residual: float
     info: dict = field(default_factory=dict)
+    #: the primitives solved for and the region the small-open-economy closure holds
+    #: fixed (set by :meth:`cge.Equilibrium.solve`; they let :class:`Comparison`
+    #: decompose welfare)
+    primitives: Any = field(default=None, repr=False)
+    fixed_region: str | None = None
 
     @property
     def welfare(self) -> pd.Series:
@@ -83,19 +89,41 @@ class Comparison:
     new: Results
 
     @property
-    def welfare(self) -> pd.DataFrame:
-        """Real income change and equivalent variation per region.
+    def decomposition(self):
+        """The :class:`cge.welfare.WelfareDecomposition` of the change (regions and
+        sectors), or ``None`` when the primitives of the two equilibria are not known."""
+        if self.base.primitives is None or self.new.primitives is None:
+            return None
+        from .welfare import decompose
 
-        :math:`EV_n = (U_n' - U_n)\\,\\text{CPI}_n^0`: the change in income at
-        base prices that gives the new utility.
+        return decompose(self.base, self.new, self.base.primitives, self.new.primitives,
+                         fixed_region=self.new.fixed_region or self.base.fixed_region)
+
+    @property
+    def welfare(self) -> pd.DataFrame:
+        """Real income change, its decomposition and the equivalent variation per region.
+
+        ``real_income_base``, ``real_income_new`` (benchmark money), ``welfare_change_pct``
+        (:math:`100(U'/U-1)`), ``total`` and its components in log points
+        (:math:`100\\,\\Delta\\ln U`, :mod:`cge.welfare`), ``ev`` (the change in income
+        at benchmark prices that gives the new utility, :math:`(U_n' - U_n)\\,
+        \\text{CPI}_n^0`) and its components ``ev_<component>`` in money of the
+        benchmark, and ``ev_pct_of_income``. The same names as the ``welfare`` table of
+        a scenario run and the CLI.
         """
         b, n = self.base.regions, self.new.regions
         out = pd.DataFrame(index=b.index)
         out["real_income_base"] = b["real_income"]
         out["real_income_new"] = n["real_income"]
+        dec = self.decomposition
+        if dec is not None:
+            return out.join(dec.regions)
         out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
-        out["equivalent_variation"] = (n["real_income"] - b["real_income"]) * b["cpi"]
-        out["ev_pct_of_income"] = 100 * out["equivalent_variation"] / b["income"]
+        if "real_income_per_capita" in b and "real_income_per_capita" in n:
+            out["welfare_per_capita_change_pct"] = _pct(n["real_income_per_capita"],
+                                                        b["real_income_per_capita"])
+        out["ev"] = (n["real_income"] - b["real_income"]) * b["cpi"]
+        out["ev_pct_of_income"] = 100 * out["ev"] / b["income"]
         return out
 
     @property
@@ -176,10 +204,13 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         sigma, k, delta = blk.sigma, blk.k, blk.delta
         ms = blk.config.market_structure
         phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
+        if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
+            phi_tilde = blk.structure.average_productivity_factor(blk)
+        extra = getattr(blk.structure, "route_results", None)
         for n, i in blk.routes:
             x = v(blk.trade_value[n, i])
             t = v(blk.tariff[n, i])
-            if ms == "melitz":
+            if blk.selects:
                 cut = v(blk.cutoff[n, i])
                 sellers = v(blk.sellers[n, i])
                 avg = cut * phi_tilde
@@ -196,6 +227,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
                 "cutoff": cut, "sellers": sellers, "average_productivity": avg,
                 "tau": v(blk.tau[n, i]), "tariff": t, "tariff_revenue": t * x,
                 "fixed_cost": v(blk.f[n, i]),
+                **(extra(blk, n, i) if extra else {}),
             })
         for r in R:
             dests = blk.destinations(r)
@@ -213,7 +245,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
                 "profit": v(blk.profit[r]),
                 "net_profit": v(blk.net_profit[r]),
             }
-            if ms == "melitz":
+            if blk.selects:
                 cuts = {n: v(blk.cutoff[n, r]) for n in dests}
                 low = min(cuts.values()) if cuts else np.nan
                 foreign = [c for n, c in cuts.items() if n != r]
@@ -252,6 +284,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
     regions["income"] = [v(m.income[r]) for r in R]
+    regions["population"] = [v(m.population[r]) for r in R]
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)
@@ -259,6 +292,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         regions["real_income"] = regions["income"] / regions["cpi"]
     else:
         regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
+    regions["real_income_per_capita"] = regions["real_income"] / regions["population"]
     by_cell = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
     for k, a in enumerate(AGENTS):
         regions[f"{a}_spending"] = spending[:, k]
@@ -270,7 +304,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     regions["production_tax_revenue"] = (sectors["production_tax_revenue"]
                                          .groupby(level="region").sum())
     regions["profits"] = sectors["profit"].groupby(level="region").sum()
-    regions["deficit"] = [v(m.deficit[r]) * v(m.numeraire_value) for r in R]
+    regions["deficit"] = [v(m.deficit_value[r]) for r in R]  # D_n kappa, current prices
     regions["exports"] = exports
     regions["imports"] = imports
     regions["trade_balance"] = exports - imports

@@ -20,18 +20,18 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .errors import SelectionError, SolveError, StructureError
+from .tolerance import RESIDUAL_TOL, SOLVER_TOL
 
 #: IPOPT options used unless overridden. The system is square and every
 #: equation is in logarithms, so residuals are relative errors.
 DEFAULT_OPTIONS = {
-    "tol": 1e-10,
-    "constr_viol_tol": 1e-10,
-    "acceptable_tol": 1e-8,
+    "tol": SOLVER_TOL,
+    "constr_viol_tol": SOLVER_TOL,
+    "acceptable_tol": RESIDUAL_TOL,
     "max_iter": 200,
     "mu_strategy": "adaptive",
     "sb": "yes",
 }
-RESIDUAL_TOL = 1e-8
 _LISTED = 10
 
 
@@ -215,7 +215,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
     bad = []
     for s in m.sectors:
         blk = m.sector[s]
-        if not blk.is_melitz:
+        if not blk.selects:
             continue
         for n, i in blk.routes:
             phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])
