@@ -86,6 +86,17 @@ _COMPONENT_TEXT = {
     "residual": "total minus the sum of the components (solver tolerance)",
 }
 
+# Caliendo and Parro's (2015) first-order welfare terms (cge.welfare.first_order):
+# a linearisation, reported next to the exact change, never in place of it.
+_FIRST_ORDER = {
+    "first_order_terms_of_trade": "FIRST-ORDER terms of trade (Caliendo-Parro 2015): export "
+    "minus import price changes weighted by benchmark flows; not the exact welfare change",
+    "first_order_volume_of_trade": "FIRST-ORDER volume of trade (Caliendo-Parro 2015): import "
+    "quantity changes weighted by the tariff wedge; not the exact welfare change",
+    "first_order_total": "FIRST-ORDER welfare (Caliendo-Parro 2015's published measure): terms "
+    "plus volume of trade; compare with welfare_change_pct, the exact change",
+}
+
 # Levels: unit by variable name (without _base/_new/_change_pct suffixes).
 _LEVELS = {
     "income": ("money", "income of the regional household"),
@@ -160,6 +171,8 @@ def unit_of(column: str, table: str = "", money: str = "money") -> tuple[str, st
         return "log points", "welfare change: 100 x change in the log of real income"
     if col in _COMPONENT_TEXT:
         return "log points", f"welfare component: {_COMPONENT_TEXT[col]}"
+    if col in _FIRST_ORDER:
+        return "% of benchmark income", _FIRST_ORDER[col]
     if col == "ev":
         return money, "equivalent variation: income change at benchmark prices giving the new welfare"
     if col == "ev_pct_of_income":
