@@ -316,6 +316,9 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")
+            if several and not console.is_terminal:
+                console.print(f"scenario {j + 1} of {len(prepared_all)} done: {sc.name}",
+                              markup=False, highlight=False)
         except CGEError as exc:
             code = 2 if not isinstance(exc, InputError) else 1
             if not several:

@@ -1249,7 +1249,8 @@ def prepare_scenario(source, *, data: DataSource | None = None,
         _warn_extreme(loaded, prim, shocked)
         attempt(_check_closure, loaded, prim)
     attempt(_check_expectation_labels, loaded, prim)
-    warnings = shock_warnings(loaded)
+    # a shock that is invalid is reported as such, not also as implausible
+    warnings = shock_warnings(loaded) if shocks_ok else []
     accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
     if warnings and not accept:
         problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
