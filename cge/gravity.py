@@ -61,8 +61,8 @@ class GravityError(InputError):
 
 def trade_elasticity(market_structure: str, sigma: float, k: float) -> float:
     r"""The elasticity of trade to the iceberg cost, :math:`-\partial\ln X_{ni}/\partial\ln\tau_{ni}`:
-    :math:`k` under melitz (Pareto), :math:`\sigma-1` under krugman and armington."""
-    return float(k) if market_structure == "melitz" else float(sigma) - 1.0
+    :math:`k` under melitz and cara (Pareto), :math:`\sigma-1` under krugman and armington."""
+    return float(k) if market_structure in ("melitz", "cara") else float(sigma) - 1.0
 
 
 # ---------------------------------------------------------------- reading
