@@ -1266,6 +1266,15 @@ def prepare_scenario(source, *, data: DataSource | None = None,
 
     prim, ok = attempt(_apply_overrides, loaded, data.primitives)
     prim = prim if ok else data.primitives
+    override_start = None
+    if (ok and loaded.scenario.market_structure and data.benchmark is not None
+            and loaded.scenario.compare_market_structures is None):
+        # another market structure of workbook data: recalibrated to the same benchmark
+        from .comparison import recalibrated
+
+        out, ok = attempt(recalibrated, loaded, data, dict(loaded.scenario.market_structure))
+        if ok:
+            prim, override_start = out
     shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
     if shocks_ok:  # the closure check applies the shocks again
         _warn_extreme(loaded, prim, shocked)
@@ -1284,6 +1293,8 @@ def prepare_scenario(source, *, data: DataSource | None = None,
     cms = loaded.scenario.compare_market_structures
     if cms is None:
         models[AS_SPECIFIED] = (prim, shocked)
+        if override_start is not None and not loaded.scenario.entry:
+            starts[AS_SPECIFIED] = override_start
     else:
         from .comparison import structure_models
 

@@ -27,6 +27,9 @@ SWEEP_RUNS = {p.stem for p in (ROOT / "runs").glob("*.yaml")
               if any(line.startswith(("sweep:", "ssa:")) for line in p.read_text().splitlines())}
 RUNS = sorted(p for p in (ROOT / "runs").glob("*.yaml")
               if p.stem not in BUILT_DATA_RUNS | SWEEP_RUNS)
+#: Runs on real data too large for the default tests (69 countries under two structures):
+#: checked here as slow tests.
+SLOW_RUNS = {"trade_without_borders"}
 
 
 @pytest.mark.parametrize("stem", sorted(SWEEP_RUNS))
@@ -452,7 +455,8 @@ def test_runs_exist():
 
 
 @pytest.mark.solver
-@pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_RUNS
+                                  else p for p in RUNS], ids=[p.stem for p in RUNS])
 def test_run_identities_and_expectations(path):
     text = yaml.safe_load(path.read_text())
     assert "expect" in text, f"{path.name} states no expected results"
