@@ -176,6 +176,8 @@ def _with_warnings(console, fn, *args):
     """``fn(*args)``, printing each ExtremeValueWarning (a valid but extreme input) once."""
     import warnings
 
+    from rich.markup import escape
+
     from cge.errors import ExtremeValueWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -185,7 +187,7 @@ def _with_warnings(console, fn, *args):
     for w in caught:
         if issubclass(w.category, ExtremeValueWarning) and str(w.message) not in seen:
             seen.add(str(w.message))
-            console.print(f"[yellow]warning[/yellow]: {w.message}", highlight=False)
+            console.print(f"[yellow]warning[/yellow]: {escape(str(w.message))}", highlight=False)
         elif not issubclass(w.category, ExtremeValueWarning):
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return out
@@ -246,16 +248,17 @@ def run(
         _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
                                   "would overwrite each other; give each a unique name"), 1)
     several = len(prepared_all) > 1
-    try:  # every results folder is checked and locked before anything is solved
-        plans = plan_runs(prepared_all, outdir, force=force)
-    except (InputError, FileSystemError) as exc:
-        _fail(console, exc, exit_code(exc))
+    plans = []
     try:
         with terminate_as_interrupt():
+            try:  # every results folder is checked and locked before anything is solved
+                plans = plan_runs(prepared_all, outdir, force=force)
+            except (InputError, FileSystemError) as exc:
+                _fail(console, exc, exit_code(exc))
             status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
                               strict, subtotals)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
-        console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
+        console.print(f"[red]interrupted[/red] ({str(exc) or 'Ctrl-C'}); results folders not "
                       "written were left as they were", highlight=False)
         raise typer.Exit(code=exit_code(exc))
     finally:
@@ -269,7 +272,7 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
              subtotals=None) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from cge.errors import CGEError, FileSystemError, InputError
+    from cge.errors import CGEError, FileSystemError, exit_code
 
     status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -316,11 +319,11 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")
-                    if not console.is_terminal:
-                        console.print(f"scenario {j + 1} of {len(prepared_all)} done",
-                                      highlight=False)
+            if several and not console.is_terminal:
+                console.print(f"scenario {j + 1} of {len(prepared_all)} done: {sc.name}",
+                              markup=False, highlight=False)
         except CGEError as exc:
-            code = 2 if not isinstance(exc, InputError) else 1
+            code = exit_code(exc)  # 1 input, 2 solver, 4 file system
             if not several:
                 _fail(console, exc, code)
             console.print(f"{sc.name}: no result: {exc}", style="red", markup=False,
@@ -420,7 +423,7 @@ def check(
     if not p.exists():
         _fail(console, FileNotFoundError(f"{path}: no such file or folder"), 1)
     options = _read_options(production_taxes, balance)
-    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm")
+    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
     if options and not workbook:
         given = ", ".join(f"--{k.replace('_', '-')}" for k in options)
         _fail(console, InputError(f"{given}: only for a workbook or a folder of CSV sheets, not "
@@ -454,12 +457,14 @@ def check(
         else:
             from cge import Primitives
 
+            from rich.markup import escape
+
             from cge.checks import extreme_values
 
             prim = Primitives.from_file(p)
             console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
             for msg in extreme_values(prim):
-                console.print(f"  [yellow]warning[/yellow]: {msg}", highlight=False)
+                console.print("  [yellow]warning[/yellow]: " + escape(msg), highlight=False)
             _describe_primitives(console, prim)
     except (InputError, FileSystemError) as exc:
         _fail(console, exc, exit_code(exc))

@@ -227,8 +227,14 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         raise SelectionError(
             "the zero-cutoff condition puts the productivity cutoff below the Pareto lower "
             f"bound on {len(bad)} route(s), so every entrant would sell there and the Pareto "
-            f"aggregates do not hold: {listed}. Raise the fixed cost f of these routes or "
-            "lower phi_min.", routes=[b[:3] for b in bad])
+            f"aggregates do not hold: {listed}. "
+            + ("Melitz sectors: raise the fixed cost f of these routes or lower phi_min. "
+               if any(m.sector[s].config.market_structure == "melitz" for _, _, s, _, _ in bad)
+               else "")
+            + ("Cara sectors (selection at the choke price): lower cara_alpha or f_e, or raise "
+               "population; recalibrate with a lower max_selection."
+               if any(m.sector[s].config.market_structure == "cara" for _, _, s, _, _ in bad)
+               else ""), routes=[b[:3] for b in bad])
 
 
 # ------------------------------------------------------------ safeguarded start

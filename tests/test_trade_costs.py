@@ -31,12 +31,13 @@ def one_sector(structure="armington", sigma=5.0, k=4.6, X=FLOWS):
 
 
 def hat_algebra(X, tau_hat, eps, deficit, tol=1e-15):
-    r"""Exact hat algebra of the one-sector Armington (Eaton-Kortum) economy with deficits
-    fixed in units of the numeraire (the wage of the first region), written independently
-    of the library:
+    r"""Exact hat algebra of the one-sector Armington (Eaton-Kortum) economy with each
+    deficit held at its benchmark share of world income (Dekle, Eaton and Kortum 2008;
+    cge's default deficit closure), written independently of the library:
 
     lambda'_ni = lambda_ni (tau^_ni w^_i)^-eps / sum_k lambda_nk (tau^_nk w^_k)^-eps,
-    w^_i Y_i = sum_n lambda'_ni (w^_n Y_n + D_n),  w^_0 = 1,
+    w^_i Y_i = sum_n lambda'_ni (w^_n Y_n + D'_n),  D'_n = D_n sum_m w^_m Y_m / sum_m Y_m,
+    w^_0 = 1,
     real income U^_n = (E'_n / E_n) / P^_n,  P^_n = (sum_i lambda_ni (tau^ w^_i)^-eps)^(-1/eps).
     """
     Y, E = X.sum(axis=0), X.sum(axis=1)
@@ -45,7 +46,7 @@ def hat_algebra(X, tau_hat, eps, deficit, tol=1e-15):
     for _ in range(100000):
         cost = (tau_hat * w[None, :]) ** (-eps)
         lam1 = lam * cost / (lam * cost).sum(axis=1, keepdims=True)
-        E1 = w * Y + deficit
+        E1 = w * Y + deficit * (w * Y).sum() / Y.sum()
         excess = (lam1 * E1[:, None]).sum(axis=0) / (w * Y)  # demand / supply of labour
         w_new = w * excess ** 0.5
         w_new /= w_new[0]
@@ -55,7 +56,7 @@ def hat_algebra(X, tau_hat, eps, deficit, tol=1e-15):
         w = w_new
     cost = (tau_hat * w[None, :]) ** (-eps)
     P_hat = ((lam * cost).sum(axis=1)) ** (-1 / eps)
-    E1 = w * Y + deficit
+    E1 = w * Y + deficit * (w * Y).sum() / Y.sum()
     lam1 = lam * cost / (lam * cost).sum(axis=1, keepdims=True)
     return {"wage": w, "welfare": (E1 / E) / P_hat, "trade": lam1 * E1[:, None]}
 

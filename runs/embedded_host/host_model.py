@@ -631,6 +631,8 @@ def to_primitives(bench: Benchmark, sector_structures: dict[str, str] | None = N
         tau[:, :, j] = cal.array("tau")
         if ms == "armington":
             pref[:, :, j] = cal.array("pref_weight")
+        else:  # the block's calibration puts the whole friction of a firm sector into tau
+            pref[:, :, j] = 1.0
         if ms in ("melitz", "krugman"):
             f_e[:, j] = cal.array("f_e") / A[:, j]
         if ms == "melitz":
