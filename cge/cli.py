@@ -665,12 +665,24 @@ def compare(
                                "(.csv or .xlsx)"),
     outdir: str = typer.Option(None, "--outdir", "-d", help="write every table (CSV) and one "
                                "picture per result into this folder"),
+    html: str = typer.Option(None, "--html", help="also write a self-contained HTML report of "
+                             "the comparison to this file (cge.html_report)"),
 ) -> None:
     """Compare runs and sweep members side by side: welfare with its components, trade,
     cutoffs and prices. Runs on different data sets are refused."""
     from cge.compare import print_comparison
 
-    print_comparison(_console(), results, output, outdir, fail=_fail, frame_table=_frame_table)
+    console = _console()
+    print_comparison(console, results, output, outdir, fail=_fail, frame_table=_frame_table)
+    if html:
+        from cge.errors import FileSystemError, InputError, exit_code
+        from cge.html_report import write_comparison
+
+        try:
+            write_comparison(results, html)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
+        console.print(f"HTML report written to [bold]{html}[/bold]", highlight=False)
 
 
 @app.command()
@@ -708,6 +720,41 @@ def sweep(
     print_summary(console, result)
     if result.failed:
         raise typer.Exit(code=2)
+
+
+@app.command()
+def national(
+    sam: str = typer.Argument(..., help="the national SAM as CSV: first column and header the "
+                              "account names; rows receive, columns pay"),
+    accounts: str = typer.Option(..., "--accounts", "-a", help="CSV with columns account, type, "
+                                 "label (one rest_of_world, household and savings_investment)"),
+    region: str = typer.Option(..., "--region", "-r", help="name of the home region"),
+    output: str = typer.Option(..., "--output", "-o", help="the workbook to write (.xlsx, or a "
+                               "folder of CSV sheets when the name has no suffix)"),
+    parameters: str = typer.Option(None, "--parameters", "-p", help="CSV: sector, sigma, k, "
+                                   "market_structure, delta (default: illustrative values)"),
+    row_scale: float = typer.Option(9.0, "--row-scale", help="the constructed rest of the "
+                                    "world's size relative to the home region"),
+    row_output: str = typer.Option("scaled", "--row-output", help="scaled or leontief: how the "
+                                   "rest of the world's gross output is set"),
+    units: str = typer.Option("", "--units", help="the SAM's currency and year, e.g. "
+                              "'billion ZAR (2015)' (shown with every money column)"),
+) -> None:
+    """Turn a single-country SAM with a rest-of-world account into a two-region workbook
+    (the home region and a constructed rest of the world) for `cge check`, `cge calibrate`
+    and a scenario's data field (docs/calibration.md, "A national SAM")."""
+    from cge.errors import FileSystemError, InputError, exit_code
+
+    console = _console()
+    try:
+        from calibration.national import build_national_workbook
+
+        path = build_national_workbook(sam, accounts, region, output, parameters=parameters,
+                                       row_scale=row_scale, output=row_output, units=units)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    console.print(f"[green]written[/green] {path}: {region} and ROW (constructed); next: "
+                  f"cge check {path}", highlight=False)
 
 
 if __name__ == "__main__":  # python -m cge.cli

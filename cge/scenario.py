@@ -26,6 +26,8 @@ expectations) is checked before any model is solved.
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -350,7 +352,8 @@ class EndowmentShock(_Strict):
 
 
 class DeficitShock(_Strict):
-    """Trade deficits D_n (numeraire units; must sum to zero)."""
+    """Trade deficits D_n (numeraire units at the benchmark; must sum to zero; held as the
+    deficit closure says, by default as shares of world income; refused under zero_baseline)."""
 
     type: Literal["deficit"]
     label: str | None = None
@@ -1278,7 +1281,8 @@ def prepare_scenario(source, *, data: DataSource | None = None,
         attempt(_check_closure, loaded, prim)
     attempt(_check_expectation_labels, loaded, prim)
     # a shock that is invalid is reported as such, not also as implausible
-    warnings = shock_warnings(loaded) if shocks_ok else []
+    failed = {m.group(0) for p in problems for m in re.finditer(r"shocks\[\d+\]", str(p))}
+    warnings = [w for w in shock_warnings(loaded) if not any(f in w for f in failed)]
     accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
     if warnings and not accept:
         problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
@@ -1415,6 +1419,10 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             cal.set_start(eq, prepared.data.start)
         base = eq.solve()
         bstats = eq.last_stats
+        baseline = {}
+        if prim.closure.deficit == "zero_baseline":  # the benchmark, then deficits stepped to zero
+            bstats = eq.benchmark_stats
+            baseline = {"zero_deficit_baseline_steps": list(eq.steps)}
         t2 = time.perf_counter()
         eq.progress = cb
         new = eq.solve(shocked)
@@ -1433,6 +1441,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
             "deficits": new.info.get("deficits"),
+            **baseline,
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }
