@@ -93,6 +93,10 @@ class Equilibrium:
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
+        #: Every IPOPT call's statistics (cleared by nobody: a log for benchmarks).
+        self.ipopt_calls: list[SolveStats] = []
+        #: How many times the equation system was compiled into an NLP.
+        self.compilations = 0
 
     # ----------------------------------------------------------------- solving
     def solve(self, primitives: Primitives | None = None, **arrays) -> Results:
@@ -192,7 +196,13 @@ class Equilibrium:
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure)
         self._checked_structure = sig
+        self.ipopt_calls.append(stats)
+        self.compilations += int(stats.compiled)
         return stats
+
+    def n_equations(self) -> int:
+        """Number of active equations of the current system."""
+        return self._size(structure_signature(self.model))
 
     def _size(self, sig) -> int:
         """Number of active equations (counted once per structure ``sig``)."""

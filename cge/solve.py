@@ -48,6 +48,8 @@ class SolveStats:
     max_residual: float
     success: bool
     options: dict = field(default_factory=dict)
+    #: whether this call compiled the equation system into a new NLP
+    compiled: bool = False
 
 
 @dataclass
@@ -370,7 +372,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         maxres = float("inf")
     success = status_code in (0, 1) and maxres <= RESIDUAL_TOL
     return SolveStats("cyipopt", _STATUS.get(status_code, str(status_code)), message,
-                      iterations[0], t1 - t0, t2 - t1, maxres, success, dict(opts))
+                      iterations[0], t1 - t0, t2 - t1, maxres, success, dict(opts), compiled=True)
 
 
 def _add_option(problem, key: str, val) -> None:
@@ -487,7 +489,8 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
             message += "; ipopt's output ends: " + " | ".join(tail[-3:])
     success = term.name == "convergenceCriteriaSatisfied" and maxres <= RESIDUAL_TOL
     return SolveStats("ipopt", _TERMINATION.get(term.name, term.name), message, int(iters or 0),
-                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success, dict(opts))
+                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success, dict(opts),
+                      compiled=True)
 
 
 def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -> Diagnosis:
