@@ -182,6 +182,9 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
+    time_limit: float = typer.Option(None, "--time-limit", min=0.001,
+                                     help="seconds each solve (benchmark, shock) may take; "
+                                     "overrides the scenario's time_limit (default 600)"),
 ) -> None:
     """Run one or several scenarios: benchmark, shocks (stepped in if needed), welfare
     decomposition, and a results folder each with CSV tables, an Excel workbook and
@@ -240,7 +243,7 @@ def run(
 
         try:
             with progress:
-                result = run_scenario(prepared, progress=on_progress)
+                result = run_scenario(prepared, progress=on_progress, time_limit=time_limit)
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")

@@ -56,13 +56,14 @@ class Equilibrium:
         benchmark solve: see :mod:`cge.closure`.
     time_limit:
         Wall-clock seconds one :meth:`solve` may spend (IPOPT calls and homotopy
-        steps together) before it stops with a :class:`SolveError`.
+        steps together) before it stops with a :class:`SolveError`; default
+        :data:`DEFAULT_TIME_LIMIT`.
     progress:
         Called as ``progress(lam, stats)`` after every successful homotopy step.
     """
 
     def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
-                 min_step: float = 1e-3, time_limit: float = 600.0,
+                 min_step: float = 1e-3, time_limit: float | None = None,
                  small_open_economy: str | None = None, progress=None):
         if isinstance(primitives, (str, Path)):
             primitives = Primitives.from_file(primitives)
@@ -75,7 +76,9 @@ class Equilibrium:
         self.solver = solver
         self.options = dict(options or {})
         self.min_step = min_step
-        self.time_limit = time_limit
+        self.time_limit = float(time_limit) if time_limit is not None else DEFAULT_TIME_LIMIT
+        if not self.time_limit > 0:
+            raise InputError(f"time_limit: must be positive seconds, got {time_limit!r}")
         if small_open_economy is not None and small_open_economy not in primitives.regions:
             raise InputError(f"small_open_economy: unknown region {small_open_economy!r}; "
                              f"regions are {list(primitives.regions)}")
@@ -97,6 +100,7 @@ class Equilibrium:
         self.ipopt_calls: list[SolveStats] = []
         #: How many times the equation system was compiled into an NLP.
         self.compilations = 0
+        self._compiled: dict = {}  # compiled equation systems, by structure (cge.compiled)
 
     # ----------------------------------------------------------------- solving
     def solve(self, primitives: Primitives | None = None, **arrays) -> Results:
@@ -194,7 +198,8 @@ class Equilibrium:
             else:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
-                          structure_check=sig != self._checked_structure)
+                          structure_check=sig != self._checked_structure,
+                          cache=self._compiled)
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -389,6 +394,9 @@ class Equilibrium:
         self.primitives = target
         self._verify(stats, 1.0)
 
+
+#: Seconds one :meth:`Equilibrium.solve` may take unless ``time_limit`` says otherwise.
+DEFAULT_TIME_LIMIT = 600.0
 
 #: Models with more equations than this are solved with :data:`LARGE_MODEL_OPTIONS`
 #: unless the caller's options name a Hessian (see :meth:`Equilibrium._run`).

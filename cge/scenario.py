@@ -460,6 +460,9 @@ class Scenario(_Strict):
     shocks: list[Shock] = []
     compare_market_structures: list[Structure] | None = None
     solver_options: dict[str, Any] = {}
+    time_limit: float | None = Field(
+        None, gt=0, description="wall-clock seconds each solve (benchmark, shock) may take, "
+        "IPOPT calls and homotopy steps together; default 600 (`cge run --time-limit` overrides)")
     expect: Expectation | None = None
 
     @model_validator(mode="after")
@@ -1147,14 +1150,15 @@ ProgressCallback = Callable[[str, str, float], None]
 
 
 def run_scenario(source, *, progress: ProgressCallback | None = None,
-                 solver: str | None = None) -> ScenarioResult:
+                 solver: str | None = None, time_limit: float | None = None) -> ScenarioResult:
     """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
     the shocked economy of every model, decompose welfare, check identities and expectations.
 
     ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
     ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
+    ``time_limit`` (seconds per solve) overrides the scenario's ``time_limit``.
     """
-    from .equilibrium import Equilibrium
+    from .equilibrium import DEFAULT_TIME_LIMIT, Equilibrium
     from .welfare import decompose
 
     t0 = time.perf_counter()
@@ -1171,7 +1175,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             progress(label, "benchmark", 0.0)
         t1 = time.perf_counter()
         eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None,
-                         small_open_economy=soe, progress=None)
+                         small_open_economy=soe, progress=None,
+                         time_limit=time_limit or sc.time_limit or DEFAULT_TIME_LIMIT)
         # The calibrated start is the benchmark itself; another numeraire only rescales
         # nominal values (one Newton step), but another market structure or entry mode
         # changes the unknowns, so then the model starts from its own guess.
