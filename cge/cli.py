@@ -182,7 +182,7 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
-    time_limit: float = typer.Option(None, "--time-limit", min=0.001,
+    time_limit: float = typer.Option(None, "--time-limit",
                                      help="seconds each solve (benchmark, shock) may take; "
                                      "overrides the scenario's time_limit (default 600)"),
 ) -> None:
