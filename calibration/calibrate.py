@@ -200,7 +200,9 @@ def _agent_parameters(data: BenchmarkData, beta: np.ndarray):
 
 def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
-              name: str | None = None, report: bool = False, closure=None):
+              name: str | None = None, report: bool = False, closure=None,
+              population=None, cara_alpha=None, max_selection=None, cara_zero_flows="error",
+              cara_tau="home"):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -235,6 +237,20 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         ``closure``) with the same start values; it matters here only for a
         ``cpi`` numeraire (the household's price index under a non-default
         closure).
+
+    population:
+        Consumers per region :math:`L_n` (a number or an array by region;
+        default 1). Used by ``cara`` sectors and for welfare per capita.
+    cara_alpha, max_selection:
+        CARA parameter :math:`\\alpha_s` (number or array by sector; default 1)
+        and the selection share on each origin's most frequented route of
+        ``cara`` sectors (default
+        :data:`calibration.cara.DEFAULT_MAX_SELECTION`); see
+        :mod:`calibration.cara`. ``cara`` sectors set their own entrants and
+        ignore ``firm_normalisation``. ``cara_zero_flows="inactive"`` makes
+        their foreign routes without sales inactive instead of an error;
+        ``cara_tau="lowest"`` normalises each origin's lowest iceberg cost to 1
+        instead of its domestic one (see :func:`calibration.cara.calibrate_cara_sector`).
 
     Returns
     -------
@@ -286,6 +302,14 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     sources["exporter_share"] = ("data" if np.isfinite(data.exporter_share[~np.eye(nR, dtype=bool)]).all()
                                  else "default where not given")
 
+    pop = _as_array(1.0 if population is None else population, (nR,), "population")
+    if not (np.isfinite(pop).all() and (pop > 0).all()):
+        raise InputError([f"population[region={R_[n]}] = {pop[n]:g}: must be positive and finite"
+                          for n in range(nR) if not (np.isfinite(pop[n]) and pop[n] > 0)])
+    cara_a = _as_array(1.0 if cara_alpha is None else cara_alpha, (nS,), "cara_alpha")
+    for j, s in enumerate(S_):
+        if not cara_a[j] > 0:
+            raise InputError(f"cara_alpha[sector={s}] = {cara_a[j]:g}: must be positive")
     problems: list[str] = []
     eye = np.eye(nR, dtype=bool)
     for j, s in enumerate(S_):
@@ -299,6 +323,17 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             with np.errstate(divide="ignore"):
                 pref[:, :, j] = np.where(
                     active, (1 + t[:, :, j]) ** sig * X[:, :, j] * cj[None, :] ** (sig - 1) / E[:, None], 1.0)
+            continue
+        if ms == "cara":
+            from .cara import DEFAULT_MAX_SELECTION, calibrate_cara_sector
+            vals, errs = calibrate_cara_sector(
+                s, R_, X[:, :, j], t[:, :, j], cj, pop, k=kk, delta=dl, alpha=float(cara_a[j]),
+                max_selection=DEFAULT_MAX_SELECTION if max_selection is None else max_selection,
+                zero_flows=cara_zero_flows, tau_normalisation=cara_tau)
+            problems += errs
+            if vals is not None:
+                tau[:, :, j], phi_min[:, j], f_e[:, j] = vals["tau"], vals["phi_min"], vals["f_e"]
+                m_e[:, j], cutoff[:, :, j] = vals["entrants"], vals["cutoff"]
             continue
         if ms == "krugman":
             with np.errstate(divide="ignore"):
@@ -350,6 +385,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         "agent_share": omega, "agent_beta": beta_a,
         "real_government": agent_spending[:, 1] / agent_price[:, 1],
         "real_investment": agent_spending[:, 2] / agent_price[:, 2],
+        "population": pop, "cara_alpha": cara_a,
     }
     mapping = {
         "name": name or data.name, "regions": list(R_), "sectors": list(S_), "factors": list(F_),
@@ -390,7 +426,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         }
         if ms != "armington":
             comp["log_entry_mass"] = {r: float(np.log(m_e[i, j])) for i, r in enumerate(R_)}
-        if ms == "melitz":
+        if ms in ("melitz", "cara"):
             comp["log_cutoff"] = {(R_[n], R_[i]): float(np.log(cutoff[n, i, j]))
                                   for n, i in zip(*np.nonzero(active))}
         start.sectors[s] = comp

@@ -32,8 +32,18 @@ def _print_read_notes(console, data, options: dict[str, str]) -> None:
         console.print(f"  {note}", highlight=False)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from cge import __version__
+
+        typer.echo(f"cge {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True,
+        help="print cge's version and exit")) -> None:
     """cge: computable general equilibrium trade models with heterogeneous
     (Melitz) firms, built on Pyomo and solved with IPOPT."""
     # Having a callback keeps typer from collapsing a one-command app:

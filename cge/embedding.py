@@ -805,6 +805,10 @@ def calibrate_sector(market_structure: str, regions, sigma, trade_value, tariff=
     if market_structure not in MARKET_STRUCTURES:
         raise ValueError(f"market_structure must be one of {MARKET_STRUCTURES}, got "
                          f"{market_structure!r}")
+    if market_structure == "cara":
+        raise ValueError("calibrate_sector: cara sectors are not yet calibrated for embedding "
+                         "in a host model (their calibration needs the population; see "
+                         "calibration.cara.calibrate_cara_sector)")
     if market_structure == "armington":
         return calibrate_armington(regions, sigma, trade_value, tariff, **options)
     if market_structure == "krugman":

@@ -32,8 +32,10 @@ from .solve import (
     RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, check_structure, diagnose, residual_homotopy,
     run_ipopt, structure_signature, walras_residual,
 )
+from .tolerance import WALRAS_TERMS, limit
 
-WALRAS_TOL = 1e-7
+#: Walras' law: the market left out may carry the residuals of this many markets.
+WALRAS_TOL = limit(terms=WALRAS_TERMS)
 
 
 class Equilibrium:

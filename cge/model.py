@@ -76,11 +76,12 @@ from .parameters import AGENT_PARAMETERS, AGENTS, PARAMETERS
 from .primitives import Primitives
 
 #: Parameters held by the sector blocks (route or origin indexed) and by the host.
-SECTOR_PARAMETERS = ("phi_min", "f_e", "entrants", "f", "tau", "tariff", "pref_weight")
+SECTOR_PARAMETERS = ("phi_min", "f_e", "entrants", "f", "tau", "tariff", "pref_weight",
+                     "population")
 HOST_PARAMETERS = ("endowment", "beta", "factor_share", "input_share", "deficit",
-                   "production_tax")
+                   "production_tax", "population")
 #: Parameters that change the model's structure; changing them needs a rebuild.
-STRUCTURAL = ("sigma", "k", "delta")
+STRUCTURAL = ("sigma", "k", "delta", "cara_alpha")
 
 
 def _sector_parameters(prim: Primitives, j: int) -> dict[str, dict]:
@@ -94,6 +95,8 @@ def _sector_parameters(prim: Primitives, j: int) -> dict[str, dict]:
                 (regions[n], regions[i]): float(arr[n, i, j])
                 for n, i in zip(*np.nonzero(active))
             }
+        elif arr.ndim == 1:  # region-indexed primitives shared by every sector (population)
+            out[name] = {r: float(arr[i]) for i, r in enumerate(regions)}
         else:
             out[name] = {r: float(arr[i, j]) for i, r in enumerate(regions)}
     return out
@@ -111,6 +114,7 @@ def sector_config(prim: Primitives, j: int) -> dict:
         "sigma": float(prim["sigma"][j]),
         "k": float(prim["k"][j]),
         "delta": float(prim["delta"][j]),
+        "cara_alpha": float(prim["cara_alpha"][j]),
         "parameters": _sector_parameters(prim, j),
     }
 
@@ -169,6 +173,7 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
     m.input_share = host_param("input_share", m.regions * m.sectors * m.sectors)
     m.deficit = host_param("deficit", m.regions)
     m.production_tax = host_param("production_tax", m.regions * m.sectors)
+    m.population = host_param("population", m.regions)
     m.numeraire_value = pyo.Param(initialize=prim.numeraire.value, mutable=True,
                                   doc="value of the numeraire price")
 
@@ -561,10 +566,14 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
             m_e = absorption[:, j] / (sigma * cost[:, j] * f_e)
             if prim.entry[s] == "fixed":
                 m_e = delta * prim["entrants"][:, j]
+        elif ms == "cara":
+            m_e = blk.structure.initial_entry(blk, absorption[:, j], cost[:, j])
         if blk.has_firms:
             for i, r in enumerate(R):
                 blk.log_entry_mass[r].value = np.log(m_e[i])
-        if ms != "melitz":
+        if ms == "cara":
+            blk.structure.initialize(blk)
+        elif ms != "melitz":
             weight = m_e / delta if ms == "krugman" else None
             for n in range(nR):
                 terms = {}

@@ -167,6 +167,21 @@ PARAMETERS: dict[str, ParameterSpec] = {
             source="SAM production-tax account / (factor payments + intermediate purchases)",
         ),
         ParameterSpec(
+            "cara_alpha", r"\alpha_s", (SECTOR,), "1/quantity", 1.0, 0.0, strict=True,
+            description="CARA parameter of the sub-utility of cara sectors, "
+            "int (1 - exp(-alpha q)) d omega (Behrens-Murata); sets the units of "
+            "quantities, so with calibration only its product with phi_min matters",
+            source="Behrens, Mion, Murata and Suedekum (seed 000); a normalisation",
+        ),
+        ParameterSpec(
+            "population", "L_n", (REGION,), "consumers (any unit, e.g. millions)", 1.0, 0.0,
+            strict=True,
+            description="number of consumers of region n; cara sectors divide the sector's "
+            "spending among them (demand is per consumer times L_n), and welfare is also "
+            "reported per capita",
+            source="data (population); 1 (per-capita units) when not given",
+        ),
+        ParameterSpec(
             "deficit", "D_n", (REGION,), "numeraire units", 0.0,
             description="exogenous trade deficit of region n (sum over n is zero), "
             "in units of the numeraire",
@@ -207,7 +222,7 @@ PARAMETERS: dict[str, ParameterSpec] = {
     )
 }
 
-MARKET_STRUCTURES = ("melitz", "krugman", "armington")
+MARKET_STRUCTURES = ("melitz", "krugman", "armington", "cara")
 ENTRY_MODES = ("free", "fixed")
 #: Closures of final demand (the first of each is the default), see
 #: :class:`cge.primitives.Closure`.

@@ -562,6 +562,16 @@ def _parquet_available() -> bool:
     return True
 
 
+def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every column of mixed Python types (an expectation's value is
+    a number or a region's name) written as text: Parquet columns have one type."""
+    mixed = [c for c in frame.columns if frame[c].dtype == object
+             and len({type(v) for v in frame[c].dropna()}) > 1]
+    if not mixed:
+        return frame
+    return frame.assign(**{c: frame[c].map(lambda v: v if v is None else str(v)) for c in mixed})
+
+
 def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool = True,
                   parquet: bool | None = None) -> Path:
     """Write the results folder of ``result`` (see the module docstring); returns its path."""
@@ -572,7 +582,7 @@ def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool
         for name, frame in tables.items():
             atomic_write(tmp / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
             if parquet:
-                atomic_write(tmp / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
+                atomic_write(tmp / f"{name}.parquet", lambda p, f=frame: _parquet_ready(f).to_parquet(p, index=False))
         atomic_write(tmp / "scenario.yaml", result.prepared.loaded.text)
         atomic_write(tmp / "run_info.json", json.dumps(info, indent=2))
         if excel:

@@ -94,6 +94,9 @@ class Comparison:
         out["real_income_base"] = b["real_income"]
         out["real_income_new"] = n["real_income"]
         out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        if "real_income_per_capita" in b and "real_income_per_capita" in n:
+            out["welfare_per_capita_change_pct"] = _pct(n["real_income_per_capita"],
+                                                        b["real_income_per_capita"])
         out["equivalent_variation"] = (n["real_income"] - b["real_income"]) * b["cpi"]
         out["ev_pct_of_income"] = 100 * out["equivalent_variation"] / b["income"]
         return out
@@ -299,6 +302,91 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return route_table, sector_table
 
 
+def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables of sector ``s`` evaluated expression by expression (market structures
+    without an array form in :func:`_sector_tables`)."""
+    R = list(m.regions)
+    v = pyo.value
+    route_rows, sector_rows = [], []
+    for s in [s]:
+        blk = m.sector[s]
+        sigma, k, delta = blk.sigma, blk.k, blk.delta
+        ms = blk.config.market_structure
+        phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
+        if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
+            phi_tilde = blk.structure.average_productivity_factor(blk)
+        extra = getattr(blk.structure, "route_results", None)
+        for n, i in blk.routes:
+            x = v(blk.trade_value[n, i])
+            t = v(blk.tariff[n, i])
+            if blk.selects:
+                cut = v(blk.cutoff[n, i])
+                sellers = v(blk.sellers[n, i])
+                avg = cut * phi_tilde
+            elif ms == "krugman":
+                cut = v(blk.phi_min[i])
+                sellers = v(blk.entry_mass[i]) / delta
+                avg = cut
+            else:
+                cut, sellers, avg = np.nan, np.nan, np.nan
+            route_rows.append({
+                "destination": n, "origin": i, "sector": s,
+                "trade_value": x, "trade_value_gross": x * (1 + t),
+                "trade_share": x * (1 + t) / v(blk.expenditure[n]),
+                "cutoff": cut, "sellers": sellers, "average_productivity": avg,
+                "tau": v(blk.tau[n, i]), "tariff": t, "tariff_revenue": t * x,
+                "fixed_cost": v(blk.f[n, i]),
+                **(extra(blk, n, i) if extra else {}),
+            })
+        for r in R:
+            dests = blk.destinations(r)
+            output = sum(v(blk.trade_value[n, r]) for n in dests)
+            row = {
+                "region": r, "sector": s, "market_structure": ms,
+                "price_index": v(blk.price_index[r]),
+                "expenditure": v(blk.expenditure[r]),
+                "input_price": v(blk.input_price[r]),
+                "input_demand": v(blk.input_demand[r]),
+                "output": output,
+                "tariff_revenue": v(blk.tariff_revenue[r]),
+                "production_tax": v(m.production_tax[r, s]),
+                "production_tax_revenue": v(m.production_tax_revenue[r, s]),
+                "profit": v(blk.profit[r]),
+                "net_profit": v(blk.net_profit[r]),
+            }
+            if blk.selects:
+                cuts = {n: v(blk.cutoff[n, r]) for n in dests}
+                low = min(cuts.values()) if cuts else np.nan
+                foreign = [c for n, c in cuts.items() if n != r]
+                stock = v(blk.entry_mass[r]) / delta
+                pmin = v(blk.phi_min[r])
+                row.update(
+                    entry_mass=v(blk.entry_mass[r]),
+                    producers=stock * (pmin / low) ** k if cuts else 0.0,
+                    domestic_cutoff=cuts.get(r, np.nan),
+                    exporter_share=(low / min(foreign)) ** k if foreign else 0.0,
+                    average_productivity=low * phi_tilde if cuts else np.nan,
+                )
+            elif ms == "krugman":
+                has_foreign = any(n != r for n in dests)
+                row.update(
+                    entry_mass=v(blk.entry_mass[r]),
+                    producers=v(blk.entry_mass[r]) / delta,
+                    domestic_cutoff=v(blk.phi_min[r]),
+                    exporter_share=1.0 if has_foreign else 0.0,
+                    average_productivity=v(blk.phi_min[r]),
+                )
+            else:
+                row.update(entry_mass=np.nan, producers=np.nan, domestic_cutoff=np.nan,
+                           exporter_share=np.nan, average_productivity=np.nan)
+            sector_rows.append(row)
+    return pd.DataFrame(route_rows), pd.DataFrame(sector_rows)
+
+
+#: Market structures whose tables :func:`_sector_tables` builds from arrays.
+ARRAY_STRUCTURES = ("melitz", "krugman", "armington")
+
+
 def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     """Read the current variable values of a built model into :class:`Results` (tables
     built from arrays, sector by sector)."""
@@ -306,7 +394,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
 
     R, S, F = list(m.regions), list(m.sectors), list(m.factors)
     v = pyo.value
-    tables = [_sector_tables(m, s) for s in S]
+    tables = [_sector_tables(m, s) if m.sector[s].config.market_structure in ARRAY_STRUCTURES
+              else _sector_tables_by_expression(m, s) for s in S]
     routes = pd.concat([r for r, _ in tables], ignore_index=True).set_index(
         ["destination", "origin", "sector"])
     sectors = pd.concat([t for _, t in tables], ignore_index=True).set_index(["region", "sector"])
@@ -321,6 +410,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
     regions["income"] = [v(m.income[r]) for r in R]
+    regions["population"] = [v(m.population[r]) for r in R]
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)
@@ -328,6 +418,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         regions["real_income"] = regions["income"] / regions["cpi"]
     else:
         regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
+    regions["real_income_per_capita"] = regions["real_income"] / regions["population"]
     by_cell = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
     for k, a in enumerate(AGENTS):
         regions[f"{a}_spending"] = spending[:, k]

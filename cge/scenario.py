@@ -163,7 +163,7 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
 Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
-Structure = Literal["melitz", "krugman", "armington"]
+Structure = Literal["melitz", "krugman", "armington", "cara"]
 
 
 class _Strict(BaseModel):
@@ -397,11 +397,16 @@ class Expectation(_Strict):
 
     note: str = ""
     welfare: dict[str, Sign] = {}
+    #: real income per consumer (``population``), for runs that change population
+    welfare_per_capita: dict[str, Sign] = {}
     world_welfare: Sign | None = None
     largest_gain: str | None = None
     largest_loss: str | None = None
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
+    #: the count of varieties available (``varieties_available_pct`` of the welfare
+    #: decomposition's sector table, firm sectors), not the welfare ``variety`` term
+    varieties_available: dict[str, Sign] = {}
     factor_prices: dict[str, dict[str, Sign]] = {}
     tariff_revenue: dict[str, Sign] = {}
     trade: list[TradeExpectation] = []
@@ -892,6 +897,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
     def walk(e: Expectation, path: tuple):
         for r in e.welfare:
             region(path + ("welfare", r), r)
+        for r in e.welfare_per_capita:
+            region(path + ("welfare_per_capita", r), r)
         for key in ("largest_gain", "largest_loss"):
             if getattr(e, key) is not None:
                 region(path + (key,), getattr(e, key), allow_all=False)
@@ -904,6 +911,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                                                  f"{list(COMPONENTS)}"))
         for r in e.domestic_cutoff:
             region(path + ("domestic_cutoff", r), r)
+        for r in e.varieties_available:
+            region(path + ("varieties_available", r), r)
         for r, facs in e.factor_prices.items():
             region(path + ("factor_prices", r), r)
             for f in facs:
@@ -997,6 +1006,10 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
     for r, sign in e.welfare.items():
         for rr in expand(r):
             add(f"welfare change of {rr} is {sign}", wel.loc[rr, "welfare_change_pct"], sign)
+    per_capita = run.comparison.welfare["welfare_per_capita_change_pct"]
+    for r, sign in e.welfare_per_capita.items():
+        for rr in expand(r):
+            add(f"welfare per capita of {rr} changes {sign} (%)", per_capita.loc[rr], sign)
     if e.world_welfare is not None:
         add(f"world EV is {e.world_welfare}", wel["ev"].sum(), e.world_welfare)
     if e.largest_gain is not None:
@@ -1012,12 +1025,17 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             for c, sign in comps.items():
                 add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
     firms = run.comparison.sectors
-    melitz = run.new.sectors["market_structure"] == "melitz"
+    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara"])
     for r, sign in e.domestic_cutoff.items():
         for rr in expand(r):
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
             for (reg, sec), val in rows["domestic_cutoff_pct"].items():
                 add(f"domestic cutoff of {reg} in {sec} changes {sign}", val, sign)
+    counts = run.welfare.sectors["varieties_available_pct"].dropna()
+    for r, sign in e.varieties_available.items():
+        for rr in expand(r):
+            for (reg, sec), val in counts[counts.index.get_level_values("region") == rr].items():
+                add(f"number of varieties available in {reg}, {sec} changes {sign} (%)", val, sign)
     fac = run.comparison.factors["factor_price_pct"]
     for r, facs in e.factor_prices.items():
         for rr in expand(r):

@@ -20,18 +20,18 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .errors import SelectionError, SolveError, StructureError
+from .tolerance import RESIDUAL_TOL, SOLVER_TOL
 
 #: IPOPT options used unless overridden. The system is square and every
 #: equation is in logarithms, so residuals are relative errors.
 DEFAULT_OPTIONS = {
-    "tol": 1e-10,
-    "constr_viol_tol": 1e-10,
-    "acceptable_tol": 1e-8,
+    "tol": SOLVER_TOL,
+    "constr_viol_tol": SOLVER_TOL,
+    "acceptable_tol": RESIDUAL_TOL,
     "max_iter": 200,
     "mu_strategy": "adaptive",
     "sb": "yes",
 }
-RESIDUAL_TOL = 1e-8
 _LISTED = 10
 
 
@@ -217,7 +217,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
     bad = []
     for s in m.sectors:
         blk = m.sector[s]
-        if not blk.is_melitz:
+        if not blk.selects:
             continue
         for n, i in blk.routes:
             phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])
@@ -229,8 +229,14 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         raise SelectionError(
             "the zero-cutoff condition puts the productivity cutoff below the Pareto lower "
             f"bound on {len(bad)} route(s), so every entrant would sell there and the Pareto "
-            f"aggregates do not hold: {listed}. Raise the fixed cost f of these routes or "
-            "lower phi_min.", routes=[b[:3] for b in bad])
+            f"aggregates do not hold: {listed}. "
+            + ("Melitz sectors: raise the fixed cost f of these routes or lower phi_min. "
+               if any(m.sector[s].config.market_structure == "melitz" for _, _, s, _, _ in bad)
+               else "")
+            + ("Cara sectors (selection at the choke price): lower cara_alpha or f_e, or raise "
+               "population; recalibrate with a lower max_selection."
+               if any(m.sector[s].config.market_structure == "cara" for _, _, s, _, _ in bad)
+               else ""), routes=[b[:3] for b in bad])
 
 
 # ------------------------------------------------------------ safeguarded start

@@ -89,9 +89,9 @@ from .primitives import Primitives
 from .results import Results
 
 COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "production_taxes", "trade_costs", "variety",
-              "selection", "profits", "transfers", "government", "investment")
+              "selection", "market_size", "profits", "transfers", "government", "investment")
 SECTOR_PARTS = ("input_cost", "tariffs", "trade_costs", "variety_domestic", "variety_imported",
-                "selection_domestic", "selection_imported")
+                "selection_domestic", "selection_imported", "market_size")
 
 __all__ = ["COMPONENTS", "SECTOR_PARTS", "WelfareDecomposition", "decompose", "log_mean"]
 
@@ -186,15 +186,25 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     lw = log_mean(lam0, lam1)
     w = lw / np.bincount(cell, lw, nR * nS)[cell]
 
+    # CARA sectors (cge.blocks.cara): the budget gives exactly
+    # (k+1) dln P_n = dln(X_n/L_n) - sum_i w_ni [dln M_Ei + k dln phi_min,i
+    #                 - k dln((1+t_ni) tau_ni c_i)]
+    # (Sato-Vartia weights of the seller shares, which equal the expenditure shares),
+    # so costs pass through with k/(k+1), entry is the variety channel, phi_min the
+    # selection channel, and spending per consumer the market-size channel.
+    cara = ms == "cara"
+    k_route = prim0["k"][sect]
+    through = np.where(cara, k_route / (k_route + 1), 1.0)
+
     # Route-level log changes of the price of the average seller and of sellers.
-    d_tariff = _dlog(1 + r1["tariff"].to_numpy(float), 1 + r0["tariff"].to_numpy(float))
-    d_tau = _dlog(r1["tau"].to_numpy(float), r0["tau"].to_numpy(float))
+    d_tariff = through * _dlog(1 + r1["tariff"].to_numpy(float), 1 + r0["tariff"].to_numpy(float))
+    d_tau = through * _dlog(r1["tau"].to_numpy(float), r0["tau"].to_numpy(float))
     idx = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
     sec0, sec1 = base.sectors.reindex(idx), new.sectors.reindex(idx)
     c0 = sec0["input_price"].to_numpy(float).reshape(nR, nS)
     c1 = sec1["input_price"].to_numpy(float).reshape(nR, nS)
     d_cost_origin = _dlog(c1, c0)  # (i, s)
-    d_cost = d_cost_origin[orig, sect]
+    d_cost = through * d_cost_origin[orig, sect]
     phi_min0, phi_min1 = prim0["phi_min"][orig, sect], prim1["phi_min"][orig, sect]
     d_phi = np.where(ms == "melitz",
                      _dlog(r1["average_productivity"].to_numpy(float),
@@ -205,6 +215,12 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         d_sellers = np.where(ms == "armington", _dlog(a1, a0),
                              _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float)))
     d_variety = d_sellers / (sigma - 1)  # welfare sign: more sellers lower P
+    if cara.any():
+        me0 = sec0["entry_mass"].to_numpy(float).reshape(nR, nS)[orig, sect]
+        me1 = sec1["entry_mass"].to_numpy(float).reshape(nR, nS)[orig, sect]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_variety = np.where(cara, _dlog(me1, me0) / (k_route + 1), d_variety)
+        d_phi = np.where(cara, through * _dlog(phi_min1, phi_min0), d_phi)
 
     def cell_sum(x, mask=None):
         x = w * x if mask is None else np.where(mask, w * x, 0.0)
@@ -214,11 +230,23 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     D_tariff, D_tau, D_cost = cell_sum(d_tariff), cell_sum(d_tau), cell_sum(d_cost)
     V_dom, V_imp = cell_sum(d_variety, domestic), cell_sum(d_variety, ~domestic)
     S_dom, S_imp = cell_sum(d_phi, domestic), cell_sum(d_phi, ~domestic)
+    # Market size (CARA): dln(X_n/L_n)/(k+1) raises the choke price (welfare sign below).
+    cara_cell = np.array([prim0.market_structure[x] == "cara" for x in S])[None, :].repeat(nR, 0)
+    k_cell = np.repeat(prim0["k"][None, :], nR, axis=0)
+    L0 = base.regions.reindex(R)["population"].to_numpy(float) if "population" in base.regions \
+        else np.ones(nR)
+    L1 = new.regions.reindex(R)["population"].to_numpy(float) if "population" in new.regions \
+        else np.ones(nR)
+    X0c = sec0["expenditure"].to_numpy(float).reshape(nR, nS)
+    X1c = sec1["expenditure"].to_numpy(float).reshape(nR, nS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        M_size = np.where(cara_cell, (_dlog(X1c, X0c) - _dlog(L1, L0)[:, None]) / (k_cell + 1),
+                          0.0)
 
     P0 = sec0["price_index"].to_numpy(float).reshape(nR, nS)
     P1 = sec1["price_index"].to_numpy(float).reshape(nR, nS)
     dP = _dlog(P1, P0)
-    direct = D_tariff + D_tau + D_cost - V_dom - V_imp - S_dom - S_imp
+    direct = D_tariff + D_tau + D_cost - V_dom - V_imp - S_dom - S_imp + M_size
     sector_residual = dP - direct
 
     # ---- trace input costs back: dlnP = (I - K)^-1 [channels + factor-price part]
@@ -232,7 +260,7 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     # K[(n,s),(i,u)] = sum over routes (n,i,s) of w * gamma[i,s,u]
     rows = dest * nS + sect
     for u in range(nS):
-        np.add.at(K, (rows, orig * nS + u), w * gamma[orig, sect, u])
+        np.add.at(K, (rows, orig * nS + u), w * through * gamma[orig, sect, u])
     A = np.eye(nR * nS) - K
     # Whose welfare: the regional household (default closure) or the household.
     household = not prim0.closure.is_default
@@ -243,15 +271,16 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         x = np.linalg.solve(A, direct_part.reshape(-1)).reshape(nR, nS)
         return (beta * x).sum(axis=1)
 
-    P_w = through_io(cell_sum(d_factor_cost[orig, sect]))
+    P_w = through_io(cell_sum(through * d_factor_cost[orig, sect]))
     P_tariff = through_io(D_tariff)
     # Production taxes raise the unit cost c_is by (1+t^P_is): a direct channel of every
     # route from i, traced through intermediate inputs like the factor-price part.
     d_ptax = _dlog(1 + prim1["production_tax"], 1 + prim0["production_tax"])  # (i, s)
-    P_ptax = through_io(cell_sum(d_ptax[orig, sect]))
+    P_ptax = through_io(cell_sum(through * d_ptax[orig, sect]))
     P_tau = through_io(D_tau)
     P_var = through_io(V_dom + V_imp)
     P_sel = through_io(S_dom + S_imp)
+    P_size = through_io(M_size)
 
     # ---- income side: deflate the new period by the factor-cost inflation pi_n of the
     # region's basket, x' = X' exp(-pi), then split dln(I/Q) = sum_j dx_j / L(i, i')
@@ -305,6 +334,7 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         "trade_costs": -P_tau,
         "variety": P_var,
         "selection": P_sel,
+        "market_size": -P_size,
         "profits": income_part("P"),
         "transfers": income_part("D"),
         "government": agent_parts["government"],
@@ -338,7 +368,8 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     sectors["price_index_drop"] = -100 * dP.reshape(-1)
     for name, val in (("input_cost", -D_cost), ("tariffs", -D_tariff), ("trade_costs", -D_tau),
                       ("variety_domestic", V_dom), ("variety_imported", V_imp),
-                      ("selection_domestic", S_dom), ("selection_imported", S_imp)):
+                      ("selection_domestic", S_dom), ("selection_imported", S_imp),
+                      ("market_size", -M_size)):
         sectors[name] = 100 * val.reshape(-1)
     sectors["residual"] = -100 * sector_residual.reshape(-1)
 

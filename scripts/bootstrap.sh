@@ -3,16 +3,18 @@
 # skipped when already done):
 #   (a) Debian packages to build PyNumero: libamplsolver-dev cmake g++ make
 #   (b) a Python >= 3.11 virtualenv in <repo>/.venv
-#   (c) pip install -e '.[test]' into it (redone when pyproject.toml changes)
+#   (c) the locked packages (requirements.lock, hashed) and cge itself, with uv
+#       (redone when pyproject.toml or requirements.lock changes)
 #   (d) PyNumero's ASL library -> .venv/pyomo/lib/libpynumero_ASL.so
 #       (use it with PYOMO_CONFIG_DIR=.venv/pyomo, or cge.toolchain finds it)
 # Environment knobs: PYTHON=/path/to/python3.x picks the interpreter for (b);
+# CGE_VENV=/path puts the environment elsewhere; CGE_UNLOCKED=1 ignores the lock;
 # CGE_SKIP_APT=1 skips (a).
 # Messages go to stderr so that callers' stdout stays clean.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv"
+VENV="${CGE_VENV:-$ROOT/.venv}"
 VPY="$VENV/bin/python"
 STAMP="$VENV/.cge-installed"
 PYOMO_DIR="$VENV/pyomo"
@@ -98,15 +100,31 @@ make_venv() {
     [[ -x "$VPY" ]] || die "venv creation did not produce $VPY"
 }
 
-# ---------------------------------------------------------------- (c) pip
+# ---------------------------------------------------------------- (c) packages
+# Exact, hashed versions from the lock file (requirements.lock, made by
+# scripts/lock.sh from pyproject.toml's ranges), installed with uv (itself
+# pinned and hashed in scripts/uv.lock): a new release upstream cannot change
+# what a fresh clone installs. CGE_UNLOCKED=1 installs the newest versions
+# pyproject.toml allows instead (scripts/test-latest.sh uses it).
 install_project() {
-    if [[ -f "$STAMP" && "$STAMP" -nt "$ROOT/pyproject.toml" ]]; then
-        log "python packages up to date ($STAMP newer than pyproject.toml)"
+    local lock="$ROOT/requirements.lock" uvlock="$ROOT/scripts/uv.lock"
+    [[ -f "$lock" ]] || die "lock file $lock is missing (make it with: bash scripts/lock.sh)"
+    if [[ -f "$STAMP" && "$STAMP" -nt "$ROOT/pyproject.toml" && "$STAMP" -nt "$lock" ]]; then
+        log "python packages up to date ($STAMP newer than pyproject.toml and requirements.lock)"
         return
     fi
-    local piplog="$VENV/pip-install.log"
-    log "pip install -e '.[test]' into $VENV (first time: ~300 MB of wheels, up to a few minutes; log: $piplog)"
-    (cd "$ROOT" && run_logged "$piplog" "$VPY" -m pip install --disable-pip-version-check --no-input -e '.[test]')
+    local piplog="$VENV/pip-install.log" uv="$VENV/bin/uv"
+    log "installing uv from $uvlock (hashed)"
+    run_logged "$piplog" "$VPY" -m pip install --disable-pip-version-check --no-input -q \
+        --require-hashes --no-deps -r "$uvlock"
+    if [[ "${CGE_UNLOCKED:-0}" == 1 ]]; then
+        log "CGE_UNLOCKED=1: the newest versions that pyproject.toml allows, not the lock (log: $piplog)"
+        (cd "$ROOT" && run_logged "$piplog" "$uv" pip install --python "$VPY" --upgrade -e '.[all]')
+    else
+        log "installing the locked packages from $lock (first time: ~1 GB, a few minutes; log: $piplog)"
+        run_logged "$piplog" "$uv" pip sync --python "$VPY" --require-hashes "$lock"
+        (cd "$ROOT" && run_logged "$piplog" "$uv" pip install --python "$VPY" --no-deps -e .)
+    fi
     touch "$STAMP"
 }
 

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Bootstrap the environment if needed, then run pytest from the repository
-# root (test paths given as arguments are relative to the root).
+# The README's test command: bootstrap the environment if needed (from the lock
+# file), then run pytest from the repository root on the default suite (tests
+# marked `slow` are left out by pyproject.toml's addopts; `-m slow` runs them,
+# `-m "slow or not slow"` runs everything). Extra arguments go to pytest;
+# test paths are relative to the root.
 # Exit code: pytest's, except "no tests collected" (5), which becomes 1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CGE_VENV:-$ROOT/.venv}"
 bash "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
-export PYOMO_CONFIG_DIR="$ROOT/.venv/pyomo"
+export PYOMO_CONFIG_DIR="$VENV/pyomo"
 rc=0
-"$ROOT/.venv/bin/python" -m pytest "$@" || rc=$?
+"$VENV/bin/python" -m pytest "$@" || rc=$?
 if [[ $rc -eq 5 ]]; then
     echo "scripts/test.sh: FAILED: pytest collected no tests (exit code 5)" >&2
     exit 1

@@ -6,7 +6,7 @@ anything a test shocks is built fresh from a factory fixture, because an
 :class:`~cge.Equilibrium` carries its current solution as state.
 
 Conventions of the model that the closed forms in the tests rely on (see
-``cge/blocks/sector.py``):
+``cge/blocks/sector.py`` and the structure modules beside it):
 
 * trade values ``X_ni`` are c.i.f. and net of the tariff (what the producer
   receives); the importer pays ``(1 + t_ni) X_ni`` and ``t_ni X_ni`` is
@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYOMO_CONFIG_DIR", str(ROOT / ".venv" / "pyomo"))
 
 from cge import Equilibrium, Primitives, examples  # noqa: E402
+from cge.tolerance import limit  # noqa: E402
 
-# Tolerance of comparisons against closed forms. IPOPT stops at residuals of
-# 1e-10 in logarithms (relative errors), so 1e-8 leaves room for propagation.
-REL = 1e-8
+# Tolerance of comparisons against closed forms: the solver's accepted residual
+# (relative, since every equation is in logarithms); see cge.tolerance.
+REL = limit()
 
 
 # ---------------------------------------------------------------- builders

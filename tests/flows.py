@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-REL = 1e-6
+from cge.tolerance import limit
+
+# Flows recomputed from a solution through up to 100 equations (cge.tolerance).
+REL = limit(terms=100)
 
 
 def model_flows(eq, data) -> dict[str, np.ndarray]:

@@ -144,3 +144,27 @@ def test_reader_options_are_refused_for_scenarios_and_primitives():
         assert result.exit_code == 1, result.output
         assert "--production-taxes, --balance: only for a workbook or a folder of CSV sheets" \
             in result.output
+
+
+def test_help_and_version_do_not_load_the_model():
+    """`cge --help` and `cge --version` start without importing Pyomo, pandas or
+    matplotlib (the CLI imports what a command needs when it runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from typer.testing import CliRunner; from cge.cli import app; "
+            "r = CliRunner().invoke(app, ['--version']); assert r.exit_code == 0, r.output; "
+            "assert r.output.startswith('cge '), r.output; "
+            "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output; "
+            "heavy = sorted(m for m in ('pyomo', 'pandas', 'matplotlib', 'scipy') if m in sys.modules); "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_lazy_package_attributes():
+    import cge
+
+    assert callable(cge.examples.three_by_three)
+    assert cge.Equilibrium.__name__ == "Equilibrium"
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        cge.nonsense  # noqa: B018

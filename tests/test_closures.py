@@ -28,6 +28,7 @@ from cge.model import build_model
 from cge.parameters import AGENT_PARAMETERS, AGENTS
 from cge.primitives import Closure
 from cge.welfare import COMPONENTS, decompose
+from cge.tolerance import limit, WALRAS_TERMS
 
 pytestmark = pytest.mark.solver
 
@@ -79,8 +80,8 @@ def test_benchmark_is_replicated_by_agent(data, closure):
     assert prim.closure == Closure(*closure)
     base = eq.solve()
     assert eq.last_stats.iterations <= 1
-    assert base.max_residual < 1e-8
-    assert abs(base.walras_residual) < 1e-8
+    assert base.max_residual < limit()
+    assert abs(base.walras_residual) < limit(terms=WALRAS_TERMS)
     # The model has the agents exactly when the closure is not the default.
     has_agents = hasattr(eq.model, "log_agent_spending")
     assert has_agents == (closure != CLOSURES[0])
@@ -93,7 +94,7 @@ def test_benchmark_is_replicated_by_agent(data, closure):
         got = base.sectors.loc[idx, f"{a}_demand"].to_numpy(float).reshape(len(R), len(S))
         np.testing.assert_allclose(got, want[:, k], rtol=1e-6, atol=1e-9 * scale, err_msg=a)
         spend = base.regions.loc[list(R), f"{a}_spending"].to_numpy(float)
-        np.testing.assert_allclose(spend, want[:, k].sum(axis=1), rtol=1e-6, atol=1e-9 * scale)
+        np.testing.assert_allclose(spend, want[:, k].sum(axis=1), rtol=1e-6, atol=limit(scale, terms=len(R)))
     # The SAM has a government and investment in the home region: the split is not trivial.
     h = R.index(HOME[name])
     assert want[h, 1].sum() > 0 and want[h, 2].sum() > 0
@@ -182,12 +183,12 @@ def test_walras_law_after_a_tariff_shock(data, closure):
     eq, prim = calibrated(bench, closure)
     eq.solve()
     new = eq.solve(tariff_shock(prim, HOME[name]))
-    assert new.max_residual < 1e-8
+    assert new.max_residual < limit()
     # The market left out of the system clears ...
     m = eq.model
     con = next(iter(m.walras_market.values()))
     assert not con.active
-    assert abs(pyo.value(con.body) - pyo.value(con.upper)) < 1e-8
+    assert abs(pyo.value(con.body) - pyo.value(con.upper)) < limit(terms=WALRAS_TERMS)
     # ... so every region's trade balance is minus its deficit, and income is spent.
     reg = new.regions
     np.testing.assert_allclose(reg["trade_balance"] + reg["deficit"], 0.0,
@@ -253,7 +254,7 @@ def test_more_real_government_consumption_costs_the_household(japan):
     assert n["real_income"] < b["real_income"]
     d = decompose(base, new, prim, eq.primitives)
     w = d.regions.loc["JPN"]
-    assert w["government"] < 0 and abs(w["residual"]) < 1e-7
+    assert w["government"] < 0 and abs(w["residual"]) < limit(terms=WALRAS_TERMS)
     # Roughly the extra spending, as a share of household consumption.
     cost = 100 * 0.1 * b["government_spending"] / b["household_spending"]
     assert w["government"] == pytest.approx(-cost, rel=0.05)
@@ -402,7 +403,7 @@ def test_welfare_parts_sum_to_the_total(japan, closure, shock):
     w = d.regions
     parts = w[list(COMPONENTS)].sum(axis=1)
     np.testing.assert_allclose(parts + w["residual"], w["total"], atol=1e-12)
-    assert w["residual"].abs().max() < 1e-7, w["residual"]
+    assert w["residual"].abs().max() < limit(terms=WALRAS_TERMS), w["residual"]
     np.testing.assert_allclose(w["total"], 100 * np.log(new.regions["real_income"]
                                                        / base.regions["real_income"]), atol=1e-10)
     ev_parts = w[[f"ev_{c}" for c in COMPONENTS]].sum(axis=1) + w["ev_residual"]
@@ -414,11 +415,11 @@ def test_welfare_parts_sum_to_the_total(japan, closure, shock):
     if shock == "savings_rate":
         jpn = w.loc["JPN"]
         if closure == CLOSURES[0]:  # the regional household: agent shares are not used
-            assert abs(jpn["total"]) < 1e-10
+            assert abs(jpn["total"]) < limit()
         elif closure[1] == "savings_driven":  # saving more means consuming less
             assert jpn["total"] < -1 and jpn["investment"] < -1
         else:  # investment_driven: the savings rate is not a parameter; nothing moves
-            assert abs(jpn["total"]) < 1e-8
+            assert abs(jpn["total"]) < limit(terms=WALRAS_TERMS)
             assert new.regions.loc["JPN", "real_investment"] == pytest.approx(
                 base.regions.loc["JPN", "real_investment"], rel=1e-8)
 
@@ -433,14 +434,14 @@ def test_small_open_economy_with_fixed_real_closures(japan):
     cal.set_start(eq, start)
     base = eq.solve()
     new = eq.solve(tariff_shock(prim, "JPN"))
-    assert new.max_residual < 1e-8 and abs(new.walras_residual) < 1e-8
+    assert new.max_residual < limit() and abs(new.walras_residual) < limit(terms=WALRAS_TERMS)
     b, n = base.regions, new.regions
     assert n.loc["JPN", "real_government"] == pytest.approx(b.loc["JPN", "real_government"], rel=1e-8)
     assert n.loc["JPN", "real_investment"] == pytest.approx(b.loc["JPN", "real_investment"], rel=1e-8)
     assert n.loc["ROW", "household_spending"] == pytest.approx(b.loc["ROW", "household_spending"],
                                                                rel=1e-12)
     d = decompose(base, new, prim, eq.primitives, fixed_region="ROW")
-    assert abs(d.regions.loc["JPN", "residual"]) < 1e-7
+    assert abs(d.regions.loc["JPN", "residual"]) < limit(terms=WALRAS_TERMS)
 
 
 # ======================================================================
@@ -600,7 +601,7 @@ shocks:
     w = run.welfare.regions
     parts = w[list(COMPONENTS) + ["residual"]].sum(axis=1)
     np.testing.assert_allclose(parts, w["total"], atol=1e-12)
-    assert w["residual"].abs().max() < 1e-7
+    assert w["residual"].abs().max() < limit(terms=WALRAS_TERMS)
     b, n = run.base.regions, run.new.regions
     assert n.loc["JPN", "real_government"] == pytest.approx(b.loc["JPN", "real_government"], rel=1e-8)
     assert n.loc["JPN", "real_investment"] == pytest.approx(b.loc["JPN", "real_investment"], rel=1e-8)

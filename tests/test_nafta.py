@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from calibration import caliendo_parro as cp
 from cge.cli import app
+from cge.tolerance import limit, WALRAS_TERMS
 
 ROOT = Path(__file__).resolve().parents[1]
 CP_DIR = ROOT.parent / "shared" / "data" / "caliendo_parro_2015"
@@ -66,7 +67,7 @@ def test_results_folder_and_expectations(nafta_run):
     info = json.loads((out / "run_info.json").read_text())
     solver = info["solver"]["as_specified"]
     assert solver["benchmark_iterations"] == 0, "the calibrated start was not used"
-    assert solver["max_residual"] < 1e-8 and abs(solver["walras_residual"]) < 1e-9
+    assert solver["max_residual"] < limit() and abs(solver["walras_residual"]) < limit(terms=WALRAS_TERMS)
 
 
 def test_welfare_and_tariffs_as_caliendo_parro(nafta_run):

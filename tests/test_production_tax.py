@@ -29,6 +29,7 @@ from cge.parameters import AGENTS
 from cge.scenario import _identities_of, run_scenario
 from cge.solve import max_residual
 from cge.welfare import COMPONENTS, decompose
+from cge.tolerance import limit, WALRAS_TERMS
 from flows import assert_flows_match  # tests/flows.py
 
 pytestmark = pytest.mark.solver
@@ -87,7 +88,7 @@ def assert_exact(w):
     """The welfare parts sum to the total exactly, in log points and in money."""
     parts = w[list(COMPONENTS)].sum(axis=1)
     np.testing.assert_allclose(parts + w["residual"], w["total"], atol=1e-12)
-    assert w["residual"].abs().max() < 1e-7, w["residual"]
+    assert w["residual"].abs().max() < limit(terms=WALRAS_TERMS), w["residual"]
     ev_parts = w[[f"ev_{c}" for c in COMPONENTS]].sum(axis=1) + w["ev_residual"]
     np.testing.assert_allclose(ev_parts, w["ev"], rtol=1e-10, atol=1e-12)
 
@@ -119,8 +120,8 @@ def test_uniform_tax_raises_prices_by_one_plus_t_and_leaves_real_income(rate):
     # The welfare decomposition: the revenue exactly offsets what the tax adds to prices.
     w = decompose(base, new, prim, eq.primitives).regions
     assert_exact(w)
-    assert abs(w["total"].iloc[0]) < 1e-8
-    assert abs(w["production_taxes"].iloc[0]) < 1e-8
+    assert abs(w["total"].iloc[0]) < limit(terms=WALRAS_TERMS)
+    assert abs(w["production_taxes"].iloc[0]) < limit(terms=WALRAS_TERMS)
 
 
 def test_differential_taxes_distort_by_the_closed_form():
@@ -152,14 +153,14 @@ def test_differential_taxes_distort_by_the_closed_form():
 # ============================================== homogeneity and Walras' law
 def test_homogeneity_and_walras_with_taxes(taxed):
     eq, prim, res = taxed
-    assert abs(res.walras_residual) < 1e-8 and res.max_residual < 1e-8
+    assert abs(res.walras_residual) < limit(terms=WALRAS_TERMS) and res.max_residual < limit()
     np.testing.assert_allclose(res.regions["trade_balance"], -res.regions["deficit"],
                                atol=1e-8 * res.regions["income"].max())
     assert (res.regions.loc["North", "production_tax_revenue"] > 0
             and res.regions.loc["South", "production_tax_revenue"] < 0)
     other = Equilibrium(prim)
     doubled = other.solve(numeraire=2.0)
-    assert abs(doubled.walras_residual) < 1e-8
+    assert abs(doubled.walras_residual) < limit(terms=WALRAS_TERMS)
     for table, cols in (("regions", ["income", "production_tax_revenue", "tariff_revenue",
                                      "factor_income", "cpi"]),
                         ("sectors", ["price_index", "input_price", "production_tax_revenue",
@@ -177,7 +178,7 @@ def test_homogeneity_and_walras_with_taxes(taxed):
 def test_income_equals_sources_with_taxes(taxed):
     eq, prim, res = taxed
     ids = _identities_of(res, prim, list(prim.regions))
-    assert max(ids.values()) < 1e-8, ids
+    assert max(ids.values()) < limit(terms=WALRAS_TERMS), ids
     reg = res.regions
     sources = (reg["factor_income"] + reg["tariff_revenue"] + reg["production_tax_revenue"]
                + reg["profits"] + reg["deficit"])
@@ -282,7 +283,7 @@ def test_calibration_formula_and_replication_from_a_workbook(tmp_path):
     assert prim["production_tax"][1, 2] < 0 < prim["production_tax"][0, 0]
     eq = Equilibrium(prim)
     cal.set_start(eq, start)
-    assert max_residual(eq.model) < 1e-8
+    assert max_residual(eq.model) < limit()
     res = eq.solve()
     assert eq.last_stats.iterations == 0
     assert_flows_match(eq, read)
@@ -310,7 +311,7 @@ def test_japan_workbook_with_production_taxes_replicates():
     # value added at factor cost: the IDT cell is no longer in the factor payments
     assert data.factor_payments[0, 0].sum() == pytest.approx(5082.506 + 1435.01, rel=1e-12)
     eq, prim = cal.calibrated_equilibrium(data)
-    assert max_residual(eq.model) < 1e-8
+    assert max_residual(eq.model) < limit()
     res = eq.solve()
     assert eq.last_stats.iterations == 0
     assert_flows_match(eq, data)
@@ -348,7 +349,7 @@ def test_scenario_parameter_shock_on_production_tax(tmp_path):
     assert (prim["production_tax"] == 0).all()
     assert res.identities_hold, res.identities[~res.identities["ok"]].to_string()
     ids = res.identities.set_index(["equilibrium", "identity"])["value"]
-    assert ids[("counterfactual", "income_equals_sources")] < 1e-8
+    assert ids[("counterfactual", "income_equals_sources")] < limit(terms=WALRAS_TERMS)
     new = run.new
     assert new.sectors.loc[("North", "manufacturing"), "production_tax"] == pytest.approx(0.2)
     assert new.regions.loc["North", "production_tax_revenue"] > 0
@@ -402,7 +403,7 @@ def test_sam_round_trip_keeps_every_account(tmp_path):
     prim2, start2 = cal.calibrate(back, closure=CLOSURE)
     eq2 = Equilibrium(prim2)
     cal.set_start(eq2, start2)
-    assert max_residual(eq2.model) < 1e-8
+    assert max_residual(eq2.model) < limit()
     again = eq2.solve()
     assert eq2.last_stats.iterations == 0
     assert_flows_match(eq2, back)

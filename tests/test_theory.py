@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from cge import Equilibrium, Numeraire, Primitives, examples
+from cge.tolerance import limit, WALRAS_TERMS
 
 from conftest import (
     REL, asymmetric_economy, closed_economy, domestic_share, foreign_mask, head_ries,
@@ -435,16 +436,16 @@ def check_accounting(prim: Primitives, res) -> None:
     R, S, F = prim.regions, prim.sectors, prim.factors
     scale = reg["income"].max()
 
-    assert abs(res.walras_residual) < 1e-9
+    assert abs(res.walras_residual) < limit(terms=WALRAS_TERMS)
 
     # Sign convention: deficit D_n > 0 means n imports more than it exports:
     # exports - imports = -D_n (both c.i.f., net of tariffs), in value terms
     # D_n times the numeraire value.
     deficit = prim["deficit"] * prim.numeraire.value
-    np.testing.assert_allclose(reg["trade_balance"].to_numpy(), -deficit, atol=1e-9 * scale)
+    np.testing.assert_allclose(reg["trade_balance"].to_numpy(), -deficit, atol=limit(scale, terms=len(R)))
     np.testing.assert_allclose(reg["deficit"].to_numpy(), deficit, atol=1e-12 * scale)
-    assert abs(reg["trade_balance"].sum()) < 1e-9 * scale
-    assert abs(reg["exports"].sum() - reg["imports"].sum()) < 1e-9 * scale
+    assert abs(reg["trade_balance"].sum()) < limit(scale, terms=len(R))
+    assert abs(reg["exports"].sum() - reg["imports"].sum()) < limit(scale, terms=len(R))
 
     # Income = factor income + tariff revenue + profits + deficit.
     income = reg["factor_income"] + reg["tariff_revenue"] + reg["profits"] + reg["deficit"]
@@ -500,6 +501,18 @@ def test_large_random_economy():
                 for b in range(a + 1, len(R)):
                     assert head_ries(res, R[a], R[b], s) == approx(
                         _head_ries_closed_form(p, a, b, j), rel=REL), (R[a], R[b], s)
+
+
+def test_accounting_check_catches_a_walras_residual_of_one_in_a_million(three_by_three):
+    """The limits follow the solver's tolerance, but stay tight enough to fail on a
+    market left out that does not clear to 1e-6 of its value."""
+    import dataclasses
+
+    prim, res = three_by_three
+    check_accounting(prim, res)
+    broken = dataclasses.replace(res, walras_residual=1e-6)
+    with pytest.raises(AssertionError):
+        check_accounting(prim, broken)
 
 
 # =====================================================================

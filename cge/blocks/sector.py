@@ -19,16 +19,30 @@ Notation follows Melitz and Redding (2014), "Heterogeneous Firms and Trade"
 (\sigma-1)/\sigma`. Values are measured at c.i.f. prices net of the tariff
 (what the producer receives); consumers pay :math:`(1+t_{ni})` times that.
 
-Market structures (``config.market_structure``):
+Market structures (``config.market_structure``), one module each, holding
+that structure's equation families with their math:
 
-``melitz``
+``melitz`` (:mod:`cge.blocks.melitz`)
     Pareto-distributed productivity, fixed costs of serving each market,
     selection into markets (Melitz 2003, MR section 6).
-``krugman``
+``krugman`` (:mod:`cge.blocks.krugman`)
     Homogeneous firms of productivity :math:`\varphi_{\min,i}` that all serve
     every active market; the fixed cost is :math:`\delta f_{E,i}` per period.
-``armington``
+``armington`` (:mod:`cge.blocks.armington`)
     Perfect competition with national varieties weighted by :math:`a_{ni}`.
+``cara`` (:mod:`cge.blocks.cara`)
+    Heterogeneous firms with CARA sub-utility and variable mark-ups priced with
+    the Lambert W function (Behrens, Mion, Murata and Suedekum); selection at
+    the choke price, population :math:`L_n` as a primitive.
+
+This module keeps what every structure shares: the block class, its
+configuration, the common unknowns, the equations that do not depend on the
+structure (fixed entry, tariff revenue, profits paid out), the ports, and the
+dispatch to the structure's module (:data:`STRUCTURES`). A structure module
+provides ``NAME``, ``HAS_FIRMS``, ``SELECTS``, ``declare_variables(b, positive)``,
+``declare_equations(b)``, and, if it has firms, ``free_entry_rule(b, i)``,
+``input_terms(b, i)`` and ``operating_profit(b, i)``; without firms,
+``input_market_rule(b, i)``.
 
 Entry (``config.entry``): ``free`` determines the mass of entrants by free
 entry; ``fixed`` holds the mass of potential entrants at :math:`\bar M_{E,i}`
@@ -42,7 +56,6 @@ any route where it fails.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 
 import pyomo.environ as pyo
@@ -51,8 +64,14 @@ from pyomo.core.base.block import BlockData, declare_custom_block
 from pyomo.network import Port
 
 from ..parameters import ENTRY_MODES, MARKET_STRUCTURES, PARAMETERS
+from . import armington, cara, krugman, melitz
+from ._common import log_sum_exp
 
-__all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG"]
+__all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG",
+           "STRUCTURES"]
+
+#: market_structure -> module holding that structure's equation families
+STRUCTURES = {mod.NAME: mod for mod in (melitz, krugman, armington, cara)}
 
 
 def _positive(x):
@@ -79,6 +98,8 @@ SECTOR_CONFIG.declare("sigma", ConfigValue(
     domain=_positive, description="elasticity of substitution sigma > 1"))
 SECTOR_CONFIG.declare("k", ConfigValue(
     default=4.0, domain=_positive, description="Pareto shape k > sigma - 1 (melitz)"))
+SECTOR_CONFIG.declare("cara_alpha", ConfigValue(
+    default=1.0, domain=_positive, description="CARA parameter alpha > 0 (cara)"))
 SECTOR_CONFIG.declare("delta", ConfigValue(
     default=1.0, domain=_positive, description="exogenous exit rate (1: static model)"))
 SECTOR_CONFIG.declare("value_scale", ConfigValue(
@@ -90,7 +111,7 @@ SECTOR_CONFIG.declare("value_scale", ConfigValue(
 SECTOR_CONFIG.declare("parameters", ConfigValue(
     default={}, domain=dict,
     description="initial values of the mutable parameters phi_min[i], f_e[i], "
-    "entrants[i], f[n,i], tau[n,i], tariff[n,i], pref_weight[n,i] as "
+    "entrants[i], f[n,i], tau[n,i], tariff[n,i], pref_weight[n,i], population[n] as "
     "mappings from index to value; missing entries take the table default"))
 
 
@@ -126,12 +147,22 @@ class HeterogeneousFirmSectorData(BlockData):
         return cfg
 
     @property
+    def structure(self):
+        """The module holding this sector's market-structure equations (:data:`STRUCTURES`)."""
+        return STRUCTURES[self.config.market_structure]
+
+    @property
     def is_melitz(self) -> bool:
         return self.config.market_structure == "melitz"
 
     @property
+    def selects(self) -> bool:
+        """Whether the structure has a productivity cutoff per route (melitz, cara)."""
+        return self.structure.SELECTS
+
+    @property
     def has_firms(self) -> bool:
-        return self.config.market_structure != "armington"
+        return self.structure.HAS_FIRMS
 
     # ------------------------------------------------------------------- build
     def build(self, *index):
@@ -143,6 +174,7 @@ class HeterogeneousFirmSectorData(BlockData):
         self.k = cfg.k
         self.delta = cfg.delta
         self.rho = (cfg.sigma - 1.0) / cfg.sigma
+        self.alpha = cfg.cara_alpha
 
         self.regions = pyo.Set(initialize=regions, ordered=True, doc="regions n, i")
         self.routes = pyo.Set(
@@ -169,6 +201,7 @@ class HeterogeneousFirmSectorData(BlockData):
         self.tau = param("tau", self.routes, "iceberg trade cost")
         self.tariff = param("tariff", self.routes, "ad valorem tariff on c.i.f. value")
         self.pref_weight = param("pref_weight", self.routes, "Armington preference weight")
+        self.population = param("population", self.regions, "consumers (cara)")
 
     def _declare_variables(self):
         """Every unknown is positive and is solved for in logarithms.
@@ -193,35 +226,16 @@ class HeterogeneousFirmSectorData(BlockData):
         positive("input_demand", R, "Y_i: composite input used by the sector in i (quantity)")
         if self.has_firms:
             positive("entry_mass", R, "M_Ei: mass of entrants per period")
-        if self.is_melitz:
-            positive("cutoff", A, "phi*_ni: productivity of the least productive seller in n")
+        self.structure.declare_variables(self, positive)
 
-    # ----------------------------------------------------------- expressions
-    def _log_firm_stock(self, i):
-        r"""Log mass of firms that have drawn productivity, :math:`\ln(M_{Ei}/\delta)`."""
-        return self.log_entry_mass[i] - math.log(self.delta)
-
-    def _log_selection_share(self, n, i):
-        r"""Log share of drawn firms selling in n, :math:`k \ln(\varphi_{\min,i}/\varphi^*_{ni})`."""
-        return self.k * (pyo.log(self.phi_min[i]) - self.log_cutoff[n, i])
-
+    # ------------------------------------------------------------- equations
     def _declare_equations(self):
-        ms = self.config.market_structure
-        if ms == "melitz":
-            self._declare_melitz()
-        elif ms == "krugman":
-            self._declare_krugman()
-        else:
-            self._declare_armington()
-        if self.is_melitz:
-            self.sellers = pyo.Expression(
-                self.routes,
-                rule=lambda b, n, i: pyo.exp(b._log_firm_stock(i) + b._log_selection_share(n, i)),
-                doc="M_ni = (M_Ei/delta) (phi_min_i/phi*_ni)^k: mass of i's firms selling in n")
+        structure = self.structure
+        structure.declare_equations(self)
         if self.has_firms:
             if self.config.entry == "free":
-                self.free_entry = pyo.Constraint(self.regions, rule=_free_entry_rule(ms),
-                                                 doc=_free_entry_rule(ms).__doc__)
+                self.free_entry = pyo.Constraint(self.regions, rule=structure.free_entry_rule,
+                                                 doc=structure.free_entry_rule.__doc__)
             else:
                 self.fixed_entry = pyo.Constraint(
                     self.regions,
@@ -250,26 +264,6 @@ class HeterogeneousFirmSectorData(BlockData):
             self.profit = pyo.Expression(
                 self.regions, rule=lambda b, i: 0.0,
                 doc="Pi_i = 0: free entry dissipates profits in entry costs (outlet)")
-
-    def _declare_melitz(self):
-        self.zero_cutoff_profit = pyo.Constraint(self.routes, rule=_zero_cutoff_profit_rule,
-                                                 doc=_zero_cutoff_profit_rule.__doc__)
-        self.ces_price_index = pyo.Constraint(self.regions, rule=_melitz_price_index_rule,
-                                              doc=_melitz_price_index_rule.__doc__)
-        self.bilateral_trade = pyo.Constraint(self.routes, rule=_melitz_trade_rule,
-                                              doc=_melitz_trade_rule.__doc__)
-
-    def _declare_krugman(self):
-        self.ces_price_index = pyo.Constraint(self.regions, rule=_krugman_price_index_rule,
-                                              doc=_krugman_price_index_rule.__doc__)
-        self.bilateral_trade = pyo.Constraint(self.routes, rule=_krugman_trade_rule,
-                                              doc=_krugman_trade_rule.__doc__)
-
-    def _declare_armington(self):
-        self.ces_price_index = pyo.Constraint(self.regions, rule=_armington_price_index_rule,
-                                              doc=_armington_price_index_rule.__doc__)
-        self.bilateral_trade = pyo.Constraint(self.routes, rule=_armington_trade_rule,
-                                              doc=_armington_trade_rule.__doc__)
 
     def _declare_ports(self):
         self.inlet = Port(doc="host -> sector: destination expenditure, origin input price")
@@ -304,163 +298,10 @@ HeterogeneousFirmSector.__init__ = _init_with_config
 
 
 # ======================================================================
-# Equation families. Each docstring states the equation in MR notation.
-# Every equation is written in logarithms (or as a ratio), so that its
-# residual is a relative error whatever the scale of the data.
+# Equation families common to every structure. Each docstring states the
+# equation in MR notation; the structure-specific parts come from the
+# structure's module.
 # ======================================================================
-def _log1p_tariff(b, n, i):
-    return pyo.log(1 + b.tariff[n, i])
-
-
-def _log_sum_exp(terms):
-    """``log(sum(exp(t)))`` of Pyomo expressions (the aggregates of the model)."""
-    return pyo.log(sum(pyo.exp(t) for t in terms))
-
-
-def _zero_cutoff_profit_rule(b, n, i):
-    r"""Zero-cutoff profit: the least productive seller from i in n just covers its fixed cost.
-
-    .. math::
-        r_{ni}(\varphi^*_{ni}) = (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
-        \left(\frac{\tau_{ni} c_i}{\rho\,\varphi^*_{ni}}\right)^{1-\sigma}
-        = \sigma c_i f_{ni}
-        \qquad \forall (n, i) \text{ active}
-
-    (MR eq. 6 with an ad valorem tariff on the c.i.f. value.)
-    """
-    s = b.sigma
-    lhs = (-s * _log1p_tariff(b, n, i) + b.log_expenditure[n]
-           + (s - 1) * b.log_price_index[n]
-           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
-                        - math.log(b.rho) - b.log_cutoff[n, i]))
-    rhs = math.log(s) + b.log_input_price[i] + pyo.log(b.f[n, i])
-    return lhs == rhs
-
-
-def _melitz_price_index_rule(b, n):
-    r"""CES price index under Pareto productivity (MR eq. 9 with Pareto).
-
-    .. math::
-        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
-        \frac{k\,\varphi_{\min,i}^k}{k-\sigma+1}
-        \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho}\right)^{1-\sigma}
-        (\varphi^*_{ni})^{\sigma-1-k}
-    """
-    s, k = b.sigma, b.k
-    terms = [
-        b._log_firm_stock(i) + math.log(k / (k - s + 1)) + k * pyo.log(b.phi_min[i])
-        + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
-                     + b.log_input_price[i])
-        + (s - 1 - k) * b.log_cutoff[n, i]
-        for i in b.origins(n)
-    ]
-    return (1 - s) * b.log_price_index[n] == _log_sum_exp(terms)
-
-
-def _melitz_trade_rule(b, n, i):
-    r"""Bilateral trade: sellers times average sales (MR eq. 20, with the exit rate).
-
-    .. math::
-        X_{ni} = \underbrace{\frac{M_{Ei}}{\delta}
-        \left(\frac{\varphi_{\min,i}}{\varphi^*_{ni}}\right)^k}_{M_{ni}}
-        \; \frac{\sigma k}{k-\sigma+1} c_i f_{ni}
-    """
-    s, k = b.sigma, b.k
-    rhs = (b._log_firm_stock(i) + b._log_selection_share(n, i)
-           + math.log(s * k / (k - s + 1)) + b.log_input_price[i] + pyo.log(b.f[n, i]))
-    return b.log_trade_value[n, i] == rhs
-
-
-def _free_entry_rule(ms):
-    if ms == "melitz":
-        def rule(b, i):
-            r"""Free entry: expected profits of an entrant equal the sunk entry cost (MR eq. 16).
-
-            .. math::
-                \sum_n \frac{\sigma-1}{k-\sigma+1} f_{ni}
-                \left(\frac{\varphi_{\min,i}}{\varphi^*_{ni}}\right)^k = \delta f_{E,i}
-            """
-            s, k = b.sigma, b.k
-            terms = [pyo.log(b.f[n, i]) + b._log_selection_share(n, i) for n in b.destinations(i)]
-            return _log_sum_exp(terms) == pyo.log(b.delta * b.f_e[i] * (k - s + 1) / (s - 1))
-        return rule
-
-    def rule(b, i):
-        r"""Free entry with homogeneous firms: operating profits cover the fixed cost.
-
-        .. math::
-            \frac{1}{\sigma}\sum_n X_{ni} = c_i f_{E,i} M_{Ei}
-        """
-        terms = [b.log_trade_value[n, i] for n in b.destinations(i)]
-        return _log_sum_exp(terms) - math.log(b.sigma) == (
-            b.log_input_price[i] + pyo.log(b.f_e[i]) + b.log_entry_mass[i])
-    return rule
-
-
-def _krugman_price_index_rule(b, n):
-    r"""CES price index with homogeneous firms (Krugman 1980).
-
-    .. math::
-        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
-        \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
-    """
-    s = b.sigma
-    terms = [
-        b._log_firm_stock(i)
-        + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
-                     - pyo.log(b.phi_min[i]) + b.log_input_price[i])
-        for i in b.origins(n)
-    ]
-    return (1 - s) * b.log_price_index[n] == _log_sum_exp(terms)
-
-
-def _krugman_trade_rule(b, n, i):
-    r"""Bilateral trade with homogeneous firms: every firm of i sells in n.
-
-    .. math::
-        X_{ni} = \frac{M_{Ei}}{\delta} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
-        \left(\frac{\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
-    """
-    s = b.sigma
-    rhs = (b._log_firm_stock(i) - s * _log1p_tariff(b, n, i)
-           + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
-           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
-                        - math.log(b.rho) - pyo.log(b.phi_min[i])))
-    return b.log_trade_value[n, i] == rhs
-
-
-def _armington_price_index_rule(b, n):
-    r"""CES price index of national varieties (Armington).
-
-    .. math::
-        P_n^{1-\sigma} = \sum_i a_{ni}
-        \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\varphi_{\min,i}}\right)^{1-\sigma}
-    """
-    s = b.sigma
-    terms = [
-        pyo.log(b.pref_weight[n, i])
-        + (1 - s) * (_log1p_tariff(b, n, i) + pyo.log(b.tau[n, i])
-                     - pyo.log(b.phi_min[i]) + b.log_input_price[i])
-        for i in b.origins(n)
-    ]
-    return (1 - s) * b.log_price_index[n] == _log_sum_exp(terms)
-
-
-def _armington_trade_rule(b, n, i):
-    r"""Bilateral trade of national varieties under perfect competition.
-
-    .. math::
-        X_{ni} = a_{ni} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
-        \left(\frac{\tau_{ni} c_i}{\varphi_{\min,i}}\right)^{1-\sigma}
-    """
-    s = b.sigma
-    rhs = (pyo.log(b.pref_weight[n, i]) - s * _log1p_tariff(b, n, i)
-           + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
-           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
-                        - pyo.log(b.phi_min[i])))
-    return b.log_trade_value[n, i] == rhs
-
-
 def _input_market_rule(b, i):
     r"""Composite input used in i: variable, fixed and entry costs.
 
@@ -472,17 +313,12 @@ def _input_market_rule(b, i):
     remains under armington. The entry term is absent under fixed entry.)
     Under free entry this equals the sector's revenue :math:`\sum_n X_{ni}`.
     """
-    dests = b.destinations(i)
     if not b.has_firms:
-        return b.log_input_price[i] + b.log_input_demand[i] == _log_sum_exp(
-            [b.log_trade_value[n, i] for n in dests])
-    terms = [math.log(b.rho) + b.log_trade_value[n, i] - b.log_input_price[i] for n in dests]
-    if b.is_melitz:
-        terms += [pyo.log(b.f[n, i]) + b._log_firm_stock(i) + b._log_selection_share(n, i)
-                  for n in dests]
+        return b.structure.input_market_rule(b, i)
+    terms = list(b.structure.input_terms(b, i))
     if b.config.entry == "free":
         terms.append(pyo.log(b.f_e[i]) + b.log_entry_mass[i])
-    return b.log_input_demand[i] == _log_sum_exp(terms)
+    return b.log_input_demand[i] == log_sum_exp(terms)
 
 
 def _tariff_revenue_rule(b, n):
@@ -500,13 +336,12 @@ def _profit_rule(b, i):
     .. math::
         \Pi_i = \frac{1}{\sigma}\sum_n X_{ni} - c_i \sum_n f_{ni} M_{ni}
         - c_i f_{E,i} M_{Ei}\,[\text{free entry}]
+
+    (the structure's operating profit, less entry costs under free entry)
     """
     if not b.has_firms:
         return 0.0
-    sales = sum(b.trade_value[n, i] for n in b.destinations(i))
-    cost = 0.0
-    if b.is_melitz:
-        cost += sum(b.f[n, i] * b.sellers[n, i] for n in b.destinations(i))
+    profit = b.structure.operating_profit(b, i)
     if b.config.entry == "free":
-        cost += b.f_e[i] * b.entry_mass[i]
-    return sales / b.sigma - b.input_price[i] * cost
+        profit = profit - b.input_price[i] * b.f_e[i] * b.entry_mass[i]
+    return profit

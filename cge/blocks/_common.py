@@ -1,0 +1,22 @@
+"""Helpers shared by the market-structure modules of :mod:`cge.blocks`.
+
+Every equation of a sector block is written in logarithms (or as a ratio), so
+that its residual is a relative error whatever the scale of the data. These
+helpers build the recurring pieces of those logarithmic equations.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+__all__ = ["log1p_tariff", "log_sum_exp"]
+
+
+def log1p_tariff(b, n, i):
+    r""":math:`\ln(1+t_{ni})` of the block's mutable tariff parameter."""
+    return pyo.log(1 + b.tariff[n, i])
+
+
+def log_sum_exp(terms):
+    """``log(sum(exp(t)))`` of Pyomo expressions (the aggregates of the model)."""
+    return pyo.log(sum(pyo.exp(t) for t in terms))
