@@ -135,3 +135,43 @@ def test_time_limit_on_the_command_line(tmp_path):
                                       "--time-limit", "1e-9"])
     assert result.exit_code == 2, result.output
     assert "time limit of 1e-09 s" in result.output
+
+
+# ------------------------------------------------------------------ formulation
+def _tables_close(a, b, rel=1e-9):
+    for name in ("regions", "factors", "sectors", "routes"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert list(x.columns) == list(y.columns) and x.index.equals(y.index), name
+        for col in x.columns:
+            if not np.issubdtype(x[col].dtype, np.number):
+                assert (x[col] == y[col]).all(), (name, col)
+                continue
+            xv, yv = x[col].to_numpy(float), y[col].to_numpy(float)
+            # on the scale of the column: free-entry profits and balances are roundoff
+            scale = np.maximum(np.abs(xv), np.nanmax(np.abs(xv), initial=0.0) * 1e-6)
+            ok = np.isclose(xv, yv, rtol=0.0, atol=0.0, equal_nan=True) | (np.abs(xv - yv) <= rel * scale)
+            assert ok.all(), (name, col, np.nanmax(np.abs(xv - yv) / scale))
+
+
+def test_reduced_formulation_is_the_same_equilibrium():
+    """Trade values and cutoffs as closed-form Expressions (the default) or as unknowns
+    with their own equations: the same benchmark and the same shocked equilibrium
+    (three market structures, tariffs, IO links, deficits)."""
+    prim = examples.three_by_three()
+    full = Equilibrium(prim, route_unknowns=True)
+    reduced = Equilibrium(prim)
+    assert reduced.n_equations() < full.n_equations()
+    assert not hasattr(reduced.model.sector["manufacturing"], "zero_cutoff_profit")
+    assert isinstance(full.model.sector["manufacturing"].log_cutoff, pyo.Var)
+    _tables_close(full.solve(), reduced.solve())
+    tariff = prim["tariff"] * 0.5
+    _tables_close(full.solve(tariff=tariff), reduced.solve(tariff=tariff))
+
+
+def test_reduced_formulation_replicates_a_calibrated_benchmark(calibrated):
+    eq = _started(calibrated)
+    assert not eq.model.sector["manufacturing"].route_unknowns
+    res = eq.solve()
+    assert eq.last_stats.iterations == 0
+    ref = _started(calibrated, route_unknowns=True)
+    _tables_close(ref.solve(), res)
