@@ -14,6 +14,7 @@ memory, and the issue's goals next to them.
     .venv/bin/python bench/bench_scale.py                    # 10x10 20x15 30x20
     .venv/bin/python bench/bench_scale.py 10x10 60x40        # any sizes
     .venv/bin/python bench/bench_scale.py --all              # 10x10 ... 60x40
+    .venv/bin/python bench/bench_scale.py --route-unknowns   # the formulation with route unknowns
 
 Not a test: run it by hand and report the table.
 """
@@ -95,7 +96,6 @@ def random_benchmark(regions: int, sectors: int, seed: int = 1, mobile: int = 2)
     factor_payments[:, :, :mobile] = (va * Y)[:, :, None] * mobile_split
     factor_payments[:, np.arange(nS), mobile + np.arange(nS)] = 0.5 * va * Y
     intermediate = gamma * Y[:, :, None]
-    # close the small gap left by the power iteration in the income identity
     sigma = rng.uniform(3.0, 5.0, size=nS)
     return BenchmarkData(
         regions=R, sectors=S, factors=F, trade=trade, tariff=tariff,
@@ -104,7 +104,7 @@ def random_benchmark(regions: int, sectors: int, seed: int = 1, mobile: int = 2)
         market_structure="melitz", name=f"random_{nR}x{nS}")
 
 
-def measure(regions: int, sectors: int, seed: int) -> dict:
+def measure(regions: int, sectors: int, seed: int, route_unknowns: bool | None = None) -> dict:
     """One size, in this process (called in a child): the row of the table."""
     t0 = time.perf_counter()
     import numpy as np
@@ -117,7 +117,7 @@ def measure(regions: int, sectors: int, seed: int) -> dict:
     data = random_benchmark(regions, sectors, seed)
     t0 = time.perf_counter()
     prim, start = calibrate(data)
-    eq = Equilibrium(prim)
+    eq = Equilibrium(prim, route_unknowns=route_unknowns)
     set_start(eq, start)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -147,9 +147,10 @@ def measure(regions: int, sectors: int, seed: int) -> dict:
     }
 
 
-def run_child(size: str, seed: int) -> dict:
-    regions, sectors = (int(x) for x in size.lower().split("x"))
+def run_child(size: str, seed: int, route_unknowns: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--child", size, "--seed", str(seed)]
+    if route_unknowns:
+        cmd.append("--route-unknowns")
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"{size} failed:\n{out.stderr[-3000:]}")
@@ -161,21 +162,24 @@ def main(argv=None) -> int:
     ap.add_argument("sizes", nargs="*", help="regions x sectors, e.g. 10x10 30x20")
     ap.add_argument("--all", action="store_true", help="10x10 to 60x40")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--route-unknowns", action="store_true",
+                    help="trade values and cutoffs as unknowns (the formulation before issue 14)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         r, s = (int(x) for x in args.child.lower().split("x"))
-        print(json.dumps(measure(r, s, args.seed)))
+        print(json.dumps(measure(r, s, args.seed, True if args.route_unknowns else None)))
         return 0
     sizes = ALL_SIZES if args.all else (args.sizes or DEFAULT_SIZES)
     head = (f"{'size':>7} {'eqs':>7} {'build':>7} {'bench':>7} {'(it)':>5} {'shock':>7} "
             f"{'ipopt':>7} {'ratio':>6} {'(it)':>5} {'steps':>5} {'NLPs':>5} {'peak GB':>8}")
     print("all-Melitz random economy with IO links, seed", args.seed,
-          "; wall seconds; shock = 10% cut of the largest region's tariffs")
+          "; wall seconds; shock = 10% cut of the largest region's tariffs;",
+          "route unknowns" if args.route_unknowns else "reduced formulation")
     print(head)
     rows = []
     for size in sizes:
-        row = run_child(size, args.seed)
+        row = run_child(size, args.seed, args.route_unknowns)
         rows.append(row)
         ratio = row["shock"] / row["shock_ipopt"] if row["shock_ipopt"] > 0 else float("inf")
         print(f"{row['size']:>7} {row['equations']:>7} {row['build']:>7.2f} {row['benchmark']:>7.2f} "
