@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 import pytest
 from typer.testing import CliRunner
@@ -143,12 +144,14 @@ def _tables_close(a, b, rel=1e-9):
         x, y = getattr(a, name), getattr(b, name)
         assert list(x.columns) == list(y.columns) and x.index.equals(y.index), name
         for col in x.columns:
-            if not np.issubdtype(x[col].dtype, np.number):
+            if not pd.api.types.is_numeric_dtype(x[col]) or pd.api.types.is_bool_dtype(x[col]):
                 assert (x[col] == y[col]).all(), (name, col)
                 continue
             xv, yv = x[col].to_numpy(float), y[col].to_numpy(float)
-            # on the scale of the column: free-entry profits and balances are roundoff
-            scale = np.maximum(np.abs(xv), np.nanmax(np.abs(xv), initial=0.0) * 1e-6)
+            # relative, with values near zero (free-entry profits, balances: roundoff)
+            # compared on the scale of the table's largest value
+            floor = 1e-3 * np.nanmax(np.abs(x.select_dtypes("number").to_numpy(float)))
+            scale = np.maximum(np.abs(xv), floor)
             ok = np.isclose(xv, yv, rtol=0.0, atol=0.0, equal_nan=True) | (np.abs(xv - yv) <= rel * scale)
             assert ok.all(), (name, col, np.nanmax(np.abs(xv - yv) / scale))
 
