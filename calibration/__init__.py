@@ -15,7 +15,8 @@
 from .benchmark import BenchmarkData
 from .calibrate import (
     DEFAULT_EXPORTER_SHARE, DEFAULT_SURVIVAL, CalibrationError, CalibrationReport, StartValues,
-    benchmark_from_equilibrium, calibrate, calibrated_equilibrium, set_start,
+    TRADE_COST_RULES, benchmark_from_equilibrium, calibrate, calibrated_equilibrium, set_start,
+    trade_cost_split,
 )
 from .balance import cross_entropy_balance, ras_balance
 from .checks import benchmark_problems, check_benchmark
@@ -27,7 +28,8 @@ from .sam import (
 __all__ = [
     "BenchmarkData", "CalibrationError", "CalibrationReport", "DEFAULT_EXPORTER_SHARE",
     "DEFAULT_SURVIVAL", "StartValues", "benchmark_from_equilibrium", "benchmark_problems",
-    "calibrate", "calibrated_equilibrium", "check_benchmark", "set_start",
+    "calibrate", "calibrated_equilibrium", "check_benchmark", "set_start", "trade_cost_split",
+    "TRADE_COST_RULES",
     "ReadReport", "WorkbookError", "load_workbook", "ras_balance", "cross_entropy_balance", "read_workbook",
     "write_benchmark_workbook", "write_workbook",
 ]

@@ -45,6 +45,11 @@ Optional firm-level information (NaN where not given, see
 ``entrants[i, s]``
     benchmark mass of entrants per period :math:`M_{Ei}` (melitz, krugman);
     only the firm normalisation, see :func:`calibration.calibrate`.
+``trade_cost[n, i, s]``
+    trade-cost index :math:`T_{nis} = \tau_{nis}^{-\epsilon_s}` (e.g. the
+    gravity function of :mod:`cge.gravity`, domestic routes included); the
+    calibration puts it into :math:`\tau` and the rest of the observed
+    trade friction into preferences (see :func:`calibration.calibrate`).
 
 The accounting identities that make the data a benchmark equilibrium are
 checked by :mod:`calibration.checks`.
@@ -81,12 +86,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "survival": ("region", "sector"),
     "exporter_share": ("destination", "origin", "sector"),
     "entrants": ("region", "sector"),
+    "trade_cost": ("destination", "origin", "sector"),
 }
 #: Default of each array field when omitted (None: required; NaN: "not given").
 DEFAULTS: dict[str, float | None] = {
     "trade": None, "tariff": 0.0, "factor_payments": None, "intermediate": 0.0,
     "final_demand": None, "deficit": 0.0, "sigma": None, "k": 4.0, "delta": 1.0,
     "survival": math.nan, "exporter_share": math.nan, "entrants": math.nan,
+    "trade_cost": math.nan,
     "government_demand": 0.0, "investment_demand": 0.0, "production_tax": 0.0,
 }
 #: What each field is, for messages and tables.
@@ -106,6 +113,7 @@ DESCRIPTIONS = {
     "survival": "share of drawn firms that produce",
     "exporter_share": "share of producers selling in a foreign market",
     "entrants": "mass of entrants per period",
+    "trade_cost": "trade-cost index T[n,i,s] = tau^-epsilon (e.g. from cge gravity)",
 }
 _LABEL_SET = {"region": "regions", "destination": "regions", "origin": "regions",
               "sector": "sectors", "input": "sectors", "factor": "factors"}
@@ -140,6 +148,7 @@ class BenchmarkData:
     government_demand: np.ndarray | None = None
     investment_demand: np.ndarray | None = None
     production_tax: np.ndarray | None = None
+    trade_cost: np.ndarray | None = None
     name: str = "benchmark"
     units: str = ""
     notes: list[str] = field(default_factory=list)

@@ -147,7 +147,8 @@ def _as_array(value, shape, what) -> np.ndarray:
 
 
 def _numeraire(data: BenchmarkData, numeraire, beta) -> Numeraire:
-    """The numeraire at its benchmark value (factor price and price index 1; CPI prod beta^-beta)."""
+    """The numeraire at its benchmark value: 1 (factor prices, price indices and the CPI,
+    normalised to prod_s P_ns^beta_ns, are 1 in the benchmark)."""
     if numeraire is None:
         return Numeraire("factor", data.regions[0], data.factors[0], 1.0)
     if isinstance(numeraire, Numeraire):
@@ -165,11 +166,7 @@ def _numeraire(data: BenchmarkData, numeraire, beta) -> Numeraire:
         raise InputError(f"numeraire: expected a mapping or cge.Numeraire, got {numeraire!r}")
     if region not in data.regions:
         raise InputError(f"numeraire: unknown region {region!r}")
-    value = 1.0
-    if kind == "cpi":
-        b = beta[data.regions.index(region)]
-        b = b[b > 0]
-        value = float(np.exp(-(b * np.log(b)).sum()))
+    value = 1.0  # factor prices, price indices and the (normalised) CPI are 1
     return Numeraire(kind, region, label, value)
 
 
@@ -198,11 +195,95 @@ def _agent_parameters(data: BenchmarkData, beta: np.ndarray):
     return E, omega, beta_a, price
 
 
+TRADE_COST_RULES = ("head_ries", "implied")
+
+
+def _head_ries(X: np.ndarray, eps: float) -> np.ndarray:
+    r"""Symmetric trade costs from the Head-Ries index, :math:`\tau_{ni} = \max\{1,
+    (X_{nn}X_{ii}/(X_{ni}X_{in}))^{1/(2\epsilon)}\}` on routes with trade (one-way trade:
+    :math:`X_{in}` is replaced by :math:`X_{ni}`; a route into or out of a region without
+    domestic sales: 1)."""
+    nR = X.shape[0]
+    d = np.diag(X)
+    back = np.where(X.T > 0, X.T, X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.outer(d, d) / (X * back)
+        tau = np.where(np.isfinite(ratio) & (ratio > 0), ratio ** (1 / (2 * eps)), 1.0)
+    tau = np.maximum(tau, 1.0)
+    tau[np.arange(nR), np.arange(nR)] = 1.0
+    return np.where(X > 0, tau, np.inf)
+
+
+def trade_cost_split(data: BenchmarkData, trade_costs=None):
+    r"""The trade cost :math:`\tau` each sector is calibrated with, and the rule used.
+
+    ``trade_costs`` is ``None`` (default: the benchmark's ``trade_cost`` index where it
+    is given for every route with trade of a sector, else ``"head_ries"``),
+    ``"head_ries"``, ``"implied"`` or an array (destination, origin, sector) of trade-cost
+    indices :math:`T_{nis} = \tau_{nis}^{-\epsilon_s}` (NaN: that sector uses the
+    default). With the trade elasticity :math:`\epsilon_s` of the sector's market
+    structure (:func:`cge.gravity.trade_elasticity`):
+
+    * an index: :math:`\tau = T^{-1/\epsilon}`, divided through by the largest
+      :math:`T` of the sector when some :math:`T > 1` (so that every :math:`\tau \ge 1`);
+    * ``"head_ries"``: the symmetric :math:`\tau` of the Head-Ries index;
+    * ``"implied"``: no split (every friction of a firm sector in :math:`\tau` with
+      :math:`\tau_{ii} = 1`; armington :math:`\tau = 1`), as before the split existed.
+
+    Returns ``(rule by sector, tau by sector (inf off the routes with trade), description)``.
+    """
+    from cge.gravity import trade_elasticity
+
+    R_, S_ = data.regions, data.sectors
+    given = None
+    default = "head_ries"
+    if isinstance(trade_costs, str):
+        if trade_costs not in TRADE_COST_RULES:
+            raise InputError(f"trade_costs: {trade_costs!r} is not one of {list(TRADE_COST_RULES)} "
+                             "or an array of trade-cost indices (destination, origin, sector)")
+        default = trade_costs
+    elif trade_costs is not None:
+        given = _as_array(trade_costs, data.trade.shape, "trade_costs")
+    if given is None and trade_costs is None:
+        given = data.trade_cost
+    rules, costs, problems = {}, {}, []
+    for j, s in enumerate(S_):
+        if data.market_structure[s] == "cara":
+            # the CARA structure has no CES preference weight to hold a split: its
+            # calibration (calibration/cara.py) puts the whole friction into tau
+            costs[s], rules[s] = None, "implied"
+            continue
+        X = data.trade[:, :, j]
+        active = X > 0
+        eps = trade_elasticity(data.market_structure[s], data.sigma[j], data.k[j])
+        T = given[:, :, j] if given is not None else np.full(X.shape, np.nan)
+        if np.isfinite(T).any() and not (isinstance(trade_costs, str)):
+            bad = active & ~(np.isfinite(T) & (T > 0))
+            for n, i in np.argwhere(bad)[:5]:
+                problems.append(f"trade_cost[destination={R_[n]}, origin={R_[i]}, sector={s}] = "
+                                f"{T[n, i]:g}: a trade-cost index must be positive and given for "
+                                "every route with trade (or for none)")
+            if bad.any():
+                continue
+            top = T[active].max()
+            scale = top if top > 1 else 1.0
+            costs[s] = np.where(active, (T / scale) ** (-1.0 / eps), np.inf)
+            rules[s] = "trade_cost index" + (" (divided by its maximum)" if top > 1 else "")
+        elif default == "head_ries":
+            costs[s], rules[s] = _head_ries(X, eps), "head_ries"
+        else:
+            costs[s], rules[s] = None, "implied"
+    if problems:
+        raise CalibrationError(problems)
+    description = ", ".join(f"{s}: {r}" for s, r in rules.items())
+    return rules, costs, description
+
+
 def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
               name: str | None = None, report: bool = False, closure=None,
               population=None, cara_alpha=None, max_selection=None, cara_zero_flows="error",
-              cara_tau="home"):
+              cara_tau="home", trade_costs=None):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -224,6 +305,12 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         ``{"cpi": r}`` or a :class:`cge.Numeraire` (its value is replaced by
         the benchmark value of that price). Default: the first factor of the
         first region.
+    trade_costs:
+        How the observed trade friction is split into the trade cost :math:`\tau`
+        (what iceberg and border shocks change) and a preference weight
+        :math:`a_{ni}` (held fixed): see :func:`trade_cost_split`. Default: the
+        benchmark's ``trade_cost`` index (e.g. from ``cge gravity``) where given,
+        else the Head-Ries index. ``"implied"`` is the calibration without a split.
     report:
         Also return a :class:`CalibrationReport`.
     closure:
@@ -310,6 +397,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     for j, s in enumerate(S_):
         if not cara_a[j] > 0:
             raise InputError(f"cara_alpha[sector={s}] = {cara_a[j]:g}: must be positive")
+    rule_of, costs_of, sources["trade_costs"] = trade_cost_split(data, trade_costs)
     problems: list[str] = []
     eye = np.eye(nR, dtype=bool)
     for j, s in enumerate(S_):
@@ -363,7 +451,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             f[:, :, j] = np.where(active, fij, 1.0)
             cutoff[:, :, j] = np.where(active, phi_min[None, :, j] * rel, np.nan)
             f_e[:, j] = (sig - 1) / (kk - sig + 1) * np.where(active, fij * share, 0.0).sum(axis=0) / dl
-        low = active & (tau[:, :, j] < 1 - 1e-12)
+        low = active & (tau[:, :, j] < 1 - 1e-12) & (rule_of[s] == "implied")
         for n, i in zip(*np.nonzero(low)):
             problems.append(
                 f"route destination={R_[n]}, origin={R_[i]}, sector={s} ({ms}): the data imply an "
@@ -373,7 +461,20 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
                 + ")")
     if problems:
         raise CalibrationError(problems)
-    tau = np.where(np.isfinite(tau) & (tau < 1), 1.0, tau)  # round-off at tau = 1
+    tau = np.where(np.isfinite(tau) & (tau < 1) & (tau > 1 - 1e-12), 1.0, tau)  # round-off at 1
+    # Split the observed friction (tau above, the "implied" iceberg cost that puts every
+    # friction of a firm sector into tau, and none of an armington sector) into the trade
+    # cost of the chosen rule and a preference weight:
+    # a_ni tau_ni^(1-sigma) is what the data identify, so a' = a (tau'/tau)^(sigma-1).
+    for j, s in enumerate(S_):
+        if rule_of[s] == "implied":
+            continue
+        active = X[:, :, j] > 0
+        new_tau = costs_of[s]
+        sig = float(sigma[j])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pref[:, :, j] = np.where(active, pref[:, :, j] * (new_tau / tau[:, :, j]) ** (sig - 1), 1.0)
+        tau[:, :, j] = np.where(active, new_tau, np.inf)
 
     endowment = (alpha * (sales / (1 + ptax))[:, :, None]).sum(axis=1)
     deficit = data.deficit - data.deficit.sum() * (np.abs(data.deficit) / max(np.abs(data.deficit).sum(), 1e-300))
@@ -571,7 +672,7 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
         factor_payments=alpha * net[:, :, None], intermediate=gamma * net[:, :, None],
         production_tax=tp * net,
         final_demand=final, government_demand=gov, investment_demand=inv,
-        deficit=prim["deficit"] * v(m.numeraire_value),
+        deficit=np.array([v(m.deficit_value[r]) for r in R_]),
         sigma=prim["sigma"].copy(), k=prim["k"].copy(), delta=prim["delta"].copy(),
         market_structure=dict(prim.market_structure),
         survival=survival, exporter_share=expo, entrants=entrants,
@@ -579,6 +680,6 @@ def benchmark_from_equilibrium(eq, name: str | None = None) -> BenchmarkData:
     )
 
 
-__all__ = ["calibrate", "set_start", "calibrated_equilibrium", "benchmark_from_equilibrium",
+__all__ = ["calibrate", "trade_cost_split", "TRADE_COST_RULES", "set_start", "calibrated_equilibrium", "benchmark_from_equilibrium",
            "StartValues", "CalibrationReport", "CalibrationError", "DEFAULT_SURVIVAL",
            "DEFAULT_EXPORTER_SHARE"]

@@ -912,7 +912,7 @@ def schedule_path(workbook: str | Path) -> Path:
 
 
 def _write_csv_atomically(df: pd.DataFrame, path: Path) -> None:
-    from cge.report import atomic_write
+    from cge.fsio import atomic_write
 
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
 

@@ -54,7 +54,7 @@ from .sam import WorkbookError, _Book, read_workbook, write_benchmark_workbook, 
 #: Delimiters accepted when the first line of a file has no comma, in order of preference.
 _OTHER_DELIMITERS = (";", "\t")
 #: Sheets that are tables with a header; every other sheet is a SAM.
-_TABLES = ("regions", "accounts", "trade", "parameters", "firms", "info")
+_TABLES = ("regions", "accounts", "trade", "parameters", "firms", "info", "trade_costs")
 
 
 # ===================================================================== reading
@@ -171,13 +171,14 @@ class CsvFolder(_Book):
         return self._sheets[stem]
 
     def _records(self, path: Path) -> list[list[str]]:
-        raw = path.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            self.problems.append(
-                f"{path.name}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at position "
-                f"{exc.start}); save it as 'CSV UTF-8'")
+        from cge import fsio
+        from cge.errors import InputError
+
+        raw = fsio.read_bytes(path, "CSV file")
+        try:  # UTF-8, or a message naming the encoding found (UTF-16, Latin-1, binary)
+            text = fsio.decode_text(raw, path.name, "CSV file")
+        except InputError as exc:
+            self.problems.append(f"{exc.problems[0]} (in Excel: save as 'CSV UTF-8')")
             return []
         try:
             return list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text),

@@ -18,6 +18,8 @@ SAM sheets      one per region, rows receive and columns pay, either a square ma
                 net of tariff (domestic rows are optional and must match the SAMs).
 ``parameters``  columns ``sector, sigma, k, market_structure`` and optionally ``delta``.
 ``firms``       optional; columns ``region, sector`` and any of ``survival``, ``entrants``.
+``trade_costs`` optional; columns ``origin, destination, sector, trade_cost``: the trade-cost
+                index T = tau^-epsilon of each route (e.g. written by ``cge gravity``).
 ``info``        optional; columns ``key, value`` (name, units, source, ...).
 
 Closure (how SAM accounts map into :class:`~calibration.BenchmarkData`):
@@ -106,8 +108,14 @@ class _Book:
     def __init__(self, path: Path):
         import openpyxl
 
+        from cge import fsio
+
         self.path = path
         self.problems: list[str] = []  # problems found while reading the container itself
+        try:  # an .xls, a CSV or garbage named .xlsx: say what the file is
+            fsio.check_workbook_file(path)
+        except InputError as exc:
+            raise WorkbookError(exc.problems) from None
         try:
             self.values = openpyxl.load_workbook(path, data_only=True)
         except Exception as exc:  # not a workbook, corrupt, ...
@@ -366,6 +374,7 @@ class Workbook:
     parameters: pd.DataFrame
     firms: pd.DataFrame | None
     info: dict[str, str]
+    trade_costs: pd.DataFrame | None = None  # origin, destination, sector, trade_cost
 
     def accounts_of(self, kind: str) -> list[str]:
         return list(self.accounts.loc[self.accounts["type"] == kind, "account"])
@@ -559,6 +568,22 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             rows.append(rec)
         firms = pd.DataFrame(rows, columns=["region", "sector", "survival", "entrants"])
 
+    # ---------------------------------------------------------- trade costs
+    trade_costs = None
+    tc = _read_table(book, "trade_costs", ("origin", "destination", "sector", "trade_cost"), (),
+                     problems, needed=False)
+    if tc is not None:
+        rows = []
+        for row in tc.rows:
+            o, d, s = (_text_cell(tc, row, c, problems) for c in ("origin", "destination", "sector"))
+            what = f"trade_cost {o} -> {d}, {s}"
+            value = _number(book, "trade_costs", row["trade_cost"], what, problems)
+            if math.isfinite(value) and value <= 0:
+                problems.append(f"{book.at('trade_costs', row['trade_cost'])} ({what}): {value:g}; "
+                                "a trade-cost index T = tau^-epsilon must be > 0")
+            rows.append({"origin": o, "destination": d, "sector": s, "trade_cost": value})
+        trade_costs = pd.DataFrame(rows, columns=["origin", "destination", "sector", "trade_cost"])
+
     info = {}
     inf = _read_table(book, "info", ("key", "value"), (), problems, needed=False)
     if inf is not None:
@@ -577,7 +602,8 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
     problems = book.problems + problems
     if problems:
         raise WorkbookError([f"{path.name}: {p}" for p in problems])
-    return Workbook(str(path), regions, accounts_df, sams, trade, parameters, firms, info)
+    return Workbook(str(path), regions, accounts_df, sams, trade, parameters, firms, info,
+                    trade_costs)
 
 
 # ============================================================ accounting checks
@@ -790,13 +816,32 @@ def _map(wb: Workbook, production_taxes: str) -> BenchmarkData:
             if row.region in R and row.sector in sectors:
                 survival[R.index(row.region), sectors.index(row.sector)] = row.survival
                 entrants[R.index(row.region), sectors.index(row.sector)] = row.entrants
+    trade_cost = np.full((nR, nR, nS), np.nan)
+    if wb.trade_costs is not None:
+        tc_problems, seen = [], set()
+        for j, row in enumerate(wb.trade_costs.itertuples(index=False), start=2):
+            unknown = [f"{c} {v!r}" for c, v, known in (("origin", row.origin, R),
+                                                       ("destination", row.destination, R),
+                                                       ("sector", row.sector, sectors))
+                       if v not in known]
+            if unknown:
+                tc_problems.append(f"trade_costs row {j}: unknown " + ", ".join(unknown))
+                continue
+            key = (R.index(row.destination), R.index(row.origin), sectors.index(row.sector))
+            if key in seen:
+                tc_problems.append(f"trade_costs row {j}: the route {row.origin} -> "
+                                   f"{row.destination}, {row.sector} is already given")
+            seen.add(key)
+            trade_cost[key] = row.trade_cost
+        if tc_problems:
+            raise WorkbookError(tc_problems[:20])
     return BenchmarkData(
         regions=tuple(R), sectors=tuple(sectors), factors=tuple(all_factors),
         trade=X, tariff=t, factor_payments=V, intermediate=Z, final_demand=C, deficit=D,
         government_demand=CG, investment_demand=CV, production_tax=PT,
         sigma=par["sigma"].to_numpy(float), k=par["k"].to_numpy(float),
         delta=par["delta"].to_numpy(float), market_structure=dict(par["market_structure"]),
-        survival=survival, exporter_share=share, entrants=entrants,
+        survival=survival, exporter_share=share, entrants=entrants, trade_cost=trade_cost,
         name=wb.info.get("name", Path(wb.path).stem), units=wb.info.get("units", ""),
     )
 
@@ -924,6 +969,13 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
     problems = check_sam_signs(wb) + check_sam_structure(wb)
     if problems:
         raise WorkbookError([f"{name}: {p}" for p in problems])
+    extreme = [f"{name}: {p}" for p in extreme_sam_cells(wb)]  # valid, but probably a typo
+    for msg in extreme:
+        import warnings
+
+        from cge.errors import ExtremeValueWarning
+
+        warnings.warn(msg, ExtremeValueWarning, stacklevel=2)
     adjustments = pd.DataFrame()
     before = {}
     if balance is not None:
@@ -941,10 +993,32 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
         notes.append(f"{label} changed {len(adjustments)} cells; largest relative change "
                      f"{adjustments['relative_change'].abs().replace(math.inf, np.nan).max():.3g}"
                      if len(adjustments) else f"{label}: nothing to change")
-    data.notes = notes
+    data.notes = notes + [f"warning: {m}" for m in extreme]
     if with_report:
         return data, ReadReport(adjustments, before, notes)
     return data
+
+
+#: A SAM cell this many times the median of the SAM's non-zero cells is reported.
+EXTREME_CELL_RATIO = 1e6
+
+
+def extreme_sam_cells(wb: Workbook, ratio: float = EXTREME_CELL_RATIO) -> list[str]:
+    """Cells of a regional SAM many orders of magnitude above the rest (a unit or typing
+    error that balancing would spread into iceberg costs of thousands)."""
+    out = []
+    for r, sam in wb.sams.items():
+        vals = np.abs(sam.values)
+        nonzero = vals[vals > 0]
+        if nonzero.size < 4:
+            continue
+        median = float(np.median(nonzero))
+        for a, b in zip(*np.nonzero(vals > ratio * median)):
+            row, col = sam.accounts[a], sam.accounts[b]
+            out.append(f"{sam.cell(row, col)} (row {row}, column {col}) = {sam.values[a, b]:g} is "
+                       f"{vals[a, b] / median:.2g} times the median non-zero cell of the SAM of "
+                       f"{r} ({median:g}): a unit or typing error?")
+    return out
 
 
 # ==================================================================== writing
@@ -1052,26 +1126,29 @@ def _default_accounts(data: BenchmarkData, *, government: bool = False,
 def write_workbook(path: str | Path, *, sams: dict[str, pd.DataFrame], accounts: pd.DataFrame,
                    trade: pd.DataFrame, parameters: pd.DataFrame, firms: pd.DataFrame | None = None,
                    info: dict[str, str] | None = None, layout: str = "matrix",
-                   sheet_names: dict[str, str] | None = None, sources: pd.DataFrame | None = None) -> Path:
+                   sheet_names: dict[str, str] | None = None, sources: pd.DataFrame | None = None,
+                   trade_costs: pd.DataFrame | None = None) -> Path:
     """Write a workbook in the format of this module from its parts (DataFrames).
 
     ``sams[region]`` is a square DataFrame (rows receive, columns pay) indexed
     by account names; ``layout`` is ``"matrix"`` or ``"long"`` (non-zero cells
-    only). ``sources`` (optional) is written as a ``sources`` sheet.
+    only). ``sources`` (optional) is written as a ``sources`` sheet, ``trade_costs``
+    (optional: ``origin, destination, sector, trade_cost``) as the ``trade_costs`` sheet.
     """
     if layout not in ("matrix", "long"):
         raise InputError(f"layout: expected 'matrix' or 'long', got {layout!r}")
-    from cge.report import atomic_write
+    from cge.fsio import atomic_write
 
     sheet_names = sheet_names or {r: f"SAM_{r}" for r in sams}
     # written to a temporary file and moved into place: never a half-written workbook
     return atomic_write(path, lambda tmp: _write_parts(
         tmp, sams=sams, accounts=accounts, trade=trade, parameters=parameters, firms=firms,
-        info=info, layout=layout, sheet_names=sheet_names, sources=sources))
+        info=info, layout=layout, sheet_names=sheet_names, sources=sources,
+        trade_costs=trade_costs))
 
 
 def _write_parts(path, *, sams, accounts, trade, parameters, firms, info, layout, sheet_names,
-                 sources) -> None:
+                 sources, trade_costs=None) -> None:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         if info:
             pd.DataFrame({"key": list(info), "value": list(info.values())}).to_excel(
@@ -1083,6 +1160,8 @@ def _write_parts(path, *, sams, accounts, trade, parameters, firms, info, layout
         trade.to_excel(xw, sheet_name="trade", index=False)
         if firms is not None:
             firms.to_excel(xw, sheet_name="firms", index=False)
+        if trade_costs is not None:
+            trade_costs.to_excel(xw, sheet_name="trade_costs", index=False)
         for r, A in sams.items():
             if layout == "matrix":
                 A.to_excel(xw, sheet_name=sheet_names[r], index=True, index_label=f"{r}: receiving \\ paying")
@@ -1125,10 +1204,17 @@ def write_benchmark_workbook(data: BenchmarkData, path: str | Path, *, layout: s
         firms = pd.DataFrame([{"region": r, "sector": s, "survival": data.survival[i, j],
                                "entrants": data.entrants[i, j]}
                               for i, r in enumerate(R) for j, s in enumerate(S)])
+    trade_costs = None
+    if np.isfinite(data.trade_cost).any():
+        trade_costs = pd.DataFrame([
+            {"origin": org, "destination": dst, "sector": s, "trade_cost": float(data.trade_cost[n, i, j])}
+            for j, s in enumerate(S) for n, dst in enumerate(R) for i, org in enumerate(R)
+            if np.isfinite(data.trade_cost[n, i, j])])
     meta = {"name": data.name, "units": data.units}
     meta.update(info or {})
     return write_workbook(path, sams=benchmark_sams(data), accounts=accounts, trade=trade,
-                          parameters=parameters, firms=firms, info=meta, layout=layout)
+                          parameters=parameters, firms=firms, info=meta, layout=layout,
+                          trade_costs=trade_costs)
 
 
 __all__ = ["read_workbook", "load_workbook", "write_workbook", "write_benchmark_workbook",

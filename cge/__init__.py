@@ -32,7 +32,8 @@ _EXPORTS = {
 _SUBMODULES = {
     "blocks", "checks", "closure", "embedding", "equilibrium", "errors", "examples", "model",
     "parameters", "primitives", "report", "results", "scenario", "shocks", "solve", "tolerance",
-    "toolchain", "welfare",
+    "toolchain", "welfare", "units", "subtotals", "html_report", "pictures", "formats",
+    "plausibility",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

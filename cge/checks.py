@@ -236,6 +236,22 @@ def check_routes(prim) -> list[str]:
     return out
 
 
+def check_domestic_routes(prim) -> list[str]:
+    r"""A region's own market is open in melitz and krugman sectors: :math:`\tau_{nns}` is
+    finite (Melitz-Redding normalise it to 1). Firms sort into exporting from among
+    those that sell at home, and the domestic cutoff is the selection margin, so a
+    closed home market is a mistake in the data, not a policy (armington sectors may
+    have no domestic sales)."""
+    tau = prim["tau"]
+    return [
+        f"tau[destination={r}, origin={r}, sector={s}] = {tau[n, n, j]:g}: the domestic route "
+        f"of a {prim.market_structure[s]} sector must be open (finite; normally 1); inf marks "
+        "inactive foreign routes only"
+        for j, s in enumerate(prim.sectors) if prim.market_structure[s] in ("melitz", "krugman")
+        for n, r in enumerate(prim.regions) if not np.isfinite(tau[n, n, j])
+    ]
+
+
 def check_demand(prim) -> list[str]:
     """Every sector is bought in every region (final or intermediate demand), so its
     price index is determined."""
@@ -272,6 +288,7 @@ CHECKS = (
     check_factor_use,
     check_deficits,
     check_routes,
+    check_domestic_routes,
     check_demand,
     check_numeraire,
 )
@@ -286,3 +303,53 @@ def check_primitives(prim) -> None:
             break  # later checks index arrays by shape
     if problems:
         raise InputError(problems)
+
+
+# ----------------------------------------------------------------------
+# Valid but extreme: warnings, not errors
+# ----------------------------------------------------------------------
+#: Iceberg costs above this (fewer than 1% of the goods shipped arrive) are reported.
+EXTREME_TAU = 100.0
+#: Tariffs above this (1000%) are reported.
+EXTREME_TARIFF = 10.0
+
+
+def warn_trade_costs(prim) -> list[str]:
+    """Active foreign routes whose iceberg cost exceeds :data:`EXTREME_TAU`."""
+    tau = prim["tau"]
+    foreign = ~np.eye(len(prim.regions), dtype=bool)[:, :, None]
+    mask = np.isfinite(tau) & (tau > EXTREME_TAU) & foreign
+    return _report(prim, "tau", mask, tau, f"is above {EXTREME_TAU:g}: fewer than "
+                   f"{100 / EXTREME_TAU:g}% of the goods shipped arrive (a data cell many "
+                   "orders of magnitude off, or a value meant as a percentage?)")
+
+
+def warn_tariffs(prim) -> list[str]:
+    """Tariffs above :data:`EXTREME_TARIFF` (rates are decimals: 0.25 is 25%)."""
+    t = prim["tariff"]
+    return _report(prim, "tariff", t > EXTREME_TARIFF, t, f"is above {EXTREME_TARIFF:g} "
+                   f"({100 * EXTREME_TARIFF:g}%); rates are decimals (0.25 is 25%)")
+
+
+WARNINGS = (warn_trade_costs, warn_tariffs)
+
+
+def extreme_values(prim) -> list[str]:
+    """Valid but extreme inputs of ``prim``, each naming the parameter and index."""
+    out: list[str] = []
+    for rule in WARNINGS:
+        out += rule(prim)
+    return out
+
+
+def warn_extreme(prim, where: str = "") -> list[str]:
+    """Issue an :class:`~cge.errors.ExtremeValueWarning` for each of
+    :func:`extreme_values`; returns the messages."""
+    import warnings
+
+    from .errors import ExtremeValueWarning
+
+    msgs = [f"{where}{m}" for m in extreme_values(prim)]
+    for m in msgs:
+        warnings.warn(m, ExtremeValueWarning, stacklevel=2)
+    return msgs

@@ -102,20 +102,11 @@ def _console():
     return console if console.is_terminal else Console(width=160)
 
 
-def _frame_table(title, frame, fmt="{:,.4g}"):
-    from rich.table import Table
+def _frame_table(title, frame, fmt="{:,.4g}", units=None):
+    """A table that never cuts a number (split over several when too wide: cge.console_tables)."""
+    from cge.console_tables import frame_table
 
-    table = Table(title=title, title_justify="left")
-    names = list(frame.index.names)
-    for name in names:
-        table.add_column(str(name), no_wrap=True)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right")
-    for idx, row in frame.iterrows():
-        idx = idx if isinstance(idx, tuple) else (idx,)
-        cells = [fmt.format(v) if isinstance(v, (int, float)) else str(v) for v in row]
-        table.add_row(*[str(i) for i in idx], *cells)
-    return table
+    return frame_table(title, frame, fmt, width=_console().width, units=units)
 
 
 @app.command()
@@ -146,7 +137,7 @@ def example(
                   f"{t2 - t1:.2f} s (homotopy steps {eq.steps}); Walras residual "
                   f"{new.walras_residual:.1e}")
     console.print(_frame_table("Welfare", change.welfare[
-        ["welfare_change_pct", "equivalent_variation", "ev_pct_of_income"]]))
+        ["total", "welfare_change_pct", "ev", "ev_pct_of_income"]]))
     firms = change.sectors[["domestic_cutoff_pct", "exporter_share_pct",
                             "average_productivity_pct", "entry_mass_pct", "output_pct"]]
     firms = firms[new.sectors["market_structure"] != "armington"]
@@ -171,14 +162,33 @@ def _fail(console, exc, code: int = 1):
 
 
 def _is_scenario(path) -> bool:
-    import yaml
+    from cge import fsio
 
     try:
-        data = yaml.safe_load(open(path))
+        data = fsio.load_yaml(fsio.read_text(path), path)
     except Exception:  # noqa: BLE001 - malformed: let the scenario loader report it
         return True
     return isinstance(data, dict) and ("shocks" in data or "data" in data
                                        or "compare_market_structures" in data)
+
+
+def _with_warnings(console, fn, *args):
+    """``fn(*args)``, printing each ExtremeValueWarning (a valid but extreme input) once."""
+    import warnings
+
+    from cge.errors import ExtremeValueWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtremeValueWarning)
+        out = fn(*args)
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, ExtremeValueWarning) and str(w.message) not in seen:
+            seen.add(str(w.message))
+            console.print(f"[yellow]warning[/yellow]: {w.message}", highlight=False)
+        elif not issubclass(w.category, ExtremeValueWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
 @app.command()
@@ -195,6 +205,16 @@ def run(
     time_limit: float = typer.Option(None, "--time-limit",
                                      help="seconds each solve (benchmark, shock) may take; "
                                      "overrides the scenario's time_limit (default 600)"),
+    subtotals: bool = typer.Option(None, "--subtotals/--no-subtotals",
+                                   help="split every result into the contribution of each shock "
+                                   "(default: the scenario's subtotals field)"),
+    accept_implausible: bool = typer.Option(
+        False, "--accept-implausible", help="run shocks whose values look like a slip "
+        "(add: 10 on a tariff, cut_pct: 0.5), with a warning"),
+    force: bool = typer.Option(False, "--force",
+                               help="write into an existing folder that cge did not make (or "
+                               "that holds other files): cge's files are replaced, nothing "
+                               "else is touched"),
 ) -> None:
     """Run one or several scenarios: benchmark, shocks (stepped in if needed), welfare
     decomposition, and a results folder each with CSV tables, an Excel workbook and
@@ -202,29 +222,58 @@ def run(
 
     Every scenario file is validated before anything is solved. A scenario whose
     equilibrium is not found is reported and the others still run. Exit status:
-    0 ok, 1 bad input, 2 no equilibrium found or an accounting identity fails, 3
-    (with --strict) an expectation fails; with several scenarios, the largest.
+    0 ok, 1 bad input (or a refused results folder), 2 no equilibrium found or an
+    accounting identity fails, 3 (with --strict) an expectation fails, 4 a file could
+    not be written or read, 130/143 interrupted (Ctrl-C/SIGTERM); with several
+    scenarios, the largest. See docs/errors.md.
+
+    A results folder is replaced only if cge made it; anything else is refused
+    before solving (see --force). The folder is written whole or not at all.
     """
-    from pathlib import Path
-
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from cge.errors import CGEError, InputError
+    from cge.errors import FileSystemError, InputError, exit_code
+    from cge.outputs import plan_runs, terminate_as_interrupt
     from cge.scenario import prepare_scenario, run_scenario
 
     console = _console()
     prepared_all = []
     for scenario in scenarios:
         try:
-            prepared_all.append(prepare_scenario(scenario))
-        except InputError as exc:
-            _fail(console, exc, 1)
+            prepared_all.append(_with_warnings(
+                console, lambda s: prepare_scenario(s, accept_implausible=accept_implausible or None),
+                scenario))
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
     names = [p.scenario.name for p in prepared_all]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
                                   "would overwrite each other; give each a unique name"), 1)
     several = len(prepared_all) > 1
+    try:  # every results folder is checked and locked before anything is solved
+        plans = plan_runs(prepared_all, outdir, force=force)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    try:
+        with terminate_as_interrupt():
+            status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
+                              strict, subtotals, time_limit)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
+        console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
+                      "written were left as they were", highlight=False)
+        raise typer.Exit(code=exit_code(exc))
+    finally:
+        for plan in plans:
+            plan.release()
+    if status:
+        raise typer.Exit(code=status)
+
+
+def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict,
+             subtotals=None, time_limit=None) -> int:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cge.errors import CGEError, FileSystemError, InputError
+
     status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
@@ -236,15 +285,26 @@ def run(
         console.print(f"[bold]{sc.name}[/bold]: {sc.description.strip()}", highlight=False)
         console.print(f"data: {prepared.data.description}; {len(sc.shocks)} shock(s); "
                       f"models: {', '.join(prepared.models)}", highlight=False)
+        for warning in prepared.warnings:
+            console.print(f"warning (accepted): {warning}", style="yellow", markup=False,
+                          highlight=False)
         tasks = {}
 
         def on_progress(model, stage, lam, _name=sc.name):
+            if not console.is_terminal:  # a file or a pipe: plain lines, no live bar
+                from cge.progress import plain_line
+
+                console.print(plain_line(f"{_name} / {model}" if several else model, stage, lam),
+                              markup=False, highlight=False)
+                return
             label = f"{_name} / {model}" if several else model
             if model not in tasks:
                 tasks[model] = progress.add_task(f"{label}: benchmark", total=1.0)
             tid = tasks[model]
             if stage == "benchmark":
                 progress.update(tid, description=f"{label}: solving the benchmark")
+            elif stage == "subtotals":
+                progress.update(tid, description=f"{label}: subtotals by shock")
             elif stage == "shock":
                 progress.update(tid, description=f"{label}: shock, homotopy step at "
                                 f"lambda={lam:.3g}", completed=lam)
@@ -252,11 +312,17 @@ def run(
                 progress.update(tid, description=f"{label}: done", completed=1.0)
 
         try:
-            with progress:
-                result = run_scenario(prepared, progress=on_progress, time_limit=time_limit)
+            from contextlib import nullcontext
+
+            with progress if console.is_terminal else nullcontext():
+                result = run_scenario(prepared, progress=on_progress, subtotals=subtotals,
+                                      time_limit=time_limit)
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")
+            if several and not console.is_terminal:
+                console.print(f"scenario {j + 1} of {len(prepared_all)} done: {sc.name}",
+                              markup=False, highlight=False)
         except CGEError as exc:
             code = 2 if not isinstance(exc, InputError) else 1
             if not several:
@@ -267,13 +333,15 @@ def run(
             if overall is not None:
                 progress.update(overall, advance=1)
             continue
-        base = prepared.loaded.path.parent if prepared.loaded.path else Path.cwd()
-        if outdir:
-            target = Path(outdir) / sc.name if several else Path(outdir)
-        else:
-            target = base / "results" / sc.name
-        result.write(target, excel=excel, plots=plots)
         _print_result(console, result)
+        try:
+            target = result.write(plans[j], excel=excel, plots=plots)
+        except FileSystemError as exc:
+            if not several:
+                _fail(console, exc, 4)
+            console.print(f"{sc.name}: {exc}", style="red", markup=False, highlight=False)
+            status = max(status, 4)
+            continue
         console.print(f"results written to [bold]{target}[/bold]", highlight=False)
         if not result.identities_hold:
             bad = result.identities[~result.identities["ok"]]
@@ -282,37 +350,50 @@ def run(
             status = max(status, 2)
         elif strict and not result.expectations_met:
             status = max(status, 3)
-    if status:
-        raise typer.Exit(code=status)
+    return status
 
 
 def _print_result(console, result) -> None:
     import pandas as pd
     from rich.markup import escape
 
+    from cge.units import money_unit
     from cge.welfare import COMPONENTS
 
+    money = money_unit(getattr(result.prepared.data, "units", ""))
     for label, runobj in result.runs.items():
         w = runobj.welfare.regions
-        cols = ["welfare_change_pct", "ev"] + [c for c in COMPONENTS if (w[c].abs() > 1e-9).any()]
-        cols.append("residual")
-        title = "Welfare (components in % log points; positive = gain)"
+        comps = [c for c in COMPONENTS if (w[c].abs() > 1e-9).any()]
+        cols = ["total", *comps, "residual", "ev"]
+        units = {c: "log points" for c in ["total", *comps, "residual"]}
+        units["ev"] = money
+        title = ("Welfare: total and components in log points (100 x change in log real "
+                 "income; they add up to the total), EV in money; positive = gain")
         if label != "as_specified":
             title += f" - {label}"
         shown = w[cols]
         if len(shown) > MAX_REGIONS_SHOWN:
-            order = shown["welfare_change_pct"].abs().sort_values(ascending=False).index
+            order = shown["total"].abs().sort_values(ascending=False).index
             shown = shown.loc[order[:MAX_REGIONS_SHOWN]]
             title += (f"; the {MAX_REGIONS_SHOWN} largest changes of {len(w)} regions "
                       "(all in welfare.csv)")
-        console.print(_frame_table(title, shown))
+        console.print(_frame_table(title, shown, units=units))
         st = runobj.stats
         console.print(f"  {label}: benchmark {st['benchmark_seconds']:.2f} s, shock "
                       f"{st['shock_seconds']:.2f} s, homotopy steps {st['homotopy_steps']}",
                       highlight=False)
     if len(result.runs) > 1:
-        side = pd.DataFrame({k: r.welfare.regions["welfare_change_pct"] for k, r in result.runs.items()})
-        console.print(_frame_table("Welfare change (%) by market structure", side))
+        side = pd.DataFrame({k: r.welfare.regions["total"] for k, r in result.runs.items()})
+        console.print(_frame_table("Welfare change (log points) by market structure", side))
+    sub = getattr(result, "subtotals", None)
+    if sub is not None and len(sub):
+        for label, grp in sub.groupby("model", sort=False):
+            wel = grp[grp["quantity"] == "welfare_log_points"]
+            wide = wel.pivot_table(index="region", columns="shock", values="value", sort=False)
+            order = [c for c in dict.fromkeys(wel["shock"]) if c != "integration_residual"]
+            console.print(_frame_table(
+                "Welfare by shock (log points; subtotals add up to the total)"
+                + ("" if label == "as_specified" else f" - {label}"), wide[order]))
     if result.expectations:
         console.print("[bold]Expected qualitative results[/bold]")
         for c in result.expectations:
@@ -336,7 +417,7 @@ def check(
 
     from rich.console import Console
 
-    from cge.errors import InputError
+    from cge.errors import FileSystemError, InputError, exit_code
 
     console = Console(soft_wrap=True)
     p = Path(path)
@@ -354,7 +435,7 @@ def check(
             from cge.scenario import _calibration
 
             cal = _calibration()
-            data = cal.read_workbook(p, **options)
+            data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
             if hasattr(cal, "check"):
                 cal.check(data)
             prim = _calibrated(cal.calibrate(data))
@@ -364,7 +445,7 @@ def check(
         elif p.suffix.lower() in (".yaml", ".yml") and _is_scenario(p):
             from cge.scenario import prepare_scenario
 
-            prep = prepare_scenario(p)
+            prep = _with_warnings(console, prepare_scenario, p)
             sc = prep.scenario
             console.print(f"[green]ok[/green]: scenario {sc.name!r}: {len(sc.shocks)} shock(s), "
                           f"models {', '.join(prep.models)}, data {prep.data.description}",
@@ -377,11 +458,15 @@ def check(
         else:
             from cge import Primitives
 
+            from cge.checks import extreme_values
+
             prim = Primitives.from_file(p)
             console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
+            for msg in extreme_values(prim):
+                console.print(f"  [yellow]warning[/yellow]: {msg}", highlight=False)
             _describe_primitives(console, prim)
-    except InputError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
 
 
 def _calibrated(out):
@@ -429,10 +514,17 @@ def calibrate(
 
     import yaml
 
-    from cge.errors import CGEError, InputError
+    from cge.errors import CGEError, FileSystemError, InputError, exit_code
     from cge.scenario import _calibration
 
     console = _console()
+    if output:  # refused before calibrating: a folder, or a path under a file
+        from cge.outputs import check_output_file
+
+        try:
+            check_output_file(output)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
     try:
         cal = _calibration()
         t0 = time.perf_counter()
@@ -457,52 +549,164 @@ def calibrate(
                           f"start; max residual {base.max_residual:.1e})", highlight=False)
             console.print(_frame_table("Benchmark by region", base.regions[
                 ["income", "real_income", "tariff_revenue", "exports", "imports"]]))
-    except InputError as exc:
-        _fail(console, exc, 1)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
     except CGEError as exc:
         _fail(console, exc, 2)
     if output:
-        from cge.report import atomic_write
+        from cge.fsio import atomic_write
 
         mapping = prim.to_mapping()
         text = json.dumps(mapping, indent=1) if output.endswith(".json") else \
             yaml.safe_dump(mapping, sort_keys=False)
-        atomic_write(output, text)
+        try:
+            atomic_write(output, text)
+        except FileSystemError as exc:
+            _fail(console, exc, 4)
         console.print(f"primitives written to [bold]{output}[/bold]", highlight=False)
 
 
 @app.command()
-def compare(
-    results: list[str] = typer.Argument(..., help="results folders written by `cge run`"),
-    output: str = typer.Option(None, "--output", "-o", help="also write the table (.csv or .xlsx)"),
+def gravity(
+    table: str = typer.Argument(..., help="bilateral table (.csv, .csv.gz, .xlsx, .parquet): one "
+                                "row per exporter-importer pair, domestic pairs included"),
+    variables: str = typer.Option(..., "--variables", "-v",
+                                  help="gravity variables, comma-separated (e.g. DIST,CNTG,INTL_BRDR)"),
+    log: str = typer.Option("", "--log", help="variables that enter in logs (e.g. DIST)"),
+    flow: str = typer.Option("trade", "--flow", help="column of the flows"),
+    exporter: str = typer.Option("exporter", "--exporter", help="column of the exporter"),
+    importer: str = typer.Option("importer", "--importer", help="column of the importer"),
+    output: str = typer.Option(None, "--output", "-o",
+                               help="write the estimates and the pairs (fitted flows, trade-cost "
+                               "index) as CSV files into this folder"),
+    workbook: str = typer.Option(None, "--workbook", "-w",
+                                 help="write a one-sector benchmark workbook with the estimated "
+                                 "trade costs (trade_costs sheet), ready for `cge run`"),
+    flows: str = typer.Option("fitted", "--flows", help="benchmark flows: fitted (PPML) or observed"),
+    sigma: float = typer.Option(7.0, "--sigma", help="benchmark: elasticity of substitution"),
+    k: float = typer.Option(None, "--k", help="benchmark: Pareto shape (melitz)"),
+    market_structure: str = typer.Option("armington", "--market-structure",
+                                         help="benchmark: armington, krugman or melitz"),
+    sector: str = typer.Option("mfg", "--sector", help="benchmark: name of the sector"),
+    rename: str = typer.Option("", "--rename", help="rename region codes, e.g. ZZZ=DEU"),
+    scenario: str = typer.Option(None, "--scenario", "-s",
+                                 help="also write a scenario removing the --remove term"),
+    remove: str = typer.Option(None, "--remove", help="the 0/1 gravity dummy the scenario removes"),
+    compare_structures: str = typer.Option(None, "--compare",
+                                           help="scenario: market structures side by side, e.g. "
+                                           "armington,melitz"),
+    melitz_sigma: float = typer.Option(None, "--melitz-sigma",
+                                       help="scenario: sigma of the melitz structure of --compare"),
+    melitz_k: float = typer.Option(None, "--melitz-k",
+                                   help="scenario: k of the melitz structure of --compare"),
 ) -> None:
-    """Put the welfare results of several runs side by side."""
+    """Estimate a structural gravity equation by PPML (exporter and importer fixed effects)
+    and write trade costs for calibration: `cge gravity TABLE -v ... -w book.xlsx -s run.yaml`."""
+    import os
+    from pathlib import Path
 
-    from cge.report import atomic_write, compare_results, read_results
+    import yaml
+
+    from cge.errors import InputError
+    from cge.gravity import (GravityError, estimate_gravity, read_bilateral_table,
+                             removal_scenario, write_gravity_workbook)
+    from cge.report import atomic_write
+
+    console = _console()
+
+    def items(text):
+        return [x.strip() for x in text.split(",") if x.strip()]
+
+    try:
+        names = dict(x.split("=", 1) for x in items(rename)) if rename else {}
+        if (scenario is None) != (remove is None):
+            raise GravityError("--scenario and --remove go together (the scenario removes a term)")
+        if scenario is not None and workbook is None:
+            raise GravityError("--scenario needs --workbook (the scenario's data)")
+        fit = estimate_gravity(read_bilateral_table(table), flow=flow, exporter=exporter,
+                               importer=importer, variables=items(variables), log=items(log))
+        console.print(f"[green]estimated[/green] {fit.formula} on {fit.n_obs} pairs", highlight=False)
+        console.print(_frame_table("PPML estimates (standard errors: " + fit.vcov + ")",
+                                   fit.table(), fmt="{:,.4f}"))
+        for note in fit.notes:
+            console.print(f"  pyfixest: {note}", highlight=False)
+        if output:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            atomic_write(Path(output) / "coefficients.csv",
+                         lambda p: fit.table().to_csv(p, index_label="term"))
+            atomic_write(Path(output) / "pairs.csv", lambda p: fit.pairs.to_csv(p, index=False))
+            console.print(f"estimates written to [bold]{output}[/bold]", highlight=False)
+        if workbook:
+            write_gravity_workbook(fit, workbook, flows=flows, rename=names, sigma=sigma, k=k,
+                                   market_structure=market_structure, sector=sector)
+            console.print(f"benchmark ({flows} flows, {market_structure}, sigma {sigma:g}) with "
+                          f"the trade-cost function written to [bold]{workbook}[/bold]",
+                          highlight=False)
+        if scenario:
+            params = {key: v for key, v in (("sigma", melitz_sigma), ("k", melitz_k)) if v is not None}
+            compare = items(compare_structures) if compare_structures else None
+            rel = os.path.relpath(Path(workbook).resolve(), Path(scenario).resolve().parent)
+            mapping = removal_scenario(fit, remove, rel, name=Path(scenario).stem, compare=compare,
+                                       structure_parameters={"melitz": params} if params else None,
+                                       rename=names)
+            atomic_write(scenario, yaml.safe_dump(mapping, sort_keys=False))
+            console.print(f"scenario removing {remove} written to [bold]{scenario}[/bold] "
+                          f"(run it with `cge run {scenario}`)", highlight=False)
+    except (InputError, ValueError) as exc:
+        _fail(console, exc, 1)
+
+
+@app.command()
+def compare(
+    results: list[str] = typer.Argument(..., help="results folders of `cge run`, sweep folders "
+                                        "(every member) or FOLDER:MEMBER (one member)"),
+    output: str = typer.Option(None, "--output", "-o", help="also write the welfare table "
+                               "(.csv or .xlsx)"),
+    outdir: str = typer.Option(None, "--outdir", "-d", help="write every table (CSV) and one "
+                               "picture per result into this folder"),
+) -> None:
+    """Compare runs and sweep members side by side: welfare with its components, trade,
+    cutoffs and prices. Runs on different data sets are refused."""
+    from cge.compare import print_comparison
+
+    print_comparison(_console(), results, output, outdir, fail=_fail, frame_table=_frame_table)
+
+
+@app.command()
+def sweep(
+    file: str = typer.Argument(..., help="sweep file: a scenario with a 'sweep:' or 'ssa:' section"),
+    outdir: str = typer.Option(None, "--outdir", "-o",
+                               help="results folder (default: results/<name> next to the file)"),
+    scheduler: str = typer.Option(None, "--scheduler",
+                                  help="serial, local (a LocalCluster, the default) or the address "
+                                  "of a Dask scheduler, tcp://host:8786 (default: $CGE_DASK_SCHEDULER)"),
+    workers: int = typer.Option(None, "--workers", help="processes of the LocalCluster "
+                                "(default: one per core)"),
+    resume: bool = typer.Option(True, "--resume/--no-resume",
+                                help="skip members already finished in the results folder"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed members again"),
+    warm: bool = typer.Option(True, "--warm/--cold", help="start members from the nearest solved "
+                              "member (--cold: each from its own benchmark, as `cge run`)"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="write the pictures"),
+) -> None:
+    """Run a sweep (a family of scenarios) or a systematic sensitivity analysis, in
+    parallel on Dask; one line per member as it finishes. Exit status: 0 every member
+    solved, 1 bad input, 2 some member failed."""
+    from cge.errors import InputError
+    from cge.sweep import run_sweep
 
     console = _console()
     try:
-        table = compare_results(results)
-    except FileNotFoundError as exc:
+        result = run_sweep(file, outdir, scheduler=scheduler, workers=workers, warm=warm,
+                           resume=resume, retry_failed=retry_failed, plots=plots,
+                           progress=lambda line: print(line, flush=True))
+    except InputError as exc:
         _fail(console, exc, 1)
-    wel = table.xs("welfare_change_pct", axis=1, level="measure")
-    console.print(_frame_table("Welfare change (% of real income) by run", wel))
-    ev = table.xs("ev", axis=1, level="measure")
-    console.print(_frame_table("Equivalent variation (benchmark numeraire units)", ev))
-    for folder in results:
-        info = read_results(folder)["run_info"]
-        ok = info.get("identities_hold"), info.get("expectations_met")
-        console.print(f"  {folder}: scenario {info.get('scenario')!r}, data sha256 "
-                      f"{str(info.get('data_sha256'))[:12]}..., identities hold: {ok[0]}, "
-                      f"expectations met: {ok[1]}", highlight=False)
-    if output:
-        flat = table.copy()
-        flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-        if output.endswith(".xlsx"):
-            atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
-        else:
-            atomic_write(output, lambda p: flat.to_csv(p))
-        console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
+    from cge.sweep import print_summary
+
+    print_summary(console, result)
+    if result.failed:
+        raise typer.Exit(code=2)
 
 
 if __name__ == "__main__":  # python -m cge.cli

@@ -100,6 +100,6 @@ def balance_of_payments_residual(m: pyo.ConcreteModel) -> float:
             blk = m.sector[s]
             exports += sum(pyo.value(blk.trade_value[d, n]) for d in blk.destinations(n) if d != n)
             imports += sum(pyo.value(blk.trade_value[n, o]) for o in blk.origins(n) if o != n)
-        excess += exports - imports + pyo.value(m.deficit[n] * m.numeraire_value)
+        excess += exports - imports + pyo.value(m.deficit_value[n])
         scale += pyo.value(m.income[n])
     return excess / scale

@@ -23,6 +23,8 @@ import pyomo.environ as pyo
 
 from .checks import check_primitives
 from .closure import apply_small_open_economy
+from .continuation import Path as SolutionPath, explain, interpolate, next_step
+from .deficits import describe as describe_deficits, hold_deficits
 from .errors import InputError, SolveError
 from .model import build_model, initialize_guess, set_parameters
 from .parameters import PARAMETERS
@@ -109,6 +111,12 @@ class Equilibrium:
         #: How many times the equation system was compiled into an NLP.
         self.compilations = 0
         self._compiled: dict = {}  # compiled equation systems, by structure (cge.compiled)
+        #: The benchmark with the data's deficits (set by the first solve; under the
+        #: ``zero_baseline`` deficit closure the first solve returns the zero-deficit
+        #: baseline instead) and the IPOPT statistics of its solve.
+        self.benchmark: Results | None = None
+        self.benchmark_stats: SolveStats | None = None
+        self._data_deficit = primitives["deficit"].copy()
 
     # ----------------------------------------------------------------- solving
     def solve(self, primitives: Primitives | None = None, **arrays) -> Results:
@@ -118,21 +126,26 @@ class Equilibrium:
         parameter from its current to its new value, in one step if IPOPT
         converges, in smaller steps if not.
         """
-        target = self._target(primitives, arrays)
+        target = self._zero_baseline_target(self._target(primitives, arrays))
         self._deadline = time.perf_counter() + self.time_limit
         if not self.solved:
             self._solve_benchmark()
+            if self.primitives.closure.deficit == "zero_baseline":
+                self._zero_deficit_baseline()
         changed = self._changed(target)
         if changed:
             self._homotopy(target, changed)
         info = {"solver": self.last_stats.solver if self.last_stats else None,
                 "iterations": self.last_stats.iterations if self.last_stats else 0,
                 "homotopy_steps": list(self.steps), "changed": changed,
-                "numeraire": self.primitives.numeraire.describe()}
+                "numeraire": self.primitives.numeraire.describe(),
+                "deficits": describe_deficits(self.primitives.closure.deficit)}
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
-        return extract(self.model, info)
+        out = extract(self.model, info)
+        out.primitives, out.fixed_region = self.primitives, self.small_open_economy
+        return out
 
     def resolve(self) -> SolveStats:
         """Solve again from the current point (a check: it should take at most one iteration)."""
@@ -310,11 +323,43 @@ class Equilibrium:
             stats = self._attempt()
         self._verify(stats)
         self.benchmark_stages = stages
+        self.benchmark_stats = stats
+        self.benchmark = extract(self.model, {
+            "solver": stats.solver, "iterations": stats.iterations, "homotopy_steps": [],
+            "changed": [], "numeraire": self.primitives.numeraire.describe(),
+            "deficits": describe_deficits(self.primitives.closure.deficit),
+            "max_residual": stats.max_residual})
+        hold_deficits(self.model, self.primitives.closure.deficit)
         if self.small_open_economy is not None:
             apply_small_open_economy(self.model, self.small_open_economy)
             stats = self._attempt()
             self._verify(stats)
         self.solved = True
+
+    def _zero_baseline_target(self, target: Primitives) -> Primitives:
+        """Under the ``zero_baseline`` deficit closure, ``target`` with zero deficits; a
+        target whose deficits are neither the data's nor zero is refused (a deficit
+        shock has no meaning when the baseline has none)."""
+        if target.closure.deficit != "zero_baseline":
+            return target
+        d = target["deficit"]
+        if not (np.array_equal(d, self._data_deficit) or not d.any()):
+            raise InputError("deficit: under the zero_baseline deficit closure deficits are zero "
+                             "in the baseline and every counterfactual; a deficit shock needs "
+                             "the world_income_share or numeraire deficit closure")
+        return target.copy(deficit=np.zeros_like(d)) if d.any() else target
+
+    def _zero_deficit_baseline(self) -> None:
+        """Step every deficit from the data to zero (the ``zero_baseline`` closure's
+        first step); raises :class:`SolveError` naming the step if it fails."""
+        if not self.primitives["deficit"].any():
+            return
+        baseline = self.primitives.copy(deficit=np.zeros_like(self.primitives["deficit"]))
+        try:
+            self._homotopy(baseline, ["deficit"])
+        except SolveError as exc:
+            raise SolveError("the zero-deficit baseline (zero_baseline deficit closure): "
+                             + str(exc), exc.diagnosis) from None
 
     def _has_trade(self) -> bool:
         tau = self.primitives["tau"]
@@ -360,21 +405,36 @@ class Equilibrium:
 
     def _step(self, apply, what: str, first_step: float = 1.0,
               check_walras: bool = True) -> SolveStats:
-        """Advance lambda from 0 to 1 by ``apply(lambda)`` and solves; halve the step on failure."""
+        """Advance lambda from 0 to 1 by ``apply(lambda)`` and solves (path following,
+        :mod:`cge.continuation`).
+
+        Each step starts from the secant prediction through the last two solutions
+        (once there are two); if the corrector fails from there, the step is retried
+        from the last solution, and only then halved. After a success the next step
+        is adapted to the corrector's iterations (:func:`cge.continuation.next_step`).
+        When the step falls below ``min_step`` the error names the conditions for an
+        equilibrium that fail along the path (:func:`cge.continuation.explain`).
+        """
         snapshot = _snapshot(self.model)
+        path = SolutionPath(self.model)
+        path.record(0.0)
         lam, step = 0.0, first_step
         self.steps = []
         stats = None
+        predict = True
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
                 failure = diagnose(self.model, stats, lam, self.steps)
                 _restore(self.model, snapshot)
                 apply(lam)
-                raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached",
-                                 failure)
+                raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached"
+                                 + self._why_path_ends(lam, check_walras), failure)
             apply(trial)
-            stats = self._run(warm=True)
+            predicted = predict and path.can_predict
+            if predicted:
+                path.predict(trial)
+            stats = self._run_step()
             self.last_stats = stats
             ok = stats.success and (not check_walras
                                     or abs(walras_residual(self.model)) <= WALRAS_TOL)
@@ -382,11 +442,18 @@ class Equilibrium:
                 lam = trial
                 self.steps.append(lam)
                 snapshot = _snapshot(self.model)
+                path.record(lam)
                 if self.progress:
                     self.progress(lam, stats)
-                step = min(2 * step, 1.0)
+                step = min(next_step(step, stats.iterations), 1.0)
+                predict = True
+            elif predicted:
+                # retry the same step from the last solution (the prediction may mislead)
+                _restore(self.model, snapshot)
+                predict = False
             else:
                 step /= 2
+                predict = True
                 # Diagnose at the failed attempt (before restoring the last good
                 # point, whose residuals are all at solver precision).
                 failure = diagnose(self.model, stats, lam, self.steps) \
@@ -396,15 +463,41 @@ class Equilibrium:
                     apply(lam)
                     raise SolveError(
                         f"{what} could not be stepped in: no convergence with steps down to "
-                        f"{self.min_step:g}", failure)
+                        f"{self.min_step:g}" + self._why_path_ends(lam, check_walras), failure)
         return stats
 
+    def _run_step(self) -> SolveStats:
+        """One corrector solve of a path step; equations that cannot be evaluated at the
+        start (an overflow at a predicted point, a logarithm of a non-positive level)
+        make a failed step, not a traceback."""
+        from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
+
+        try:
+            return self._run(warm=True)
+        except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            return SolveStats(self.solver or "cyipopt", "evaluation_error",
+                              f"the equations cannot be evaluated at the start of the step ({exc})",
+                              0, 0.0, 0.0, float("inf"), False)
+
+    def _why_path_ends(self, lam: float, equilibrium_path: bool = True) -> str:
+        """The conditions for an equilibrium failing at the last solution (the model is
+        there); nothing for a path of non-equilibria (the Newton homotopy)."""
+        if not equilibrium_path:
+            return ""
+        reasons = explain(self.model, lam, self.primitives.closure.deficit
+                          if self.solved else None)
+        return "".join(f"\n  why: {r}" for r in reasons)
+
     def _homotopy(self, target: Primitives, changed: list[str]) -> None:
+        """Move from the current primitives to ``target`` along the path of
+        :func:`cge.continuation.interpolate` (positive parameters in logs)."""
         start = self.primitives
 
         def apply(lam):
-            set_parameters(self.model, _interpolate(start, target, lam))
-            self.primitives = _interpolate(start, target, lam)
+            self.primitives = interpolate(start, target, lam)
+            set_parameters(self.model, self.primitives)
 
         stats = self._step(apply, f"the shock to {', '.join(changed)}")
         self.primitives = target
@@ -430,23 +523,6 @@ LARGE_MODEL_OPTIONS = {"hessian_approximation": "limited-memory", "constr_mult_i
 #: from, tried in order (:meth:`Equilibrium._trade_cost_continuation`): close enough to
 #: autarky for the closed-economy guess, not so close that trade flows underflow.
 AUTARKY_TRADE_COST_FACTORS = (3.0, 10.0, 1.5)
-
-
-def _interpolate(a: Primitives, b: Primitives, lam: float) -> Primitives:
-    if lam >= 1.0:
-        return b
-    arrays = {}
-    for name, x in a.arrays.items():
-        y = b.arrays[name]
-        if np.array_equal(x, y, equal_nan=True):
-            arrays[name] = x
-            continue
-        with np.errstate(invalid="ignore"):
-            arrays[name] = np.where(np.isfinite(x) & np.isfinite(y), x + lam * (y - x), y)
-    out = a.copy(**arrays)
-    out.numeraire = Numeraire(a.numeraire.kind, a.numeraire.region, a.numeraire.label,
-                              a.numeraire.value + lam * (b.numeraire.value - a.numeraire.value))
-    return out
 
 
 def _snapshot(m) -> list[tuple]:

@@ -64,3 +64,79 @@ class SelectionError(SolveError):
     def __init__(self, message, routes=(), diagnosis=None):
         self.routes = list(routes)
         super().__init__(message, diagnosis)
+
+
+class OutputError(InputError):
+    """An output target that cge refuses before solving: a folder it did not write (its
+    files would be lost), a file where a folder is wanted, the data or project folder."""
+
+
+class FileSystemError(CGEError):
+    """Reading or writing a file failed: disk full, read-only file system, no
+    permission, a file where a folder is needed, a folder locked by another run.
+
+    ``path`` is the file or folder, ``problem`` says what is wrong in words, and
+    ``kept`` (if not ``None``) is where the solved results were saved instead.
+    """
+
+    def __init__(self, path, problem: str, *, action: str = "write", errno: int | None = None,
+                 kept=None):
+        self.path = path
+        self.problem = problem
+        self.action = action
+        self.errno = errno
+        self.kept = kept
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        msg = f"cannot {self.action} {self.path}: {self.problem}"
+        if self.kept is not None:
+            msg += (f". The solved results were saved in {self.kept} instead; move them where "
+                    "you want them (nothing was lost)")
+        return msg
+
+    def keep(self, where) -> "FileSystemError":
+        """Record where the results were saved instead (the message then names it)."""
+        self.kept = where
+        self.args = (self._message(),)
+        return self
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class ExtremeValueWarning(UserWarning):
+    """A valid but extreme input (an iceberg cost of 1,000, a SAM cell many orders of
+    magnitude above the rest): the run goes on, but the value is probably a mistake."""
+
+
+#: Exit status of the command line, by outcome (documented in docs/errors.md).
+EXIT_OK = 0
+EXIT_INPUT = 1
+EXIT_SOLVE = 2
+EXIT_EXPECTATION = 3
+EXIT_FILESYSTEM = 4
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit status for an error: 1 input, 2 solver or model, 4 file system,
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    if isinstance(exc, FileSystemError):
+        return EXIT_FILESYSTEM
+    if isinstance(exc, InputError):
+        return EXIT_INPUT
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, OSError):
+        return EXIT_FILESYSTEM
+    return EXIT_SOLVE
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM arrives (``timeout``, SLURM, ``docker
+    stop``), so that a termination unwinds exactly like Ctrl-C: temporary files are
+    removed and the previous results stay as they were."""

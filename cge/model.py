@@ -20,9 +20,21 @@ are relative errors):
     .. math:: X_{ns} = \beta_{ns} I_n + \sum_u \gamma_{nus}\, \frac{c_{nu} Y_{nu}}{1+t^P_{nu}}
 ``income_balance[n]``
     .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns} + \sum_s R^P_{ns}
-              + \sum_s \Pi_{ns} + D_n \bar p
+              + \sum_s \Pi_{ns} + D_n \kappa
 ``numeraire``
     the chosen price equals :math:`\bar p`.
+
+Deficits. :math:`D_n` (``deficit``) is given in numeraire units at the
+benchmark; :math:`\kappa` (the Expression ``deficit_unit``) is the value of one
+such unit. Under the ``numeraire`` deficit closure :math:`\kappa = \bar p`;
+under ``world_income_share`` (the default) :math:`\kappa = \theta \bar p +
+(1-\theta) W / \bar W`, where :math:`W = \sum_m\sum_f w_{mf}\bar L_{mf}` is world
+income (world factor income, ``world_income``), :math:`\theta`
+(``deficit_in_numeraire``) is 1 for the benchmark solve and 0 afterwards, and
+:math:`\bar W` (``benchmark_world_income``) is benchmark world income per unit of
+:math:`\bar p`, set after the benchmark solve (:mod:`cge.deficits`): each
+region's deficit :math:`D_n\kappa` is then the benchmark's share of world income.
+``deficit_value[n]`` is :math:`D_n \kappa`, the deficit in current prices.
 
 Production taxes. :math:`t^P_{is}` (``production_tax``; negative: a subsidy,
 :math:`> -1`) is an ad valorem tax on the value of the composite input of
@@ -57,8 +69,15 @@ indices :math:`P_{na} = \prod_s (P_{ns}/\beta_{nas})^{\beta_{nas}}`
 
 and ``sector_expenditure`` becomes
 :math:`X_{ns} = \sum_a \beta_{nas} E_{na} + \sum_u \gamma_{nus}\, c_{nu} Y_{nu}`.
-Welfare is then the household's real consumption :math:`E_{nh}/P_{nh}`
-(``real_income``; ``consumer_price_index`` is :math:`P_{nh}`).
+Welfare is then the household's real consumption :math:`E_{nh}/\text{CPI}_n`
+(``real_income``; ``consumer_price_index`` is :math:`\prod_s P_{ns}^{\beta_{nhs}}`,
+the household's price index :math:`P_{nh}` normalised to 1 at unit prices).
+
+The consumer price index is normalised: :math:`\text{CPI}_n = \prod_s P_{ns}^{\beta_{ns}}`
+(1 at a calibrated benchmark, where every price is 1), the unit expenditure
+function divided by the constant :math:`\prod_s \beta_{ns}^{-\beta_{ns}}`, so
+that real income equals income at the benchmark and the equivalent variation
+is in money of the benchmark.
 
 Walras' law: the factor market of the numeraire region (its numeraire factor,
 or its first factor) is left out of the system (``m.walras_market`` holds it,
@@ -188,6 +207,14 @@ def build_model(prim: Primitives, agents: bool | None = None,
     m.population = host_param("population", m.regions)
     m.numeraire_value = pyo.Param(initialize=prim.numeraire.value, mutable=True,
                                   doc="value of the numeraire price")
+    m.deficit_in_numeraire = pyo.Param(
+        initialize=1.0, mutable=True, within=pyo.Reals,
+        doc="theta: 1 while deficits are valued in numeraire units (the benchmark solve, and "
+            "always under the numeraire deficit closure); 0 once held as a share of world income")
+    m.benchmark_world_income = pyo.Param(
+        initialize=1.0, mutable=True, within=pyo.Reals,
+        doc="W-bar: benchmark world income per unit of the numeraire value (set after the "
+            "benchmark solve under the world_income_share deficit closure)")
 
     alpha, gamma, beta = prim["factor_share"], prim["input_share"], prim["beta"]
     R, S, F = prim.regions, prim.sectors, prim.factors
@@ -331,13 +358,32 @@ def build_model(prim: Primitives, agents: bool | None = None,
 
         .. math:: I_n = \sum_f w_{nf}\bar L_{nf} + \sum_s T_{ns}
                   + \sum_s \frac{t^P_{ns}}{1+t^P_{ns}}\, c_{ns} Y_{ns}
-                  + \sum_s \Pi_{ns} + D_n \bar p
+                  + \sum_s \Pi_{ns} + D_n \kappa
+
+        (:math:`\kappa`, ``deficit_unit``: the value of a unit of the deficit, see the
+        module docstring)
         """
         total = sum(m.factor_price[n, f] * m.endowment[n, f] for f in m.factors)
         total += sum(m.sector[s].tariff_revenue[n] + m.sector[s].profit[n] for s in m.sectors)
         total += sum(m.production_tax_revenue[n, s] for s in m.sectors)
-        total += m.deficit[n] * m.numeraire_value
+        total += m.deficit_value[n]
         return m.log_income[n] == pyo.log(total)
+
+    m.world_income = pyo.Expression(
+        expr=sum(m.factor_price[r, f] * m.endowment[r, f] for r in m.regions for f in m.factors),
+        doc="W = sum_m sum_f w_mf L_mf: world income (world factor income, GDP at factor cost)")
+    if closure.deficit == "world_income_share":
+        m.deficit_unit = pyo.Expression(
+            expr=m.deficit_in_numeraire * m.numeraire_value
+            + (1 - m.deficit_in_numeraire) * m.world_income / m.benchmark_world_income,
+            doc="kappa: value of one unit of the deficit (numeraire units at the benchmark, "
+                "then the benchmark's share of world income)")
+    else:
+        m.deficit_unit = pyo.Expression(expr=m.numeraire_value,
+                                        doc="kappa: value of one unit of the deficit (the "
+                                            "numeraire)")
+    m.deficit_value = pyo.Expression(m.regions, rule=lambda m, n: m.deficit[n] * m.deficit_unit,
+                                     doc="D_n kappa: the deficit of region n in current prices")
 
     m.unit_cost = pyo.Constraint(m.regions * m.sectors, rule=unit_cost, doc=unit_cost.__doc__)
     m.factor_market = pyo.Constraint(m.regions * m.factors, rule=factor_market,
@@ -393,23 +439,30 @@ def build_model(prim: Primitives, agents: bool | None = None,
         m.household_spending = pyo.Constraint(m.regions, rule=household_spending,
                                               doc=household_spending.__doc__)
 
+    # The CPI is normalised to prod_s P_ns^beta_ns: 1 at benchmark prices of 1 (a calibrated
+    # benchmark), so real income equals income there and EV is in benchmark money. The unit
+    # expenditure function prod_s (P_ns/beta_ns)^beta_ns differs from it by the constant
+    # prod_s beta_ns^-beta_ns (1.53 for a four-sector economy), which no change depends on.
     if closure.is_default:
         m.consumer_price_index = pyo.Expression(
             m.regions,
-            rule=lambda m, n: pyo.prod(
-                (m.sector[s].price_index[n] / m.beta[n, s]) ** m.beta[n, s]
-                for s in m.sectors if beta[R.index(n), S.index(s)] > 0),
-            doc="CPI_n = prod_s (P_ns/beta_ns)^beta_ns: the unit expenditure function")
+            rule=lambda m, n: pyo.exp(sum(
+                m.beta[n, s] * m.sector[s].log_price_index[n]
+                for s in m.sectors if beta[R.index(n), S.index(s)] > 0)),
+            doc="CPI_n = prod_s P_ns^beta_ns: the unit expenditure function normalised to 1 "
+                "at unit prices")
         m.real_income = pyo.Expression(m.regions, rule=lambda m, n: m.income[n] / m.consumer_price_index[n],
-                                       doc="U_n = I_n / CPI_n: welfare (real income)")
+                                       doc="U_n = I_n / CPI_n: welfare (real income, benchmark money)")
     else:
         m.consumer_price_index = pyo.Expression(
-            m.regions, rule=lambda m, n: m.agent_price_index[n, "household"],
-            doc="CPI_n = P_nh = prod_s (P_ns/beta_nhs)^beta_nhs: the household's unit "
-                "expenditure function")
+            m.regions, rule=lambda m, n: pyo.exp(sum(
+                m.agent_beta[n, "household", s] * m.sector[s].log_price_index[n]
+                for s in agent_buys[n, "household"])),
+            doc="CPI_n = prod_s P_ns^beta_nhs: the household's unit expenditure function "
+                "normalised to 1 at unit prices")
         m.real_income = pyo.Expression(
             m.regions, rule=lambda m, n: m.agent_spending[n, "household"] / m.consumer_price_index[n],
-            doc="U_n = E_nh / P_nh: welfare (the household's real consumption)")
+            doc="U_n = E_nh / CPI_n: welfare (the household's real consumption, benchmark money)")
 
     # ------------------------------------------------- numeraire and Walras
     num = prim.numeraire
@@ -568,7 +621,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
             if prim.entry[s] == "fixed":
                 m_e = delta * prim["entrants"][:, j]
             for n, i in zip(*np.nonzero(active)):
-                ratio = 1.0 if n == i else tau[n, i] * (1 + t[n, i]) ** (sigma / (sigma - 1))
+                ratio = 1.0 if n == i else (tau[n, i] * (1 + t[n, i]) ** (sigma / (sigma - 1))
+                                            * prim["pref_weight"][n, i, j] ** (1 / (1 - sigma)))
                 ratio *= (f[n, i] / fdom[i]) ** (1 / (sigma - 1))
                 phi = max(phi_d[i] * ratio, 1.05 * phi_min[i])
                 log_cutoff[n, i] = np.log(phi)
@@ -591,7 +645,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
             for n in range(nR):
                 terms = {}
                 for i in np.nonzero(active[n])[0]:
-                    mult = weight[i] / rho ** (1 - sigma) if ms == "krugman" else prim["pref_weight"][n, i, j]
+                    mult = prim["pref_weight"][n, i, j] * (
+                        weight[i] / rho ** (1 - sigma) if ms == "krugman" else 1.0)
                     terms[i] = mult * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / phi_min[i]) ** (1 - sigma)
                 P = sum(terms.values()) ** (1 / (1 - sigma))
                 blk.log_price_index[R[n]].value = np.log(P)
@@ -600,7 +655,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
         else:
             for n in range(nR):
                 terms = [
-                    m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
+                    prim["pref_weight"][n, i, j]
+                    * m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
                     * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / rho) ** (1 - sigma)
                     * np.exp(log_cutoff[n, i] * (sigma - 1 - k))
                     for i in np.nonzero(active[n])[0]

@@ -148,8 +148,9 @@ PARAMETERS: dict[str, ParameterSpec] = {
         ParameterSpec(
             "pref_weight", "a_{nis}", (DESTINATION, ORIGIN, SECTOR), "1", 1.0, 0.0,
             strict=True,
-            description="CES preference weight of origin i's variety in n (armington)",
-            source="calibrated to trade shares",
+            description="CES preference weight (demand shifter) of origin i's varieties in n; "
+            "multiplies tau^(1-sigma) under every market structure",
+            source="calibrated to trade shares (the part of the trade friction that is not a trade cost)",
         ),
         ParameterSpec(
             "entrants", r"\bar M_{E,is}", (REGION, SECTOR), "mass of firms", 1.0, 0.0,
@@ -182,9 +183,10 @@ PARAMETERS: dict[str, ParameterSpec] = {
             source="data (population); 1 (per-capita units) when not given",
         ),
         ParameterSpec(
-            "deficit", "D_n", (REGION,), "numeraire units", 0.0,
-            description="exogenous trade deficit of region n (sum over n is zero), "
-            "in units of the numeraire",
+            "deficit", "D_n", (REGION,), "numeraire units at the benchmark", 0.0,
+            description="trade deficit of region n at the benchmark (sum over n is zero), in "
+            "units of the numeraire; the deficit closure (DEFICIT_CLOSURES) says how it is held "
+            "in counterfactuals: by default as the benchmark's share of world income",
             source="SAM foreign savings",
         ),
         # ------------------------------------------------ final-demand agents
@@ -228,5 +230,11 @@ ENTRY_MODES = ("free", "fixed")
 #: :class:`cge.primitives.Closure`.
 GOVERNMENT_CLOSURES = ("regional_household", "fixed_real")
 INVESTMENT_CLOSURES = ("savings_driven", "investment_driven")
+#: How trade deficits are held in counterfactuals (the first is the default), see
+#: :class:`cge.primitives.Closure` and :mod:`cge.deficits`:
+#: ``world_income_share`` (each region's deficit stays the benchmark's share of world
+#: income), ``numeraire`` (fixed in units of the numeraire) and ``zero_baseline``
+#: (deficits first stepped to zero, the shock then applied from that baseline).
+DEFICIT_CLOSURES = ("world_income_share", "numeraire", "zero_baseline")
 #: Parameters of the final-demand agents (used only by a non-default closure).
 AGENT_PARAMETERS = ("agent_share", "agent_beta", "real_government", "real_investment")

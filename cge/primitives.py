@@ -30,7 +30,7 @@ Example (YAML)::
 
 Closure of final demand (optional; see :class:`Closure`)::
 
-    closure: {government: fixed_real, investment: investment_driven}
+    closure: {government: fixed_real, investment: investment_driven, deficit: numeraire}
     agent_share: {USA: {household: 0.6, government: 0.2, investment: 0.2}, ...}
     agent_beta: {USA: {household: {mfg: 0.3, srv: 0.7}, ...}, ...}
     real_government: {USA: 21.3, EU: 30.1}
@@ -39,7 +39,6 @@ Closure of final demand (optional; see :class:`Closure`)::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,8 +49,8 @@ import numpy as np
 
 from .errors import InputError
 from .parameters import (
-    AGENTS, ENTRY_MODES, GOVERNMENT_CLOSURES, INVESTMENT_CLOSURES, LABEL_SET, MARKET_STRUCTURES,
-    PARAMETERS,
+    AGENTS, DEFICIT_CLOSURES, ENTRY_MODES, GOVERNMENT_CLOSURES, INVESTMENT_CLOSURES, LABEL_SET,
+    MARKET_STRUCTURES, PARAMETERS,
 )
 
 WILDCARD = "*"
@@ -82,7 +81,7 @@ class Numeraire:
 
 @dataclass(frozen=True)
 class Closure:
-    r"""How government spending and investment adjust: the closure of final demand.
+    r"""How government spending, investment and trade deficits adjust.
 
     Final demand has three agents :math:`a` (:data:`~cge.parameters.AGENTS`):
     the household :math:`h`, the government :math:`g` and investment :math:`v`,
@@ -104,9 +103,20 @@ class Closure:
         :math:`E_{nv} = V_n P_{nv}`; the household's savings rate adjusts.
 
     The household spends the rest, :math:`E_{nh} = I_n - E_{ng} - E_{nv}`.
-    Foreign savings (the deficit :math:`D_n`) are exogenous in numeraire units
-    under every closure (the small-open-economy closure of
-    :mod:`cge.closure` is the alternative for the rest of the world).
+
+    ``deficit`` (:data:`~cge.parameters.DEFICIT_CLOSURES`; see :mod:`cge.deficits`)
+        How foreign savings, the deficit :math:`D_n` (given in numeraire units
+        at the benchmark), are held in counterfactuals.
+        ``"world_income_share"`` (default): each region's deficit stays the
+        benchmark's share of world income :math:`W = \sum_m\sum_f w_{mf}\bar L_{mf}`
+        (world factor income), :math:`D_n' = d_n W'` with
+        :math:`d_n = D_n\bar p/W` at the benchmark: a unit that does not depend
+        on which price is the numeraire, so results do not depend on the order
+        of the regions. ``"numeraire"``: fixed in units of the numeraire,
+        :math:`D_n \bar p` (results then depend on the numeraire's region).
+        ``"zero_baseline"``: deficits are first stepped to zero (a zero-deficit
+        baseline, as Caliendo and Parro 2015 do), and shocks are applied from,
+        and compared with, that baseline.
 
     With both defaults every agent spends a fixed share of income, so final
     demand is one Cobb-Douglas system with shares :math:`\beta_{ns}`: the
@@ -119,16 +129,21 @@ class Closure:
 
     government: str = GOVERNMENT_CLOSURES[0]
     investment: str = INVESTMENT_CLOSURES[0]
+    deficit: str = DEFICIT_CLOSURES[0]
 
     @property
     def is_default(self) -> bool:
+        """Whether final demand has its default closure (one Cobb-Douglas system; the
+        deficit closure does not enter)."""
         return (self.government, self.investment) == (GOVERNMENT_CLOSURES[0], INVESTMENT_CLOSURES[0])
 
     def describe(self) -> str:
-        return f"government: {self.government}, investment: {self.investment}"
+        return (f"government: {self.government}, investment: {self.investment}, "
+                f"deficit: {self.deficit}")
 
     def to_mapping(self) -> dict[str, str]:
-        return {"government": self.government, "investment": self.investment}
+        return {"government": self.government, "investment": self.investment,
+                "deficit": self.deficit}
 
     @classmethod
     def parse(cls, value: Any) -> "Closure":
@@ -265,22 +280,14 @@ class Primitives:
     @classmethod
     def from_file(cls, path: str | Path, *, validate: bool = True) -> "Primitives":
         """Read primitives from a ``.yaml``/``.yml`` or ``.json`` file."""
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+        from . import fsio
 
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                raise InputError(f"{path}: malformed YAML: {exc}") from None
-        elif path.suffix.lower() == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: malformed JSON: {exc}") from None
-        else:
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".yaml", ".yml", ".json"):
             raise InputError(f"{path}: expected a .yaml, .yml or .json file")
+        text = fsio.read_text(path, "primitives file")  # UTF-8, or says what it is
+        data = fsio.load_yaml(text, path) if suffix != ".json" else fsio.load_json(text, path)
         try:
             return cls.from_mapping(data, validate=validate)
         except InputError as exc:
@@ -298,7 +305,7 @@ class Primitives:
             "entry": dict(self.entry),
             "numeraire": _numeraire_mapping(self.numeraire),
         }
-        if not self.closure.is_default:
+        if self.closure != Closure():
             out["closure"] = self.closure.to_mapping()
         for name, arr in self.arrays.items():
             if PARAMETERS[name].optional:
@@ -392,13 +399,15 @@ def _parse_closure(value, problems) -> Closure:
         return value
     if not isinstance(value, Mapping):
         problems.append("closure: expected a mapping such as {government: fixed_real, "
-                        f"investment: investment_driven}}, got {value!r}")
+                        f"investment: investment_driven, deficit: numeraire}}, got {value!r}")
         return Closure()
-    extra = sorted(set(value) - {"government", "investment"})
+    extra = sorted(set(value) - {"government", "investment", "deficit"})
     if extra:
-        problems.append(f"closure: unknown keys {extra}; expected 'government' and/or 'investment'")
+        problems.append(f"closure: unknown keys {extra}; expected 'government', 'investment' "
+                        "and/or 'deficit'")
     out = {}
-    for key, options in (("government", GOVERNMENT_CLOSURES), ("investment", INVESTMENT_CLOSURES)):
+    for key, options in (("government", GOVERNMENT_CLOSURES), ("investment", INVESTMENT_CLOSURES),
+                         ("deficit", DEFICIT_CLOSURES)):
         v = value.get(key, options[0])
         if v not in options:
             problems.append(f"closure.{key}: unknown closure {v!r}; options are {list(options)} "

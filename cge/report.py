@@ -5,43 +5,46 @@
     <outdir>/
       summary.csv  welfare.csv  welfare_sectors.csv  trade.csv  firms.csv
       prices_factors.csv  identities.csv  expectations.csv   (and .parquet if pyarrow is installed)
+      units.csv  (subtotals.csv with subtotals by shock)
       results.xlsx      sheets summary, welfare, welfare_sectors, trade, firms,
-                        prices_factors, run_info
+                        prices_factors, (subtotals,) units, run_info
+      results.nc        every table in one netCDF file, with units (cge.formats)
+      report.html       a self-contained report (cge.html_report)
       scenario.yaml     the scenario text as run
       run_info.json     checksums, versions, solver statistics
-      welfare_by_region.png  cutoffs_productivity.png  trade_heatmap.png
+      welfare_by_region.png  cutoffs_productivity.png  trade_heatmap.png  ev_by_region.png
 
 Every table is tidy: one row per observation (region, route, ...), one
 column per variable, a ``model`` column naming the market structure
 (``as_specified`` unless the scenario compares structures). Each Excel sheet
 holds exactly the table of the CSV file of the same name.
 
-Writing is atomic: the folder is assembled in a temporary sibling folder and
-renamed into place, and each file inside is written to a temporary name and
-``os.replace``-d, so an interrupted run leaves either the previous results or
-the new ones, never a half-written file.
+Writing is atomic (:mod:`cge.fsio`): the folder is assembled in a temporary
+sibling folder and moved into place in one rename, and each file inside is
+written to a temporary name and renamed, so an interrupted run leaves either the
+previous results or the new ones, never a half-written file. Which folders may
+be replaced, the lock and what happens when the disk is full: :mod:`cge.outputs`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import platform
-import shutil
-import tempfile
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-SHEETS = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors")
-PLOTS = ("welfare_by_region.png", "cutoffs_productivity.png", "trade_heatmap.png")
+from .fsio import atomic_directory, atomic_write, sha256_bytes, sha256_canonical
 
-__all__ = ["SHEETS", "PLOTS", "tidy_tables", "run_info", "write_results", "write_workbook",
+SHEETS = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors")
+PLOTS = ("welfare_by_region.png", "cutoffs_productivity.png", "trade_heatmap.png",
+         "ev_by_region.png")
+
+__all__ = ["SHEETS", "PLOTS", "tidy_tables", "run_info", "write_results", "write_results_into",
+           "write_workbook",
            "atomic_write", "atomic_directory", "plot_welfare", "plot_firms", "plot_trade_heatmap",
+           "plot_ev",
            "read_results", "compare_results"]
 
 
@@ -124,6 +127,8 @@ def tidy_tables(result) -> dict[str, pd.DataFrame]:
         [{"model": c.model, "statement": c.statement, "value": c.value, "passed": c.passed}
          for c in result.expectations],
         columns=["model", "statement", "value", "passed"])
+    if getattr(result, "subtotals", None) is not None:
+        tables["subtotals"] = result.subtotals
     return tables
 
 
@@ -162,7 +167,7 @@ def _versions() -> dict[str, str]:
 
 def run_info(result) -> dict:
     """Provenance of a run: scenario, data checksums, versions, solver statistics."""
-    from .scenario import primitives_checksum
+    from .units import WELFARE_MEASURE, money_unit
 
     prep = result.prepared
     loaded = prep.loaded
@@ -170,16 +175,19 @@ def run_info(result) -> dict:
         "scenario": result.name,
         "description": result.scenario.description,
         "scenario_file": str(loaded.path) if loaded.path else None,
-        "scenario_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
+        "scenario_sha256": sha256_bytes(loaded.text.encode()),
         "data": prep.data.description,
         "data_file": str(prep.data.path) if prep.data.path else None,
         "data_sha256": prep.data.checksum,
-        "primitives_sha256": {k: primitives_checksum(p) for k, (p, _) in prep.models.items()},
+        "primitives_sha256": {k: sha256_canonical(p.to_mapping())
+                              for k, (p, _) in prep.models.items()},
         "versions": _versions(),
         "elapsed_seconds": result.elapsed,
         "solver": {k: run.stats for k, run in result.runs.items()},
         "identities_hold": result.identities_hold,
         "expectations_met": result.expectations_met,
+        "money_unit": money_unit(getattr(prep.data, "units", "")),
+        "welfare_measure": WELFARE_MEASURE,
         "scenario_text": loaded.text,
     }
     return json.loads(json.dumps(info, default=_json_default))
@@ -191,60 +199,6 @@ def _json_default(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     return str(x)
-
-
-# ======================================================================
-# Atomic writing
-# ======================================================================
-def atomic_write(path: str | Path, write: Callable[[Path], None] | bytes | str) -> Path:
-    """Write ``path`` atomically: to a temporary file in the same folder, then ``os.replace``.
-
-    ``write`` is the content (bytes or text) or a function writing to the path it is given.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        if isinstance(write, bytes):
-            tmp.write_bytes(write)
-        elif isinstance(write, str):
-            tmp.write_text(write)
-        else:
-            write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-@contextmanager
-def atomic_directory(final: str | Path):
-    """Yield a temporary folder next to ``final``; on success it replaces ``final``.
-
-    On any exception (including KeyboardInterrupt) the temporary folder is
-    removed and ``final`` is left as it was.
-    """
-    final = Path(final).resolve()
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        if final.exists():
-            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".old"))
-            os.rmdir(old)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ======================================================================
@@ -319,7 +273,8 @@ def _write_run_info(wb, ws, info: dict, identities: pd.DataFrame, expectations: 
 
     append(["run information"], first=wb.add_format({"bold": True, "font_size": 14}))
     for key in ("scenario", "description", "scenario_file", "scenario_sha256", "data", "data_file",
-                "data_sha256", "elapsed_seconds", "identities_hold", "expectations_met"):
+                "data_sha256", "money_unit", "welfare_measure", "elapsed_seconds",
+                "identities_hold", "expectations_met"):
         kv(key, info.get(key))
     for model, sha in info["primitives_sha256"].items():
         kv(f"primitives_sha256 [{model}]", sha)
@@ -343,9 +298,15 @@ def _write_run_info(wb, ws, info: dict, identities: pd.DataFrame, expectations: 
         append(["", line], fmt=mono)
 
 
+#: Sheets written after :data:`SHEETS` when their table exists (subtotals by shock; the
+#: data dictionary, :mod:`cge.units`).
+EXTRA_SHEETS = ("subtotals", "units")
+
+
 def write_workbook(tables: dict[str, pd.DataFrame], info: dict, path: str | Path) -> Path:
-    """One workbook: a formatted sheet per table of :data:`SHEETS`, then ``run_info``
-    (written with XlsxWriter, several times faster than openpyxl on large tables)."""
+    """One workbook: a formatted sheet per table of :data:`SHEETS` (and of
+    :data:`EXTRA_SHEETS` present), then ``run_info`` (written with XlsxWriter, several
+    times faster than openpyxl on large tables)."""
     import xlsxwriter
 
     def write(tmp: Path):
@@ -353,7 +314,7 @@ def write_workbook(tables: dict[str, pd.DataFrame], info: dict, path: str | Path
                                             "strings_to_formulas": False,
                                             "strings_to_urls": False})
         try:
-            for name in SHEETS:
+            for name in SHEETS + tuple(n for n in EXTRA_SHEETS if n in tables):
                 _write_sheet(wb, wb.add_worksheet(name), tables[name], name)
             _write_run_info(wb, wb.add_worksheet("run_info"), info, tables["identities"],
                             tables["expectations"])
@@ -366,6 +327,10 @@ def write_workbook(tables: dict[str, pd.DataFrame], info: dict, path: str | Path
 # ======================================================================
 # Pictures
 # ======================================================================
+# Every plot_* function writes its file and returns the matplotlib Figure, so that a
+# user can adjust it (fig.axes[0].set_title(...); fig.savefig(...)). Titles come from
+# the scenario's title (cge.pictures.display_title); the region held fixed by the
+# small-open-economy closure is left out (its changes are zero by assumption).
 def _plt():
     import matplotlib
 
@@ -380,24 +345,27 @@ def _plt():
 MANY_BARS = 24
 
 
-def plot_welfare(result, path: str | Path) -> Path:
-    """Bar chart of the welfare change (% of real income) by region, one bar per model,
-    with the stacked decomposition for a single-model run. Many regions are drawn as
-    horizontal bars sorted by the change, so that every label stays readable."""
+def plot_welfare(result, path: str | Path):
+    """Bar chart of the welfare change by region in log points (100 x change in the log of
+    real income), one bar per model, with the stacked decomposition (same unit) for a
+    single-model run. Many regions are drawn as horizontal bars sorted by the change,
+    so that every label stays readable. Writes ``path``; returns the Figure."""
     plt = _plt()
+    from .pictures import display_title, home_regions
     from .welfare import COMPONENTS
 
     labels = list(result.runs)
     first = next(iter(result.runs.values())).welfare.regions
-    regions = list(first.index)
+    regions = home_regions(result, list(first.index))
     horizontal = len(regions) * max(1, len(labels)) > MANY_BARS
     if horizontal:  # largest gain at the top
-        regions = list(first["welfare_change_pct"].sort_values().index)
+        regions = list(first.loc[regions, "total"].sort_values().index)
         fig, ax = plt.subplots(figsize=(10, 0.32 * len(regions) * max(1, len(labels)) + 1.8))
     else:
         fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(regions) * max(1, len(labels)) + 2), 4.5))
     bar = ax.barh if horizontal else ax.bar
     x = np.arange(len(regions))
+    what = "welfare change (log points: 100 x change in log real income)"
     if len(labels) == 1:
         wel = result.runs[labels[0]].welfare.regions.reindex(regions)
         comps = [c for c in COMPONENTS if np.abs(wel[c]).max() > 1e-9]
@@ -412,14 +380,16 @@ def plot_welfare(result, path: str | Path) -> Path:
             neg += np.where(v < 0, v, 0)
         xy = (wel["total"], x) if horizontal else (x, wel["total"])
         ax.scatter(*xy, color="black", zorder=5, marker="D", label="total")
-        what = "change in real income (log points, %)"
+        if not horizontal:
+            for xi, t in zip(x, wel["total"]):
+                ax.annotate(f"{t:.2f}", (xi, t), textcoords="offset points", xytext=(8, 0),
+                            fontsize=8, va="center")
     else:
         width = 0.8 / len(labels)
         for k, lab in enumerate(labels):
-            v = result.runs[lab].welfare.regions["welfare_change_pct"].reindex(regions)
+            v = result.runs[lab].welfare.regions["total"].reindex(regions)
             bars = bar(x + (k - (len(labels) - 1) / 2) * width, v, width, label=lab)
             ax.bar_label(bars, fmt="%.2f", fontsize=8)
-        what = "welfare change (% of real income)"
     if horizontal:
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_yticks(x, regions, fontsize=9)
@@ -429,10 +399,18 @@ def plot_welfare(result, path: str | Path) -> Path:
         ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0,
                       ha="right" if len(regions) > 6 else "center")
         ax.set_ylabel(what)
-    ax.set_title(f"{result.name}: welfare by region")
+    ax.set_title(f"{display_title(result)}: welfare by region")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_ev(result, path: str | Path):
+    """Equivalent variation by region in money (the data's currency at benchmark prices),
+    one bar per model. Writes ``path``; returns the Figure."""
+    from .pictures import ev_figure
+
+    return _save(ev_figure(result), path)
 
 
 _FIRM_PANELS = (("domestic_cutoff_pct", "domestic cutoff"),
@@ -441,26 +419,45 @@ _FIRM_PANELS = (("domestic_cutoff_pct", "domestic cutoff"),
 
 def _firm_changes(result, col: str) -> pd.DataFrame:
     """% changes of ``col`` by (region, melitz sector), one column per model."""
+    from .pictures import home_regions
+
     frames = []
     for lab, run in result.runs.items():
         ch = run.comparison.sectors[col]
         ms = run.new.sectors["market_structure"]
-        frames.append(ch[ms == "melitz"].dropna().rename(lab))
+        keep = ch.index.get_level_values("region").isin(home_regions(result, list(run.primitives.regions)))
+        frames.append(ch[(ms == "melitz") & keep].dropna().rename(lab))
     return pd.concat(frames, axis=1)
 
 
-def plot_firms(result, path: str | Path) -> Path:
+def _firm_panels(data: dict) -> tuple:
+    """The panels to draw: with Pareto productivity the average productivity of producers
+    is the domestic cutoff times a constant, so their % changes coincide (wherever the
+    domestic cutoff is the lowest): then one panel says so."""
+    a, b = (data[c] for c, _ in _FIRM_PANELS)
+    if a.shape == b.shape and np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9,
+                                          atol=1e-9, equal_nan=True):
+        return ((_FIRM_PANELS[0][0], "domestic cutoff = average productivity of producers "
+                 "(Pareto: they move together)"),)
+    return _FIRM_PANELS
+
+
+def plot_firms(result, path: str | Path):
     """Domestic cutoff and average productivity changes (%) by region and melitz sector:
-    bars, or region x sector heatmaps (one row per model) when there are many."""
+    bars, or region x sector heatmaps (one row per model, one colour scale) when there are
+    many. One panel when the two coincide (Pareto). Writes ``path``; returns the Figure."""
     plt = _plt()
+    from .pictures import display_title
+
     labels = list(result.runs)
     data = {col: _firm_changes(result, col) for col, _ in _FIRM_PANELS}
+    panels = _firm_panels(data)
     n_bars = len(data[_FIRM_PANELS[0][0]]) * max(1, len(labels))
     if n_bars > MANY_BARS:
-        return _plot_firm_heatmaps(result, data, path)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), squeeze=False)
+        return _plot_firm_heatmaps(result, data, panels, path)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels) + 1, 4.5), squeeze=False)
     any_bar = False
-    for ax, (col, title) in zip(axes[0], _FIRM_PANELS):
+    for ax, (col, title) in zip(axes[0], panels):
         frame = data[col]
         if frame.empty:
             ax.text(0.5, 0.5, "no melitz sectors", ha="center", va="center")
@@ -476,79 +473,59 @@ def plot_firms(result, path: str | Path) -> Path:
         ax.set_xticks(x, names, fontsize=8, rotation=45 if len(names) > 6 else 0,
                       ha="right" if len(names) > 6 else "center")
         ax.set_ylabel("% change")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
         if len(labels) > 1:
             ax.legend(fontsize=8)
-    fig.suptitle(f"{result.name}: selection (melitz cutoffs) and productivity"
+    fig.suptitle(f"{display_title(result)}: selection (melitz cutoffs) and productivity"
                  + ("" if any_bar else " - nothing to show"))
     fig.tight_layout()
     return _save(fig, path)
 
 
-def _plot_firm_heatmaps(result, data: dict, path) -> Path:
+def _plot_firm_heatmaps(result, data: dict, panels, path):
     plt = _plt()
+    from .pictures import display_title
+
     labels = list(result.runs)
     any_frame = next(iter(data.values()))
     regions = list(dict.fromkeys(r for r, _ in any_frame.index))
     sectors = list(dict.fromkeys(s for _, s in any_frame.index))
-    fig, axes = plt.subplots(len(labels), 2, squeeze=False,
-                             figsize=(2 * (1.6 + 0.55 * len(sectors)) + 1.5,
+    fig, axes = plt.subplots(len(labels), len(panels), squeeze=False,
+                             figsize=(len(panels) * (1.6 + 0.55 * len(sectors)) + 1.5,
                                       len(labels) * (0.28 * len(regions) + 1.6)))
+    # one colour scale for every panel, so that models and panels compare
+    vals_all = np.concatenate([data[c].to_numpy(float).ravel() for c, _ in panels])
+    lim = max(float(np.nanmax(np.abs(vals_all))) if np.isfinite(vals_all).any() else 0.0, 1e-9)
     for row, lab in enumerate(labels):
-        for ax, (col, title) in zip(axes[row], _FIRM_PANELS):
+        for ax, (col, title) in zip(axes[row], panels):
             grid = data[col][lab].unstack().reindex(index=regions, columns=sectors)
-            vals = grid.to_numpy(float)
-            lim = max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.0, 1e-9)
-            im = ax.imshow(vals, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+            im = ax.imshow(grid.to_numpy(float), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
             ax.set_xticks(np.arange(len(sectors)), sectors, rotation=45, ha="right", fontsize=8)
             ax.set_yticks(np.arange(len(regions)), regions, fontsize=8)
             ax.set_title(title + ("" if len(labels) == 1 else f" - {lab}"), fontsize=10)
             fig.colorbar(im, ax=ax, label="% change", shrink=0.8)
-    fig.suptitle(f"{result.name}: selection (melitz cutoffs) and productivity")
+    fig.suptitle(f"{display_title(result)}: selection (melitz cutoffs) and productivity")
     fig.tight_layout()
     return _save(fig, path)
 
 
-def plot_trade_heatmap(result, path: str | Path) -> Path:
-    """Heatmap of bilateral trade changes (% , summed over sectors), one panel per model."""
-    plt = _plt()
-    labels = list(result.runs)
-    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels) + 1, 5.2), squeeze=False,
-                             layout="constrained")
-    for ax, lab in zip(axes[0], labels):
-        run = result.runs[lab]
-        b = run.base.routes["trade_value"].groupby(level=["destination", "origin"]).sum()
-        n = run.new.routes["trade_value"].groupby(level=["destination", "origin"]).sum()
-        ch = (100 * (n / b - 1)).unstack("origin")
-        regions = list(run.primitives.regions)
-        ch = ch.reindex(index=regions, columns=regions)
-        lim = float(np.nanmax(np.abs(ch.to_numpy()))) or 1.0
-        im = ax.imshow(ch.to_numpy(float), cmap="RdBu", vmin=-lim, vmax=lim)
-        ax.set_xticks(range(len(regions)), regions, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(len(regions)), regions, fontsize=8)
-        ax.set_xlabel("origin (exporter)")
-        ax.set_ylabel("destination (importer)")
-        ax.set_title(lab if len(labels) > 1 else "bilateral trade, % change")
-        if len(regions) <= 12:
-            for a in range(len(regions)):
-                for c in range(len(regions)):
-                    v = ch.iloc[a, c]
-                    if np.isfinite(v):
-                        ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=7,
-                                color="white" if abs(v) > 0.6 * lim else "black")
-        fig.colorbar(im, ax=ax, shrink=0.8, label="% change in trade value")
-    fig.suptitle(f"{result.name}: bilateral trade changes")
-    return _save(fig, path)
+def plot_trade_heatmap(result, path: str | Path):
+    """Heatmaps of bilateral trade changes (%), one panel per sector (and model), domestic
+    sales (the diagonal) excluded and marked, one colour scale across all panels. Writes
+    ``path``; returns the Figure."""
+    from .pictures import trade_figure
+
+    return _save(trade_figure(result), path)
 
 
-def _save(fig, path) -> Path:
+def _save(fig, path):
     plt = _plt()
     path = Path(path)
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".")))
     finally:
-        plt.close(fig)
-    return path
+        plt.close(fig)  # a closed figure can still be changed and saved again
+    return fig
 
 
 # ======================================================================
@@ -562,36 +539,68 @@ def _parquet_available() -> bool:
     return True
 
 
-def _parquet_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every column of mixed Python types (an expectation's value is
-    a number or a region's name) written as text: Parquet columns have one type."""
+def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool = True,
+                  parquet: bool | None = None, force: bool = False, netcdf: bool = True,
+                  html: bool = True) -> Path:
+    """Write the results folder of ``result`` (see the module docstring); returns its path.
+
+    A folder that cge did not write, or that holds other files, is refused unless
+    ``force`` (then only cge's own files in it are replaced); see :mod:`cge.outputs`.
+    Also written: ``units.csv`` (the data dictionary, :mod:`cge.units`), ``results.nc``
+    (netCDF, :mod:`cge.formats`) and ``report.html`` (:mod:`cge.html_report`).
+    """
+    from .outputs import write_results_folder
+
+    return write_results_folder(result, outdir, force=force, excel=excel, plots=plots,
+                                parquet=parquet, netcdf=netcdf, html=html)
+
+
+def _for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns mixing numbers and text (an expectation's value) written as text."""
     mixed = [c for c in frame.columns if frame[c].dtype == object
              and len({type(v) for v in frame[c].dropna()}) > 1]
-    if not mixed:
-        return frame
-    return frame.assign(**{c: frame[c].map(lambda v: v if v is None else str(v)) for c in mixed})
+    return frame.astype({c: str for c in mixed}) if mixed else frame
 
 
-def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool = True,
-                  parquet: bool | None = None) -> Path:
-    """Write the results folder of ``result`` (see the module docstring); returns its path."""
+def write_results_into(result, folder: str | Path, *, excel: bool = True, plots: bool = True,
+                       parquet: bool | None = None, netcdf: bool = True,
+                       html: bool = True) -> list[str]:
+    """Write every file of a results folder into ``folder`` (which exists); return the
+    names. ``run_info.json`` comes last and lists them (so that a later run knows
+    which files of the folder cge wrote)."""
+    from .units import data_dictionary, units_by_table
+
+    folder = Path(folder)
     tables = tidy_tables(result)
     info = run_info(result)
+    tables["units"] = data_dictionary(tables, info["money_unit"])
+    info["units"] = units_by_table(tables["units"])
     parquet = _parquet_available() if parquet is None else parquet
-    with atomic_directory(outdir) as tmp:
-        for name, frame in tables.items():
-            atomic_write(tmp / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
-            if parquet:
-                atomic_write(tmp / f"{name}.parquet", lambda p, f=frame: _parquet_ready(f).to_parquet(p, index=False))
-        atomic_write(tmp / "scenario.yaml", result.prepared.loaded.text)
-        atomic_write(tmp / "run_info.json", json.dumps(info, indent=2))
-        if excel:
-            write_workbook(tables, info, tmp / "results.xlsx")
-        if plots:
-            plot_welfare(result, tmp / PLOTS[0])
-            plot_firms(result, tmp / PLOTS[1])
-            plot_trade_heatmap(result, tmp / PLOTS[2])
-    return Path(outdir)
+    for name, frame in tables.items():
+        atomic_write(folder / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+        if parquet:
+            atomic_write(folder / f"{name}.parquet",
+                         lambda p, f=frame: _for_parquet(f).to_parquet(p, index=False))
+    atomic_write(folder / "scenario.yaml", result.prepared.loaded.text)
+    if excel:
+        write_workbook(tables, info, folder / "results.xlsx")
+    if plots:
+        plot_welfare(result, folder / PLOTS[0])
+        plot_firms(result, folder / PLOTS[1])
+        plot_trade_heatmap(result, folder / PLOTS[2])
+        plot_ev(result, folder / PLOTS[3])
+    if netcdf:
+        from .formats import write_netcdf
+
+        atomic_write(folder / "results.nc", lambda p: write_netcdf(tables, info, p))
+    if html:
+        from .html_report import render_run
+
+        atomic_write(folder / "report.html", render_run(result, tables, info, pictures=folder))
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    info["files"] = sorted(set(names) | {"run_info.json"})
+    atomic_write(folder / "run_info.json", json.dumps(info, indent=2))
+    return info["files"]
 
 
 # ======================================================================
@@ -599,17 +608,22 @@ def write_results(result, outdir: str | Path, *, excel: bool = True, plots: bool
 # ======================================================================
 def read_results(folder: str | Path) -> dict[str, pd.DataFrame | dict]:
     """Tables of a results folder (from the CSV files) and its ``run_info``."""
+    from .outputs import check_results_folder
+
     folder = Path(folder)
-    if not (folder / "summary.csv").is_file():
-        raise FileNotFoundError(f"{folder}: not a results folder (no summary.csv); "
-                                "make one with `cge run scenario.yaml -o FOLDER`")
+    info = check_results_folder(folder)  # InputError naming the folder and the damage
     out: dict = {}
     for name in SHEETS + ("identities", "expectations"):
         p = folder / f"{name}.csv"
         if p.is_file():
-            out[name] = pd.read_csv(p, keep_default_na=True)
-    info = folder / "run_info.json"
-    out["run_info"] = json.loads(info.read_text()) if info.is_file() else {}
+            try:
+                out[name] = pd.read_csv(p, keep_default_na=True)
+            except Exception as exc:  # noqa: BLE001 - a damaged table
+                from .errors import InputError
+
+                raise InputError(f"{folder}: damaged results folder: {name}.csv cannot be "
+                                 f"read as a table ({type(exc).__name__}: {exc})") from None
+    out["run_info"] = info
     return out
 
 

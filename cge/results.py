@@ -38,6 +38,7 @@ summarises.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,11 @@ class Results:
     walras_residual: float
     max_residual: float
     info: dict = field(default_factory=dict)
+    #: the primitives solved for and the region the small-open-economy closure holds
+    #: fixed (set by :meth:`cge.Equilibrium.solve`; they let :class:`Comparison`
+    #: decompose welfare)
+    primitives: Any = field(default=None, repr=False)
+    fixed_region: str | None = None
 
     @property
     def welfare(self) -> pd.Series:
@@ -83,22 +89,41 @@ class Comparison:
     new: Results
 
     @property
-    def welfare(self) -> pd.DataFrame:
-        """Real income change and equivalent variation per region.
+    def decomposition(self):
+        """The :class:`cge.welfare.WelfareDecomposition` of the change (regions and
+        sectors), or ``None`` when the primitives of the two equilibria are not known."""
+        if self.base.primitives is None or self.new.primitives is None:
+            return None
+        from .welfare import decompose
 
-        :math:`EV_n = (U_n' - U_n)\\,\\text{CPI}_n^0`: the change in income at
-        base prices that gives the new utility.
+        return decompose(self.base, self.new, self.base.primitives, self.new.primitives,
+                         fixed_region=self.new.fixed_region or self.base.fixed_region)
+
+    @property
+    def welfare(self) -> pd.DataFrame:
+        """Real income change, its decomposition and the equivalent variation per region.
+
+        ``real_income_base``, ``real_income_new`` (benchmark money), ``welfare_change_pct``
+        (:math:`100(U'/U-1)`), ``total`` and its components in log points
+        (:math:`100\\,\\Delta\\ln U`, :mod:`cge.welfare`), ``ev`` (the change in income
+        at benchmark prices that gives the new utility, :math:`(U_n' - U_n)\\,
+        \\text{CPI}_n^0`) and its components ``ev_<component>`` in money of the
+        benchmark, and ``ev_pct_of_income``. The same names as the ``welfare`` table of
+        a scenario run and the CLI.
         """
         b, n = self.base.regions, self.new.regions
         out = pd.DataFrame(index=b.index)
         out["real_income_base"] = b["real_income"]
         out["real_income_new"] = n["real_income"]
+        dec = self.decomposition
+        if dec is not None:
+            return out.join(dec.regions)
         out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
         if "real_income_per_capita" in b and "real_income_per_capita" in n:
             out["welfare_per_capita_change_pct"] = _pct(n["real_income_per_capita"],
                                                         b["real_income_per_capita"])
-        out["equivalent_variation"] = (n["real_income"] - b["real_income"]) * b["cpi"]
-        out["ev_pct_of_income"] = 100 * out["equivalent_variation"] / b["income"]
+        out["ev"] = (n["real_income"] - b["real_income"]) * b["cpi"]
+        out["ev_pct_of_income"] = 100 * out["ev"] / b["income"]
         return out
 
     @property
@@ -197,19 +222,19 @@ def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
     lphi_min = np.log(_values(blk.phi_min, R))[orig]
     ltau = np.log(_values(blk.tau, routes))
     l1t = np.log1p(_values(blk.tariff, routes))
+    la = np.log(_values(blk.pref_weight, routes))
     lcut = None
     if melitz:
         lf = np.log(_values(blk.f, routes))
-        lcut = ((np.log(s) + lf + s * l1t - lX - (s - 1) * lP + lc) / (s - 1)
+        lcut = ((np.log(s) + lf + s * l1t + lc - la - lX - (s - 1) * lP) / (s - 1)
                 + ltau + lc - np.log(blk.rho))
         lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
         ltv = lstock + k * (lphi_min - lcut) + np.log(s * k / (k - s + 1)) + lc + lf
     elif blk.has_firms:
         lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
-        ltv = (lstock - s * l1t + lX + (s - 1) * lP
+        ltv = (la + lstock - s * l1t + lX + (s - 1) * lP
                + (1 - s) * (ltau + lc - np.log(blk.rho) - lphi_min))
     else:
-        la = np.log(_values(blk.pref_weight, routes))
         ltv = la - s * l1t + lX + (s - 1) * lP + (1 - s) * (ltau + lc - lphi_min)
     return ltv, lcut
 
@@ -430,7 +455,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     regions["production_tax_revenue"] = (sectors["production_tax_revenue"]
                                          .groupby(level="region").sum())
     regions["profits"] = sectors["profit"].groupby(level="region").sum()
-    regions["deficit"] = [v(m.deficit[r]) * v(m.numeraire_value) for r in R]
+    regions["deficit"] = [v(m.deficit_value[r]) for r in R]  # D_n kappa, current prices
     regions["exports"] = exports
     regions["imports"] = imports
     regions["trade_balance"] = exports - imports

@@ -26,8 +26,6 @@ expectations) is checked before any model is solved.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +35,10 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag,
-                      ValidationError, field_validator, model_validator)
+from pydantic import (AliasChoices, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
+                      Tag, ValidationError, field_validator, model_validator)
 
+from . import fsio
 from . import shocks as sh
 from .errors import InputError
 from .parameters import MARKET_STRUCTURES
@@ -113,15 +112,10 @@ def dotted(path: Sequence) -> str:
 
 
 def _compose(text: str, filename: str) -> tuple[Any, Locator]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        msg = f"{problem} ({context})" if context else problem
-        raise ScenarioError(f"{filename}{line}: malformed YAML: {msg}") from None
+    try:  # limits on depth and aliases: an alias bomb fails at once (cge.fsio)
+        node = fsio.compose_yaml(text, filename)
+    except InputError as exc:
+        raise ScenarioError(exc.problems) from None
     lines: dict[tuple, int] = {}
     problems: list[str] = []
 
@@ -145,15 +139,10 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
         walk(node, ())
     if problems:
         raise ScenarioError(problems)
-    loader = yaml.SafeLoader("")
     try:
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{filename}{line}: malformed YAML: {exc}") from None
-    finally:
-        loader.dispose()
+        data = fsio.construct_yaml(node, filename)
+    except InputError as exc:
+        raise ScenarioError(exc.problems) from None
     return data, Locator(filename, lines)
 
 
@@ -164,6 +153,42 @@ Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
 Structure = Literal["melitz", "krugman", "armington", "cara"]
+
+
+def _no_bool(value):
+    """YAML reads ``yes``/``true`` as booleans; where a number is meant that is a mistake
+    (pydantic would take it as 1.0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {str(value).lower()} (YAML reads "
+                         "true/false/yes/no/on/off as booleans)")
+    return value
+
+
+#: A number, not a boolean.
+Number = Annotated[float, BeforeValidator(_no_bool)]
+
+#: Longest scenario name (it names the results folder).
+MAX_NAME_LENGTH = 100
+
+
+def check_scenario_name(name: str) -> str:
+    """A scenario name names its results folder: not empty, no path separators, not
+    ``.``/``..`` nor starting with a dot, no control characters, at most 100 characters."""
+    if not name.strip():
+        raise ValueError("the name is empty; it names the results folder (results/<name>), "
+                         "give e.g. name: tariff_war")
+    bad = sorted({c for c in name if c in "/\\" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        raise ValueError(f"{name!r} holds {', '.join(repr(c) for c in bad)}: the name becomes a "
+                         "folder name (results/<name>), so no path separators or control "
+                         "characters; use e.g. underscores")
+    if name.startswith(".") or name != name.strip():
+        raise ValueError(f"{name!r}: the name becomes a folder name (results/<name>): it may "
+                         "not start with a dot (., .. and hidden folders) or with or end in spaces")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"the name has {len(name)} characters; at most {MAX_NAME_LENGTH} (it "
+                         "names the results folder)")
+    return name
 
 
 class _Strict(BaseModel):
@@ -177,7 +202,7 @@ def _alias(*names):
 class Retaliation(_Strict):
     by: str | list[str] = Field(description="region(s) that retaliate")
     against: str | list[str] = Field(description="region(s) whose tariff changes are mirrored")
-    share: float = Field(1.0, description="fraction of the partner's change mirrored")
+    share: Number = Field(1.0, description="fraction of the partner's change mirrored")
 
 
 class Schedule(_Strict):
@@ -192,7 +217,7 @@ class TariffShock(_Strict):
     type: Literal["tariff"]
     label: str | None = None
     mode: Mode | None = None
-    value: float | None = None
+    value: Number | None = None
     importers: Selector = _alias("importers", "importer")
     exporters: Selector = _alias("exporters", "exporter")
     sectors: Selector = _alias("sectors", "sector")
@@ -239,7 +264,7 @@ class TariffShock(_Strict):
 class Border(_Strict):
     groups: list[list[str]]
     to: Literal["within", "factor"] = "within"
-    factor: float | None = None
+    factor: Number | None = None
 
 
 class IcebergShock(_Strict):
@@ -248,24 +273,33 @@ class IcebergShock(_Strict):
     type: Literal["iceberg"]
     label: str | None = None
     mode: Mode | None = None
-    value: float | None = None
+    value: Number | None = None
     importers: Selector = _alias("importers", "importer")
     exporters: Selector = _alias("exporters", "exporter")
     sectors: Selector = _alias("sectors", "sector")
-    routes: Literal["foreign", "domestic", "all"] = "foreign"
+    routes: Literal["foreign", "international", "domestic", "all"] = "foreign"
     fta: list[str] | None = None
+    pairs: list[list[str]] | None = None
+    both_directions: bool = False
     border: Border | None = None
+    remove_gravity_term: float | None = None
 
     @model_validator(mode="after")
     def _selection(self):
         if self.border is not None:
-            extra = [f for f in ("mode", "value", "importers", "exporters", "fta")
-                     if getattr(self, f) is not None]
+            extra = [f for f in ("mode", "value", "importers", "exporters", "fta", "pairs",
+                                 "remove_gravity_term") if getattr(self, f) is not None]
             if extra:
                 raise ValueError("border removal sets tau itself: do not give " + ", ".join(extra))
             return self
+        if self.remove_gravity_term is not None:
+            if self.mode is not None or self.value is not None:
+                raise ValueError("remove_gravity_term sets the change itself: do not give mode "
+                                 "and value")
+            return self
         if self.mode is None or self.value is None:
-            raise ValueError("an iceberg shock needs 'mode' and 'value' (or a 'border')")
+            raise ValueError("an iceberg shock needs 'mode' and 'value' (or a 'border', or "
+                             "'remove_gravity_term')")
         return self
 
 
@@ -275,7 +309,7 @@ class FixedCostShock(_Strict):
     type: Literal["fixed_cost"]
     label: str | None = None
     mode: Mode
-    value: float
+    value: Number
     importers: Selector = _alias("importers", "importer")
     exporters: Selector = _alias("exporters", "exporter")
     sectors: Selector = _alias("sectors", "sector")
@@ -288,7 +322,7 @@ class EntryCostShock(_Strict):
     type: Literal["entry_cost"]
     label: str | None = None
     mode: Mode
-    value: float
+    value: Number
     regions: Selector = _alias("regions", "region")
     sectors: Selector = _alias("sectors", "sector")
 
@@ -299,7 +333,7 @@ class ProductivityShock(_Strict):
     type: Literal["productivity"]
     label: str | None = None
     mode: Mode
-    value: float
+    value: Number
     regions: Selector = _alias("regions", "region")
     sectors: Selector = _alias("sectors", "sector")
 
@@ -310,7 +344,7 @@ class EndowmentShock(_Strict):
     type: Literal["endowment"]
     label: str | None = None
     mode: Mode = "change_pct"
-    value: float
+    value: Number
     regions: Selector = _alias("regions", "region")
     factors: Selector = _alias("factors", "factor")
 
@@ -321,8 +355,8 @@ class DeficitShock(_Strict):
     type: Literal["deficit"]
     label: str | None = None
     mode: Mode = "set"
-    value: float | None = None
-    values: dict[str, float] | None = None
+    value: Number | None = None
+    values: dict[str, Number] | None = None
 
 
 class ParameterShock(_Strict):
@@ -332,8 +366,9 @@ class ParameterShock(_Strict):
     label: str | None = None
     parameter: str
     mode: Mode
-    value: float
+    value: Number
     where: dict[str, Union[str, list[str]]] = {}
+    routes: Literal["foreign", "international", "domestic", "all"] | None = None
 
 
 Shock = Annotated[
@@ -360,6 +395,10 @@ class FileData(_Strict):
     workbook: str | None = None
     production_taxes: Literal["tax", "pro_rata", "factor"] | None = None
     balance: Literal["ras", "cross_entropy"] | None = None
+    trade_costs: Literal["head_ries", "implied"] | None = Field(
+        None, description="how calibration splits the observed trade friction into the trade "
+        "cost tau and a preference weight (docs/calibration.md); default: the workbook's "
+        "trade_costs sheet where given, else head_ries")
 
     @model_validator(mode="after")
     def _one(self):
@@ -367,13 +406,17 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance")
+    @field_validator("production_taxes", "balance", "trade_costs")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
             raise ValueError(f"'{info.field_name}' is an option for reading a workbook "
                              "('workbook: book.xlsx'); primitives are used as they are")
         return value
+
+    def calibrate_options(self) -> dict[str, str]:
+        """The keyword arguments for ``calibration.calibrate`` that are given."""
+        return {"trade_costs": self.trade_costs} if self.trade_costs is not None else {}
 
     def read_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.read_workbook`` that are given."""
@@ -402,6 +445,14 @@ class Expectation(_Strict):
     world_welfare: Sign | None = None
     largest_gain: str | None = None
     largest_loss: str | None = None
+    welfare_above: dict[str, float] = Field(
+        {}, description="region (or all) -> a welfare change (in %) it must exceed")
+    mean_welfare_above: float | None = Field(
+        None, description="the unweighted mean welfare change (in %) must exceed this")
+    smallest_gain_among: list[str] | None = Field(
+        None, description="with smallest_gain: the regions compared")
+    smallest_gain: str | None = Field(
+        None, description="the region that gains least (in %), among smallest_gain_among or all")
     components: dict[str, dict[str, Sign]] = {}
     domestic_cutoff: dict[str, Sign] = {}
     #: the count of varieties available (``varieties_available_pct`` of the welfare
@@ -431,11 +482,17 @@ class Closure(_Strict):
     investment: Literal["savings_driven", "investment_driven"] | None = Field(
         None, description="savings_driven: a fixed savings rate, investment adjusts; "
         "investment_driven: real investment fixed, the savings rate adjusts")
+    deficit: Literal["world_income_share", "numeraire", "zero_baseline"] | None = Field(
+        None, description="how trade deficits are held (cge.deficits): world_income_share "
+        "(default): each region's benchmark share of world income; numeraire: fixed in "
+        "numeraire units; zero_baseline: stepped to zero first, shocks applied from there")
 
     @model_validator(mode="after")
     def _not_empty(self):
-        if self.small_open_economy is None and self.government is None and self.investment is None:
-            raise ValueError("give at least one of 'small_open_economy', 'government', 'investment'")
+        if (self.small_open_economy is None and self.government is None
+                and self.investment is None and self.deficit is None):
+            raise ValueError("give at least one of 'small_open_economy', 'government', "
+                             "'investment', 'deficit'")
         return self
 
 
@@ -456,19 +513,36 @@ class Scenario(_Strict):
     """A policy scenario (see ``docs/scenarios.md``)."""
 
     name: str
+    title: str | None = Field(None, description="title of pictures and the report "
+                              "(default: the name)")
     description: str = ""
     data: DataSpec
     market_structure: dict[str, Structure] | None = None
     entry: dict[str, Literal["free", "fixed"]] | None = None
     numeraire: dict[str, Any] | None = None
     closure: Closure | None = None
+    parameters: dict[str, Any] | None = Field(
+        None, description="structural parameters (sigma, k, delta) by sector; the model is "
+        "recalibrated to the same data (see cge.structural)")
     shocks: list[Shock] = []
     compare_market_structures: list[Structure] | None = None
+    structure_parameters: dict[Structure, dict[Literal["sigma", "k", "delta"], float]] = Field(
+        {}, description="sector parameters of the switched sectors under one structure of the "
+        "comparison, e.g. {melitz: {sigma: 3.8, k: 6}} (workbook data: recalibrated with them)")
     solver_options: dict[str, Any] = {}
     time_limit: float | None = Field(
         None, gt=0, description="wall-clock seconds each solve (benchmark, shock) may take, "
         "IPOPT calls and homotopy steps together; default 600 (`cge run --time-limit` overrides)")
     expect: Expectation | None = None
+    subtotals: bool = Field(False, description="split every result into the contribution of "
+                            "each shock (cge.subtotals; several solves along the path)")
+    accept_implausible: bool = Field(False, description="run shocks whose values look like a "
+                                     "slip (add: 10 on a tariff, cut_pct: 0.5; cge.plausibility)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value):
+        return check_scenario_name(value)
 
     @model_validator(mode="after")
     def _compare(self):
@@ -512,7 +586,10 @@ def load_scenario(source: str | Path | Mapping, *, text: str | None = None) -> L
             path = Path(source)
             if not path.is_file():
                 raise ScenarioError(f"{path}: no such scenario file")
-            text, filename = path.read_text(), str(path)
+            try:
+                text, filename = fsio.read_text(path, "scenario file"), str(path)
+            except InputError as exc:
+                raise ScenarioError(exc.problems) from None
         data, locator = _compose(text, filename)
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{locator.filename}:1: a scenario must be a mapping with at least "
@@ -538,6 +615,12 @@ def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field" + _suggest(loc[-1], err)
+            if len(loc) == 1 and loc[0] in ("sweep", "ssa"):
+                msg = (f"'{loc[0]}:' makes this a sweep file: run it with `cge sweep FILE` "
+                       "(see cge.sweep)")
+            if len(loc) == 1 and loc[0] in ("sigma", "k", "delta"):
+                msg = (f"unknown field {loc[0]!r}: structural parameters go under 'parameters:', "
+                       f"e.g. parameters: {{{loc[0]}: {{sector: value}}}}")
         elif err["type"] == "union_tag_invalid":
             tag = err.get("ctx", {}).get("tag")
             msg = (f"unknown shock type {tag!r}; shock types are {list(SHOCK_TYPES)} (to shock "
@@ -583,15 +666,14 @@ class DataSource:
     checksum: str
     path: Path | None = None
     start: Any = None  # calibrated start values, if any
-
-
-def _sha256_bytes(b: bytes) -> str:
-    return hashlib.sha256(b).hexdigest()
+    benchmark: Any = None  # calibration.BenchmarkData of workbook data (recalibrated by compare)
+    calibrate_options: dict = field(default_factory=dict)
+    units: str = ""  # the data's currency and year (a workbook's ``info`` sheet), if stated
 
 
 def primitives_checksum(prim: Primitives) -> str:
     """sha256 of the canonical JSON of the primitives (labels and every array)."""
-    return _sha256_bytes(json.dumps(prim.to_mapping(), sort_keys=True, default=str).encode())
+    return fsio.sha256_canonical(prim.to_mapping())
 
 
 def _calibration():
@@ -622,30 +704,44 @@ def load_data(loaded: LoadedScenario) -> DataSource:
             raise ScenarioError([loaded.error(("data",), p) for p in exc.problems]) from None
         return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
     options: dict[str, str] = {}
+    cal_options: dict[str, str] = {}
     if isinstance(spec, str):
-        rel, kind = spec, ("workbook" if spec.lower().endswith((".xlsx", ".xlsm")) else "primitives")
+        # a workbook, or a folder of CSV sheets (the same workbook, one file per sheet)
+        workbook = fsio.WORKBOOK_SUFFIXES + fsio.LEGACY_SUFFIXES
+        folder = (base / spec).is_dir()
+        rel, kind = spec, ("workbook" if folder or spec.lower().endswith(workbook)
+                           else "primitives")
         key = ("data",)
     else:
         rel = spec.primitives or spec.workbook
         kind = "primitives" if spec.primitives else "workbook"
         key = ("data", kind)
         options = spec.read_options()
+        cal_options = spec.calibrate_options()
     path = (base / rel).resolve()
-    if not path.is_file():
+    if not (path.is_file() or (kind == "workbook" and path.is_dir())):
         raise ScenarioError(loaded.error(key, f"data file {rel!r} not found (looked for {path}; "
                                          "paths are relative to the scenario file)"))
-    checksum = _sha256_bytes(path.read_bytes())
+    if path.is_dir():
+        from .units import folder_checksum
+
+        checksum = folder_checksum(path)
+    else:
+        checksum = fsio.sha256_file(path)
     if kind == "workbook":
         cal = _calibration()
         try:
+            if not path.is_dir():  # a folder of CSV sheets is read by the same reader
+                fsio.check_workbook_file(path)
             data = cal.read_workbook(path, **options)
-            out = cal.calibrate(data)
+            out = cal.calibrate(data, **cal_options)
         except InputError as exc:
             raise ScenarioError([loaded.error(key, p) for p in exc.problems]) from None
         prim, start = out if isinstance(out, tuple) else (out, None)
-        how = ", ".join(f"{k}: {v}" for k, v in options.items())
+        how = ", ".join(f"{k}: {v}" for k, v in {**options, **cal_options}.items())
         return DataSource(prim, f"workbook {rel}" + (f" ({how})" if how else ""), checksum,
-                          path, start)
+                          path, start, benchmark=data, calibrate_options=cal_options,
+                          units=str(getattr(data, "units", "") or ""))
     try:
         prim = Primitives.from_file(path)
     except InputError as exc:
@@ -680,7 +776,7 @@ def _apply_overrides(loaded: LoadedScenario, prim: Primitives) -> Primitives:
                                              f"{list(prim.sectors)}"))
     if problems:
         raise ScenarioError(problems)
-    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment")
+    final_demand = {k: getattr(sc.closure, k) for k in ("government", "investment", "deficit")
                     if sc.closure is not None and getattr(sc.closure, k) is not None}
     if not (sc.market_structure or sc.entry or sc.numeraire or final_demand):
         return prim
@@ -777,7 +873,8 @@ def apply_shock(prim: Primitives, base: Primitives, shock, base_dir: Path | None
                 raise
         return sh.iceberg(prim, shock.mode, shock.value, importers=shock.importers,
                           exporters=shock.exporters, sectors=shock.sectors, routes=shock.routes,
-                          fta=shock.fta)
+                          fta=shock.fta, pairs=shock.pairs, both_directions=shock.both_directions,
+                          remove_gravity_term=shock.remove_gravity_term)
     if t == "fixed_cost":
         return sh.fixed_cost(prim, shock.mode, shock.value, importers=shock.importers,
                              exporters=shock.exporters, sectors=shock.sectors, routes=shock.routes)
@@ -793,7 +890,8 @@ def apply_shock(prim: Primitives, base: Primitives, shock, base_dir: Path | None
     if t == "deficit":
         return sh.deficit(prim, shock.mode, shock.value, values=shock.values)
     if t == "parameter":
-        return sh.parameter(prim, shock.parameter, shock.mode, shock.value, shock.where)
+        return sh.parameter(prim, shock.parameter, shock.mode, shock.value, shock.where,
+                            routes=shock.routes)
     raise ScenarioError(f"unknown shock type {t!r}")  # unreachable: the schema forbids it
 
 
@@ -899,9 +997,16 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
             region(path + ("welfare", r), r)
         for r in e.welfare_per_capita:
             region(path + ("welfare_per_capita", r), r)
-        for key in ("largest_gain", "largest_loss"):
+        for key in ("largest_gain", "largest_loss", "smallest_gain"):
             if getattr(e, key) is not None:
                 region(path + (key,), getattr(e, key), allow_all=False)
+        for r in e.welfare_above:
+            region(path + ("welfare_above", r), r)
+        for j, r in enumerate(e.smallest_gain_among or []):
+            region(path + ("smallest_gain_among", j), r, allow_all=False)
+        if e.smallest_gain_among is not None and e.smallest_gain not in e.smallest_gain_among:
+            problems.append(loaded.error(path + ("smallest_gain_among",), "give smallest_gain, "
+                                         "one of these regions"))
         for r, comps in e.components.items():
             region(path + ("components", r), r)
             for c in comps:
@@ -938,7 +1043,12 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
                                                  "melitz sector (cutoffs exist only there)"))
         models = loaded.scenario.compare_market_structures
         for ms, sub in e.models.items():
-            if models is not None and ms not in models:
+            if models is None:
+                problems.append(loaded.error(path + ("models", ms), f"expectations for model "
+                                             f"{ms!r}, but the scenario compares no market "
+                                             "structures (give compare_market_structures, or "
+                                             "move these expectations up to expect:)"))
+            elif ms not in models:
                 problems.append(loaded.error(path + ("models", ms), f"model {ms!r} is not in "
                                              f"compare_market_structures {models}"))
             walk(sub, path + ("models", ms))
@@ -1020,6 +1130,20 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
         low = wel["welfare_change_pct"].idxmin()
         out.append(ExpectationCheck(label, f"{e.largest_loss} loses most (in % of real income)",
                                     str(low), low == e.largest_loss))
+    pct = wel["welfare_change_pct"]
+    for r, floor in e.welfare_above.items():
+        for rr in expand(r):
+            out.append(ExpectationCheck(label, f"welfare change of {rr} exceeds {floor:g}%",
+                                        float(pct[rr]), bool(pct[rr] > floor)))
+    if e.mean_welfare_above is not None:
+        out.append(ExpectationCheck(label, f"mean welfare change exceeds {e.mean_welfare_above:g}%",
+                                    float(pct.mean()), bool(pct.mean() > e.mean_welfare_above)))
+    if e.smallest_gain is not None:
+        among = e.smallest_gain_among or regions
+        low = pct[among].idxmin()
+        out.append(ExpectationCheck(label, f"{e.smallest_gain} gains least among "
+                                    f"{'all regions' if e.smallest_gain_among is None else among}",
+                                    str(low), low == e.smallest_gain))
     for r, comps in e.components.items():
         for rr in expand(r):
             for c, sign in comps.items():
@@ -1081,31 +1205,86 @@ class PreparedScenario:
     loaded: LoadedScenario
     data: DataSource
     models: dict[str, tuple[Primitives, Primitives]]  # label -> (benchmark, shocked)
+    starts: dict[str, Any] = field(default_factory=dict)  # label -> calibrated start values
+    #: implausible shock values accepted with ``accept_implausible`` (cge.plausibility)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def scenario(self) -> Scenario:
         return self.loaded.scenario
 
 
-def prepare_scenario(source) -> PreparedScenario:
-    """Load, validate and build the benchmark and shocked primitives of every model."""
+def prepare_scenario(source, *, data: DataSource | None = None,
+                     accept_implausible: bool | None = None) -> PreparedScenario:
+    """Load, validate and build the benchmark and shocked primitives of every model.
+
+    ``data``: the scenario's data already loaded (:func:`load_data`), e.g. shared by the
+    members of a sweep; structural ``parameters`` are applied to it here.
+
+    Every independent problem is reported at once: the overrides, the shocks, the
+    closure, the expectations and the plausibility of the shock values
+    (:mod:`cge.plausibility`) are each checked even when another fails. Implausible
+    shock values are refused unless ``accept_implausible`` (default: the scenario's
+    field of that name); accepted, they are listed in ``PreparedScenario.warnings``.
+    """
+    from .plausibility import ACCEPT_HINT, shock_warnings
+
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
-    data = load_data(loaded)
-    prim = _apply_overrides(loaded, data.primitives)
-    shocked = apply_shocks(loaded, prim)
-    _check_closure(loaded, prim)
-    _check_expectation_labels(loaded, prim)
+    data = load_data(loaded) if data is None else data
+    if loaded.scenario.parameters:
+        from .structural import recalibrate
+
+        data = recalibrate(loaded, data)
+    problems: list[str] = []
+
+    def attempt(check, *args):
+        try:
+            return check(*args), True
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            return None, False
+
+    prim, ok = attempt(_apply_overrides, loaded, data.primitives)
+    prim = prim if ok else data.primitives
+    shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
+    if shocks_ok:  # the closure check applies the shocks again
+        _warn_extreme(loaded, prim, shocked)
+        attempt(_check_closure, loaded, prim)
+    attempt(_check_expectation_labels, loaded, prim)
+    # a shock that is invalid is reported as such, not also as implausible
+    warnings = shock_warnings(loaded) if shocks_ok else []
+    accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
+    if warnings and not accept:
+        problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
+    if problems:
+        raise ScenarioError(problems)
     models: dict[str, tuple[Primitives, Primitives]] = {}
+    starts: dict[str, Any] = {}
     cms = loaded.scenario.compare_market_structures
     if cms is None:
         models[AS_SPECIFIED] = (prim, shocked)
     else:
-        if not any(m == "melitz" for m in prim.market_structure.values()):
-            raise ScenarioError(loaded.error(("compare_market_structures",),
-                                             "the data has no melitz sector to switch"))
-        for ms in cms:
-            models[ms] = (switch_market_structure(prim, ms), switch_market_structure(shocked, ms))
-    return PreparedScenario(loaded, data, models)
+        from .comparison import structure_models
+
+        models, starts = structure_models(loaded, data, prim, shocked)
+    return PreparedScenario(loaded, data, models, starts, warnings)
+
+
+def _warn_extreme(loaded: LoadedScenario, prim: Primitives, shocked: Primitives) -> None:
+    """An :class:`~cge.errors.ExtremeValueWarning` for each valid but extreme value of the
+    data, and of the shocked economy where the shocks made it so."""
+    import warnings
+
+    from .checks import extreme_values
+    from .errors import ExtremeValueWarning
+
+    base = extreme_values(prim)
+    for msg in base:
+        warnings.warn(loaded.error(("data",), msg), ExtremeValueWarning, stacklevel=3)
+    for msg in extreme_values(shocked):
+        if msg not in base:
+            warnings.warn(loaded.error(("shocks",), f"after the shocks: {msg}"),
+                          ExtremeValueWarning, stacklevel=3)
 
 
 @dataclass
@@ -1134,6 +1313,8 @@ class ScenarioResult:
     identities: pd.DataFrame = None
     expectations: list[ExpectationCheck] = field(default_factory=list)
     elapsed: float = 0.0
+    #: contributions of each shock (:func:`cge.subtotals.scenario_subtotals`), if asked for
+    subtotals: pd.DataFrame | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -1168,13 +1349,16 @@ ProgressCallback = Callable[[str, str, float], None]
 
 
 def run_scenario(source, *, progress: ProgressCallback | None = None,
-                 solver: str | None = None, time_limit: float | None = None) -> ScenarioResult:
+                 solver: str | None = None, subtotals: bool | None = None,
+                 time_limit: float | None = None) -> ScenarioResult:
     """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
     the shocked economy of every model, decompose welfare, check identities and expectations.
 
     ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
     ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
     ``time_limit`` (seconds per solve) overrides the scenario's ``time_limit``.
+    ``subtotals`` (default: the scenario's ``subtotals`` field) also splits the results
+    into the contribution of each shock (:mod:`cge.subtotals`).
     """
     from .equilibrium import DEFAULT_TIME_LIMIT, Equilibrium
     from .welfare import decompose
@@ -1199,7 +1383,9 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
         # nominal values (one Newton step), but another market structure or entry mode
         # changes the unknowns, so then the model starts from its own guess.
         restructured = sc.market_structure or sc.entry
-        if prepared.data.start is not None and label == AS_SPECIFIED and not restructured:
+        if label in prepared.starts:  # a structure of the comparison, recalibrated to the data
+            _calibration().set_start(eq, prepared.starts[label])
+        elif prepared.data.start is not None and label == AS_SPECIFIED and not restructured:
             cal = _calibration()
             cal.set_start(eq, prepared.data.start)
         base = eq.solve()
@@ -1221,6 +1407,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "walras_residual": new.walras_residual,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
+            "deficits": new.info.get("deficits"),
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }
@@ -1230,6 +1417,12 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
     result = ScenarioResult(prepared, runs)
     result.identities = check_identities(result)
     result.expectations = check_expectations(result)
+    if (sc.subtotals if subtotals is None else subtotals) and sc.shocks:
+        from .subtotals import scenario_subtotals
+
+        if progress:
+            progress(next(iter(runs)), "subtotals", 0.0)
+        result.subtotals = scenario_subtotals(result, solver=solver)
     result.elapsed = time.perf_counter() - t0
     return result
 

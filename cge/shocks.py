@@ -39,11 +39,11 @@ from .parameters import PARAMETERS
 from .primitives import Primitives
 
 MODES = ("set", "scale", "cut_pct", "change_pct", "add")
-ROUTE_KINDS = ("foreign", "domestic", "all")
+ROUTE_KINDS = ("foreign", "international", "domestic", "all")  # international = foreign
 
 __all__ = [
-    "MODES", "ROUTE_KINDS", "ShockError", "apply_mode", "border", "deficit", "endowment",
-    "entry_cost", "fixed_cost", "fta_mask", "iceberg", "indices", "parameter", "productivity",
+    "MODES", "ROUTE_KINDS", "ShockError", "TAU_ADVICE", "apply_mode", "border", "deficit", "endowment",
+    "entry_cost", "fixed_cost", "fta_mask", "iceberg", "pair_mask", "trade_elasticities", "indices", "parameter", "productivity",
     "retaliation", "route_mask", "selection_mask", "tariff", "tariff_schedule",
 ]
 
@@ -101,7 +101,7 @@ def route_mask(prim: Primitives, importers=None, exporters=None, sectors=None, *
     mask = np.zeros(prim["tau"].shape, dtype=bool)
     mask[np.ix_(n, i, s)] = True
     eye = np.eye(len(R), dtype=bool)[:, :, None]
-    if routes == "foreign":
+    if routes in ("foreign", "international"):
         mask &= ~eye
     elif routes == "domestic":
         mask &= eye
@@ -116,15 +116,43 @@ def fta_mask(prim: Primitives, members, sectors=None) -> np.ndarray:
                       exporters_field="fta")
 
 
+def pair_mask(prim: Primitives, pairs, sectors=None) -> np.ndarray:
+    """Routes between the named pairs of regions, in both directions (foreign routes only)."""
+    if isinstance(pairs, str) or not isinstance(pairs, Sequence) or not pairs:
+        raise ShockError("pairs: give a list of pairs of regions, e.g. [[CAN, USA], [MEX, USA]]",
+                         "pairs")
+    if all(isinstance(p, str) for p in pairs):
+        pairs = [pairs]
+    mask = np.zeros(prim["tau"].shape, dtype=bool)
+    for j, pair in enumerate(pairs):
+        if isinstance(pair, str) or len(pair) != 2:
+            raise ShockError(f"pair {pair!r} is not two regions", "pairs", j)
+        a, b = (indices(prim.regions, [x], field="pairs", kind="region")[0] for x in pair)
+        if a == b:
+            raise ShockError(f"pair {list(pair)} names one region twice", "pairs", j)
+        for n, i in ((a, b), (b, a)):
+            mask |= route_mask(prim, prim.regions[n], prim.regions[i], sectors)
+    return mask
+
+
 def selection_mask(prim: Primitives, importers=None, exporters=None, sectors=None, fta=None,
-                   routes: str = "foreign") -> np.ndarray:
-    """The routes a shock selects: among the ``fta`` members, or by importers and exporters
-    (not both)."""
+                   routes: str = "foreign", *, pairs=None, both_directions: bool = False
+                   ) -> np.ndarray:
+    """The routes a shock selects: among the ``fta`` members (a bloc), between the named
+    ``pairs`` (both directions), or by importers and exporters (with
+    ``both_directions``: also from the importers to the exporters). One of the three."""
+    if sum(x is not None for x in (fta, pairs)) + (importers is not None or exporters is not None) > 1:
+        raise ShockError("give one of fta (routes within a bloc), pairs (both directions) or "
+                         "importers/exporters", "fta" if fta is not None else "pairs")
     if fta is not None:
-        if importers is not None or exporters is not None:
-            raise ShockError("give either fta or importers/exporters, not both", "fta")
         return fta_mask(prim, fta, sectors)
-    return route_mask(prim, importers, exporters, sectors, routes=routes)
+    if pairs is not None:
+        return pair_mask(prim, pairs, sectors)
+    mask = route_mask(prim, importers, exporters, sectors, routes=routes)
+    if both_directions:
+        mask |= route_mask(prim, exporters, importers, sectors, routes=routes,
+                           importers_field="exporters", exporters_field="importers")
+    return mask
 
 
 def apply_mode(x: np.ndarray, mask: np.ndarray, mode: str, value: float, *,
@@ -314,24 +342,75 @@ def retaliation(prim: Primitives, base: Primitives, by, against, sectors=None,
     return prim.copy(tariff=new)
 
 
-def iceberg(prim: Primitives, mode: str, value: float, *, importers=None, exporters=None,
-            sectors=None, routes: str = "foreign", fta=None) -> Primitives:
-    """Change iceberg costs ``tau[n, i, s]`` (``cut_pct``/``change_pct`` act on tau - 1)."""
-    mask = selection_mask(prim, importers, exporters, sectors, fta, routes)
+def trade_elasticities(prim: Primitives) -> np.ndarray:
+    r"""Per sector, the trade elasticity :math:`\epsilon_s` of its market structure
+    (:math:`k` under melitz, :math:`\sigma-1` otherwise)."""
+    from .gravity import trade_elasticity
+
+    return np.array([trade_elasticity(prim.market_structure[s], prim["sigma"][j], prim["k"][j])
+                     for j, s in enumerate(prim.sectors)])
+
+
+def iceberg(prim: Primitives, mode: str | None = None, value: float | None = None, *,
+            importers=None, exporters=None, sectors=None, routes: str = "foreign", fta=None,
+            pairs=None, both_directions: bool = False,
+            remove_gravity_term: float | None = None) -> Primitives:
+    r"""Change iceberg costs ``tau[n, i, s]`` (``cut_pct``/``change_pct`` act on tau - 1).
+
+    Routes: ``routes`` (``foreign``, i.e. international; ``domestic``; ``all``) with
+    ``importers``/``exporters`` (``both_directions`` adds the reverse routes), or ``fta``
+    (the routes within a bloc), or ``pairs`` (both directions between each pair).
+
+    ``remove_gravity_term`` (instead of ``mode``/``value``) removes a gravity dummy with
+    this coefficient :math:`b` (e.g. the international-border coefficient of
+    :func:`cge.gravity.estimate_gravity`) from the selected routes: the trade-cost index
+    :math:`T = \tau^{-\epsilon}` is divided by :math:`e^{b}`, i.e.
+    :math:`\tau' = \tau\,e^{b/\epsilon_s}` with the sector's trade elasticity
+    (:func:`trade_elasticities`), the same change of trade costs under every market
+    structure.
+    """
+    mask = selection_mask(prim, importers, exporters, sectors, fta, routes, pairs=pairs,
+                          both_directions=both_directions)
     _nothing_selected(mask)
+    if remove_gravity_term is not None:
+        if mode is not None or value is not None:
+            raise ShockError("remove_gravity_term sets the change itself: do not give mode and "
+                             "value", "remove_gravity_term")
+        b = float(remove_gravity_term)
+        if not np.isfinite(b):
+            raise ShockError(f"remove_gravity_term must be a finite coefficient, got {b!r}",
+                             "remove_gravity_term")
+        factor = np.exp(b / trade_elasticities(prim))[None, None, :] * np.ones(prim["tau"].shape)
+        new = prim["tau"].copy()
+        new[mask] = prim["tau"][mask] * factor[mask]
+        _check_tau(prim, new, mask, "remove_gravity_term")
+        return prim.copy(tau=new)
+    if mode is None or value is None:
+        raise ShockError("an iceberg shock needs 'mode' and 'value' (or remove_gravity_term)", "mode")
     new = apply_mode(prim["tau"], mask, mode, value, margin=1.0)
     _check_tau(prim, new, mask)
     return prim.copy(tau=new)
+
+
+#: What a refusal of tau < 1 says can be done about it.
+TAU_ADVICE = (
+    "the calibrated tau holds only the trade-cost part of the observed friction "
+    "(docs/calibration.md, 'Trade costs and preferences'): calibrate with trade costs that "
+    "leave room for this cut, e.g. a gravity trade-cost function from `cge gravity` (the "
+    "workbook's trade_costs sheet; calibrate(data, trade_costs=T)), or the default "
+    "Head-Ries split instead of trade_costs='implied'; or cut less")
 
 
 def _check_tau(prim, new, mask, field="value") -> None:
     bad = np.argwhere(mask & ~(new >= 1.0 - 1e-12))
     if len(bad):
         n, i, s = bad[0]
+        more = f" ({len(bad) - 1} more routes likewise)" if len(bad) > 1 else ""
         raise ShockError(
-            f"tau[destination={prim.regions[n]}, origin={prim.regions[i]}, "
-            f"sector={prim.sectors[s]}] would be {new[n, i, s]:g}: iceberg costs must be >= 1 "
-            "(and finite: switching a route off needs a new model)", field)
+            f"tau[{prim.regions[n]},{prim.regions[i]}] (route {prim.regions[i]} -> "
+            f"{prim.regions[n]}, sector {prim.sectors[s]}, {prim.market_structure[prim.sectors[s]]}) "
+            f"would be {new[n, i, s]:.6g} (from {prim['tau'][n, i, s]:.6g}): iceberg costs must be "
+            f">= 1{more}; {TAU_ADVICE}", field)
     new[mask] = np.maximum(new[mask], 1.0)
 
 
@@ -370,7 +449,7 @@ def border(prim: Primitives, groups, *, to: str = "within", factor: float | None
         if factor is None or not factor > 0:
             raise ShockError("to: factor needs a positive 'factor'", "factor")
         new[mask] = tau[mask] * float(factor)
-        new[mask] = np.maximum(new[mask], 1.0)
+        _check_tau(prim, new, mask, "factor")
     elif to == "within":
         if factor is not None:
             raise ShockError("'factor' is only used with to: factor", "factor")
@@ -468,13 +547,16 @@ def deficit(prim: Primitives, mode: str = "set", value: float | None = None, *,
 
 
 def parameter(prim: Primitives, name: str, mode: str, value: float,
-              where: Mapping[str, Iterable[str] | str] | None = None) -> Primitives:
+              where: Mapping[str, Iterable[str] | str] | None = None,
+              routes: str | None = None) -> Primitives:
     """Generic shock to any parameter of :data:`cge.parameters.PARAMETERS`.
 
     ``where`` maps dimension names (``destination``, ``origin``, ``region``,
     ``sector``, ``input``, ``factor``) to labels; dimensions left out are all
-    selected. Structural parameters (sigma, k, delta) need a new model and are
-    refused.
+    selected. ``routes`` (``foreign``, ``domestic`` or ``all``; default all) restricts a
+    parameter with destination and origin dimensions to those routes (e.g. the
+    preference weight of every foreign route). Structural parameters (sigma, k, delta)
+    need a new model and are refused.
     """
     if name not in PARAMETERS:
         raise ShockError(f"no parameter {name!r}; parameters are {sorted(PARAMETERS)}",
@@ -491,9 +573,23 @@ def parameter(prim: Primitives, name: str, mode: str, value: float,
     idx = [indices(prim.labels(d), where.get(d), field="where", kind=d) for d in dims]
     mask = np.zeros(prim[name].shape, dtype=bool)
     mask[np.ix_(*idx)] = True
+    if routes is not None:
+        if routes not in ROUTE_KINDS:
+            raise ShockError(f"routes must be one of {list(ROUTE_KINDS)}, got {routes!r}", "routes")
+        if tuple(dims[:2]) != ("destination", "origin"):
+            raise ShockError(f"routes applies to parameters of a route (destination, origin); "
+                             f"{name} has the dimensions {list(dims)}", "routes")
+        eye = np.eye(len(prim.regions), dtype=bool).reshape(
+            (len(prim.regions), len(prim.regions)) + (1,) * (len(dims) - 2))
+        if routes in ("foreign", "international"):
+            mask &= ~eye
+        elif routes == "domestic":
+            mask &= eye
     if name == "tau":
         mask &= np.isfinite(prim["tau"])
     new = apply_mode(prim[name], mask, mode, value, margin=1.0 if name == "tau" else None)
+    if name == "tau":
+        _check_tau(prim, new, mask)
     if name == "tariff":
         _check_tariffs(prim, new, mask)
     if name == "production_tax":

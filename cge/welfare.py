@@ -93,7 +93,11 @@ COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "production_taxes", "tr
 SECTOR_PARTS = ("input_cost", "tariffs", "trade_costs", "variety_domestic", "variety_imported",
                 "selection_domestic", "selection_imported", "market_size")
 
-__all__ = ["COMPONENTS", "SECTOR_PARTS", "WelfareDecomposition", "decompose", "log_mean"]
+__all__ = ["COMPONENTS", "SECTOR_PARTS", "FIRST_ORDER", "WelfareDecomposition", "decompose",
+           "first_order", "log_mean"]
+
+#: Columns of :func:`first_order` (Caliendo and Parro 2015, first order; not exact).
+FIRST_ORDER = ("first_order_terms_of_trade", "first_order_volume_of_trade", "first_order_total")
 
 
 def log_mean(a, b):
@@ -212,8 +216,10 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
                      _dlog(phi_min1, phi_min0))
     a0, a1 = prim0["pref_weight"][dest, orig, sect], prim1["pref_weight"][dest, orig, sect]
     with np.errstate(divide="ignore", invalid="ignore"):
+        # a preference shifter a_ni multiplies the sellers' weight under every structure
         d_sellers = np.where(ms == "armington", _dlog(a1, a0),
-                             _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float)))
+                             _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float))
+                             + _dlog(a1, a0))
     d_variety = d_sellers / (sigma - 1)  # welfare sign: more sellers lower P
     if cara.any():
         me0 = sec0["entry_mass"].to_numpy(float).reshape(nR, nS)[orig, sect]
@@ -360,6 +366,10 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         regions[f"ev_{k}"] = W0 * scale * v
     regions["ev_residual"] = W0 * scale * residual
     regions["ev_pct_of_income"] = 100 * ev / I0
+    # Caliendo-Parro (2015) first-order terms: an approximation, not part of the sum above.
+    fo = first_order(base, new, prim0)
+    for col in FIRST_ORDER:
+        regions[col] = fo[col].reindex(R).to_numpy(float)
 
     # ---- sector table (direct channels of -dlnP, welfare sign)
     sectors = pd.DataFrame(index=idx)
@@ -390,3 +400,55 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         avg1 = (prod1 / count1) ** (1 / (sig_cell - 1))
         sectors["seller_productivity_pct"] = np.where(firms, 100 * (avg1 / avg0 - 1), np.nan)
     return WelfareDecomposition(regions=regions, sectors=sectors)
+
+
+def first_order(base: Results, new: Results, prim0: Primitives) -> pd.DataFrame:
+    r"""Caliendo and Parro's (2015, eq. 14 and section 5) **first-order** welfare terms,
+    evaluated at benchmark weights with the discrete log changes of the solution.
+
+    With :math:`X_{nis}` the benchmark sales of :math:`i` in :math:`n` (c.i.f., net of the
+    tariff), :math:`c_{is}` the unit input cost of sector :math:`s` in :math:`i`,
+    :math:`t_{nis}` the tariff and :math:`I_n` benchmark income, in percent:
+
+    .. math::
+        \text{ToT}_n = \frac{100}{I_n}\sum_s\sum_{i\ne n}\big(X_{ins}\,\Delta\ln c_{ns}
+                     - X_{nis}\,\Delta\ln c_{is}\big), \qquad
+        \text{VoT}_n = \frac{100}{I_n}\sum_s\sum_{i\ne n} t_{nis} X_{nis}
+                     \big(\Delta\ln X_{nis} - \Delta\ln c_{is}\big).
+
+    Terms of trade: the change of export prices less import prices, weighted by the
+    benchmark flows; volume of trade: the change of import quantities weighted by the
+    tariff wedge. ``first_order_total`` is their sum. This is what CP publish as the
+    welfare effect; it is a linearisation around the benchmark, **not** the exact change
+    of real income (``welfare_change_pct``), and the two can differ by more than the
+    effect itself for large shocks (in CP's NAFTA data, Mexico: +1.31% first order
+    against +0.01% exact, as reported in issue 10). With deficits the terms-of-trade term
+    also depends on the numeraire (a common change of all prices moves it by
+    :math:`-D_n\,\Delta\ln p/I_n`): quote it with the numeraire of the run.
+    """
+    R, S = list(prim0.regions), list(prim0.sectors)
+    rpos = {r: j for j, r in enumerate(R)}
+    spos = {s: j for j, s in enumerate(S)}
+    r0, r1 = base.routes, new.routes.reindex(base.routes.index)
+    dest = np.array([rpos[x] for x in r0.index.get_level_values("destination")])
+    orig = np.array([rpos[x] for x in r0.index.get_level_values("origin")])
+    sect = np.array([spos[x] for x in r0.index.get_level_values("sector")])
+    idx = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
+    c0 = base.sectors.reindex(idx)["input_price"].to_numpy(float).reshape(len(R), len(S))
+    c1 = new.sectors.reindex(idx)["input_price"].to_numpy(float).reshape(len(R), len(S))
+    dc = _dlog(c1, c0)
+    X0 = r0["trade_value"].to_numpy(float)
+    X1 = r1["trade_value"].to_numpy(float)
+    t0 = r0["tariff"].to_numpy(float)
+    foreign = dest != orig
+    exports = np.bincount(orig[foreign], X0[foreign] * dc[orig, sect][foreign], len(R))
+    imports = np.bincount(dest[foreign], X0[foreign] * dc[orig, sect][foreign], len(R))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dq = np.where(X0 > 0, _dlog(X1, X0) - dc[orig, sect], 0.0)
+    vot = np.bincount(dest[foreign], (t0 * X0 * dq)[foreign], len(R))
+    income = base.regions.reindex(R)["income"].to_numpy(float)
+    out = pd.DataFrame(index=pd.Index(R, name="region"))
+    out["first_order_terms_of_trade"] = 100 * (exports - imports) / income
+    out["first_order_volume_of_trade"] = 100 * vot / income
+    out["first_order_total"] = out["first_order_terms_of_trade"] + out["first_order_volume_of_trade"]
+    return out

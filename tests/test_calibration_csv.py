@@ -424,7 +424,9 @@ def test_file_level_problems(edited, toy_csv):
     folder = edited("info.csv", lambda rows: None)
     (folder / "accounts.csv").write_bytes("account,type,label\na_mfg,activit\xe9,mfg\n".encode("latin-1"))
     msg = problems_of(folder)
-    assert "toy_csv: accounts.csv: not UTF-8 text (byte 0xe9 at position 32); save it as 'CSV UTF-8'" in msg
+    assert ("toy_csv: accounts.csv:2: the CSV file is not UTF-8 (byte 0xe9 at position 32); it "
+            "looks like Latin-1 / Windows-1252 text, where that byte is 'é'") in msg
+    assert "iconv -f WINDOWS-1252 -t UTF-8" in msg and "(in Excel: save as 'CSV UTF-8')" in msg
     shutil.copy(toy_csv / "accounts.csv", folder / "accounts.csv")
     (folder / "trade.csv").write_text('origin,destination,sector,value,tariff_rate\n"North,South\n')
     msg = problems_of(folder)

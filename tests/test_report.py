@@ -187,13 +187,19 @@ def test_many_regions_and_sectors_stay_readable(tmp_path, monkeypatch):
                     "seed: 5}}\nshocks:\n  - {type: tariff, mode: cut_pct, value: 50}\n"
                     "compare_market_structures: [krugman, melitz]\n")
     res = run_scenario(path)
+    # the plotting functions write the file and return the Figure (issue 12)
+    def drawn(plot, name):
+        fig = plot(res, tmp_path / name)
+        assert fig.axes, name
+        return _png_size(tmp_path / name)
+
     monkeypatch.setattr(report, "MANY_BARS", 10)  # 6 regions x 2 models = 12 bars
-    w, h = _png_size(report.plot_welfare(res, tmp_path / "w.png"))
-    heat_w, heat_h = _png_size(report.plot_firms(res, tmp_path / "f.png"))
+    w, h = drawn(report.plot_welfare, "w.png")
+    heat_w, heat_h = drawn(report.plot_firms, "f.png")
     monkeypatch.setattr(report, "MANY_BARS", 1000)
-    bar_w, bar_h = _png_size(report.plot_firms(res, tmp_path / "g.png"))
+    bar_w, bar_h = drawn(report.plot_firms, "g.png")
     assert (heat_w, heat_h) != (bar_w, bar_h)  # a different layout: two rows of heatmaps
     assert heat_h > bar_h
-    wide_w, wide_h = _png_size(report.plot_welfare(res, tmp_path / "v.png"))
+    wide_w, wide_h = drawn(report.plot_welfare, "v.png")
     # horizontal: a fixed width, a height that grows with the bars; vertical: the reverse
     assert w < wide_w and h > wide_h, ((w, h), (wide_w, wide_h))

@@ -474,7 +474,8 @@ def test_small_open_economy_closure_in_every_model(tmp_path):
     assert res.expectations_met and len(res.expectations) == 6
     for label, run in res.runs.items():
         assert run.stats["closure"] == {"government": "regional_household",
-                                        "investment": "savings_driven", "small_open_economy": "East"}
+                                        "investment": "savings_driven",
+                                        "deficit": "world_income_share", "small_open_economy": "East"}
         assert "factor prices of East" in run.stats["numeraire"]
         # The rest of the world stays at its benchmark in the counterfactual ...
         for col in ("price_index", "expenditure", "input_price"):

@@ -46,21 +46,29 @@ def test_replication_calls_no_ipopt_and_compiles_once(calibrated):
     assert "IPOPT not called" in eq.last_stats.message
     assert eq.last_stats.ipopt_time == 0.0
     assert eq.compilations == 1
-    again = eq.resolve()  # same parameters, same structure: the compiled system is re-used
+    # After the benchmark the deficits are held by the world-income rule (cge.deficits):
+    # new parameter values, one compilation; the point still solves the system.
+    again = eq.resolve()
     assert again.success and again.iterations == 0
-    assert eq.compilations == 1
+    n = eq.compilations
+    assert n <= 2
+    # same parameters, same structure: the compiled system is re-used
+    assert eq.resolve().iterations == 0
+    assert eq.compilations == n
 
 
 def test_one_compilation_per_parameter_set_and_structure(calibrated):
     prim, _ = calibrated
     eq = _started(calibrated)
     eq.solve()
+    eq.resolve()  # the benchmark point under the deficit rule held after the benchmark
+    n = eq.compilations
     eq.solve(tariff=prim["tariff"] * 0.9)
     steps = len(eq.steps)
-    # the benchmark, then one per homotopy step (each step has new parameter values)
-    assert eq.compilations == 1 + steps
+    # one per homotopy step (each step has new parameter values)
+    assert eq.compilations == n + steps
     eq.resolve()
-    assert eq.compilations == 1 + steps, "a solve at unchanged parameters compiles nothing"
+    assert eq.compilations == n + steps, "a solve at unchanged parameters compiles nothing"
     assert eq.resolve().iterations == 0
 
 

@@ -159,7 +159,10 @@ def test_closed_economy_several_sectors(solve):
         assert sec["price_index"] == approx(P, rel=REL), s
         assert sec["entry_mass"] == approx((sg - 1) * beta[j] * L / (sg * kk * f_e[j]), rel=REL)
         utility *= (beta[j] * w * L / P) ** beta[j]
-    assert res.welfare["home"] == approx(utility, rel=REL)
+    # real income is I / prod_s P_s^beta_s (the CPI normalised to 1 at unit prices):
+    # utility prod_s Q_s^beta_s divided by the constant prod_s beta_s^beta_s
+    normalisation = np.prod(np.array(beta) ** np.array(beta))
+    assert res.welfare["home"] == approx(utility / normalisation, rel=REL)
 
 
 # =====================================================================

@@ -48,12 +48,12 @@ def price_index_rule(b, n):
     r"""CES price index with homogeneous firms (Krugman 1980).
 
     .. math::
-        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
+        P_n^{1-\sigma} = \sum_i a_{ni} \frac{M_{Ei}}{\delta}
         \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
     terms = [
-        log_firm_stock(b, i)
+        pyo.log(b.pref_weight[n, i]) + log_firm_stock(b, i)
         + (1 - s) * (log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
                      - pyo.log(b.phi_min[i]) + b.log_input_price[i])
         for i in b.origins(n)
@@ -65,11 +65,11 @@ def log_trade_value(b, n, i):
     r"""Bilateral trade with homogeneous firms: every firm of i sells in n.
 
     .. math::
-        X_{ni} = \frac{M_{Ei}}{\delta} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        X_{ni} = a_{ni} \frac{M_{Ei}}{\delta} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
         \left(\frac{\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
-    return (log_firm_stock(b, i) - s * log1p_tariff(b, n, i)
+    return (pyo.log(b.pref_weight[n, i]) + log_firm_stock(b, i) - s * log1p_tariff(b, n, i)
             + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
             + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
                          - math.log(b.rho) - pyo.log(b.phi_min[i])))

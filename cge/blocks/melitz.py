@@ -73,15 +73,17 @@ def zero_cutoff_profit_rule(b, n, i):
     r"""Zero-cutoff profit: the least productive seller from i in n just covers its fixed cost.
 
     .. math::
-        r_{ni}(\varphi^*_{ni}) = (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
+        r_{ni}(\varphi^*_{ni}) = a_{ni} (1+t_{ni})^{-\sigma} X_n P_n^{\sigma-1}
         \left(\frac{\tau_{ni} c_i}{\rho\,\varphi^*_{ni}}\right)^{1-\sigma}
         = \sigma c_i f_{ni}
         \qquad \forall (n, i) \text{ active}
 
-    (MR eq. 6 with an ad valorem tariff on the c.i.f. value.)
+    (MR eq. 6 with an ad valorem tariff on the c.i.f. value and a CES demand
+    shifter :math:`a_{ni}`, 1 unless calibration puts part of the observed
+    trade friction there; see ``docs/calibration.md``.)
     """
     s = b.sigma
-    lhs = (-s * log1p_tariff(b, n, i) + b.log_expenditure[n]
+    lhs = (pyo.log(b.pref_weight[n, i]) - s * log1p_tariff(b, n, i) + b.log_expenditure[n]
            + (s - 1) * b.log_price_index[n]
            + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
                         - math.log(b.rho) - b.log_cutoff[n, i]))
@@ -94,11 +96,12 @@ def log_cutoff(b, n, i):
 
     .. math::
         \ln\varphi^*_{ni} = \frac{\ln\sigma + \ln f_{ni} + \sigma\ln(1+t_{ni}) + \ln c_i
-        - \ln X_n}{\sigma-1} - \ln P_n + \ln\tau_{ni} + \ln c_i - \ln\rho
+        - \ln a_{ni} - \ln X_n}{\sigma-1} - \ln P_n + \ln\tau_{ni} + \ln c_i - \ln\rho
     """
     s = b.sigma
     return ((math.log(s) + pyo.log(b.f[n, i]) + s * log1p_tariff(b, n, i) + b.log_input_price[i]
-             - b.log_expenditure[n] - (s - 1) * b.log_price_index[n]) / (s - 1)
+             - pyo.log(b.pref_weight[n, i]) - b.log_expenditure[n]
+             - (s - 1) * b.log_price_index[n]) / (s - 1)
             + pyo.log(b.tau[n, i]) + b.log_input_price[i] - math.log(b.rho))
 
 
@@ -106,14 +109,15 @@ def price_index_rule(b, n):
     r"""CES price index under Pareto productivity (MR eq. 9 with Pareto).
 
     .. math::
-        P_n^{1-\sigma} = \sum_i \frac{M_{Ei}}{\delta}
+        P_n^{1-\sigma} = \sum_i a_{ni} \frac{M_{Ei}}{\delta}
         \frac{k\,\varphi_{\min,i}^k}{k-\sigma+1}
         \left(\frac{(1+t_{ni})\tau_{ni} c_i}{\rho}\right)^{1-\sigma}
         (\varphi^*_{ni})^{\sigma-1-k}
     """
     s, k = b.sigma, b.k
     terms = [
-        log_firm_stock(b, i) + math.log(k / (k - s + 1)) + k * pyo.log(b.phi_min[i])
+        pyo.log(b.pref_weight[n, i])
+        + log_firm_stock(b, i) + math.log(k / (k - s + 1)) + k * pyo.log(b.phi_min[i])
         + (1 - s) * (log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) - math.log(b.rho)
                      + b.log_input_price[i])
         + (s - 1 - k) * b.log_cutoff[n, i]

@@ -44,6 +44,11 @@ provides ``NAME``, ``HAS_FIRMS``, ``SELECTS``, ``declare_variables(b, positive)`
 ``input_terms(b, i)`` and ``operating_profit(b, i)``; without firms,
 ``input_market_rule(b, i)``.
 
+Under every CES structure :math:`a_{ni}` (``pref_weight``, default 1) shifts the
+demand for i's varieties in n; it multiplies :math:`\tau_{ni}^{1-\sigma}`
+wherever that appears. Calibration uses it to hold the part of the observed
+trade friction that is not a trade cost (``docs/calibration.md``).
+
 Entry (``config.entry``): ``free`` determines the mass of entrants by free
 entry; ``fixed`` holds the mass of potential entrants at :math:`\bar M_{E,i}`
 (Chaney 2008), and the resulting profits are household income.
@@ -213,7 +218,8 @@ class HeterogeneousFirmSectorData(BlockData):
         self.f = param("f", self.routes, "fixed cost of serving n from i")
         self.tau = param("tau", self.routes, "iceberg trade cost")
         self.tariff = param("tariff", self.routes, "ad valorem tariff on c.i.f. value")
-        self.pref_weight = param("pref_weight", self.routes, "Armington preference weight")
+        self.pref_weight = param("pref_weight", self.routes,
+                                 "CES preference weight (demand shifter) of i's variety in n")
         self.population = param("population", self.regions, "consumers (cara)")
 
     def _declare_variables(self):

@@ -529,8 +529,9 @@ def build_host(sector_structures: dict[str, str] | None = None, *, government: b
 
     # --------------------------------------------------------------- welfare
     m.cpi = pyo.Expression(m.R, rule=lambda m, n: pyo.prod(
-        (m.P[n, s] / m.beta[n, s]) ** m.beta[n, s] for s in S),
-        doc="consumer price index (unit expenditure function)")
+        m.P[n, s] ** m.beta[n, s] for s in S),
+        doc="consumer price index prod_s P_ns^beta_ns (the unit expenditure function "
+            "normalised to 1 at unit prices, as in cge)")
     m.welfare = pyo.Expression(m.R, rule=lambda m, n: consumption_budget(n) / m.cpi[n],
                                doc="household utility = real consumption")
     return m
@@ -630,6 +631,8 @@ def to_primitives(bench: Benchmark, sector_structures: dict[str, str] | None = N
         tau[:, :, j] = cal.array("tau")
         if ms == "armington":
             pref[:, :, j] = cal.array("pref_weight")
+        else:  # the block's calibration puts the whole friction of a firm sector into tau
+            pref[:, :, j] = 1.0
         if ms in ("melitz", "krugman"):
             f_e[:, j] = cal.array("f_e") / A[:, j]
         if ms == "melitz":
@@ -645,6 +648,8 @@ def to_primitives(bench: Benchmark, sector_structures: dict[str, str] | None = N
         "tau": tau.tolist(), "tariff": bench.tariff.tolist(), "pref_weight": pref.tolist(),
         "deficit": bench.deficit.tolist(),
         "numeraire": {"factor": NUMERAIRE[1], "region": NUMERAIRE[0]},
+        # the host holds foreign savings fixed in units of its numeraire
+        "closure": {"deficit": "numeraire"},
     })
 
 

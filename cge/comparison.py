@@ -1,0 +1,89 @@
+"""Market structures compared on equal terms: each structure calibrated to the same data.
+
+A scenario's ``compare_market_structures`` runs the same shocks under several
+market structures of the switched sectors (the melitz sectors of the data, or,
+when the data have none, every sector with international trade). With workbook
+data every structure is **recalibrated** to the benchmark
+(:func:`calibration.calibrate` on the same :class:`calibration.BenchmarkData`
+with that structure, the same trade-cost split and, from
+``structure_parameters``, its own sigma, k or delta), so each replicates the
+observed benchmark and starts at it (no IPOPT iteration before the shock).
+Shocks are applied to each structure's own primitives, so a shock stated in
+trade-cost terms (``remove_gravity_term``) is the same change of the trade-cost
+index under every structure. Primitives and example data have no benchmark
+data to recalibrate to: their structures are switched on the given parameters,
+as before, and their benchmarks differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .primitives import Primitives
+
+__all__ = ["switched_sectors", "structure_models"]
+
+
+def switched_sectors(market_structure: dict[str, str], traded: dict[str, bool]) -> list[str]:
+    """The sectors a comparison switches: the melitz sectors, else every traded sector."""
+    melitz = [s for s, m in market_structure.items() if m == "melitz"]
+    return melitz or [s for s, t in traded.items() if t]
+
+
+def _traded(prim: Primitives) -> dict[str, bool]:
+    eye = np.eye(len(prim.regions), dtype=bool)
+    return {s: bool((np.isfinite(prim["tau"][:, :, j]) & ~eye).any())
+            for j, s in enumerate(prim.sectors)}
+
+
+def structure_models(loaded, data, prim: Primitives, shocked: Primitives):
+    """``(models, starts)`` of a comparison: label -> (benchmark, shocked) primitives and
+    label -> calibrated start values (workbook data only)."""
+    from .scenario import (ScenarioError, _apply_overrides, _calibration, apply_shocks,
+                           switch_market_structure)
+
+    sc = loaded.scenario
+    targets = switched_sectors(prim.market_structure, _traded(prim))
+    if not targets:
+        raise ScenarioError(loaded.error(("compare_market_structures",),
+                                         "the data has no melitz or traded sector to switch"))
+    extra = [ms for ms in sc.structure_parameters if ms not in sc.compare_market_structures]
+    if extra:
+        raise ScenarioError(loaded.error(("structure_parameters",), f"{extra} not among "
+                                         f"compare_market_structures {sc.compare_market_structures}"))
+    models: dict[str, tuple[Primitives, Primitives]] = {}
+    starts: dict[str, Any] = {}
+    for ms in sc.compare_market_structures:
+        params = sc.structure_parameters.get(ms, {})
+        if data.benchmark is not None:
+            cal = _calibration()
+            bd = data.benchmark
+            arrays = {name: getattr(bd, name).copy() for name in ("sigma", "k", "delta")}
+            for name, value in params.items():
+                for s in targets:
+                    arrays[name][bd.sectors.index(s)] = float(value)
+            structure = dict(bd.market_structure)
+            structure.update({s: ms for s in targets})
+            bd = bd.copy(**arrays)
+            bd.market_structure = structure
+            try:
+                prim_ms, start = cal.calibrate(bd, **data.calibrate_options)
+            except InputError as exc:
+                raise ScenarioError([loaded.error(("compare_market_structures",),
+                                                  f"{ms}: {p}") for p in exc.problems]) from None
+            prim_ms = _apply_overrides(loaded, prim_ms)
+            if not (sc.market_structure or sc.entry):
+                starts[ms] = start
+        else:
+            prim_ms = switch_market_structure(prim, ms, targets)
+            if params:
+                arrays = {name: prim_ms[name].copy() for name in params}
+                for name, value in params.items():
+                    for s in targets:
+                        arrays[name][prim_ms.sectors.index(s)] = float(value)
+                prim_ms = prim_ms.copy(**arrays)
+        models[ms] = (prim_ms, apply_shocks(loaded, prim_ms))
+    return models, starts

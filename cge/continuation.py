@@ -1,0 +1,215 @@
+r"""Path following for large shocks: the path, the predictor, the step size, and why a
+path ends.
+
+:meth:`cge.Equilibrium.solve` moves every changed parameter from its current
+value :math:`a` to its target :math:`b` along a path :math:`p(\lambda)`,
+:math:`\lambda \in [0, 1]`, solving at each step from a predicted point
+(:meth:`cge.equilibrium.Equilibrium._step`). This module holds the pieces:
+
+The path (:func:`interpolate`)
+    Positive parameters move geometrically, :math:`p(\lambda) = a^{1-\lambda}
+    b^{\lambda}` (iceberg and fixed costs, endowments, productivities,
+    preference weights, the numeraire value), ad valorem rates in
+    :math:`1+t` (tariffs, production taxes), shares and deficits linearly.
+    A geometric path spends equal steps on equal proportional changes: iceberg
+    costs multiplied by :math:`10^6` take six equal steps of a factor of ten,
+    where a linear path would multiply them by 1,000 in its first thousandth;
+    the equilibrium's logarithms move nearly linearly along it.
+The predictor (:class:`Path`)
+    The secant through the last two solutions on the path extrapolates the
+    unknowns to the next :math:`\lambda` (a tangent predictor of
+    first order); IPOPT corrects from there. If the corrected solve fails, the
+    step is retried from the last solution before it is shortened.
+The step size (:func:`next_step`)
+    Adapted to the iterations of the last corrector: doubled after an easy
+    step, kept after a moderate one, halved after a hard one, halved on
+    failure.
+Why a path ends (:func:`explain`)
+    When the step falls below the minimum, the conditions that make an
+    equilibrium cease to exist along the path are checked at the last
+    solution and named: a region that must finance a deficit while its
+    exports (or, with a surplus, its imports) vanish; a region whose surplus
+    exhausts its income; Melitz cutoffs falling to the Pareto lower bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .parameters import PARAMETERS
+from .primitives import Numeraire, Primitives
+
+__all__ = ["Path", "explain", "interpolate", "next_step", "path_kind"]
+
+#: Corrector iterations up to which the next step is doubled, and above which it is halved.
+EASY_STEP, HARD_STEP = 6, 20
+
+
+def path_kind(name: str) -> str:
+    """How parameter ``name`` moves along the path: ``"geometric"`` (in logs),
+    ``"rate"`` (geometric in 1 + rate) or ``"linear"``."""
+    spec = PARAMETERS[name]
+    if spec.units == "share" or name == "deficit":
+        return "linear"
+    if spec.lower == -1.0:
+        return "rate"
+    if spec.lower >= 0.0:
+        return "geometric"
+    return "linear"
+
+
+def _between(kind: str, x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        linear = x + lam * (y - x)
+        if kind == "geometric":
+            ok = (x > 0) & (y > 0)
+            logs = np.exp((1 - lam) * np.log(np.where(ok, x, 1.0)) + lam * np.log(np.where(ok, y, 1.0)))
+            out = np.where(ok, logs, linear)
+        elif kind == "rate":
+            ok = (x > -1) & (y > -1)
+            logs = np.exp((1 - lam) * np.log1p(np.where(ok, x, 0.0))
+                          + lam * np.log1p(np.where(ok, y, 0.0))) - 1
+            out = np.where(ok, logs, linear)
+        else:
+            out = linear
+        return np.where(np.isfinite(x) & np.isfinite(y), out, y)
+
+
+def interpolate(a: Primitives, b: Primitives, lam: float) -> Primitives:
+    """The primitives at ``lam`` on the path from ``a`` (0) to ``b`` (1); see the module
+    docstring. Routes that are inactive (``tau`` infinite) at either end take ``b``'s value."""
+    if lam >= 1.0:
+        return b
+    arrays = {}
+    for name, x in a.arrays.items():
+        y = b.arrays[name]
+        arrays[name] = x if np.array_equal(x, y, equal_nan=True) else \
+            _between(path_kind(name), x, y, lam)
+    out = a.copy(**arrays)
+    v0, v1 = a.numeraire.value, b.numeraire.value
+    out.numeraire = Numeraire(a.numeraire.kind, a.numeraire.region, a.numeraire.label,
+                              v0 if v0 == v1 else v0 ** (1 - lam) * v1 ** lam)
+    return out
+
+
+def next_step(step: float, iterations: int) -> float:
+    """The next step after a successful one of size ``step`` that took ``iterations``."""
+    if iterations <= EASY_STEP:
+        return 2 * step
+    if iterations <= HARD_STEP:
+        return step
+    return step / 2
+
+
+class Path:
+    """The solutions found along a path, and the secant predictor through the last two.
+
+    Only free variables are extrapolated (fixed ones, e.g. under the small-open-economy
+    closure, stay where they are).
+    """
+
+    def __init__(self, m: pyo.Block):
+        self.variables = [v for v in m.component_data_objects(pyo.Var, descend_into=True)
+                          if not v.fixed]
+        self.points: list[tuple[float, np.ndarray]] = []
+
+    def values(self) -> np.ndarray:
+        return np.array([np.nan if v.value is None else v.value for v in self.variables])
+
+    def record(self, lam: float) -> None:
+        """Add the current (solved) point at ``lam``; keeps the last two."""
+        self.points = (self.points + [(lam, self.values())])[-2:]
+
+    @property
+    def can_predict(self) -> bool:
+        return len(self.points) == 2
+
+    def predict(self, lam: float) -> None:
+        """Set the free variables to the secant extrapolation at ``lam``."""
+        (l0, x0), (l1, x1) = self.points
+        if not l1 > l0:
+            return
+        guess = x1 + (lam - l1) / (l1 - l0) * (x1 - x0)
+        for v, x in zip(self.variables, guess):
+            if math.isfinite(x):
+                v.set_value(float(x), skip_validation=True)
+
+
+# --------------------------------------------------------------- why a path ends
+#: A region's exports (imports) below this fraction of its imports (exports) count as vanished.
+VANISHED = 1e-8
+#: A surplus above this fraction of the region's own earnings counts as exhausting them.
+EXHAUSTED = 0.99
+
+
+def _trade(m) -> tuple[dict, dict]:
+    exports = {r: 0.0 for r in m.regions}
+    imports = {r: 0.0 for r in m.regions}
+    for s in m.sectors:
+        blk = m.sector[s]
+        for (n, i) in blk.routes:
+            if n != i:
+                x = pyo.value(blk.trade_value[n, i])
+                exports[i] += x
+                imports[n] += x
+    return exports, imports
+
+
+def explain(m: pyo.Block, lam: float, deficit_closure: str | None = None) -> list[str]:
+    """Conditions for an equilibrium that fail (or are about to fail) at the current point
+    of the path (the last solution, at ``lam``), each naming the region or route.
+
+    * A region with a deficit must import more than it exports by the deficit
+      (:math:`M_n - X_n = D_n`); if its exports have vanished, its imports
+      alone must carry the deficit, and when the shock shrinks what it can
+      import (tariffs, trade costs) below the deficit no equilibrium holds the
+      deficit fixed. Likewise a surplus with vanished imports.
+    * A region whose surplus takes (nearly) all it earns: income
+      :math:`I_n = Y_n + \\ldots + D_n` cannot stay positive.
+    * Melitz cutoffs at the Pareto lower bound (every entrant would sell).
+    """
+    out = []
+    exports, imports = _trade(m)
+    world = sum(pyo.value(m.income[r]) for r in m.regions)
+    unit = {"world_income_share": "held at its benchmark share of world income",
+            "numeraire": "fixed in numeraire units"}.get(deficit_closure, "held fixed")
+    for r in m.regions:
+        d = pyo.value(m.deficit_value[r])
+        income = pyo.value(m.income[r])
+        if abs(d) <= 1e-12 * world:
+            continue
+        side, other = (exports[r], imports[r]) if d > 0 else (imports[r], exports[r])
+        what = ("deficit", "exports", "imports") if d > 0 else ("surplus", "imports", "exports")
+        if other > 0 and side < VANISHED * other:
+            out.append(
+                f"region {r} runs a {what[0]} of {abs(d) / world:.3%} of world income ({unit}), "
+                f"but at lambda = {lam:.4g} its {what[1]} have fallen to {side / other:.2e} of "
+                f"its {what[2]}: its {what[2]} alone must carry the {what[0]}, and the shock "
+                f"shrinks them further, so no equilibrium holds this {what[0]} fixed "
+                "(the balance of payments M - X = D fails). The zero_baseline deficit closure "
+                "(closure: {deficit: zero_baseline}) closes deficits first and removes this "
+                "condition.")
+        own = income - d  # what the region earns itself
+        if d < 0 and own > 0 and -d > EXHAUSTED * own:
+            out.append(
+                f"region {r}'s surplus ({-d / world:.3%} of world income, {unit}) takes "
+                f"{-d / own:.1%} of what it earns at lambda = {lam:.4g}: its income "
+                "I = earnings - surplus is about to reach zero, where no equilibrium exists. "
+                "The zero_baseline deficit closure removes this condition.")
+    low = []
+    for s in m.sectors:
+        blk = m.sector[s]
+        if not blk.is_melitz:
+            continue
+        for (n, i) in blk.routes:
+            if pyo.value(blk.cutoff[n, i]) < 1.001 * pyo.value(blk.phi_min[i]):
+                low.append(f"(destination={n}, origin={i}, sector={s})")
+    if low:
+        out.append(f"Melitz cutoffs reach the Pareto lower bound at lambda = {lam:.4g} on "
+                   f"{len(low)} route(s) ({'; '.join(low[:5])}): beyond it every entrant "
+                   "would sell there and the Pareto aggregates do not hold; raise the fixed "
+                   "costs f of these routes or lower phi_min.")
+    return out

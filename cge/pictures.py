@@ -1,0 +1,162 @@
+"""Figures of a run: the equivalent variation in money, bilateral trade by sector, and
+the side-by-side welfare of several runs. The ``plot_*`` functions of
+:mod:`cge.report` write them and return the :class:`matplotlib.figure.Figure`.
+
+Conventions shared by every picture: the title is the scenario's ``title`` (or
+its name), the region the small-open-economy closure holds fixed is left out
+(its changes are zero by assumption), and panels meant to be compared share
+one colour scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["display_title", "home_regions", "ev_figure", "trade_figure", "comparison_figure"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def display_title(result) -> str:
+    """The scenario's ``title``, else its name with underscores as spaces."""
+    sc = result.scenario
+    title = getattr(sc, "title", None)
+    return title.strip() if title else sc.name.replace("_", " ")
+
+
+def home_regions(result, regions: list[str]) -> list[str]:
+    """``regions`` without the one held fixed by the small-open-economy closure."""
+    from .scenario import closure_region
+
+    fixed = closure_region(result.scenario)
+    return [r for r in regions if r != fixed]
+
+
+def _money(result) -> str:
+    from .units import money_unit
+
+    return money_unit(getattr(result.prepared.data, "units", ""))
+
+
+def ev_figure(result):
+    """Bar chart of the equivalent variation by region (money of the benchmark)."""
+    plt = _plt()
+    labels = list(result.runs)
+    first = next(iter(result.runs.values())).welfare.regions
+    regions = home_regions(result, list(first.index))
+    many = len(regions) * len(labels) > 24
+    if many:
+        regions = list(first.loc[regions, "ev"].sort_values().index)
+        fig, ax = plt.subplots(figsize=(10, 0.32 * len(regions) * len(labels) + 1.8))
+    else:
+        fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(regions) * len(labels) + 2), 4.5))
+    x = np.arange(len(regions))
+    width = 0.8 / len(labels)
+    for k, lab in enumerate(labels):
+        v = result.runs[lab].welfare.regions["ev"].reindex(regions).to_numpy(float)
+        pos = x + (k - (len(labels) - 1) / 2) * width
+        bars = (ax.barh if many else ax.bar)(pos, v, width, label=lab if len(labels) > 1 else None,
+                                            color=None if len(labels) > 1 else
+                                            np.where(v >= 0, "#2b6cb0", "#c53030"))
+        ax.bar_label(bars, fmt="%.4g", fontsize=8)
+    what = f"equivalent variation ({_money(result)})"
+    if many:
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_yticks(x, regions, fontsize=9)
+        ax.set_xlabel(what)
+    else:
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0,
+                      ha="right" if len(regions) > 6 else "center")
+        ax.set_ylabel(what)
+    ax.set_title(f"{display_title(result)}: equivalent variation by region")
+    if len(labels) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def trade_changes(run) -> pd.DataFrame:
+    """% change of trade by (destination, origin, sector), NaN on the diagonal (domestic
+    sales are not trade)."""
+    b = run.base.routes["trade_value"]
+    n = run.new.routes["trade_value"].reindex(b.index)
+    ch = 100 * (n / b - 1)
+    dom = b.index.get_level_values("destination") == b.index.get_level_values("origin")
+    return ch.where(~np.asarray(dom))
+
+
+def trade_figure(result):
+    """One heatmap of bilateral trade changes (%) per sector (columns) and model (rows);
+    the diagonal (domestic sales) is greyed out and marked, one colour scale for all."""
+    plt = _plt()
+    labels = list(result.runs)
+    first = next(iter(result.runs.values()))
+    regions = list(first.primitives.regions)
+    sectors = [s for s in first.primitives.sectors
+               if (first.base.routes.index.get_level_values("sector") == s).any()]
+    changes = {lab: trade_changes(run) for lab, run in result.runs.items()}
+    allv = np.concatenate([c.to_numpy(float) for c in changes.values()])
+    lim = float(np.nanmax(np.abs(allv))) if np.isfinite(allv).any() else 1.0
+    lim = lim or 1.0
+    size = 0.42 * len(regions) + 1.8
+    fig, axes = plt.subplots(len(labels), len(sectors), squeeze=False, layout="constrained",
+                             figsize=(size * len(sectors) + 1.2, size * len(labels) + 0.6))
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#d0d0d0")
+    im = None
+    for row, lab in enumerate(labels):
+        for col, s in enumerate(sectors):
+            ax = axes[row][col]
+            ch = changes[lab].xs(s, level="sector").unstack("origin").reindex(index=regions,
+                                                                              columns=regions)
+            vals = ch.to_numpy(float)
+            im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, vmin=-lim, vmax=lim)
+            ax.set_xticks(range(len(regions)), regions, rotation=45, ha="right", fontsize=7)
+            ax.set_yticks(range(len(regions)), regions, fontsize=7)
+            if row == len(labels) - 1:
+                ax.set_xlabel("origin (exporter)")
+            if col == 0:
+                ax.set_ylabel("destination (importer)")
+            ax.set_title(s if len(labels) == 1 else f"{s} - {lab}", fontsize=9)
+            for a in range(len(regions)):
+                ax.text(a, a, "dom", ha="center", va="center", fontsize=6, color="#555555")
+                if len(regions) <= 12:
+                    for c in range(len(regions)):
+                        v = vals[a, c]
+                        if a != c and np.isfinite(v):
+                            ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=6,
+                                    color="white" if abs(v) > 0.6 * lim else "black")
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.8, label="% change in trade value")
+    fig.suptitle(f"{display_title(result)}: bilateral trade changes by sector\n"
+                 "(one colour scale; grey 'dom': domestic sales, not trade)", fontsize=11)
+    return fig
+
+
+def comparison_figure(total: pd.DataFrame, title: str):
+    """Grouped bars of the welfare change (log points) by region (rows of ``total``) and
+    run (its columns), on one axis."""
+    plt = _plt()
+    regions, runs = list(total.index), list(total.columns)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(regions) * len(runs) + 2), 4.5))
+    x = np.arange(len(regions))
+    width = 0.8 / max(1, len(runs))
+    for k, run in enumerate(runs):
+        bars = ax.bar(x + (k - (len(runs) - 1) / 2) * width, total[run].to_numpy(float), width,
+                      label=run)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0)
+    ax.set_ylabel("welfare change (log points)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,90 @@
+"""Subtotals by shock (Harrison, Horridge and Pearson 2000): contributions add up to the total."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cge.scenario import run_scenario
+from cge.subtotals import TOLERANCE, scenario_subtotals
+
+pytestmark = pytest.mark.solver
+
+TWO_SHOCKS = {
+    "name": "two_shocks",
+    "data": {"example": "symmetric", "args": {"regions": 2, "sectors": 1}},
+    "shocks": [
+        {"type": "tariff", "label": "tariff", "importers": "r1", "exporters": "r2",
+         "mode": "add", "value": 0.2},
+        {"type": "iceberg", "label": "trade costs", "importers": "r3", "mode": "cut_pct",
+         "value": 30},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def two_shocks():
+    from cge.examples import symmetric
+
+    regions = list(symmetric(2, 1).regions)
+    scenario = {**TWO_SHOCKS, "shocks": [
+        {**TWO_SHOCKS["shocks"][0], "importers": regions[0], "exporters": regions[1]},
+        {**TWO_SHOCKS["shocks"][1], "importers": regions[1]}]}
+    result = run_scenario(scenario)
+    return result, scenario_subtotals(result)
+
+
+def _wide(table):
+    return table.pivot_table(index=["quantity", "region", "partner"], columns="shock",
+                             values="value", sort=False)
+
+
+def test_contributions_add_up_to_the_total(two_shocks):
+    result, table = two_shocks
+    wide = _wide(table)
+    shocks = ["tariff", "trade costs"]
+    gap = (wide[shocks].sum(axis=1) - wide["total"]).abs()
+    assert (gap <= TOLERANCE * np.maximum(1.0, wide["total"].abs())).all(), gap.max()
+    # both shocks matter, and neither alone is the total
+    assert (wide[shocks].abs().max() > 1e-3).all()
+
+
+def test_total_is_the_runs_welfare_decomposition(two_shocks):
+    result, table = two_shocks
+    wide = _wide(table)
+    w = result.runs["as_specified"].welfare.regions
+    for region in w.index:
+        total = wide.loc[("welfare_log_points", region, ""), "total"]
+        assert total == pytest.approx(w.loc[region, "total"], rel=1e-7, abs=1e-9)
+        assert wide.loc[("ev", region, ""), "total"] == pytest.approx(
+            w.loc[region, "ev"], rel=1e-7, abs=1e-9 * abs(w["ev"]).max())
+
+
+def test_a_single_shock_is_its_own_total():
+    from cge.examples import symmetric
+
+    regions = list(symmetric(2, 1).regions)
+    scenario = {"name": "one_shock",
+                "data": {"example": "symmetric", "args": {"regions": 2, "sectors": 1}},
+                "shocks": [{"type": "tariff", "label": "only", "importers": regions[0],
+                            "mode": "add", "value": 0.3}]}
+    table = scenario_subtotals(run_scenario(scenario))
+    wide = _wide(table)
+    scale = np.maximum(1.0, wide["total"].abs())
+    assert ((wide["only"] - wide["total"]).abs() <= TOLERANCE * scale).all()
+    assert wide.loc[("welfare_log_points", regions[0], ""), "only"] != 0.0
+
+
+@pytest.mark.slow
+def test_retaliation_subtotals_on_the_three_region_example():
+    """The tariff war of runs/tariff_retaliation.yaml: North's tariff and South's retaliation."""
+    from pathlib import Path
+
+    result = run_scenario(Path(__file__).parents[1] / "runs" / "tariff_retaliation.yaml")
+    wide = _wide(scenario_subtotals(result))
+    shocks = ["North's tariff increase", "South retaliates"]
+    scale = np.maximum(1.0, wide["total"].abs())
+    assert ((wide[shocks].sum(axis=1) - wide["total"]).abs() <= TOLERANCE * scale).all()
+    # North gains from its own tariff (terms of trade) and loses from the retaliation
+    assert wide.loc[("welfare_log_points", "North", ""), shocks[0]] > 0
+    assert wide.loc[("welfare_log_points", "North", ""), shocks[1]] < 0
