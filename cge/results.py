@@ -104,7 +104,8 @@ class Comparison:
         """Real income change, its decomposition and the equivalent variation per region.
 
         ``real_income_base``, ``real_income_new`` (benchmark money), ``welfare_change_pct``
-        (:math:`100(U'/U-1)`), ``total`` and its components in log points
+        (:math:`100(U'/U-1)`), ``welfare_per_capita_change_pct`` (real income per
+        consumer, ``population``), ``total`` and its components in log points
         (:math:`100\\,\\Delta\\ln U`, :mod:`cge.welfare`), ``ev`` (the change in income
         at benchmark prices that gives the new utility, :math:`(U_n' - U_n)\\,
         \\text{CPI}_n^0`) and its components ``ev_<component>`` in money of the
@@ -116,12 +117,17 @@ class Comparison:
         out["real_income_base"] = b["real_income"]
         out["real_income_new"] = n["real_income"]
         dec = self.decomposition
-        if dec is not None:
-            return out.join(dec.regions)
-        out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        per_capita = None
         if "real_income_per_capita" in b and "real_income_per_capita" in n:
-            out["welfare_per_capita_change_pct"] = _pct(n["real_income_per_capita"],
-                                                        b["real_income_per_capita"])
+            per_capita = _pct(n["real_income_per_capita"], b["real_income_per_capita"])
+        if dec is not None:
+            out = out.join(dec.regions)
+            if per_capita is not None:
+                out["welfare_per_capita_change_pct"] = per_capita
+            return out
+        out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        if per_capita is not None:
+            out["welfare_per_capita_change_pct"] = per_capita
         out["ev"] = (n["real_income"] - b["real_income"]) * b["cpi"]
         out["ev_pct_of_income"] = 100 * out["ev"] / b["income"]
         return out
