@@ -53,7 +53,7 @@ DEFAULT_MAX_SELECTION = 0.5
 
 def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population, *, k, delta,
                           alpha, max_selection=DEFAULT_MAX_SELECTION, zero_flows="error",
-                          tau_normalisation="home"):
+                          tau_normalisation="home", tau_floor=None):
     r"""Parameters of one ``cara`` sector (see the module docstring).
 
     ``trade``, ``tariff``: (destination, origin) arrays; ``unit_cost``,
@@ -69,7 +69,11 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
     each origin's productivity units (:math:`\tau_{ni} \to b_i\tau_{ni}`,
     :math:`\varphi_{\min,i} \to b_i\varphi_{\min,i}`, :math:`\varphi^*_{ni} \to
     b_i\varphi^*_{ni}`, neutral for every outcome) so that each origin's lowest
-    iceberg cost is 1; :math:`\tau_{ii}` may then exceed 1.
+    iceberg cost is 1; :math:`\tau_{ii}` may then exceed 1. ``tau_floor``
+    (destination, origin; e.g. the trade cost of a gravity index): after the
+    normalisation, each origin's units are rescaled so that :math:`\tau_{ni} \ge`
+    ``tau_floor[n, i]`` on every route, which leaves room for a trade-cost shock of
+    that size.
     """
     R = list(regions)
     X, t = np.asarray(trade, float), np.asarray(tariff, float)
@@ -106,6 +110,12 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
         tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
     elif tau_normalisation != "home":
         problems.append(f"tau_normalisation = {tau_normalisation!r}: must be 'home' or 'lowest'")
+    if tau_floor is not None:
+        floor = np.where(active, np.maximum(np.asarray(tau_floor, float), 1.0), 1.0)
+        with np.errstate(invalid="ignore"):
+            b = np.where(active, floor / tau, 0.0).max(axis=0)
+        b = np.maximum(b, 1.0 / np.where(active, tau, np.inf).min(axis=0))
+        tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
     for n, i in zip(*np.nonzero(active & (tau < 1 - 1e-12))):
         problems.append(
             f"route destination={R[n]}, origin={R[i]}, sector={sector} (cara): the data imply an "

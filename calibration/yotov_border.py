@@ -244,6 +244,11 @@ def run_border_removal(path=None, *, structures=("melitz", "cara", "armington"),
                 row["domestic_margin_mean_pct"] = 100 * (
                     new.routes.loc[(r, r, "manufacturing"), "margin_mean"]
                     / base.routes.loc[(r, r, "manufacturing"), "margin_mean"] - 1)
+                # relative to the unit cost of the local composite input
+                cost = (new.sectors.loc[(r, "manufacturing"), "input_price"]
+                        / base.sectors.loc[(r, "manufacturing"), "input_price"])
+                row["domestic_margin_rel_cost_pct"] = 100 * (
+                    (1 + row["domestic_margin_mean_pct"] / 100) / cost - 1)
             reg_rows.append(row)
         for n, i in ((R[a], R[c]), (R[c], R[a]), (R[a], R[a]), (R[c], R[c])):
             key = (n, i, "manufacturing")

@@ -29,7 +29,11 @@ Why a path ends (:func:`explain`)
     equilibrium cease to exist along the path are checked at the last
     solution and named: a region that must finance a deficit while its
     exports (or, with a surplus, its imports) vanish; a region whose surplus
-    exhausts its income; Melitz cutoffs falling to the Pareto lower bound.
+    exhausts its income; a sector shutting down (complete specialisation);
+    Melitz cutoffs falling to the Pareto lower bound. A path whose last
+    solution already shows one of them is given up after
+    :data:`cge.equilibrium.GIVE_UP_AFTER` failed steps in a row, instead of
+    halving the step down to the minimum.
 """
 
 from __future__ import annotations
@@ -115,13 +119,23 @@ class Path:
         self.variables = [v for v in m.component_data_objects(pyo.Var, descend_into=True)
                           if not v.fixed]
         self.points: list[tuple[float, np.ndarray]] = []
+        #: The values at the start of the path (the first point recorded), by variable.
+        self.start: dict = {}
 
     def values(self) -> np.ndarray:
         return np.array([np.nan if v.value is None else v.value for v in self.variables])
 
     def record(self, lam: float) -> None:
         """Add the current (solved) point at ``lam``; keeps the last two."""
-        self.points = (self.points + [(lam, self.values())])[-2:]
+        x = self.values()
+        if not self.start:
+            self.start = {id(v): val for v, val in zip(self.variables, x)}
+        self.points = (self.points + [(lam, x)])[-2:]
+
+    def fall(self, v) -> float:
+        """How far log-variable ``v`` has fallen since the start of the path (in logs)."""
+        x0 = self.start.get(id(v))
+        return 0.0 if x0 is None or v.value is None else x0 - v.value
 
     @property
     def can_predict(self) -> bool:
@@ -158,7 +172,13 @@ def _trade(m) -> tuple[dict, dict]:
     return exports, imports
 
 
-def explain(m: pyo.Block, lam: float, deficit_closure: str | None = None) -> list[str]:
+#: A sector whose output (composite input) fell by more than this in logs (a factor of
+#: 1e-3) since the start of the path counts as shutting down.
+COLLAPSE = math.log(1e3)
+
+
+def explain(m: pyo.Block, lam: float, deficit_closure: str | None = None,
+            path: Path | None = None) -> list[str]:
     """Conditions for an equilibrium that fail (or are about to fail) at the current point
     of the path (the last solution, at ``lam``), each naming the region or route.
 
@@ -170,35 +190,66 @@ def explain(m: pyo.Block, lam: float, deficit_closure: str | None = None) -> lis
     * A region whose surplus takes (nearly) all it earns: income
       :math:`I_n = Y_n + \\ldots + D_n` cannot stay positive.
     * Melitz cutoffs at the Pareto lower bound (every entrant would sell).
+    * A sector shutting down in a region (its output fallen by more than a
+      factor of 1e3 since the start of the path, ``path``): complete
+      specialisation, a corner that free entry with a positive mass of entrants
+      and Cobb-Douglas demand do not describe.
     """
     out = []
     exports, imports = _trade(m)
     world = sum(pyo.value(m.income[r]) for r in m.regions)
-    unit = {"world_income_share": "held at its benchmark share of world income",
+    unit = {"world_income_share": "each held at its benchmark share of world income",
             "numeraire": "fixed in numeraire units"}.get(deficit_closure, "held fixed")
+    carry, exhausted = [], []
     for r in m.regions:
         d = pyo.value(m.deficit_value[r])
         income = pyo.value(m.income[r])
         if abs(d) <= 1e-12 * world:
             continue
         side, other = (exports[r], imports[r]) if d > 0 else (imports[r], exports[r])
-        what = ("deficit", "exports", "imports") if d > 0 else ("surplus", "imports", "exports")
         if other > 0 and side < VANISHED * other:
-            out.append(
-                f"region {r} runs a {what[0]} of {abs(d) / world:.3%} of world income ({unit}), "
-                f"but at lambda = {lam:.4g} its {what[1]} have fallen to {side / other:.2e} of "
-                f"its {what[2]}: its {what[2]} alone must carry the {what[0]}, and the shock "
-                f"shrinks them further, so no equilibrium holds this {what[0]} fixed "
-                "(the balance of payments M - X = D fails). The zero_baseline deficit closure "
-                "(closure: {deficit: zero_baseline}) closes deficits first and removes this "
-                "condition.")
+            carry.append((abs(d), f"{r} ({'deficit' if d > 0 else 'surplus'} {abs(d) / world:.3%}"
+                                  f" of world income; its {'exports' if d > 0 else 'imports'} "
+                                  f"{side / other:.1e} of its {'imports' if d > 0 else 'exports'})"))
         own = income - d  # what the region earns itself
         if d < 0 and own > 0 and -d > EXHAUSTED * own:
-            out.append(
-                f"region {r}'s surplus ({-d / world:.3%} of world income, {unit}) takes "
-                f"{-d / own:.1%} of what it earns at lambda = {lam:.4g}: its income "
-                "I = earnings - surplus is about to reach zero, where no equilibrium exists. "
-                "The zero_baseline deficit closure removes this condition.")
+            exhausted.append(f"{r} (surplus {-d / own:.1%} of its earnings)")
+    if carry:
+        carry.sort(reverse=True)
+        listed = "; ".join(c for _, c in carry[:4]) + (f"; and {len(carry) - 4} more"
+                                                      if len(carry) > 4 else "")
+        out.append(
+            f"deficits ({unit}) can no longer be carried at lambda = {lam:.4g}: in "
+            f"{len(carry)} region(s) trade on one side has all but vanished, so the other "
+            f"side alone must carry the deficit or surplus (the balance of payments "
+            f"M - X = D) while the shock shrinks it further: {listed}. No equilibrium "
+            "holds these deficits fixed; the zero_baseline deficit closure "
+            "(closure: {deficit: zero_baseline}) closes them first and removes this condition.")
+    if exhausted:
+        out.append(
+            f"surpluses ({unit}) take nearly all that a region earns at lambda = {lam:.4g}: "
+            f"{'; '.join(exhausted[:4])}; income (earnings minus the surplus) is about to "
+            "reach zero, where no equilibrium exists. The zero_baseline deficit closure "
+            "removes this condition.")
+    if path is not None:
+        for s in m.sectors:
+            blk = m.sector[s]
+            for r in m.regions:
+                drop = path.fall(blk.log_input_demand[r])
+                if drop > COLLAPSE:
+                    d, income = pyo.value(m.deficit_value[r]), pyo.value(m.income[r])
+                    financed = (f" Its deficit, {d / income:.0%} of its income ({unit}), pays "
+                                "for the imports that replace this production; the "
+                                "zero_baseline deficit closure removes it."
+                                if d > 0.05 * income else "")
+                    out.append(
+                        f"sector {s} in {r} is shutting down: at lambda = {lam:.4g} its output "
+                        f"has fallen to {math.exp(-drop):.2e} of its value at the start of the "
+                        "shock (complete specialisation). The model has no corner solutions "
+                        "(free entry with a positive mass of entrants; every sector produced "
+                        "where it is demanded), so no equilibrium exists beyond this point on "
+                        "the path; a smaller shock, a sector-specific factor or an Armington "
+                        "sector with a less elastic demand keeps the sector alive." + financed)
     low = []
     for s in m.sectors:
         blk = m.sector[s]

@@ -119,7 +119,7 @@ SECTOR_PARAMETERS = {
             "sunk entry cost (melitz); per-firm fixed cost (krugman)"),
     "phi_min": ("region i", "productivity",
                 "Pareto lower bound (melitz); productivity (krugman, armington)"),
-    "pref_weight": ("route (n, i)", "1", "CES preference weight of i's variety in n (armington)"),
+    "pref_weight": ("route (n, i)", "1", "CES preference weight (demand shifter) of i's varieties in n"),
     "entrants": ("region i", "mass of firms", "fixed mass of potential entrants (entry='fixed')"),
 }
 

@@ -358,8 +358,10 @@ class Equilibrium:
         try:
             self._homotopy(baseline, ["deficit"])
         except SolveError as exc:
+            msg, tail = str(exc), f"\n{exc.diagnosis}" if exc.diagnosis is not None else ""
             raise SolveError("the zero-deficit baseline (zero_baseline deficit closure): "
-                             + str(exc), exc.diagnosis) from None
+                             + (msg[:-len(tail)] if tail and msg.endswith(tail) else msg),
+                             exc.diagnosis) from None
 
     def _has_trade(self) -> bool:
         tau = self.primitives["tau"]
@@ -421,7 +423,7 @@ class Equilibrium:
         lam, step = 0.0, first_step
         self.steps = []
         stats = None
-        predict = True
+        predict, failed = True, 0
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
@@ -429,7 +431,7 @@ class Equilibrium:
                 _restore(self.model, snapshot)
                 apply(lam)
                 raise SolveError(f"{what}: time limit of {self.time_limit:g} s reached"
-                                 + self._why_path_ends(lam, check_walras), failure)
+                                 + self._why_path_ends(lam, check_walras, path), failure)
             apply(trial)
             predicted = predict and path.can_predict
             if predicted:
@@ -446,7 +448,7 @@ class Equilibrium:
                 if self.progress:
                     self.progress(lam, stats)
                 step = min(next_step(step, stats.iterations), 1.0)
-                predict = True
+                predict, failed = True, 0
             elif predicted:
                 # retry the same step from the last solution (the prediction may mislead)
                 _restore(self.model, snapshot)
@@ -454,16 +456,23 @@ class Equilibrium:
             else:
                 step /= 2
                 predict = True
+                failed += 1
                 # Diagnose at the failed attempt (before restoring the last good
                 # point, whose residuals are all at solver precision).
+                last = step < self.min_step
                 failure = diagnose(self.model, stats, lam, self.steps) \
-                    if step < self.min_step else None
+                    if last or failed >= GIVE_UP_AFTER else None
                 _restore(self.model, snapshot)
                 if failure is not None:
                     apply(lam)
-                    raise SolveError(
-                        f"{what} could not be stepped in: no convergence with steps down to "
-                        f"{self.min_step:g}" + self._why_path_ends(lam, check_walras), failure)
+                    # A condition for an equilibrium already failing at the last solution
+                    # ends the path without halving the step down to min_step.
+                    why = self._why_path_ends(lam, check_walras, path)
+                    if last or why:
+                        tried = (f"no convergence with steps down to {self.min_step:g}" if last
+                                 else f"no convergence in {failed} ever shorter steps from "
+                                      f"lambda = {lam:.4g}")
+                        raise SolveError(f"{what} could not be stepped in: {tried}" + why, failure)
         return stats
 
     def _run_step(self) -> SolveStats:
@@ -481,13 +490,13 @@ class Equilibrium:
                               f"the equations cannot be evaluated at the start of the step ({exc})",
                               0, 0.0, 0.0, float("inf"), False)
 
-    def _why_path_ends(self, lam: float, equilibrium_path: bool = True) -> str:
+    def _why_path_ends(self, lam: float, equilibrium_path: bool = True, path=None) -> str:
         """The conditions for an equilibrium failing at the last solution (the model is
         there); nothing for a path of non-equilibria (the Newton homotopy)."""
         if not equilibrium_path:
             return ""
         reasons = explain(self.model, lam, self.primitives.closure.deficit
-                          if self.solved else None)
+                          if self.solved else None, path)
         return "".join(f"\n  why: {r}" for r in reasons)
 
     def _homotopy(self, target: Primitives, changed: list[str]) -> None:
@@ -506,6 +515,10 @@ class Equilibrium:
 
 #: Seconds one :meth:`Equilibrium.solve` may take unless ``time_limit`` says otherwise.
 DEFAULT_TIME_LIMIT = 600.0
+
+#: Failed (halved) steps in a row after which a path whose last solution already shows a
+#: failing condition for an equilibrium (:func:`cge.continuation.explain`) is given up.
+GIVE_UP_AFTER = 3
 
 #: Models with more equations than this are solved with :data:`LARGE_MODEL_OPTIONS`
 #: unless the caller's options name a Hessian (see :meth:`Equilibrium._run`).

@@ -26,6 +26,8 @@ expectations) is checked before any model is solved.
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -350,7 +352,8 @@ class EndowmentShock(_Strict):
 
 
 class DeficitShock(_Strict):
-    """Trade deficits D_n (numeraire units; must sum to zero)."""
+    """Trade deficits D_n (numeraire units at the benchmark; must sum to zero; held as the
+    deficit closure says, by default as shares of world income; refused under zero_baseline)."""
 
     type: Literal["deficit"]
     label: str | None = None
@@ -399,6 +402,13 @@ class FileData(_Strict):
         None, description="how calibration splits the observed trade friction into the trade "
         "cost tau and a preference weight (docs/calibration.md); default: the workbook's "
         "trade_costs sheet where given, else head_ries")
+    max_selection: float | None = Field(
+        None, gt=0, lt=1, description="cara sectors: share of drawn firms selling on each "
+        "origin's most frequented route at the benchmark (calibration.cara); lower it when a "
+        "shock raises selection shares a lot")
+    cara_tau: Literal["home", "lowest"] | None = Field(
+        None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
+        "tau = 1 (lowest; neutral rescaling of productivity units)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -406,7 +416,7 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -416,7 +426,8 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {"trade_costs": self.trade_costs} if self.trade_costs is not None else {}
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+                if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.read_workbook`` that are given."""
@@ -702,6 +713,11 @@ def load_data(loaded: LoadedScenario) -> DataSource:
                                              f"{spec.example!r}: {exc}")) from None
         except InputError as exc:
             raise ScenarioError([loaded.error(("data",), p) for p in exc.problems]) from None
+        except (ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
+            # e.g. symmetric(sectors=0): an argument out of the example's range
+            raise ScenarioError(loaded.error(("data", "args"), f"bad arguments for example "
+                                             f"{spec.example!r} ({type(exc).__name__}: {exc})")
+                                ) from None
         return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
     options: dict[str, str] = {}
     cal_options: dict[str, str] = {}
@@ -820,6 +836,13 @@ def read_schedule(spec, base_dir: Path | None = None) -> tuple[pd.DataFrame, str
         raise sh.ShockError(f"schedule file {spec.file!r} not found (looked for {path}; paths "
                             "are relative to the scenario file)", "schedule")
     name = path.name
+    try:  # the content matches the extension, text is UTF-8: else say what the file is
+        if path.suffix.lower() in fsio.WORKBOOK_SUFFIXES + fsio.LEGACY_SUFFIXES:
+            fsio.check_workbook_file(path)
+        else:
+            fsio.read_text(path, "schedule file")
+    except InputError as exc:
+        raise sh.ShockError(exc.problems[0], "schedule") from None
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             import openpyxl
@@ -1246,13 +1269,23 @@ def prepare_scenario(source, *, data: DataSource | None = None,
 
     prim, ok = attempt(_apply_overrides, loaded, data.primitives)
     prim = prim if ok else data.primitives
+    override_start = None
+    if (ok and loaded.scenario.market_structure and data.benchmark is not None
+            and loaded.scenario.compare_market_structures is None):
+        # another market structure of workbook data: recalibrated to the same benchmark
+        from .comparison import recalibrated
+
+        out, ok = attempt(recalibrated, loaded, data, dict(loaded.scenario.market_structure))
+        if ok:
+            prim, override_start = out
     shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
     if shocks_ok:  # the closure check applies the shocks again
         _warn_extreme(loaded, prim, shocked)
         attempt(_check_closure, loaded, prim)
     attempt(_check_expectation_labels, loaded, prim)
     # a shock that is invalid is reported as such, not also as implausible
-    warnings = shock_warnings(loaded) if shocks_ok else []
+    failed = {m.group(0) for p in problems for m in re.finditer(r"shocks\[\d+\]", str(p))}
+    warnings = [w for w in shock_warnings(loaded) if not any(f in w for f in failed)]
     accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
     if warnings and not accept:
         problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
@@ -1263,6 +1296,8 @@ def prepare_scenario(source, *, data: DataSource | None = None,
     cms = loaded.scenario.compare_market_structures
     if cms is None:
         models[AS_SPECIFIED] = (prim, shocked)
+        if override_start is not None and not loaded.scenario.entry:
+            starts[AS_SPECIFIED] = override_start
     else:
         from .comparison import structure_models
 
@@ -1390,6 +1425,10 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             cal.set_start(eq, prepared.data.start)
         base = eq.solve()
         bstats = eq.last_stats
+        baseline = {}
+        if prim.closure.deficit == "zero_baseline":  # the benchmark, then deficits stepped to zero
+            bstats = eq.benchmark_stats
+            baseline = {"zero_deficit_baseline_steps": list(eq.steps)}
         t2 = time.perf_counter()
         eq.progress = cb
         new = eq.solve(shocked)
@@ -1408,6 +1447,7 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "max_residual": new.max_residual,
             "numeraire": _unit_of_account(prim, soe),
             "deficits": new.info.get("deficits"),
+            **baseline,
             "closure": {**prim.closure.to_mapping(),
                         **({"small_open_economy": soe} if soe is not None else {})},
         }

@@ -521,7 +521,9 @@ def endowment(prim: Primitives, mode: str, value: float, *, regions=None,
 
 def deficit(prim: Primitives, mode: str = "set", value: float | None = None, *,
             values: Mapping[str, float] | None = None) -> Primitives:
-    """Change trade deficits ``D_n`` (numeraire units); they must still sum to zero.
+    """Change trade deficits ``D_n`` (numeraire units at the benchmark: under the default
+    deficit closure a new share ``D_n p/W`` of benchmark world income); they must still
+    sum to zero.
 
     ``values`` maps regions to new deficits (``mode="set"``) or to changes
     (``mode="add"``); ``mode="scale", value=0`` closes every deficit.

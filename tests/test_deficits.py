@@ -156,5 +156,6 @@ shocks:
     assert run.primitives.closure.deficit == "zero_baseline"
     assert run.stats["closure"]["deficit"] == "zero_baseline"
     assert "zero-deficit baseline" in run.stats["deficits"]
+    assert run.stats["benchmark_iterations"] <= 1 and run.stats["zero_deficit_baseline_steps"]
     assert np.abs(relative_trade_balance(run.base)).max() < 1e-10
     assert result.identities_hold
