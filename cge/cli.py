@@ -204,6 +204,9 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
+    time_limit: float = typer.Option(None, "--time-limit",
+                                     help="seconds each solve (benchmark, shock) may take; "
+                                     "overrides the scenario's time_limit (default 600)"),
     subtotals: bool = typer.Option(None, "--subtotals/--no-subtotals",
                                    help="split every result into the contribution of each shock "
                                    "(default: the scenario's subtotals field)"),
@@ -256,7 +259,7 @@ def run(
             except (InputError, FileSystemError) as exc:
                 _fail(console, exc, exit_code(exc))
             status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
-                              strict, subtotals)
+                              strict, subtotals, time_limit)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
         console.print(f"[red]interrupted[/red] ({str(exc) or 'Ctrl-C'}); results folders not "
                       "written were left as they were", highlight=False)
@@ -269,7 +272,7 @@ def run(
 
 
 def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict,
-             subtotals=None) -> int:
+             subtotals=None, time_limit=None) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from cge.errors import CGEError, FileSystemError, exit_code
@@ -315,7 +318,8 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
             from contextlib import nullcontext
 
             with progress if console.is_terminal else nullcontext():
-                result = run_scenario(prepared, progress=on_progress, subtotals=subtotals)
+                result = run_scenario(prepared, progress=on_progress, subtotals=subtotals,
+                                      time_limit=time_limit)
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")

@@ -541,6 +541,9 @@ class Scenario(_Strict):
         {}, description="sector parameters of the switched sectors under one structure of the "
         "comparison, e.g. {melitz: {sigma: 3.8, k: 6}} (workbook data: recalibrated with them)")
     solver_options: dict[str, Any] = {}
+    time_limit: float | None = Field(
+        None, gt=0, description="wall-clock seconds each solve (benchmark, shock) may take, "
+        "IPOPT calls and homotopy steps together; default 600 (`cge run --time-limit` overrides)")
     expect: Expectation | None = None
     subtotals: bool = Field(False, description="split every result into the contribution of "
                             "each shock (cge.subtotals; several solves along the path)")
@@ -1381,16 +1384,18 @@ ProgressCallback = Callable[[str, str, float], None]
 
 
 def run_scenario(source, *, progress: ProgressCallback | None = None,
-                 solver: str | None = None, subtotals: bool | None = None) -> ScenarioResult:
+                 solver: str | None = None, subtotals: bool | None = None,
+                 time_limit: float | None = None) -> ScenarioResult:
     """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
     the shocked economy of every model, decompose welfare, check identities and expectations.
 
     ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
     ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
+    ``time_limit`` (seconds per solve) overrides the scenario's ``time_limit``.
     ``subtotals`` (default: the scenario's ``subtotals`` field) also splits the results
     into the contribution of each shock (:mod:`cge.subtotals`).
     """
-    from .equilibrium import Equilibrium
+    from .equilibrium import DEFAULT_TIME_LIMIT, Equilibrium
     from .welfare import decompose
 
     t0 = time.perf_counter()
@@ -1407,7 +1412,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             progress(label, "benchmark", 0.0)
         t1 = time.perf_counter()
         eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None,
-                         small_open_economy=soe, progress=None)
+                         small_open_economy=soe, progress=None,
+                         time_limit=time_limit or sc.time_limit or DEFAULT_TIME_LIMIT)
         # The calibrated start is the benchmark itself; another numeraire only rescales
         # nominal values (one Newton step), but another market structure or entry mode
         # changes the unknowns, so then the model starts from its own guess.
