@@ -351,7 +351,7 @@ def plot_welfare(result, path: str | Path):
     single-model run. Many regions are drawn as horizontal bars sorted by the change,
     so that every label stays readable. Writes ``path``; returns the Figure."""
     plt = _plt()
-    from .pictures import display_title, home_regions
+    from .pictures import display_title, home_regions, region_axis
     from .welfare import COMPONENTS
 
     labels = list(result.runs)
@@ -390,15 +390,7 @@ def plot_welfare(result, path: str | Path):
             v = result.runs[lab].welfare.regions["total"].reindex(regions)
             bars = bar(x + (k - (len(labels) - 1) / 2) * width, v, width, label=lab)
             ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    if horizontal:
-        ax.axvline(0, color="grey", linewidth=0.8)
-        ax.set_yticks(x, regions, fontsize=9)
-        ax.set_xlabel(what)
-    else:
-        ax.axhline(0, color="grey", linewidth=0.8)
-        ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0,
-                      ha="right" if len(regions) > 6 else "center")
-        ax.set_ylabel(what)
+    region_axis(ax, x, regions, what, horizontal=horizontal)
     ax.set_title(f"{display_title(result)}: welfare by region")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
