@@ -248,12 +248,21 @@ def trade_cost_split(data: BenchmarkData, trade_costs=None):
         given = data.trade_cost
     rules, costs, problems = {}, {}, []
     for j, s in enumerate(S_):
+        X = data.trade[:, :, j]
         if data.market_structure[s] == "cara":
             # the CARA structure has no CES preference weight to hold a split: its
-            # calibration (calibration/cara.py) puts the whole friction into tau
-            costs[s], rules[s] = None, "implied"
+            # calibration (calibration/cara.py) puts the whole friction into tau. A given
+            # trade-cost index only sets each origin's productivity units so that tau is at
+            # least the index's trade cost on every route (room for trade-cost shocks).
+            T = given[:, :, j] if given is not None else np.full(X.shape, np.nan)
+            if np.isfinite(T[X > 0]).all() and (T[X > 0] > 0).all() and (X > 0).any():
+                eps = trade_elasticity("cara", data.sigma[j], data.k[j])
+                top = T[X > 0].max()
+                costs[s] = np.where(X > 0, (T / max(top, 1.0)) ** (-1.0 / eps), np.inf)
+                rules[s] = "implied, tau at least the trade_cost index's (origin units)"
+            else:
+                costs[s], rules[s] = None, "implied"
             continue
-        X = data.trade[:, :, j]
         active = X > 0
         eps = trade_elasticity(data.market_structure[s], data.sigma[j], data.k[j])
         T = given[:, :, j] if given is not None else np.full(X.shape, np.nan)
@@ -282,7 +291,8 @@ def trade_cost_split(data: BenchmarkData, trade_costs=None):
 def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
               name: str | None = None, report: bool = False, closure=None,
-              population=None, cara_alpha=None, max_selection=None, trade_costs=None):
+              population=None, cara_alpha=None, max_selection=None, trade_costs=None,
+              cara_zero_flows="error", cara_tau="home"):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -328,12 +338,15 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         Consumers per region :math:`L_n` (a number or an array by region;
         default 1). Used by ``cara`` sectors and for welfare per capita.
     cara_alpha, max_selection:
-        CARA parameter :math:`\alpha_s` (number or array by sector; default 1)
+        CARA parameter :math:`\\alpha_s` (number or array by sector; default 1)
         and the selection share on each origin's most frequented route of
         ``cara`` sectors (default
         :data:`calibration.cara.DEFAULT_MAX_SELECTION`); see
         :mod:`calibration.cara`. ``cara`` sectors set their own entrants and
-        ignore ``firm_normalisation``.
+        ignore ``firm_normalisation``. ``cara_zero_flows="inactive"`` makes
+        their foreign routes without sales inactive instead of an error;
+        ``cara_tau="lowest"`` normalises each origin's lowest iceberg cost to 1
+        instead of its domestic one (see :func:`calibration.cara.calibrate_cara_sector`).
 
     Returns
     -------
@@ -412,7 +425,8 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             from .cara import DEFAULT_MAX_SELECTION, calibrate_cara_sector
             vals, errs = calibrate_cara_sector(
                 s, R_, X[:, :, j], t[:, :, j], cj, pop, k=kk, delta=dl, alpha=float(cara_a[j]),
-                max_selection=DEFAULT_MAX_SELECTION if max_selection is None else max_selection)
+                max_selection=DEFAULT_MAX_SELECTION if max_selection is None else max_selection,
+                zero_flows=cara_zero_flows, tau_normalisation=cara_tau, tau_floor=costs_of[s])
             problems += errs
             if vals is not None:
                 tau[:, :, j], phi_min[:, j], f_e[:, j] = vals["tau"], vals["phi_min"], vals["f_e"]
@@ -462,7 +476,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     # cost of the chosen rule and a preference weight:
     # a_ni tau_ni^(1-sigma) is what the data identify, so a' = a (tau'/tau)^(sigma-1).
     for j, s in enumerate(S_):
-        if rule_of[s] == "implied":
+        if rule_of[s].startswith("implied"):  # cara: the index only set origin units
             continue
         active = X[:, :, j] > 0
         new_tau = costs_of[s]

@@ -52,19 +52,38 @@ DEFAULT_MAX_SELECTION = 0.5
 
 
 def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population, *, k, delta,
-                          alpha, max_selection=DEFAULT_MAX_SELECTION):
-    """Parameters of one ``cara`` sector (see the module docstring).
+                          alpha, max_selection=DEFAULT_MAX_SELECTION, zero_flows="error",
+                          tau_normalisation="home", tau_floor=None):
+    r"""Parameters of one ``cara`` sector (see the module docstring).
 
     ``trade``, ``tariff``: (destination, origin) arrays; ``unit_cost``,
     ``population``: per region. Returns ``(values, problems)`` with ``values``
     holding ``tau``, ``phi_min``, ``f_e``, ``entrants`` (:math:`M_{Ei}`) and
     ``cutoff`` arrays, and ``problems`` a list of messages naming routes.
+    ``zero_flows``: ``"error"`` (default) names every foreign route without
+    sales; ``"inactive"`` makes them inactive routes instead (:math:`\tau = \infty`:
+    no firm can ever sell there, a stronger assumption than zero sales at the
+    benchmark, which the caller should report). Domestic sales must be positive.
+    ``tau_normalisation``: ``"home"`` (default) sets :math:`\tau_{ii} = 1` and names
+    every route where the data imply :math:`\tau_{ni} < 1`; ``"lowest"`` rescales
+    each origin's productivity units (:math:`\tau_{ni} \to b_i\tau_{ni}`,
+    :math:`\varphi_{\min,i} \to b_i\varphi_{\min,i}`, :math:`\varphi^*_{ni} \to
+    b_i\varphi^*_{ni}`, neutral for every outcome) so that each origin's lowest
+    iceberg cost is 1; :math:`\tau_{ii}` may then exceed 1. ``tau_floor``
+    (destination, origin; e.g. the trade cost of a gravity index): after the
+    normalisation, each origin's units are rescaled so that :math:`\tau_{ni} \ge`
+    ``tau_floor[n, i]`` on every route, which leaves room for a trade-cost shock of
+    that size.
     """
     R = list(regions)
     X, t = np.asarray(trade, float), np.asarray(tariff, float)
     c, L = np.asarray(unit_cost, float), np.asarray(population, float)
     problems = []
-    for n, i in zip(*np.nonzero(~(X > 0))):
+    if zero_flows not in ("error", "inactive"):
+        problems.append(f"zero_flows = {zero_flows!r}: must be 'error' or 'inactive'")
+    active = X > 0
+    zeros = ~active if zero_flows == "error" else ~active & np.eye(len(R), dtype=bool)
+    for n, i in zip(*np.nonzero(zeros)):
         problems.append(
             f"route destination={R[n]}, origin={R[i]}, sector={sector} (cara): no sales at the "
             "benchmark; under CARA every route with a finite trade cost has sales (the most "
@@ -77,22 +96,34 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
     kap = cara_constants(k)
     choke = kap["utility"] / kap["spending"]
     # (1+t) X = L p^d kappa_1 M_ni / alpha
-    sellers = alpha * (1 + t) * X / (L[:, None] * choke * kap["spending"])
+    sellers = alpha * (1 + t) * X / (L[:, None] * choke * kap["spending"])  # 0 if inactive
     entrants = delta * sellers.max(axis=0) / max_selection
     share = delta * sellers / entrants[None, :]
     cut_home = (1 + np.diagonal(t)) * c / choke
     phi_min = cut_home * np.diagonal(share) ** (1 / k)
-    cutoff = phi_min[None, :] * share ** (-1 / k)
-    tau = choke * cutoff / ((1 + t) * c[None, :])
+    with np.errstate(divide="ignore"):
+        cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
+        tau = np.where(active, choke * cutoff / ((1 + t) * c[None, :]), np.inf)
     np.fill_diagonal(tau, 1.0)
-    for n, i in zip(*np.nonzero(tau < 1 - 1e-12)):
+    if tau_normalisation == "lowest":
+        b = 1.0 / np.where(active, tau, np.inf).min(axis=0)
+        tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
+    elif tau_normalisation != "home":
+        problems.append(f"tau_normalisation = {tau_normalisation!r}: must be 'home' or 'lowest'")
+    if tau_floor is not None:
+        floor = np.where(active, np.maximum(np.asarray(tau_floor, float), 1.0), 1.0)
+        with np.errstate(invalid="ignore"):
+            b = np.where(active, floor / tau, 0.0).max(axis=0)
+        b = np.maximum(b, 1.0 / np.where(active, tau, np.inf).min(axis=0))
+        tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
+    for n, i in zip(*np.nonzero(active & (tau < 1 - 1e-12))):
         problems.append(
             f"route destination={R[n]}, origin={R[i]}, sector={sector} (cara): the data imply an "
             f"iceberg cost tau = {tau[n, i]:.6g} < 1 relative to domestic sales of {R[i]} "
             f"(per-capita purchases {(1 + t[n, i]) * X[n, i] / L[n]:.6g} of {R[n]} from {R[i]} "
             f"exceed {R[i]}'s per-capita purchases at home "
             f"{(1 + t[i, i]) * X[i, i] / L[i]:.6g}); check the population of both regions")
-    tau = np.maximum(tau, 1.0)
+    tau = np.where(active, np.maximum(tau, 1.0), np.inf)
     sales = X.sum(axis=0)
     f_e = kap["profit"] / kap["spending"] * sales / (c * entrants)
     return {"tau": tau, "phi_min": phi_min, "f_e": f_e, "entrants": entrants,

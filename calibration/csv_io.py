@@ -226,8 +226,13 @@ def _width(row: list[str]) -> int:
 
 
 def _write_rows(path: Path, rows: list[list[str]]) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(rows)
+    from cge.fsio import atomic_write
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(rows)
+
+    atomic_write(path, write)  # never a half-written sheet; errors name the path
 
 
 def workbook_to_csv(workbook: str | Path, folder: str | Path, *,
@@ -279,7 +284,9 @@ def workbook_to_csv(workbook: str | Path, folder: str | Path, *,
                                              f"to {new!r}, which exists")
                         sheets[new] = sheets.pop(row[js])
                         row[js] = new
-    folder.mkdir(parents=True, exist_ok=True)
+    from cge.fsio import ensure_folder
+
+    ensure_folder(folder)
     for title, rows in sheets.items():
         _write_rows(folder / f"{title}.csv", rows)
     return folder

@@ -176,6 +176,8 @@ def _with_warnings(console, fn, *args):
     """``fn(*args)``, printing each ExtremeValueWarning (a valid but extreme input) once."""
     import warnings
 
+    from rich.markup import escape
+
     from cge.errors import ExtremeValueWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -185,7 +187,7 @@ def _with_warnings(console, fn, *args):
     for w in caught:
         if issubclass(w.category, ExtremeValueWarning) and str(w.message) not in seen:
             seen.add(str(w.message))
-            console.print(f"[yellow]warning[/yellow]: {w.message}", highlight=False)
+            console.print(f"[yellow]warning[/yellow]: {escape(str(w.message))}", highlight=False)
         elif not issubclass(w.category, ExtremeValueWarning):
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return out
@@ -202,6 +204,9 @@ def run(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write the PNG pictures"),
     strict: bool = typer.Option(False, "--strict",
                                 help="exit with status 3 if an expectation of the scenario fails"),
+    time_limit: float = typer.Option(None, "--time-limit",
+                                     help="seconds each solve (benchmark, shock) may take; "
+                                     "overrides the scenario's time_limit (default 600)"),
     subtotals: bool = typer.Option(None, "--subtotals/--no-subtotals",
                                    help="split every result into the contribution of each shock "
                                    "(default: the scenario's subtotals field)"),
@@ -246,16 +251,17 @@ def run(
         _fail(console, InputError(f"several scenarios are named {dupes}: their results folders "
                                   "would overwrite each other; give each a unique name"), 1)
     several = len(prepared_all) > 1
-    try:  # every results folder is checked and locked before anything is solved
-        plans = plan_runs(prepared_all, outdir, force=force)
-    except (InputError, FileSystemError) as exc:
-        _fail(console, exc, exit_code(exc))
+    plans = []
     try:
         with terminate_as_interrupt():
+            try:  # every results folder is checked and locked before anything is solved
+                plans = plan_runs(prepared_all, outdir, force=force)
+            except (InputError, FileSystemError) as exc:
+                _fail(console, exc, exit_code(exc))
             status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
-                              strict, subtotals)
+                              strict, subtotals, time_limit)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
-        console.print(f"[red]interrupted[/red] ({exc or 'Ctrl-C'}); results folders not "
+        console.print(f"[red]interrupted[/red] ({str(exc) or 'Ctrl-C'}); results folders not "
                       "written were left as they were", highlight=False)
         raise typer.Exit(code=exit_code(exc))
     finally:
@@ -266,10 +272,10 @@ def run(
 
 
 def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, strict,
-             subtotals=None) -> int:
+             subtotals=None, time_limit=None) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from cge.errors import CGEError, FileSystemError, InputError
+    from cge.errors import CGEError, FileSystemError, exit_code
 
     status = 0
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -312,7 +318,8 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
             from contextlib import nullcontext
 
             with progress if console.is_terminal else nullcontext():
-                result = run_scenario(prepared, progress=on_progress, subtotals=subtotals)
+                result = run_scenario(prepared, progress=on_progress, subtotals=subtotals,
+                                      time_limit=time_limit)
                 if overall is not None:
                     progress.update(overall, advance=1,
                                     description=f"scenario {j + 1} of {len(prepared_all)} done")
@@ -320,7 +327,7 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 console.print(f"scenario {j + 1} of {len(prepared_all)} done: {sc.name}",
                               markup=False, highlight=False)
         except CGEError as exc:
-            code = 2 if not isinstance(exc, InputError) else 1
+            code = exit_code(exc)  # 1 input, 2 solver, 4 file system
             if not several:
                 _fail(console, exc, code)
             console.print(f"{sc.name}: no result: {exc}", style="red", markup=False,
@@ -420,7 +427,7 @@ def check(
     if not p.exists():
         _fail(console, FileNotFoundError(f"{path}: no such file or folder"), 1)
     options = _read_options(production_taxes, balance)
-    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm")
+    workbook = p.is_dir() or p.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
     if options and not workbook:
         given = ", ".join(f"--{k.replace('_', '-')}" for k in options)
         _fail(console, InputError(f"{given}: only for a workbook or a folder of CSV sheets, not "
@@ -454,12 +461,14 @@ def check(
         else:
             from cge import Primitives
 
+            from rich.markup import escape
+
             from cge.checks import extreme_values
 
             prim = Primitives.from_file(p)
             console.print(f"[green]ok[/green]: primitives {path} pass every check", highlight=False)
             for msg in extreme_values(prim):
-                console.print(f"  [yellow]warning[/yellow]: {msg}", highlight=False)
+                console.print("  [yellow]warning[/yellow]: " + escape(msg), highlight=False)
             _describe_primitives(console, prim)
     except (InputError, FileSystemError) as exc:
         _fail(console, exc, exit_code(exc))
@@ -660,12 +669,24 @@ def compare(
                                "(.csv or .xlsx)"),
     outdir: str = typer.Option(None, "--outdir", "-d", help="write every table (CSV) and one "
                                "picture per result into this folder"),
+    html: str = typer.Option(None, "--html", help="also write a self-contained HTML report of "
+                             "the comparison to this file (cge.html_report)"),
 ) -> None:
     """Compare runs and sweep members side by side: welfare with its components, trade,
     cutoffs and prices. Runs on different data sets are refused."""
     from cge.compare import print_comparison
 
-    print_comparison(_console(), results, output, outdir, fail=_fail, frame_table=_frame_table)
+    console = _console()
+    print_comparison(console, results, output, outdir, fail=_fail, frame_table=_frame_table)
+    if html:
+        from cge.errors import FileSystemError, InputError, exit_code
+        from cge.html_report import write_comparison
+
+        try:
+            write_comparison(results, html)
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
+        console.print(f"HTML report written to [bold]{html}[/bold]", highlight=False)
 
 
 @app.command()
@@ -703,6 +724,41 @@ def sweep(
     print_summary(console, result)
     if result.failed:
         raise typer.Exit(code=2)
+
+
+@app.command()
+def national(
+    sam: str = typer.Argument(..., help="the national SAM as CSV: first column and header the "
+                              "account names; rows receive, columns pay"),
+    accounts: str = typer.Option(..., "--accounts", "-a", help="CSV with columns account, type, "
+                                 "label (one rest_of_world, household and savings_investment)"),
+    region: str = typer.Option(..., "--region", "-r", help="name of the home region"),
+    output: str = typer.Option(..., "--output", "-o", help="the workbook to write (.xlsx, or a "
+                               "folder of CSV sheets when the name has no suffix)"),
+    parameters: str = typer.Option(None, "--parameters", "-p", help="CSV: sector, sigma, k, "
+                                   "market_structure, delta (default: illustrative values)"),
+    row_scale: float = typer.Option(9.0, "--row-scale", help="the constructed rest of the "
+                                    "world's size relative to the home region"),
+    row_output: str = typer.Option("scaled", "--row-output", help="scaled or leontief: how the "
+                                   "rest of the world's gross output is set"),
+    units: str = typer.Option("", "--units", help="the SAM's currency and year, e.g. "
+                              "'billion ZAR (2015)' (shown with every money column)"),
+) -> None:
+    """Turn a single-country SAM with a rest-of-world account into a two-region workbook
+    (the home region and a constructed rest of the world) for `cge check`, `cge calibrate`
+    and a scenario's data field (docs/calibration.md, "A national SAM")."""
+    from cge.errors import FileSystemError, InputError, exit_code
+
+    console = _console()
+    try:
+        from calibration.national import build_national_workbook
+
+        path = build_national_workbook(sam, accounts, region, output, parameters=parameters,
+                                       row_scale=row_scale, output=row_output, units=units)
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    console.print(f"[green]written[/green] {path}: {region} and ROW (constructed); next: "
+                  f"cge check {path}", highlight=False)
 
 
 if __name__ == "__main__":  # python -m cge.cli

@@ -39,11 +39,38 @@ def _traded(prim: Primitives) -> dict[str, bool]:
             for j, s in enumerate(prim.sectors)}
 
 
+def _calibrated_with(loaded, data, structures: dict[str, str], params: dict, what: str):
+    """Workbook data calibrated with some sectors' structures (and sigma, k, delta) changed."""
+    from .scenario import ScenarioError, _apply_overrides, _calibration
+
+    bd = data.benchmark
+    arrays = {name: getattr(bd, name).copy() for name in ("sigma", "k", "delta")}
+    for name, value in params.items():
+        for s in structures:
+            arrays[name][bd.sectors.index(s)] = float(value)
+    structure = dict(bd.market_structure)
+    structure.update(structures)
+    bd = bd.copy(**arrays)
+    bd.market_structure = structure
+    try:
+        prim, start = _calibration().calibrate(bd, **data.calibrate_options)
+    except InputError as exc:
+        raise ScenarioError([loaded.error((what,), p) for p in exc.problems]) from None
+    return _apply_overrides(loaded, prim), start
+
+
+def recalibrated(loaded, data, structures: dict[str, str]):
+    """``(primitives, start)``: workbook data recalibrated with the scenario's
+    ``market_structure`` override, so that the model replicates the benchmark under the new
+    structures too (before, the override switched structures on the calibrated parameters
+    of the old ones)."""
+    return _calibrated_with(loaded, data, structures, {}, "market_structure")
+
+
 def structure_models(loaded, data, prim: Primitives, shocked: Primitives):
     """``(models, starts)`` of a comparison: label -> (benchmark, shocked) primitives and
     label -> calibrated start values (workbook data only)."""
-    from .scenario import (ScenarioError, _apply_overrides, _calibration, apply_shocks,
-                           switch_market_structure)
+    from .scenario import ScenarioError, apply_shocks, switch_market_structure
 
     sc = loaded.scenario
     targets = switched_sectors(prim.market_structure, _traded(prim))
@@ -59,22 +86,8 @@ def structure_models(loaded, data, prim: Primitives, shocked: Primitives):
     for ms in sc.compare_market_structures:
         params = sc.structure_parameters.get(ms, {})
         if data.benchmark is not None:
-            cal = _calibration()
-            bd = data.benchmark
-            arrays = {name: getattr(bd, name).copy() for name in ("sigma", "k", "delta")}
-            for name, value in params.items():
-                for s in targets:
-                    arrays[name][bd.sectors.index(s)] = float(value)
-            structure = dict(bd.market_structure)
-            structure.update({s: ms for s in targets})
-            bd = bd.copy(**arrays)
-            bd.market_structure = structure
-            try:
-                prim_ms, start = cal.calibrate(bd, **data.calibrate_options)
-            except InputError as exc:
-                raise ScenarioError([loaded.error(("compare_market_structures",),
-                                                  f"{ms}: {p}") for p in exc.problems]) from None
-            prim_ms = _apply_overrides(loaded, prim_ms)
+            prim_ms, start = _calibrated_with(loaded, data, {s: ms for s in targets}, params,
+                                              "compare_market_structures")
             if not (sc.market_structure or sc.entry):
                 starts[ms] = start
         else:

@@ -119,7 +119,7 @@ SECTOR_PARAMETERS = {
             "sunk entry cost (melitz); per-firm fixed cost (krugman)"),
     "phi_min": ("region i", "productivity",
                 "Pareto lower bound (melitz); productivity (krugman, armington)"),
-    "pref_weight": ("route (n, i)", "1", "CES preference weight of i's variety in n (armington)"),
+    "pref_weight": ("route (n, i)", "1", "CES preference weight (demand shifter) of i's varieties in n"),
     "entrants": ("region i", "mass of firms", "fixed mass of potential entrants (entry='fixed')"),
 }
 
@@ -805,6 +805,10 @@ def calibrate_sector(market_structure: str, regions, sigma, trade_value, tariff=
     if market_structure not in MARKET_STRUCTURES:
         raise ValueError(f"market_structure must be one of {MARKET_STRUCTURES}, got "
                          f"{market_structure!r}")
+    if market_structure == "cara":
+        raise ValueError("calibrate_sector: cara sectors are not yet calibrated for embedding "
+                         "in a host model (their calibration needs the population; see "
+                         "calibration.cara.calibrate_cara_sector)")
     if market_structure == "armington":
         return calibrate_armington(regions, sigma, trade_value, tariff, **options)
     if market_structure == "krugman":

@@ -60,14 +60,20 @@ class Equilibrium:
         benchmark solve: see :mod:`cge.closure`.
     time_limit:
         Wall-clock seconds one :meth:`solve` may spend (IPOPT calls and homotopy
-        steps together) before it stops with a :class:`SolveError`.
+        steps together) before it stops with a :class:`SolveError`; default
+        :data:`DEFAULT_TIME_LIMIT`.
     progress:
         Called as ``progress(lam, stats)`` after every successful homotopy step.
+    route_unknowns:
+        Trade values and cutoffs as unknowns with their own equations (``True``) or as
+        closed-form Expressions of the aggregates (``False``); default
+        :data:`cge.model.ROUTE_UNKNOWNS` (see :func:`cge.model.build_model`).
     """
 
     def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
-                 min_step: float = 1e-3, time_limit: float = 600.0,
-                 small_open_economy: str | None = None, progress=None):
+                 min_step: float = 1e-3, time_limit: float | None = None,
+                 small_open_economy: str | None = None, progress=None,
+                 route_unknowns: bool | None = None):
         if isinstance(primitives, (str, Path)):
             primitives = Primitives.from_file(primitives)
         elif isinstance(primitives, Mapping):
@@ -79,7 +85,9 @@ class Equilibrium:
         self.solver = solver
         self.options = dict(options or {})
         self.min_step = min_step
-        self.time_limit = time_limit
+        self.time_limit = float(time_limit) if time_limit is not None else DEFAULT_TIME_LIMIT
+        if not self.time_limit > 0:
+            raise InputError(f"time_limit: must be positive seconds, got {time_limit!r}")
         if small_open_economy is not None and small_open_economy not in primitives.regions:
             raise InputError(f"small_open_economy: unknown region {small_open_economy!r}; "
                              f"regions are {list(primitives.regions)}")
@@ -87,7 +95,8 @@ class Equilibrium:
         self._deadline = None
         self.progress = progress
         t0 = time.perf_counter()
-        self.model = build_model(primitives)
+        self.model = build_model(primitives, route_unknowns=route_unknowns)
+        self._route_unknowns = any(self.model.sector[s].route_unknowns for s in self.model.sectors)
         self.build_time = time.perf_counter() - t0
         initialize_guess(self.model, primitives)
         self.solved = False
@@ -97,6 +106,11 @@ class Equilibrium:
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
+        #: Every IPOPT call's statistics (cleared by nobody: a log for benchmarks).
+        self.ipopt_calls: list[SolveStats] = []
+        #: How many times the equation system was compiled into an NLP.
+        self.compilations = 0
+        self._compiled: dict = {}  # compiled equation systems, by structure (cge.compiled)
         #: The benchmark with the data's deficits (set by the first solve; under the
         #: ``zero_baseline`` deficit closure the first solve returns the zero-deficit
         #: baseline instead) and the IPOPT statistics of its solve.
@@ -184,7 +198,9 @@ class Equilibrium:
         """One IPOPT call; the structure (square, structurally nonsingular) is checked
         with it whenever it differs from the last one checked.
 
-        Large models (more than :data:`LARGE_MODEL` equations) that start from a
+        Models in the reduced formulation (trade values and cutoffs closed-form
+        Expressions, ``route_unknowns=False``) above :data:`LARGE_REDUCED_MODEL`
+        equations and other models above :data:`LARGE_MODEL` equations that start from a
         solution (``warm``: a homotopy step, which starts where the last step
         ended) or near one (a calibrated benchmark: the start's largest residual
         below :data:`cge.solve.NEAR_SOLUTION`) are solved
@@ -194,20 +210,33 @@ class Equilibrium:
         makes each iteration dearer (Caliendo-Parro 31 x 40, 33,106 equations: the
         NAFTA shock takes 20 s instead of 205 s). From a cold start the exact
         Hessian is kept: there the quasi-Newton multipliers mislead the line
-        search (a 10 x 10 economy: 65 s instead of 5 s).
+        search (a 10 x 10 economy: 65 s instead of 5 s). In the reduced
+        formulation the exact Hessian of the price indices is dense within each
+        sector (every origin's cutoff depends on the destination's aggregates),
+        so the limited-memory one pays at every size measured (a 10% tariff cut,
+        10 x 10: IPOPT 0.3 s instead of 1.1 s; 20 x 15: 5 s instead of 36 s).
         """
         sig = structure_signature(self.model)
         opts = self._options(**extra)
         near = None
-        if "hessian_approximation" not in opts and self._size(sig) > LARGE_MODEL:
+        size = self._size(sig)
+        if "hessian_approximation" not in opts and (
+                size > LARGE_MODEL or (not self._route_unknowns and size > LARGE_REDUCED_MODEL)):
             if warm:
                 opts = {**LARGE_MODEL_OPTIONS, **opts}
             else:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
-                          structure_check=sig != self._checked_structure)
+                          structure_check=sig != self._checked_structure,
+                          cache=self._compiled)
         self._checked_structure = sig
+        self.ipopt_calls.append(stats)
+        self.compilations += int(stats.compiled)
         return stats
+
+    def n_equations(self) -> int:
+        """Number of active equations of the current system."""
+        return self._size(structure_signature(self.model))
 
     def _size(self, sig) -> int:
         """Number of active equations (counted once per structure ``sig``)."""
@@ -484,6 +513,9 @@ class Equilibrium:
         self._verify(stats, 1.0)
 
 
+#: Seconds one :meth:`Equilibrium.solve` may take unless ``time_limit`` says otherwise.
+DEFAULT_TIME_LIMIT = 600.0
+
 #: Failed (halved) steps in a row after which a path whose last solution already shows a
 #: failing condition for an equilibrium (:func:`cge.continuation.explain`) is given up.
 GIVE_UP_AFTER = 3
@@ -491,6 +523,11 @@ GIVE_UP_AFTER = 3
 #: Models with more equations than this are solved with :data:`LARGE_MODEL_OPTIONS`
 #: unless the caller's options name a Hessian (see :meth:`Equilibrium._run`).
 LARGE_MODEL = 10_000
+#: The same threshold for the reduced formulation (``route_unknowns=False``), whose
+#: exact Hessian is dense within each sector: a 10 x 10 economy (730 equations) is
+#: above it, the 3 x 3 example (about 50) below, where the exact Hessian converges
+#: quadratically to residuals of 1e-14 at no cost worth saving.
+LARGE_REDUCED_MODEL = 500
 #: IPOPT options for large models: a limited-memory Hessian, and no least-squares
 #: estimate of the multipliers (one factorisation fewer per solve).
 LARGE_MODEL_OPTIONS = {"hessian_approximation": "limited-memory", "constr_mult_init_max": 0.0}

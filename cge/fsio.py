@@ -409,6 +409,8 @@ def folder_transaction(final: str | Path, *, merge: bool = False,
     process is gone. OS errors become :class:`FileSystemError`.
     """
     final = Path(final).absolute()
+    if final.is_symlink() and final.is_dir():
+        final = final.resolve()  # replace the folder the link points to, not the link
     if final.exists() and not final.is_dir():
         raise FileSystemError(final, "it is a file, not a folder", action="write the folder")
     ensure_folder(final.parent)
@@ -778,8 +780,9 @@ def compose_yaml(text: str, filename: str | Path = "<yaml>"):
     the safe loader under limits on nesting depth and on aliases, so that an alias
     bomb fails at once. Problems raise :class:`InputError` starting ``file:line:``."""
     yaml = _yaml()
-    loader = _limited_loader()(text)
+    loader = None
     try:
+        loader = _limited_loader()(text)  # (the reader refuses control characters here)
         node = loader.get_single_node()
         if node is not None:
             extra = _expanded_size(node) - _distinct_nodes(node)
@@ -801,7 +804,8 @@ def compose_yaml(text: str, filename: str | Path = "<yaml>"):
     except RecursionError:
         raise InputError(f"{filename}: YAML document refused: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def construct_yaml(node, filename: str | Path = "<yaml>") -> Any:

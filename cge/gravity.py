@@ -61,8 +61,8 @@ class GravityError(InputError):
 
 def trade_elasticity(market_structure: str, sigma: float, k: float) -> float:
     r"""The elasticity of trade to the iceberg cost, :math:`-\partial\ln X_{ni}/\partial\ln\tau_{ni}`:
-    :math:`k` under melitz (Pareto), :math:`\sigma-1` under krugman and armington."""
-    return float(k) if market_structure == "melitz" else float(sigma) - 1.0
+    :math:`k` under melitz and cara (Pareto), :math:`\sigma-1` under krugman and armington."""
+    return float(k) if market_structure in ("melitz", "cara") else float(sigma) - 1.0
 
 
 # ---------------------------------------------------------------- reading
@@ -281,7 +281,8 @@ def estimate_gravity(table: pd.DataFrame, *, flow: str = "trade", exporter: str 
 # ------------------------------------------------------------ a benchmark
 def benchmark_from_gravity(result: GravityResult, *, flows: str = "fitted", sector: str = "mfg",
                            factor: str = "labour", sigma: float = 7.0, k: float | None = None,
-                           market_structure: str = "armington", name: str | None = None):
+                           market_structure: str = "armington", name: str | None = None,
+                           survival: float = 0.5, exporter_share: float = 0.01):
     r"""A one-sector benchmark (:class:`calibration.BenchmarkData`) from a gravity fit.
 
     The economy of the structural gravity model: each region is endowed with one factor
@@ -292,6 +293,12 @@ def benchmark_from_gravity(result: GravityResult, *, flows: str = "fitted", sect
     benchmark's ``trade_cost`` (with a single sector), so that calibration puts the
     estimated trade costs into :math:`\tau` and the rest into preferences. Every pair of
     regions must be in the table (a missing pair is an error naming it).
+
+    ``survival`` and ``exporter_share`` are the seller shares a melitz calibration uses
+    (``docs/calibration.md``, section 2): under Pareto they do not change percentage
+    results as long as every cutoff stays above the Pareto lower bound, so the default
+    share of producers selling abroad is small (1%), leaving room for a border removal
+    that multiplies foreign sales many times.
     """
     from calibration import BenchmarkData
 
@@ -325,6 +332,8 @@ def benchmark_from_gravity(result: GravityResult, *, flows: str = "fitted", sect
         sigma=np.array([float(sigma)]), k=np.array([kk]), delta=np.array([1.0]),
         market_structure={sector: market_structure},
         trade_cost=T[:, :, None],
+        survival=np.full((R, 1), float(survival)),
+        exporter_share=np.where(np.eye(R, dtype=bool), np.nan, float(exporter_share))[:, :, None],
         name=name or f"gravity benchmark ({flows} flows; {result.formula})")
 
 

@@ -99,6 +99,10 @@ SECTOR_PARAMETERS = ("phi_min", "f_e", "entrants", "f", "tau", "tariff", "pref_w
                      "population")
 HOST_PARAMETERS = ("endowment", "beta", "factor_share", "input_share", "deficit",
                    "production_tax", "population")
+#: Whether :func:`build_model` declares route-level quantities (trade values, cutoffs)
+#: as unknowns with their own equations (True) or as closed-form Expressions of the
+#: aggregates (False: O(regions x sectors) unknowns; see docs/model.md, "Formulation").
+ROUTE_UNKNOWNS = False
 #: Parameters that change the model's structure; changing them needs a rebuild.
 STRUCTURAL = ("sigma", "k", "delta", "cara_alpha")
 
@@ -121,8 +125,9 @@ def _sector_parameters(prim: Primitives, j: int) -> dict[str, dict]:
     return out
 
 
-def sector_config(prim: Primitives, j: int) -> dict:
-    """The :class:`HeterogeneousFirmSector` configuration of sector ``j``."""
+def sector_config(prim: Primitives, j: int, route_unknowns: bool | None = None) -> dict:
+    """The :class:`HeterogeneousFirmSector` configuration of sector ``j``
+    (``route_unknowns``: default :data:`ROUTE_UNKNOWNS`)."""
     s = prim.sectors[j]
     active = prim.active_routes(j)
     return {
@@ -134,6 +139,7 @@ def sector_config(prim: Primitives, j: int) -> dict:
         "k": float(prim["k"][j]),
         "delta": float(prim["delta"][j]),
         "cara_alpha": float(prim["cara_alpha"][j]),
+        "route_unknowns": ROUTE_UNKNOWNS if route_unknowns is None else bool(route_unknowns),
         "parameters": _sector_parameters(prim, j),
     }
 
@@ -149,7 +155,8 @@ def _labelled(prim: Primitives, name: str) -> dict:
     }
 
 
-def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteModel:
+def build_model(prim: Primitives, agents: bool | None = None,
+                route_unknowns: bool | None = None) -> pyo.ConcreteModel:
     r"""Declare the full equilibrium system for ``prim`` (no solving).
 
     ``agents``: build the final-demand agents (``log_agent_spending`` and the
@@ -159,6 +166,11 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
     written agent by agent (a check of the agent equations: with
     :math:`\beta_{ns} = \sum_a \omega_{na}\beta_{nas}` its solution is the
     one-agent model's).
+
+    ``route_unknowns``: declare trade values and cutoffs as unknowns with their
+    own equations (``True``) or as closed-form Expressions of the aggregates
+    (``False``); default :data:`ROUTE_UNKNOWNS`. Both formulations have the same
+    solutions.
     """
     closure = prim.closure
     if agents is None:
@@ -177,7 +189,7 @@ def build_model(prim: Primitives, agents: bool | None = None) -> pyo.ConcreteMod
     m.sectors = pyo.Set(initialize=prim.sectors, ordered=True, doc="sectors s, u")
     m.factors = pyo.Set(initialize=prim.factors, ordered=True, doc="primary factors f")
 
-    configs = {s: sector_config(prim, j) for j, s in enumerate(prim.sectors)}
+    configs = {s: sector_config(prim, j, route_unknowns) for j, s in enumerate(prim.sectors)}
     m.sector = HeterogeneousFirmSector(m.sectors, config=lambda s: configs[s])
 
     # ------------------------------------------------------------ parameters
@@ -595,6 +607,7 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
         phi_min, f_e = prim["phi_min"][:, j], prim["f_e"][:, j]
         f, tau, t = prim["f"][:, :, j], prim["tau"][:, :, j], prim["tariff"][:, :, j]
         active = prim.active_routes(j)
+        log_cutoff, log_trade = {}, {}  # guesses by route (n, i)
         for i, r in enumerate(R):
             blk.log_input_price[r].value = np.log(cost[i, j])
             blk.log_expenditure[r].value = np.log(absorption[i, j])
@@ -612,8 +625,8 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                                             * prim["pref_weight"][n, i, j] ** (1 / (1 - sigma)))
                 ratio *= (f[n, i] / fdom[i]) ** (1 / (sigma - 1))
                 phi = max(phi_d[i] * ratio, 1.05 * phi_min[i])
-                blk.log_cutoff[R[n], R[i]].value = np.log(phi)
-                blk.log_trade_value[R[n], R[i]].value = np.log(
+                log_cutoff[n, i] = np.log(phi)
+                log_trade[n, i] = np.log(
                     m_e[i] / delta * (phi_min[i] / phi) ** k
                     * sigma * k / (k - sigma + 1) * cost[i, j] * f[n, i])
         elif ms == "krugman":
@@ -638,20 +651,26 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 P = sum(terms.values()) ** (1 / (1 - sigma))
                 blk.log_price_index[R[n]].value = np.log(P)
                 for i, term in terms.items():
-                    blk.log_trade_value[R[n], R[i]].value = np.log(
-                        absorption[n, j] * term / (1 + t[n, i]) / P ** (1 - sigma))
+                    log_trade[n, i] = np.log(absorption[n, j] * term / (1 + t[n, i]) / P ** (1 - sigma))
         else:
             for n in range(nR):
                 terms = [
                     prim["pref_weight"][n, i, j]
                     * m_e[i] / delta * k / (k - sigma + 1) * phi_min[i] ** k
                     * ((1 + t[n, i]) * tau[n, i] * cost[i, j] / rho) ** (1 - sigma)
-                    * np.exp(blk.log_cutoff[R[n], R[i]].value * (sigma - 1 - k))
+                    * np.exp(log_cutoff[n, i] * (sigma - 1 - k))
                     for i in np.nonzero(active[n])[0]
                 ]
                 blk.log_price_index[R[n]].value = np.log(sum(terms)) / (1 - sigma)
+        if isinstance(blk.log_trade_value, pyo.Var):  # route-level unknowns
+            for (n, i), val in log_trade.items():
+                blk.log_trade_value[R[n], R[i]].value = val
+            for (n, i), val in log_cutoff.items():
+                blk.log_cutoff[R[n], R[i]].value = val
+            log_trade = {(n, i): blk.log_trade_value[R[n], R[i]].value  # (cara: its own guess)
+                         for n, i in zip(*np.nonzero(active))}
         for i, r in enumerate(R):
-            sales = sum(np.exp(blk.log_trade_value[R[n], r].value) for n in np.nonzero(active[:, i])[0])
+            sales = sum(np.exp(log_trade[n, i]) for n in np.nonzero(active[:, i])[0])
             blk.log_input_demand[r].value = np.log(max(sales / cost[i, j], 1e-12))
         blk.value_scale = float(np.mean(absorption[:, j]))
         for r in R:

@@ -68,15 +68,7 @@ def ev_figure(result):
                                             np.where(v >= 0, "#2b6cb0", "#c53030"))
         ax.bar_label(bars, fmt="%.4g", fontsize=8)
     what = f"equivalent variation ({_money(result)})"
-    if many:
-        ax.axvline(0, color="grey", linewidth=0.8)
-        ax.set_yticks(x, regions, fontsize=9)
-        ax.set_xlabel(what)
-    else:
-        ax.axhline(0, color="grey", linewidth=0.8)
-        ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0,
-                      ha="right" if len(regions) > 6 else "center")
-        ax.set_ylabel(what)
+    region_axis(ax, x, regions, what, horizontal=many)
     ax.set_title(f"{display_title(result)}: equivalent variation by region")
     if len(labels) > 1:
         ax.legend(fontsize=8)
@@ -160,3 +152,17 @@ def comparison_figure(total: pd.DataFrame, title: str):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def region_axis(ax, x, regions, what: str, *, horizontal: bool) -> None:
+    """Label the region axis of a bar chart (horizontal bars past many regions) and
+    draw the zero line; ``what`` names the measure on the value axis."""
+    if horizontal:
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set_yticks(x, regions, fontsize=9)
+        ax.set_xlabel(what)
+    else:
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xticks(x, regions, rotation=30 if len(regions) > 6 else 0,
+                      ha="right" if len(regions) > 6 else "center")
+        ax.set_ylabel(what)

@@ -104,7 +104,8 @@ class Comparison:
         """Real income change, its decomposition and the equivalent variation per region.
 
         ``real_income_base``, ``real_income_new`` (benchmark money), ``welfare_change_pct``
-        (:math:`100(U'/U-1)`), ``total`` and its components in log points
+        (:math:`100(U'/U-1)`), ``welfare_per_capita_change_pct`` (real income per
+        consumer, ``population``), ``total`` and its components in log points
         (:math:`100\\,\\Delta\\ln U`, :mod:`cge.welfare`), ``ev`` (the change in income
         at benchmark prices that gives the new utility, :math:`(U_n' - U_n)\\,
         \\text{CPI}_n^0`) and its components ``ev_<component>`` in money of the
@@ -116,12 +117,17 @@ class Comparison:
         out["real_income_base"] = b["real_income"]
         out["real_income_new"] = n["real_income"]
         dec = self.decomposition
-        if dec is not None:
-            return out.join(dec.regions)
-        out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        per_capita = None
         if "real_income_per_capita" in b and "real_income_per_capita" in n:
-            out["welfare_per_capita_change_pct"] = _pct(n["real_income_per_capita"],
-                                                        b["real_income_per_capita"])
+            per_capita = _pct(n["real_income_per_capita"], b["real_income_per_capita"])
+        if dec is not None:
+            out = out.join(dec.regions)
+            if per_capita is not None:
+                out["welfare_per_capita_change_pct"] = per_capita
+            return out
+        out["welfare_change_pct"] = _pct(n["real_income"], b["real_income"])
+        if per_capita is not None:
+            out["welfare_per_capita_change_pct"] = per_capita
         out["ev"] = (n["real_income"] - b["real_income"]) * b["cpi"]
         out["ev_pct_of_income"] = 100 * out["ev"] / b["income"]
         return out
@@ -191,15 +197,149 @@ def _agents(m, income: np.ndarray, sectors: pd.DataFrame):
     return spending, real, beta * spending[:, :, None]
 
 
-def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
-    """Read the current variable values of a built model into :class:`Results`."""
-    from .solve import max_residual, walras_residual
+def _values(component, index) -> np.ndarray:
+    """Values of a Var or mutable Param at ``index`` (a list of keys), as an array."""
+    return np.array([component[key].value for key in index], dtype=float)
 
-    R, S, F = list(m.regions), list(m.sectors), list(m.factors)
+
+def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""Logs of trade values :math:`X_{ni}` and (melitz) cutoffs :math:`\varphi^*_{ni}` of a
+    sector block, in the order of ``blk.routes``, computed from arrays.
+
+    Where the block holds them as unknowns their values are read; where they are
+    closed-form Expressions of the aggregates (``route_unknowns: False``) the
+    same closed forms are evaluated with numpy (what evaluating the Expressions
+    one by one would give, thousands of times faster).
+    """
+    routes = list(blk.routes)
+    melitz = blk.is_melitz
+    if isinstance(blk.log_trade_value, pyo.Var):
+        ltv = _values(blk.log_trade_value, routes)
+        lcut = _values(blk.log_cutoff, routes) if melitz else None
+        return ltv, lcut
+    R = list(blk.regions)
+    pos = {r: j for j, r in enumerate(R)}
+    dest = np.array([pos[n] for n, _ in routes], dtype=int)
+    orig = np.array([pos[i] for _, i in routes], dtype=int)
+    s, k = blk.sigma, blk.k
+    lX = _values(blk.log_expenditure, R)[dest]
+    lP = _values(blk.log_price_index, R)[dest]
+    lc = _values(blk.log_input_price, R)[orig]
+    lphi_min = np.log(_values(blk.phi_min, R))[orig]
+    ltau = np.log(_values(blk.tau, routes))
+    l1t = np.log1p(_values(blk.tariff, routes))
+    la = np.log(_values(blk.pref_weight, routes))
+    lcut = None
+    if melitz:
+        lf = np.log(_values(blk.f, routes))
+        lcut = ((np.log(s) + lf + s * l1t + lc - la - lX - (s - 1) * lP) / (s - 1)
+                + ltau + lc - np.log(blk.rho))
+        lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
+        ltv = lstock + k * (lphi_min - lcut) + np.log(s * k / (k - s + 1)) + lc + lf
+    elif blk.has_firms:
+        lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
+        ltv = (la + lstock - s * l1t + lX + (s - 1) * lP
+               + (1 - s) * (ltau + lc - np.log(blk.rho) - lphi_min))
+    else:
+        ltv = la - s * l1t + lX + (s - 1) * lP + (1 - s) * (ltau + lc - lphi_min)
+    return ltv, lcut
+
+
+def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The route table and the (region) sector table of sector ``s``, from arrays."""
+    blk = m.sector[s]
+    R = list(m.regions)
+    pos = {r: j for j, r in enumerate(R)}
+    routes = list(blk.routes)
+    dest = np.array([pos[n] for n, _ in routes], dtype=int)
+    orig = np.array([pos[i] for _, i in routes], dtype=int)
+    sigma, k, delta = blk.sigma, blk.k, blk.delta
+    ms = blk.config.market_structure
+    phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
+    ltv, lcut = route_logs(blk)
+    x = np.exp(ltv)
+    t = _values(blk.tariff, routes)
+    expenditure = np.exp(_values(blk.log_expenditure, R))
+    phi_min = _values(blk.phi_min, R)
+    f = _values(blk.f, routes)
+    entry = np.exp(_values(blk.log_entry_mass, R)) if blk.has_firms else np.full(len(R), np.nan)
+    if ms == "melitz":
+        cut = np.exp(lcut)
+        sellers = entry[orig] / delta * (phi_min[orig] / cut) ** k
+        avg = cut * phi_tilde
+    elif ms == "krugman":
+        cut = phi_min[orig]
+        sellers = entry[orig] / delta
+        avg = cut
+    else:
+        cut = sellers = avg = np.full(len(routes), np.nan)
+    route_table = pd.DataFrame({
+        "destination": [n for n, _ in routes], "origin": [i for _, i in routes],
+        "sector": s, "trade_value": x, "trade_value_gross": x * (1 + t),
+        "trade_share": x * (1 + t) / expenditure[dest],
+        "cutoff": cut, "sellers": sellers, "average_productivity": avg,
+        "tau": _values(blk.tau, routes), "tariff": t, "tariff_revenue": t * x,
+        "fixed_cost": f,
+    })
+    nR = len(R)
+    output = np.bincount(orig, weights=x, minlength=nR)
+    input_price = np.exp(_values(blk.log_input_price, R))
     v = pyo.value
+    if blk.has_firms:
+        cost = np.bincount(orig, weights=f * sellers, minlength=nR) if ms == "melitz" else np.zeros(nR)
+        if blk.config.entry == "free":
+            cost = cost + _values(blk.f_e, R) * entry
+        net_profit = output / sigma - input_price * cost
+    else:
+        net_profit = np.zeros(nR)
+    profit = np.array([v(blk.profit[r]) for r in R], dtype=float)
+    sector_table = pd.DataFrame({
+        "region": R, "sector": s, "market_structure": ms,
+        "price_index": np.exp(_values(blk.log_price_index, R)),
+        "expenditure": expenditure, "input_price": input_price,
+        "input_demand": np.exp(_values(blk.log_input_demand, R)),
+        "output": output,
+        "tariff_revenue": _values(blk.tariff_revenue, R),
+        "production_tax": [v(m.production_tax[r, s]) for r in R],
+        "production_tax_revenue": [v(m.production_tax_revenue[r, s]) for r in R],
+        "profit": profit, "net_profit": net_profit,
+    })
+    if ms == "melitz":
+        low = np.full(nR, np.inf)
+        np.minimum.at(low, orig, cut)
+        foreign = dest != orig
+        low_foreign = np.full(nR, np.inf)
+        np.minimum.at(low_foreign, orig[foreign], cut[foreign])
+        domestic = np.full(nR, np.nan)
+        domestic[orig[~foreign]] = cut[~foreign]
+        serves = np.isfinite(low)
+        sector_table["entry_mass"] = entry
+        sector_table["producers"] = np.where(serves, entry / delta * (phi_min / np.where(serves, low, 1.0)) ** k, 0.0)
+        sector_table["domestic_cutoff"] = domestic
+        sector_table["exporter_share"] = np.where(
+            np.isfinite(low_foreign), (low / np.where(np.isfinite(low_foreign), low_foreign, 1.0)) ** k, 0.0)
+        sector_table["average_productivity"] = np.where(serves, low * phi_tilde, np.nan)
+    elif ms == "krugman":
+        has_foreign = np.bincount(orig[dest != orig], minlength=nR) > 0
+        sector_table["entry_mass"] = entry
+        sector_table["producers"] = entry / delta
+        sector_table["domestic_cutoff"] = phi_min
+        sector_table["exporter_share"] = np.where(has_foreign, 1.0, 0.0)
+        sector_table["average_productivity"] = phi_min
+    else:
+        for col in ("entry_mass", "producers", "domestic_cutoff", "exporter_share",
+                    "average_productivity"):
+            sector_table[col] = np.nan
+    return route_table, sector_table
 
+
+def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables of sector ``s`` evaluated expression by expression (market structures
+    without an array form in :func:`_sector_tables`)."""
+    R = list(m.regions)
+    v = pyo.value
     route_rows, sector_rows = [], []
-    for s in S:
+    for s in [s]:
         blk = m.sector[s]
         sigma, k, delta = blk.sigma, blk.k, blk.delta
         ms = blk.config.market_structure
@@ -271,8 +411,25 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
                 row.update(entry_mass=np.nan, producers=np.nan, domestic_cutoff=np.nan,
                            exporter_share=np.nan, average_productivity=np.nan)
             sector_rows.append(row)
-    routes = pd.DataFrame(route_rows).set_index(["destination", "origin", "sector"])
-    sectors = pd.DataFrame(sector_rows).set_index(["region", "sector"])
+    return pd.DataFrame(route_rows), pd.DataFrame(sector_rows)
+
+
+#: Market structures whose tables :func:`_sector_tables` builds from arrays.
+ARRAY_STRUCTURES = ("melitz", "krugman", "armington")
+
+
+def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
+    """Read the current variable values of a built model into :class:`Results` (tables
+    built from arrays, sector by sector)."""
+    from .solve import max_residual, walras_residual
+
+    R, S, F = list(m.regions), list(m.sectors), list(m.factors)
+    v = pyo.value
+    tables = [_sector_tables(m, s) if m.sector[s].config.market_structure in ARRAY_STRUCTURES
+              else _sector_tables_by_expression(m, s) for s in S]
+    routes = pd.concat([r for r, _ in tables], ignore_index=True).set_index(
+        ["destination", "origin", "sector"])
+    sectors = pd.concat([t for _, t in tables], ignore_index=True).set_index(["region", "sector"])
 
     factors = pd.DataFrame(
         [{"region": r, "factor": f, "factor_price": v(m.factor_price[r, f]),

@@ -26,6 +26,8 @@ expectations) is checked before any model is solved.
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +154,7 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
 Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
-Structure = Literal["melitz", "krugman", "armington"]
+Structure = Literal["melitz", "krugman", "armington", "cara"]
 
 
 def _no_bool(value):
@@ -400,6 +402,13 @@ class FileData(_Strict):
         None, description="how calibration splits the observed trade friction into the trade "
         "cost tau and a preference weight (docs/calibration.md); default: the workbook's "
         "trade_costs sheet where given, else head_ries")
+    max_selection: float | None = Field(
+        None, gt=0, lt=1, description="cara sectors: share of drawn firms selling on each "
+        "origin's most frequented route at the benchmark (calibration.cara); lower it when a "
+        "shock raises selection shares a lot")
+    cara_tau: Literal["home", "lowest"] | None = Field(
+        None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
+        "tau = 1 (lowest; neutral rescaling of productivity units)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -407,7 +416,7 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -417,7 +426,8 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {"trade_costs": self.trade_costs} if self.trade_costs is not None else {}
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+                if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.read_workbook`` that are given."""
@@ -441,6 +451,8 @@ class Expectation(_Strict):
 
     note: str = ""
     welfare: dict[str, Sign] = {}
+    #: real income per consumer (``population``), for runs that change population
+    welfare_per_capita: dict[str, Sign] = {}
     world_welfare: Sign | None = None
     largest_gain: str | None = None
     largest_loss: str | None = None
@@ -529,6 +541,9 @@ class Scenario(_Strict):
         {}, description="sector parameters of the switched sectors under one structure of the "
         "comparison, e.g. {melitz: {sigma: 3.8, k: 6}} (workbook data: recalibrated with them)")
     solver_options: dict[str, Any] = {}
+    time_limit: float | None = Field(
+        None, gt=0, description="wall-clock seconds each solve (benchmark, shock) may take, "
+        "IPOPT calls and homotopy steps together; default 600 (`cge run --time-limit` overrides)")
     expect: Expectation | None = None
     subtotals: bool = Field(False, description="split every result into the contribution of "
                             "each shock (cge.subtotals; several solves along the path)")
@@ -698,6 +713,11 @@ def load_data(loaded: LoadedScenario) -> DataSource:
                                              f"{spec.example!r}: {exc}")) from None
         except InputError as exc:
             raise ScenarioError([loaded.error(("data",), p) for p in exc.problems]) from None
+        except (ValueError, ArithmeticError, IndexError, KeyError, AttributeError) as exc:
+            # e.g. symmetric(sectors=0): an argument out of the example's range
+            raise ScenarioError(loaded.error(("data", "args"), f"bad arguments for example "
+                                             f"{spec.example!r} ({type(exc).__name__}: {exc})")
+                                ) from None
         return DataSource(prim, f"example {spec.example}", primitives_checksum(prim))
     options: dict[str, str] = {}
     cal_options: dict[str, str] = {}
@@ -816,6 +836,13 @@ def read_schedule(spec, base_dir: Path | None = None) -> tuple[pd.DataFrame, str
         raise sh.ShockError(f"schedule file {spec.file!r} not found (looked for {path}; paths "
                             "are relative to the scenario file)", "schedule")
     name = path.name
+    try:  # the content matches the extension, text is UTF-8: else say what the file is
+        if path.suffix.lower() in fsio.WORKBOOK_SUFFIXES + fsio.LEGACY_SUFFIXES:
+            fsio.check_workbook_file(path)
+        else:
+            fsio.read_text(path, "schedule file")
+    except InputError as exc:
+        raise sh.ShockError(exc.problems[0], "schedule") from None
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             import openpyxl
@@ -991,6 +1018,8 @@ def _check_expectation_labels(loaded: LoadedScenario, prim: Primitives) -> None:
     def walk(e: Expectation, path: tuple):
         for r in e.welfare:
             region(path + ("welfare", r), r)
+        for r in e.welfare_per_capita:
+            region(path + ("welfare_per_capita", r), r)
         for key in ("largest_gain", "largest_loss", "smallest_gain"):
             if getattr(e, key) is not None:
                 region(path + (key,), getattr(e, key), allow_all=False)
@@ -1110,6 +1139,10 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
     for r, sign in e.welfare.items():
         for rr in expand(r):
             add(f"welfare change of {rr} is {sign}", wel.loc[rr, "welfare_change_pct"], sign)
+    per_capita = run.comparison.welfare["welfare_per_capita_change_pct"]
+    for r, sign in e.welfare_per_capita.items():
+        for rr in expand(r):
+            add(f"welfare per capita of {rr} changes {sign} (%)", per_capita.loc[rr], sign)
     if e.world_welfare is not None:
         add(f"world EV is {e.world_welfare}", wel["ev"].sum(), e.world_welfare)
     if e.largest_gain is not None:
@@ -1139,7 +1172,7 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             for c, sign in comps.items():
                 add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
     firms = run.comparison.sectors
-    melitz = run.new.sectors["market_structure"] == "melitz"
+    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara"])
     for r, sign in e.domestic_cutoff.items():
         for rr in expand(r):
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
@@ -1236,13 +1269,23 @@ def prepare_scenario(source, *, data: DataSource | None = None,
 
     prim, ok = attempt(_apply_overrides, loaded, data.primitives)
     prim = prim if ok else data.primitives
+    override_start = None
+    if (ok and loaded.scenario.market_structure and data.benchmark is not None
+            and loaded.scenario.compare_market_structures is None):
+        # another market structure of workbook data: recalibrated to the same benchmark
+        from .comparison import recalibrated
+
+        out, ok = attempt(recalibrated, loaded, data, dict(loaded.scenario.market_structure))
+        if ok:
+            prim, override_start = out
     shocked, shocks_ok = attempt(apply_shocks, loaded, prim)
     if shocks_ok:  # the closure check applies the shocks again
         _warn_extreme(loaded, prim, shocked)
         attempt(_check_closure, loaded, prim)
     attempt(_check_expectation_labels, loaded, prim)
     # a shock that is invalid is reported as such, not also as implausible
-    warnings = shock_warnings(loaded) if shocks_ok else []
+    failed = {m.group(0) for p in problems for m in re.finditer(r"shocks\[\d+\]", str(p))}
+    warnings = [w for w in shock_warnings(loaded) if not any(f in w for f in failed)]
     accept = loaded.scenario.accept_implausible if accept_implausible is None else accept_implausible
     if warnings and not accept:
         problems.extend(f"{w} ({ACCEPT_HINT})" for w in warnings)
@@ -1253,6 +1296,8 @@ def prepare_scenario(source, *, data: DataSource | None = None,
     cms = loaded.scenario.compare_market_structures
     if cms is None:
         models[AS_SPECIFIED] = (prim, shocked)
+        if override_start is not None and not loaded.scenario.entry:
+            starts[AS_SPECIFIED] = override_start
     else:
         from .comparison import structure_models
 
@@ -1339,16 +1384,18 @@ ProgressCallback = Callable[[str, str, float], None]
 
 
 def run_scenario(source, *, progress: ProgressCallback | None = None,
-                 solver: str | None = None, subtotals: bool | None = None) -> ScenarioResult:
+                 solver: str | None = None, subtotals: bool | None = None,
+                 time_limit: float | None = None) -> ScenarioResult:
     """Run a scenario file (or mapping / :class:`PreparedScenario`): solve the benchmark and
     the shocked economy of every model, decompose welfare, check identities and expectations.
 
     ``progress(model, stage, fraction)`` is called with stage ``"benchmark"``,
     ``"shock"`` (after each homotopy step, ``fraction`` = lambda) and ``"done"``.
+    ``time_limit`` (seconds per solve) overrides the scenario's ``time_limit``.
     ``subtotals`` (default: the scenario's ``subtotals`` field) also splits the results
     into the contribution of each shock (:mod:`cge.subtotals`).
     """
-    from .equilibrium import Equilibrium
+    from .equilibrium import DEFAULT_TIME_LIMIT, Equilibrium
     from .welfare import decompose
 
     t0 = time.perf_counter()
@@ -1365,7 +1412,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             progress(label, "benchmark", 0.0)
         t1 = time.perf_counter()
         eq = Equilibrium(prim, solver=solver, options=sc.solver_options or None,
-                         small_open_economy=soe, progress=None)
+                         small_open_economy=soe, progress=None,
+                         time_limit=time_limit or sc.time_limit or DEFAULT_TIME_LIMIT)
         # The calibrated start is the benchmark itself; another numeraire only rescales
         # nominal values (one Newton step), but another market structure or entry mode
         # changes the unknowns, so then the model starts from its own guess.

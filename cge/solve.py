@@ -48,6 +48,10 @@ class SolveStats:
     max_residual: float
     success: bool
     options: dict = field(default_factory=dict)
+    #: whether this call compiled the equation system into a new NLP
+    compiled: bool = False
+    #: CPU seconds of the IPOPT call itself (steadier than ``ipopt_time`` on a busy machine)
+    ipopt_cpu_time: float = 0.0
 
 
 @dataclass
@@ -217,6 +221,15 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         blk = m.sector[s]
         if not blk.selects:
             continue
+        if blk.is_melitz:  # from arrays (cge.results.route_logs): the same closed forms
+            from .results import route_logs
+
+            cutoffs = np.exp(route_logs(blk)[1])
+            lows = [pyo.value(blk.phi_min[i]) for _, i in blk.routes]
+            for (n, i), phi, lo in zip(blk.routes, cutoffs.tolist(), lows):
+                if phi < lo * (1 - tol):
+                    bad.append((n, i, s, phi, lo))
+            continue
         for n, i in blk.routes:
             phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])
             if phi < lo * (1 - tol):
@@ -227,8 +240,14 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         raise SelectionError(
             "the zero-cutoff condition puts the productivity cutoff below the Pareto lower "
             f"bound on {len(bad)} route(s), so every entrant would sell there and the Pareto "
-            f"aggregates do not hold: {listed}. Raise the fixed cost f of these routes or "
-            "lower phi_min.", routes=[b[:3] for b in bad])
+            f"aggregates do not hold: {listed}. "
+            + ("Melitz sectors: raise the fixed cost f of these routes or lower phi_min. "
+               if any(m.sector[s].config.market_structure == "melitz" for _, _, s, _, _ in bad)
+               else "")
+            + ("Cara sectors (selection at the choke price): lower cara_alpha or f_e, or raise "
+               "population; recalibrate with a lower max_selection."
+               if any(m.sector[s].config.market_structure == "cara" for _, _, s, _, _ in bad)
+               else ""), routes=[b[:3] for b in bad])
 
 
 # ------------------------------------------------------------ safeguarded start
@@ -297,7 +316,7 @@ NEAR_SOLUTION = 0.5
 
 def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = None,
               tee: bool = False, *, structure_check: bool = False,
-              near_solution_options: dict | None = None) -> SolveStats:
+              near_solution_options: dict | None = None, cache: dict | None = None) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
@@ -306,7 +325,9 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     otherwise), from the compiled Jacobian when the solver compiles one.
     ``near_solution_options`` are added (under ``options``) when the start's
     largest residual is below :data:`NEAR_SOLUTION`; ``SolveStats.options``
-    records what was passed.
+    records what was passed. ``cache`` (a dict the caller keeps between calls) holds
+    the compiled system of each structure (cyipopt only; without it every call
+    compiles the model anew).
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -317,7 +338,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     solver = solver or default_solver()
     if solver == "cyipopt":
         configure_pynumero()
-        return _run_cyipopt(m, opts, structure_check, near_solution_options)
+        return _run_cyipopt(m, opts, structure_check, near_solution_options, cache)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -326,27 +347,48 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
 
 
 def _run_cyipopt(m, opts, structure_check: bool = False,
-                 near_solution_options: dict | None = None) -> SolveStats:
-    from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP, cyipopt
-    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+                 near_solution_options: dict | None = None,
+                 cache: dict | None = None) -> SolveStats:
+    """IPOPT through cyipopt on the compiled system (:class:`cge.compiled.CompiledSystem`,
+    kept in ``cache`` between calls and compiled again only when the model changed).
+
+    IPOPT is not called when the start already solves the system (largest
+    residual within ``constr_viol_tol`` and ``tol``): a calibrated benchmark
+    replicates without a factorisation."""
+    from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
+
+    from .compiled import CompiledSystem, signature
 
     t0 = time.perf_counter()
-    obj = pyo.Objective(expr=0.0)
-    m.add_component("_cge_objective", obj)
-    try:
-        nlp = PyomoNLP(m)
-    finally:
-        m.del_component(obj)
+    key = signature(m)
+    system = cache.get(key) if cache is not None else None
+    compiled = system is None or not system.valid()
+    if compiled:
+        system = CompiledSystem(m)
+        if cache is not None:
+            cache.pop(key, None)
+            while len(cache) >= COMPILED_KEPT:
+                cache.pop(next(iter(cache)))
+            cache[key] = system
+    system.update()
     if structure_check:
-        check_jacobian_structure(nlp, m)
-    if near_solution_options:
-        try:
-            g0 = nlp.evaluate_constraints()
-            near = g0.size == 0 or float(np.abs(g0).max()) < NEAR_SOLUTION
-        except Exception:  # an evaluation error at the start: far from a solution
-            near = False
-        if near:
-            opts = {**near_solution_options, **opts}
+        system.check_structure()
+    try:
+        g0 = system.residuals()
+        start_residual = float(np.abs(g0).max()) if g0.size else 0.0
+    except Exception:  # an evaluation error at the start: far from a solution
+        start_residual = float("inf")
+    if not np.isfinite(start_residual):
+        start_residual = float("inf")
+    solved_tol = min(float(opts.get("tol", DEFAULT_OPTIONS["tol"])),
+                     float(opts.get("constr_viol_tol", DEFAULT_OPTIONS["constr_viol_tol"])))
+    if start_residual <= solved_tol:
+        return SolveStats("cyipopt", "solve_succeeded",
+                          f"the start solves the system (largest residual {start_residual:.2e}): "
+                          "IPOPT not called", 0, time.perf_counter() - t0, 0.0, start_residual,
+                          True, dict(opts), compiled=compiled)
+    if near_solution_options and start_residual < NEAR_SOLUTION:
+        opts = {**near_solution_options, **opts}
     iterations = [0]
 
     def count(nlp_, problem, alg_mod, iter_count, obj_value, inf_pr, inf_du, mu, d_norm,
@@ -354,23 +396,70 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         iterations[0] = iter_count
         return True
 
+    exact = opts.get("hessian_approximation", "exact") != "limited-memory"
+    nlp = system.problem_nlp(exact_hessian=exact)
     problem = CyIpoptNLP(nlp, intermediate_callback=count)
-    for key, val in opts.items():
-        _add_option(problem, key, val)
-    t1 = time.perf_counter()
+    for key_, val in opts.items():
+        _add_option(problem, key_, val)
+    t1, c1 = time.perf_counter(), time.process_time()
     x, info = problem.solve(nlp.init_primals())
-    t2 = time.perf_counter()
-    nlp.set_primals(x)
-    nlp.load_state_into_pyomo()
+    t2, c2 = time.perf_counter(), time.process_time()
+    system.load(x)
     status_code = int(info["status"])
     message = info["status_msg"].decode() if isinstance(info["status_msg"], bytes) else str(info["status_msg"])
-    g = nlp.evaluate_constraints()
+    g = system.residuals()
     maxres = float(np.abs(g).max()) if g.size else 0.0
     if not np.isfinite(maxres):
         maxres = float("inf")
+    if status_code in (0, 1) and POLISH_BELOW < maxres <= RESIDUAL_TOL:
+        maxres = _polish(system, x, g, maxres)
     success = status_code in (0, 1) and maxres <= RESIDUAL_TOL
     return SolveStats("cyipopt", _STATUS.get(status_code, str(status_code)), message,
-                      iterations[0], t1 - t0, t2 - t1, maxres, success, dict(opts))
+                      iterations[0], t1 - t0, t2 - t1, maxres, success, dict(opts),
+                      compiled=compiled, ipopt_cpu_time=c2 - c1)
+
+
+#: A converged point whose largest residual is above this gets one Newton step on the
+#: square system (:func:`_polish`), kept only if it lowers the residual: IPOPT stops
+#: anywhere below its tolerance (1e-10), and quantities that are differences of
+#: large flows (trade balances) would inherit that scatter.
+POLISH_BELOW = 1e-13
+#: Largest system (equations) polished: one sparse LU of the Jacobian.
+POLISH_MAX = 20_000
+
+
+def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
+    """One Newton step :math:`x - J^{-1} g` from IPOPT's solution, loaded into the model
+    if it lowers the largest residual and respects the variable bounds; returns the
+    largest residual of the point kept."""
+    from scipy.sparse.linalg import spsolve
+
+    nlp = system.nlp
+    if nlp.n_primals() != nlp.n_constraints() or nlp.n_constraints() > POLISH_MAX:
+        return maxres
+    try:
+        with np.errstate(all="ignore"):
+            step = spsolve(nlp.evaluate_jacobian().tocsc(), g)
+            x_new = x - step
+            if not (np.isfinite(x_new).all() and (x_new >= system._lb).all()
+                    and (x_new <= system._ub).all()):
+                raise ValueError
+            nlp.set_primals(x_new)
+            g_new = nlp.evaluate_constraints()
+            new = float(np.abs(g_new).max()) if g_new.size else 0.0
+    except Exception:  # singular Jacobian, evaluation error: keep IPOPT's point
+        nlp.set_primals(x)
+        return maxres
+    if not new < maxres:
+        nlp.set_primals(x)
+        return maxres
+    system.load(x_new)
+    return new
+
+
+#: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the
+#: small-open-economy closure's); older ones are dropped.
+COMPILED_KEPT = 2
 
 
 def _add_option(problem, key: str, val) -> None:
@@ -487,7 +576,8 @@ def _run_ipopt_executable(m, opts, tee) -> SolveStats:
             message += "; ipopt's output ends: " + " | ".join(tail[-3:])
     success = term.name == "convergenceCriteriaSatisfied" and maxres <= RESIDUAL_TOL
     return SolveStats("ipopt", _TERMINATION.get(term.name, term.name), message, int(iters or 0),
-                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success, dict(opts))
+                      max(0.0, (t1 - t0) - ipopt_time), ipopt_time, maxres, success, dict(opts),
+                      compiled=True)
 
 
 def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -> Diagnosis:

@@ -58,6 +58,7 @@ draws), the normal approximation :math:`\mu \pm z_p\,\sigma`; the
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -355,7 +356,9 @@ def summarise(sweep, table: pd.DataFrame, members: pd.DataFrame) -> dict[str, pd
     lo_p, hi_p = spec.percentiles
     out = pd.DataFrame(index=wide.index).reset_index()
     complete = not failed
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        # results that are NaN in every member (cutoffs of armington sectors): NaN, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
         if spec.method == "quadrature":
             if not complete:  # a quadrature rule needs every point
                 mean = sd = np.full(len(wide), np.nan)

@@ -19,8 +19,10 @@ of :math:`F(x, p) = 0` is
 p_k` and the directional derivative of :math:`y` are central differences
 along :math:`(\dot x_k, \Delta p_k)`. The integral is Gauss-Legendre on
 :math:`n` nodes, doubled until the contributions add up to the total
-(:math:`|\sum_k C_k - (y(1) - y(0))| \le` ``tol`` :math:`\max(1, |y|)`); the
-remaining gap is reported as ``integration_residual``. The contributions are
+(:math:`|\sum_k C_k - (y(1) - y(0))| \le` ``tol`` times :func:`gap_scale`); the
+remaining gap is reported as ``integration_residual`` (measured against
+:func:`gap_scale`: the result's total, or the welfare or EV total of its region
+for a component, at least 1). The contributions are
 path-dependent (another order or path would give other numbers), but they are
 exact in the sense that they add up to the total, and a single shock's
 contribution is the total itself.
@@ -40,7 +42,7 @@ import pyomo.environ as pyo
 
 __all__ = ["ShockSubtotals", "shock_deltas", "subtotals", "scenario_subtotals"]
 
-#: Contributions must add up to the total within this (relative to max(1, |total|)).
+#: Contributions must add up to the total within this (relative to :func:`gap_scale`).
 TOLERANCE = 1e-8
 
 
@@ -125,6 +127,23 @@ def _set_x(xvars, x) -> None:
         v.set_value(float(val), skip_validation=True)
 
 
+def gap_scale(total: pd.Series) -> pd.Series:
+    """The scale the integration gap of each result is measured against: the larger of 1,
+    the result's own total and the headline total of its family in its region (welfare in
+    log points for ``welfare_*``, the EV for ``ev_*``), so that a component near zero
+    (the decomposition's residual) is judged against the change it is a part of."""
+    q = total.index.get_level_values("quantity")
+    r = total.index.get_level_values("region")
+    head = np.where(q.str.startswith("welfare_"), "welfare_log_points",
+                    np.where(q.str.startswith("ev"), "ev", q))
+    lookup = total.abs().to_dict()
+    p = total.index.get_level_values("partner")
+    headline = np.array([lookup.get((h, rr, "" if h != qq else pp), 0.0)
+                         for h, rr, qq, pp in zip(head, r, q, p)])
+    return pd.Series(np.maximum(1.0, np.maximum(total.abs().to_numpy(), headline)),
+                     index=total.index)
+
+
 class _Path:
     """The model along p(theta), with the tools to differentiate at a point."""
 
@@ -152,9 +171,8 @@ class _Path:
         return _outputs(self.base, res, self.prim0, prim, self.fixed_region)
 
     def _linearise(self):
-        """PyNumero's view of the model at its current point: constraints, variables,
-        the current values and the factorised Jacobian."""
-        import scipy.sparse.linalg as spla
+        """PyNumero's view of the model at its current point: the NLP (compiled with the
+        current parameter values), its constraints and its variables."""
         from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
         from .toolchain import configure_pynumero
@@ -265,7 +283,7 @@ def subtotals(eq, base, prim0, deltas, fixed_region=None, *, nodes: int = 4,
             for label in labels:
                 contrib[label] = contrib[label] + wt * cache[key][label]
         summed = sum(contrib.values())
-        gap = (total - summed).abs() / np.maximum(1.0, total.abs())
+        gap = (total - summed).abs() / gap_scale(total)
         if float(gap.max()) <= tol or n >= max_nodes:
             break
         n *= 2

@@ -641,6 +641,8 @@ def run_member(job: dict) -> dict:
         out.update(status="invalid", diagnosis=_message(exc))
     except CGEError as exc:
         out.update(status="failed", diagnosis=_message(exc))
+    except Exception as exc:  # noqa: BLE001 - a member must not stop the sweep
+        out.update(status="failed", diagnosis=f"{type(exc).__name__}: {exc}")
     else:
         try:
             result = solve_prepared(prepared, coords=job.get("values"), scales=job.get("scales"),
@@ -678,21 +680,24 @@ def long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     ``region`` is the region (the importer on a route), ``partner`` the exporter of a route,
     ``factor`` a primary factor (factor prices); empty where it does not apply.
     """
-    frames = []
+    parts: dict[str, list] = {k: [] for k in KEYS + ("variable", "value")}
 
     def melt(frame, table, region="region", partner=None, sector=None, factor=None):
         skip = {"model", region, partner, sector, factor}
         num = [c for c in frame.columns if c not in skip
                and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-        ids = pd.DataFrame({"model": frame["model"].to_numpy(), "region": frame[region].to_numpy(),
-                            "partner": frame[partner].to_numpy() if partner else "",
-                            "sector": frame[sector].to_numpy() if sector else "",
-                            "factor": frame[factor].to_numpy() if factor else ""})
-        wide = pd.concat([ids, frame[num].reset_index(drop=True).astype(float)], axis=1)
-        part = wide.melt(id_vars=["model", "region", "partner", "sector", "factor"],
-                         value_vars=num, var_name="variable", value_name="value")
-        part["table"] = table
-        frames.append(part)
+        n, m = len(frame), len(num)
+        ids = {"model": frame["model"], "region": frame[region],
+               "partner": frame[partner] if partner else None,
+               "sector": frame[sector] if sector else None,
+               "factor": frame[factor] if factor else None}
+        for key, col in ids.items():  # variable-major, as DataFrame.melt orders rows
+            arr = np.full(n, "", dtype=object) if col is None else \
+                col.fillna("").astype(str).to_numpy(object)
+            parts[key].append(np.tile(arr, m))
+        parts["table"].append(np.full(n * m, table, dtype=object))
+        parts["variable"].append(np.repeat(np.array(num, dtype=object), n))
+        parts["value"].append(frame[num].to_numpy(float).T.ravel())
 
     melt(tables["summary"], "summary")
     melt(tables["welfare"], "welfare")
@@ -710,9 +715,7 @@ def long_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             melt(g.drop(columns=["item"]), "prices")
         else:
             melt(g, "prices", sector="item")
-    out = pd.concat(frames, ignore_index=True)
-    cols = list(KEYS) + ["variable", "value"]
-    out = out[cols]
+    out = pd.DataFrame({k: np.concatenate(v) for k, v in parts.items()})
     for c in KEYS + ("variable",):
         out[c] = out[c].astype(str)
     return out
@@ -760,8 +763,12 @@ def execute(jobs: list[dict], *, scheduler: str | None = None, workers: int | No
     cluster = None
     if scheduler == "local":
         n = workers or os.cpu_count() or 1
+        import logging
+
+        # quiet: a member's failure is reported with its result, and closing the cluster
+        # logs heartbeat errors that mean nothing once the work is done
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+                               dashboard_address=":0", silence_logs=logging.CRITICAL)
         client = Client(cluster)
     else:
         client = Client(scheduler)
@@ -1017,6 +1024,11 @@ def _collect(sweep: Sweep, results: Mapping[str, dict]) -> tuple[pd.DataFrame, p
     cols = ["member"] + axes + list(KEYS) + ["variable", "value"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     members = pd.DataFrame(rows)
+    for a in axes:  # an axis mixing numbers and text is text (Parquet needs one type)
+        for frame in (table, members):
+            col = frame[a]
+            if col.dtype == object and not col.map(lambda v: isinstance(v, str)).all():
+                frame[a] = col.astype(str)
     return table, members
 
 
@@ -1038,21 +1050,33 @@ def plot_members(result: SweepResult, path: Path) -> Path:
     numeric = [a for a in axes if pd.api.types.is_numeric_dtype(result.members[a])]
     regions = list(dict.fromkeys(w["region"]))
     shown = regions
-    if len(regions) > 8:  # the eight largest average changes
+    if len(regions) > 6:  # the six largest average changes
         mean = w.groupby("region")["value"].apply(lambda v: v.abs().mean())
-        shown = list(mean.sort_values(ascending=False).index[:8])
+        shown = list(mean.sort_values(ascending=False).index[:6])
     fig, ax = plt.subplots(figsize=(9, 5))
     if numeric:
+        from matplotlib.lines import Line2D
+
         x_axis = numeric[0]
         others = [a for a in axes if a != x_axis]
-        groups = w.groupby(others, sort=False) if others else [((), w)]
-        for key, grp in groups:
-            key = key if isinstance(key, tuple) else (key,)
-            suffix = ", ".join(f"{a}={v}" for a, v in zip(others, key))
+        groups = list(w.groupby(others, sort=False)) if others else [((), w)]
+        styles = ["-", "--", ":", "-."]
+        colours = {r: plt.get_cmap("tab10")(k % 10) for k, r in enumerate(shown)}
+        for g, (key, grp) in enumerate(groups[:len(styles)]):
             for r in shown:
-                g = grp[grp["region"] == r].sort_values(x_axis)
-                ax.plot(g[x_axis], g["value"], marker="o",
-                        label=f"{r}" + (f" ({suffix})" if suffix else ""))
+                line = grp[grp["region"] == r].sort_values(x_axis)
+                ax.plot(line[x_axis], line["value"], marker="o", markersize=3,
+                        linestyle=styles[g], color=colours[r])
+        handles = [Line2D([], [], color=colours[r], label=r) for r in shown]
+        for g, (key, _) in enumerate(groups[:len(styles)]):
+            key = key if isinstance(key, tuple) else (key,)
+            if others:
+                handles.append(Line2D([], [], color="black", linestyle=styles[g],
+                                      label=", ".join(f"{a}={v}" for a, v in zip(others, key))))
+        ax.legend(handles=handles, fontsize=7, ncol=2 if len(handles) > 8 else 1)
+        if len(groups) > len(styles):
+            ax.text(0.01, 0.01, f"first {len(styles)} of {len(groups)} combinations of "
+                    f"{', '.join(others)}", transform=ax.transAxes, fontsize=7)
         ax.set_xlabel(x_axis)
     else:
         members = list(dict.fromkeys(w["member"]))
@@ -1062,11 +1086,11 @@ def plot_members(result: SweepResult, path: Path) -> Path:
             v = w[w["member"] == m].set_index("region")["value"].reindex(shown)
             ax.bar(x + (k - (len(members) - 1) / 2) * width, v, width, label=m)
         ax.set_xticks(x, shown)
+        ax.legend(fontsize=7, ncol=2 if len(members) > 10 else 1)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_ylabel("welfare change (% of real income)")
     ax.set_title(f"{result.sweep.name}: welfare across {len(result.members)} members"
                  + (f" ({len(shown)} of {len(regions)} regions)" if len(shown) < len(regions) else ""))
-    ax.legend(fontsize=7, ncol=2 if len(ax.get_lines()) > 10 else 1)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -22,8 +22,8 @@ def model_flows(eq, data) -> dict[str, np.ndarray]:
     cY = np.zeros_like(data.final_demand)
     for j, s in enumerate(S):
         blk = m.sector[s]
-        for (n, i), var in blk.log_trade_value.items():
-            X[ri[n], ri[i], j] = np.exp(var.value)
+        for (n, i), log_x in blk.log_trade_value.items():  # a Var or a closed-form Expression
+            X[ri[n], ri[i], j] = np.exp(v(log_x))
         for r in R:
             T[ri[r], j] = blk.tariff_revenue[r].value
             cY[ri[r], j] = np.exp(blk.log_input_price[r].value + blk.log_input_demand[r].value)

@@ -236,6 +236,15 @@ def test_calibration_replicates_the_benchmark(structures):
     np.testing.assert_allclose(base.sectors.xs("mfg", level="sector")["price_index"], 1.0,
                                rtol=REL)
     assert abs(base.walras_residual) <= limit(base.regions["income"].max(), terms=WALRAS_TERMS)
+    # Homogeneity of the mixed economy: doubling the numeraire doubles every price and value.
+    doubled = eq.solve(numeraire=2.0)
+    np.testing.assert_allclose(doubled.regions["income"], 2 * base.regions["income"], rtol=REL)
+    np.testing.assert_allclose(doubled.sectors["price_index"], 2 * base.sectors["price_index"],
+                               rtol=REL)
+    np.testing.assert_allclose(doubled.routes["trade_value"], 2 * base.routes["trade_value"],
+                               rtol=REL)
+    np.testing.assert_allclose(doubled.regions["real_income"], base.regions["real_income"],
+                               rtol=REL)
 
 
 def test_calibrated_counterfactual_does_not_depend_on_the_selection_normalisation():
@@ -298,3 +307,58 @@ def test_welfare_decomposition_is_exact_with_cara_sectors():
                                s["price_index_drop"], atol=limit(s["price_index_drop"].abs().max()))
     assert np.abs(s["residual"]).max() < 1e-7
     assert (w.regions["market_size"].abs() > 1e-6).all()  # the CARA-only channel is at work
+
+
+def test_origin_units_of_trade_costs_are_neutral():
+    """Rescaling an origin's productivity units (tau[:, i] and phi_min[i] times b_i) changes no
+    counterfactual; cara_tau='lowest' uses this where tau_ii = 1 would need tau < 1."""
+    from calibration.calibrate import CalibrationError, calibrate, set_start
+    from calibration.examples import toy_benchmark
+    data = toy_benchmark()
+    data.market_structure = {"mfg": "cara", "agr": "armington", "srv": "cara"}
+    prim, _ = calibrate(data, population=[3.0, 2.0, 2.5])
+    changes = []
+    for b in (np.ones(3), np.array([1.0, 1.7, 1.2])):
+        p = prim.copy()
+        p.arrays["tau"] = prim["tau"] * b[None, :, None]
+        p.arrays["phi_min"] = prim["phi_min"] * b[:, None]
+        eq = Equilibrium(p)
+        base = eq.solve()
+        changes.append(eq.solve(tariff=p["tariff"] * 0.5).compare(base))
+    np.testing.assert_allclose(changes[1].welfare["welfare_change_pct"],
+                               changes[0].welfare["welfare_change_pct"], rtol=1e-7)
+    with pytest.raises(CalibrationError, match="iceberg cost tau"):
+        calibrate(data, population=[1.0, 4.0, 2.0])  # per-capita imports above home sales
+    prim, start = calibrate(data, population=[1.0, 4.0, 2.0], cara_tau="lowest")
+    tau = np.where(np.isfinite(prim["tau"]), prim["tau"], np.inf)
+    np.testing.assert_allclose(tau[:, :, 0].min(axis=0), 1.0, rtol=1e-12)
+    eq = Equilibrium(prim)
+    set_start(eq, start)
+    assert eq.solve().info["iterations"] <= 1
+
+
+@pytest.mark.slow
+def test_yotov_border_removal_three_structures():
+    """USA-Canada border removal on the Yotov et al. (2016) data (USA, CAN, MEX, ROW): every
+    structure replicates its benchmark; CARA and Armington share trade and wage changes (same
+    trade elasticity, a gravity model); CARA raises the number of varieties in Canada where
+    CES-Melitz lowers it, and lowers Canadian margins."""
+    from calibration.yotov_border import run_border_removal
+    out = run_border_removal(keep=("USA", "CAN", "MEX"))
+    assert (out["stats"]["benchmark_iterations"] <= 1).all()
+    reg = out["regions"].set_index(["structure", "region"])
+    for ms in ("melitz", "cara", "armington"):
+        assert reg.loc[(ms, "CAN"), "welfare_change_pct"] > reg.loc[(ms, "USA"), "welfare_change_pct"] > 0
+    np.testing.assert_allclose(reg.loc[("cara", "CAN"), "wage_change_pct"],
+                               reg.loc[("armington", "CAN"), "wage_change_pct"], rtol=1e-6)
+    assert reg.loc[("cara", "CAN"), "varieties_available_pct"] > 0
+    assert reg.loc[("melitz", "CAN"), "varieties_available_pct"] < 0
+    assert reg.loc[("cara", "CAN"), "domestic_margin_mean_pct"] < 0
+
+
+def test_every_firm_selling_is_a_named_selection_error():
+    """A cost cutoff above the largest cost draw (every entrant sells) breaks the Pareto
+    aggregates: the route is named with the cara remedy."""
+    from cge.errors import SelectionError
+    with pytest.raises(SelectionError, match=r"destination=r0, origin=r0, sector=s0.*cara_alpha"):
+        Equilibrium(closed(1.0, f_e=1.0)).solve()

@@ -108,6 +108,10 @@ def test_every_column_of_every_output_has_a_unit(tmp_path):
         for col in frame.columns:
             assert (csv.stem, col) in described, (csv.stem, col)
     assert (units["unit"] != "").all()
+    from cge.units import UNDOCUMENTED
+
+    undocumented = units[units["unit"] == UNDOCUMENTED]
+    assert undocumented.empty, list(zip(undocumented["table"], undocumented["column"]))
     welfare = units[units["table"] == "welfare"].set_index("column")["unit"]
     assert welfare["total"] == "log points" and welfare["terms_of_trade"] == "log points"
     assert welfare["welfare_change_pct"] == "%"

@@ -127,3 +127,21 @@ def test_report_opens_in_headless_chromium(folder, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_comparison_report(folder, tmp_path):
+    """`cge compare ... --html`: both runs' welfare in log points, EV in money, offline."""
+    from cge.html_report import write_comparison
+
+    out, result = folder
+    other = result.write(tmp_path / "again", excel=False, plots=False)
+    path = write_comparison([out, other], tmp_path / "cmp.html", title="Twice the same")
+    parser = _Tables()
+    parser.feed(path.read_text())
+    table = parser.tables["welfare"]
+    assert table[0] == ["region", "retaliation [log points]", "again [log points]"]
+    w = result.runs["as_specified"].welfare.regions
+    for row in table[1:]:
+        assert float(row[1]) == pytest.approx(w.loc[row[0], "total"], abs=1e-4)
+        assert row[1] == row[2]
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)

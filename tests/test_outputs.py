@@ -218,6 +218,15 @@ def test_fallback_without_atomic_exchange(solved, previous, monkeypatch):
     assert is_cge_folder(out) and hidden(out.parent) == []
 
 
+def test_a_link_to_a_results_folder_stays_a_link(solved, previous, tmp_path):
+    out, _ = previous
+    link = tmp_path / "latest"
+    link.symlink_to(out, target_is_directory=True)
+    write_results_folder(solved, link, **FAST)
+    assert link.is_symlink() and is_cge_folder(out)
+    assert hidden(tmp_path) == [] and hidden(out.parent) == []
+
+
 # ---------------------------------------------------------------- the lock
 def test_a_second_writer_is_refused_while_the_first_holds_the_lock(solved, tmp_path):
     out = tmp_path / "out"
@@ -409,6 +418,25 @@ def test_calibrate_output_onto_a_folder_or_under_a_file(tmp_path):
     assert "calibrated" not in result.output, "refused before calibrating"
 
 
+def test_run_with_a_disk_that_fills_up_after_the_solve(tmp_path):
+    out = tmp_path / "out"
+
+    def hook(where, path):
+        if where == "file" and out in path.parents or path.parent.name.startswith(".out."):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    with fsio.fault_hook(hook):
+        result = CliRunner().invoke(app, ["run", str(_scenario(tmp_path)), "-o", str(out),
+                                          "--no-plots", "--no-excel"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == EXIT_FILESYSTEM, result.output
+    assert f"cannot write {out}" in text and "no space left on the device" in text
+    kept = text.split("The solved results were saved in ")[1].split(" instead")[0]
+    assert (Path(kept) / "summary.csv").is_file() and is_cge_folder(kept)
+    assert not out.exists() and hidden(tmp_path) == []
+    assert "Traceback" not in result.output
+
+
 def test_exit_codes_are_documented():
     table = (ROOT / "docs" / "errors.md").read_text()
     for code, meaning in ((0, "success"), (EXIT_INPUT, "bad input"), (EXIT_SOLVE, "no equilibrium"),
@@ -495,6 +523,23 @@ def test_sigterm_during_cge_run_leaves_previous_results_and_no_debris(previous, 
     proc.send_signal(signal.SIGTERM)
     output = proc.communicate(timeout=60)[0]
     assert proc.returncode == EXIT_TERMINATED, output
-    assert "interrupted" in output and "Traceback" not in output
+    assert "interrupted (terminated by signal 15 (SIGTERM))" in " ".join(output.split())
+    assert "Traceback" not in output
     assert snapshot(out) == before
     assert hidden(out.parent) == []
+
+
+def test_an_unreadable_scenario_is_a_file_system_error(tmp_path, monkeypatch):
+    path = _scenario(tmp_path)
+    real = Path.read_bytes
+
+    def denied(self):
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    for command in (["check", str(path)], ["run", str(path)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == EXIT_FILESYSTEM, result.output
+        assert f"cannot read {path}: permission denied" in " ".join(result.output.split())

@@ -21,7 +21,28 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Runs whose data the repository cannot ship are built from ../shared/data by their own
 #: tests (tests/test_nafta.py); every other run is checked here.
 BUILT_DATA_RUNS = {"nafta"}
-RUNS = sorted(p for p in (ROOT / "runs").glob("*.yaml") if p.stem not in BUILT_DATA_RUNS)
+#: Sweep and sensitivity-analysis files (``cge sweep``): each is expanded and every member
+#: validated by test_sweep_runs_expand below; their solves are tested in tests/test_sweep.py.
+SWEEP_RUNS = {p.stem for p in (ROOT / "runs").glob("*.yaml")
+              if any(line.startswith(("sweep:", "ssa:")) for line in p.read_text().splitlines())}
+RUNS = sorted(p for p in (ROOT / "runs").glob("*.yaml")
+              if p.stem not in BUILT_DATA_RUNS | SWEEP_RUNS)
+#: Runs on real data too large for the default tests (69 countries under two structures):
+#: checked here as slow tests.
+SLOW_RUNS = {"trade_without_borders"}
+
+
+@pytest.mark.parametrize("stem", sorted(SWEEP_RUNS))
+def test_sweep_runs_expand(stem):
+    from cge.sweep import load_sweep
+
+    sweep = load_sweep(ROOT / "runs" / f"{stem}.yaml")
+    assert len(sweep.members) >= 2
+    assert len({m.name for m in sweep.members}) == len(sweep.members)
+
+
+def test_sweep_runs_are_the_two_shipped():
+    assert SWEEP_RUNS == {"us_china_sweep", "us_china_ssa"}
 
 
 @pytest.fixture(scope="module")
@@ -434,7 +455,8 @@ def test_runs_exist():
 
 
 @pytest.mark.solver
-@pytest.mark.parametrize("path", RUNS, ids=[p.stem for p in RUNS])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_RUNS
+                                  else p for p in RUNS], ids=[p.stem for p in RUNS])
 def test_run_identities_and_expectations(path):
     text = yaml.safe_load(path.read_text())
     assert "expect" in text, f"{path.name} states no expected results"

@@ -38,9 +38,9 @@ def test_resolve_at_benchmark_and_after_shock():
 # =====================================================================
 # 11. Structural checks
 # =====================================================================
-@pytest.fixture
-def solved_symmetric():
-    eq = Equilibrium(examples.symmetric(2, 1))
+@pytest.fixture(params=[True, False], ids=["route_unknowns", "reduced"])
+def solved_symmetric(request):
+    eq = Equilibrium(examples.symmetric(2, 1), route_unknowns=request.param)
     eq.solve()
     return eq
 
@@ -61,8 +61,10 @@ def test_deactivated_constraint_is_named(solved_symmetric):
     assert len(e.unmatched_variables) == 1 and not e.unmatched_constraints
     name = e.unmatched_variables[0]
     assert name in msg
-    # The free variable is one that free entry of r0 pinned down (its cutoffs or entry).
-    assert re.fullmatch(r"sector\[s0\]\.log_(cutoff\[\w+,r0\]|entry_mass\[r0\])", name), name
+    assert m.find_component(name) is not None
+    if solved_symmetric._route_unknowns:
+        # The free variable is one that free entry of r0 pinned down (its cutoffs or entry).
+        assert re.fullmatch(r"sector\[s0\]\.log_(cutoff\[\w+,r0\]|entry_mass\[r0\])", name), name
     # Equilibrium refuses to solve it, with the same error.
     with pytest.raises(StructureError, match=re.escape(name)):
         solved_symmetric.resolve()
@@ -70,7 +72,10 @@ def test_deactivated_constraint_is_named(solved_symmetric):
 
 def test_fixed_variable_is_named(solved_symmetric):
     m = solved_symmetric.model
-    m.sector["s0"].log_cutoff["r1", "r0"].fix()
+    # a route unknown where there are route unknowns, else an aggregate
+    var = m.sector["s0"].log_cutoff["r1", "r0"] if solved_symmetric._route_unknowns \
+        else m.sector["s0"].log_entry_mass["r0"]
+    var.fix()
     with pytest.raises(StructureError) as err:
         check_structure(m)
     e = err.value
@@ -80,7 +85,7 @@ def test_fixed_variable_is_named(solved_symmetric):
     name = e.unmatched_constraints[0]
     assert name in msg
     assert m.find_component(name) is not None
-    m.sector["s0"].log_cutoff["r1", "r0"].unfix()
+    var.unfix()
     assert check_structure(m)[0] == check_structure(m)[1]
 
 
@@ -166,9 +171,10 @@ def _large_shock_economy():
 @pytest.mark.parametrize("max_iter", [None, 5])
 def test_large_shock_is_stepped_in(max_iter):
     """tau 2.0 -> 1.1 on all foreign routes. With IPOPT limited to 5 iterations per
-    attempt the full step fails and the shock must be stepped in."""
+    attempt the full step fails and the shock must be stepped in (with trade values and
+    cutoffs as unknowns: the reduced formulation takes this shock in one step)."""
     prim = _large_shock_economy()
-    eq = Equilibrium(prim)
+    eq = Equilibrium(prim, route_unknowns=True)
     base = eq.solve()
     if max_iter is not None:
         eq.options = {"max_iter": max_iter}
@@ -240,15 +246,16 @@ def test_benchmark_found_by_trade_cost_continuation(size, seed):
     """Asymmetric economies whose benchmark IPOPT does not find from the closed-economy
     guess are solved from the economy near autarky (foreign trade costs tripled), with
     the trade costs stepped back; the result is an equilibrium (Walras, residuals, a
-    re-solve takes at most one iteration)."""
+    re-solve takes at most one iteration). With trade values and cutoffs as unknowns:
+    the reduced formulation solves these from the guess directly."""
     from cge.examples import random_economy
     from cge.solve import run_ipopt
 
     prim = random_economy(*size, seed=seed)
-    direct = Equilibrium(prim)
+    direct = Equilibrium(prim, route_unknowns=True)
     assert not run_ipopt(direct.model, None, {"max_wall_time": 60.0}).success, \
         "this economy no longer needs the continuation: pick another"
-    eq = Equilibrium(prim, time_limit=120)
+    eq = Equilibrium(prim, time_limit=120, route_unknowns=True)
     res = eq.solve()
     assert any(st.startswith("trade-cost continuation") for st in eq.benchmark_stages), \
         eq.benchmark_stages

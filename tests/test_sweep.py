@@ -156,10 +156,11 @@ def test_interrupted_sweep_resumes_with_unfinished_members_only(tmp_path):
     assert not (tmp_path / "out" / "results.csv").exists()
     lines = []
     resumed = run_sweep(path, tmp_path / "out", scheduler="serial", warm=False,
-                        progress=lines.append, plots=False)
+                        progress=lines.append)
     assert resumed.ran == ["t=0.2", "t=0.3"]
     assert "1 already finished" in lines[0]
     assert list(resumed.members["status"]) == ["ok"] * 3
+    assert (tmp_path / "out" / "welfare_by_member.png").is_file()
     clear_caches()
     whole = run_sweep(path, tmp_path / "whole", scheduler="serial", warm=False, progress=None,
                       plots=False)
@@ -302,3 +303,14 @@ def test_local_cluster_default_and_warm(tmp_path):
 def test_cge_run_points_a_sweep_file_to_cge_sweep(tmp_path):
     out = CliRunner().invoke(app, ["run", str(tariff_sweep(tmp_path))])
     assert out.exit_code == 1 and "cge sweep" in out.output, out.output
+
+
+def test_scheduler_from_the_environment(tmp_path, monkeypatch):
+    """Without --scheduler the environment variable names the Dask scheduler."""
+    from cge.sweep import SCHEDULER_ENV
+
+    monkeypatch.setenv(SCHEDULER_ENV, "serial")
+    lines = []
+    result = run_sweep(tariff_sweep(tmp_path, values=(0.1,)), tmp_path / "out", progress=lines.append,
+                       plots=False)
+    assert "(serial)" in lines[0] and list(result.members["status"]) == ["ok"]

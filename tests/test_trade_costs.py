@@ -146,3 +146,27 @@ def test_route_selection_by_group():
     p = sh.parameter(prim, "pref_weight", "scale", 2.0, routes="foreign")
     ratio = p["pref_weight"][:, :, 0] / prim["pref_weight"][:, :, 0]
     np.testing.assert_array_equal(ratio, np.where(np.eye(4, dtype=bool), 1.0, 2.0))
+
+
+def test_trade_costs_sheet_round_trip_and_named_errors(tmp_path):
+    import openpyxl
+
+    T = np.exp(-1.5 * (1 - np.eye(4)))[:, :, None]
+    data = one_sector("armington").copy(trade_cost=T)
+    path = cal.write_benchmark_workbook(data, tmp_path / "book.xlsx", layout="long")
+    back = cal.read_workbook(path)
+    np.testing.assert_allclose(back.trade_cost, T, rtol=1e-15)  # as Excel stores it
+    book = openpyxl.load_workbook(path)
+    sheet = book["trade_costs"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=3, column=header.index("trade_cost") + 1, value=-2.0)
+    sheet.cell(row=4, column=header.index("origin") + 1, value="Atlantis")
+    book.save(tmp_path / "bad.xlsx")
+    with pytest.raises(cal.WorkbookError) as err:
+        cal.read_workbook(tmp_path / "bad.xlsx")
+    msg = str(err.value)
+    assert "trade_costs!D3" in msg and "-2" in msg and "must be > 0" in msg
+    with pytest.raises(cal.WorkbookError, match=r"trade_costs row 4: unknown origin 'Atlantis'"):
+        sheet.cell(row=3, column=header.index("trade_cost") + 1, value=2.0)
+        book.save(tmp_path / "bad2.xlsx")
+        cal.read_workbook(tmp_path / "bad2.xlsx")

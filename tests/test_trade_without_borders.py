@@ -123,3 +123,19 @@ def test_bundled_workbook_is_what_cge_gravity_writes(tmp_path):
     assert new.regions == old.regions
     np.testing.assert_allclose(new.trade, old.trade, rtol=1e-9)
     np.testing.assert_allclose(new.trade_cost, old.trade_cost, rtol=1e-9)
+
+
+def test_market_structure_override_recalibrates_workbook_data(subset_table, tmp_path):
+    # an all-krugman run of armington workbook data: recalibrated, so it starts at the benchmark
+    fit = estimate_gravity(read_bilateral_table(subset_table), **SPEC)
+    write_gravity_workbook(fit, tmp_path / "book.xlsx", sigma=5.0)
+    res = run_scenario({"name": "krugman", "data": {"workbook": str(tmp_path / "book.xlsx")},
+                        "market_structure": {"mfg": "krugman"},
+                        "shocks": [{"type": "iceberg", "mode": "cut_pct", "value": 10}]})
+    run = res.runs["as_specified"]
+    assert run.primitives.market_structure["mfg"] == "krugman"
+    assert run.stats["benchmark_iterations"] <= 1
+    data = cal.read_workbook(tmp_path / "book.xlsx")
+    X = run.base.routes.xs("mfg", level="sector")["trade_value"].unstack("origin")
+    np.testing.assert_allclose(X.loc[list(data.regions), list(data.regions)].to_numpy(),
+                               data.trade[:, :, 0], rtol=1e-8)

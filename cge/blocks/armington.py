@@ -18,6 +18,11 @@ from ._common import log1p_tariff, log_sum_exp
 NAME = "armington"
 HAS_FIRMS = False
 SELECTS = False
+CLOSED_FORM_ROUTES = True  # trade values have closed forms (route_unknowns False)
+
+
+def declare_closed_forms(b, closed):
+    """Without route unknowns: nothing beyond the trade values (:func:`log_trade_value`)."""
 
 
 def declare_variables(b, positive):
@@ -28,7 +33,8 @@ def declare_equations(b):
     """The CES price index and bilateral trade of national varieties."""
     b.ces_price_index = pyo.Constraint(b.regions, rule=price_index_rule,
                                        doc=price_index_rule.__doc__)
-    b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
+    if b.route_unknowns:
+        b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
 
 
 def price_index_rule(b, n):
@@ -48,7 +54,7 @@ def price_index_rule(b, n):
     return (1 - s) * b.log_price_index[n] == log_sum_exp(terms)
 
 
-def trade_rule(b, n, i):
+def log_trade_value(b, n, i):
     r"""Bilateral trade of national varieties under perfect competition.
 
     .. math::
@@ -56,11 +62,17 @@ def trade_rule(b, n, i):
         \left(\frac{\tau_{ni} c_i}{\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
-    rhs = (pyo.log(b.pref_weight[n, i]) - s * log1p_tariff(b, n, i)
-           + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
-           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
-                        - pyo.log(b.phi_min[i])))
-    return b.log_trade_value[n, i] == rhs
+    return (pyo.log(b.pref_weight[n, i]) - s * log1p_tariff(b, n, i)
+            + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
+            + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
+                         - pyo.log(b.phi_min[i])))
+
+
+def trade_rule(b, n, i):
+    return b.log_trade_value[n, i] == log_trade_value(b, n, i)
+
+
+trade_rule.__doc__ = log_trade_value.__doc__
 
 
 def input_market_rule(b, i):

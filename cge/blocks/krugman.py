@@ -20,6 +20,11 @@ from ._common import log1p_tariff, log_sum_exp
 NAME = "krugman"
 HAS_FIRMS = True
 SELECTS = False
+CLOSED_FORM_ROUTES = True  # trade values have closed forms (route_unknowns False)
+
+
+def declare_closed_forms(b, closed):
+    """Without route unknowns: nothing beyond the trade values (:func:`log_trade_value`)."""
 
 
 def declare_variables(b, positive):
@@ -35,7 +40,8 @@ def declare_equations(b):
     """The CES price index and bilateral trade with homogeneous firms."""
     b.ces_price_index = pyo.Constraint(b.regions, rule=price_index_rule,
                                        doc=price_index_rule.__doc__)
-    b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
+    if b.route_unknowns:
+        b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
 
 
 def price_index_rule(b, n):
@@ -55,7 +61,7 @@ def price_index_rule(b, n):
     return (1 - s) * b.log_price_index[n] == log_sum_exp(terms)
 
 
-def trade_rule(b, n, i):
+def log_trade_value(b, n, i):
     r"""Bilateral trade with homogeneous firms: every firm of i sells in n.
 
     .. math::
@@ -63,11 +69,17 @@ def trade_rule(b, n, i):
         \left(\frac{\tau_{ni} c_i}{\rho\,\varphi_{\min,i}}\right)^{1-\sigma}
     """
     s = b.sigma
-    rhs = (pyo.log(b.pref_weight[n, i]) + log_firm_stock(b, i) - s * log1p_tariff(b, n, i)
-           + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
-           + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
-                        - math.log(b.rho) - pyo.log(b.phi_min[i])))
-    return b.log_trade_value[n, i] == rhs
+    return (pyo.log(b.pref_weight[n, i]) + log_firm_stock(b, i) - s * log1p_tariff(b, n, i)
+            + b.log_expenditure[n] + (s - 1) * b.log_price_index[n]
+            + (1 - s) * (pyo.log(b.tau[n, i]) + b.log_input_price[i]
+                         - math.log(b.rho) - pyo.log(b.phi_min[i])))
+
+
+def trade_rule(b, n, i):
+    return b.log_trade_value[n, i] == log_trade_value(b, n, i)
+
+
+trade_rule.__doc__ = log_trade_value.__doc__
 
 
 def free_entry_rule(b, i):

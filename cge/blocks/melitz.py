@@ -26,11 +26,20 @@ from ._common import log1p_tariff, log_sum_exp
 NAME = "melitz"
 HAS_FIRMS = True
 SELECTS = True  # cutoffs per route
+CLOSED_FORM_ROUTES = True  # cutoffs and trade values have closed forms (route_unknowns False)
+
+
+CUTOFF_DOC = "phi*_ni: productivity of the least productive seller in n"
 
 
 def declare_variables(b, positive):
     """The structure's own unknowns: a productivity cutoff per route."""
-    positive("cutoff", b.routes, "phi*_ni: productivity of the least productive seller in n")
+    positive("cutoff", b.routes, CUTOFF_DOC)
+
+
+def declare_closed_forms(b, closed):
+    """Without route unknowns: the cutoff as the closed form of zero-cutoff profits."""
+    closed("cutoff", b.routes, log_cutoff, CUTOFF_DOC)
 
 
 def log_firm_stock(b, i):
@@ -44,12 +53,16 @@ def log_selection_share(b, n, i):
 
 
 def declare_equations(b):
-    """Zero-cutoff profits, the Pareto price index, bilateral trade and the mass of sellers."""
-    b.zero_cutoff_profit = pyo.Constraint(b.routes, rule=zero_cutoff_profit_rule,
-                                          doc=zero_cutoff_profit_rule.__doc__)
+    """Zero-cutoff profits, the Pareto price index, bilateral trade and the mass of sellers
+    (without route unknowns only the price index: the other two are the closed forms
+    :func:`log_cutoff` and :func:`log_trade_value`)."""
+    if b.route_unknowns:
+        b.zero_cutoff_profit = pyo.Constraint(b.routes, rule=zero_cutoff_profit_rule,
+                                              doc=zero_cutoff_profit_rule.__doc__)
     b.ces_price_index = pyo.Constraint(b.regions, rule=price_index_rule,
                                        doc=price_index_rule.__doc__)
-    b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
+    if b.route_unknowns:
+        b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
     b.sellers = pyo.Expression(
         b.routes,
         rule=lambda b, n, i: pyo.exp(log_firm_stock(b, i) + log_selection_share(b, n, i)),
@@ -78,6 +91,20 @@ def zero_cutoff_profit_rule(b, n, i):
     return lhs == rhs
 
 
+def log_cutoff(b, n, i):
+    r"""The cutoff in closed form: zero-cutoff profits solved for :math:`\varphi^*_{ni}`.
+
+    .. math::
+        \ln\varphi^*_{ni} = \frac{\ln\sigma + \ln f_{ni} + \sigma\ln(1+t_{ni}) + \ln c_i
+        - \ln a_{ni} - \ln X_n}{\sigma-1} - \ln P_n + \ln\tau_{ni} + \ln c_i - \ln\rho
+    """
+    s = b.sigma
+    return ((math.log(s) + pyo.log(b.f[n, i]) + s * log1p_tariff(b, n, i) + b.log_input_price[i]
+             - pyo.log(b.pref_weight[n, i]) - b.log_expenditure[n]
+             - (s - 1) * b.log_price_index[n]) / (s - 1)
+            + pyo.log(b.tau[n, i]) + b.log_input_price[i] - math.log(b.rho))
+
+
 def price_index_rule(b, n):
     r"""CES price index under Pareto productivity (MR eq. 9 with Pareto).
 
@@ -99,18 +126,26 @@ def price_index_rule(b, n):
     return (1 - s) * b.log_price_index[n] == log_sum_exp(terms)
 
 
-def trade_rule(b, n, i):
+def log_trade_value(b, n, i):
     r"""Bilateral trade: sellers times average sales (MR eq. 20, with the exit rate).
 
     .. math::
         X_{ni} = \underbrace{\frac{M_{Ei}}{\delta}
         \left(\frac{\varphi_{\min,i}}{\varphi^*_{ni}}\right)^k}_{M_{ni}}
         \; \frac{\sigma k}{k-\sigma+1} c_i f_{ni}
+
+    (the right-hand side, in logs: the closed form without route unknowns)
     """
     s, k = b.sigma, b.k
-    rhs = (log_firm_stock(b, i) + log_selection_share(b, n, i)
-           + math.log(s * k / (k - s + 1)) + b.log_input_price[i] + pyo.log(b.f[n, i]))
-    return b.log_trade_value[n, i] == rhs
+    return (log_firm_stock(b, i) + log_selection_share(b, n, i)
+            + math.log(s * k / (k - s + 1)) + b.log_input_price[i] + pyo.log(b.f[n, i]))
+
+
+def trade_rule(b, n, i):
+    return b.log_trade_value[n, i] == log_trade_value(b, n, i)
+
+
+trade_rule.__doc__ = log_trade_value.__doc__
 
 
 def free_entry_rule(b, i):

@@ -113,6 +113,12 @@ SECTOR_CONFIG.declare("value_scale", ConfigValue(
     "(tariff revenue, profit) are divided by it, so that their residuals are "
     "relative; a host that knows its data's size sets it here (the mutable Param "
     "value_scale can also be changed after construction)"))
+SECTOR_CONFIG.declare("route_unknowns", ConfigValue(
+    default=True, domain=bool,
+    description="True: route-level quantities (trade values X_ni, cutoffs phi*_ni) are "
+    "unknowns with their own equations; False: closed-form Expressions of the aggregates "
+    "(price indices, input prices, entrants, expenditure), leaving O(regions) unknowns per "
+    "sector (melitz, krugman, armington; other structures keep route unknowns)"))
 SECTOR_CONFIG.declare("parameters", ConfigValue(
     default={}, domain=dict,
     description="initial values of the mutable parameters phi_min[i], f_e[i], "
@@ -168,6 +174,13 @@ class HeterogeneousFirmSectorData(BlockData):
     @property
     def has_firms(self) -> bool:
         return self.structure.HAS_FIRMS
+
+    @property
+    def route_unknowns(self) -> bool:
+        """Whether trade values (and cutoffs) are unknowns with their own equations, or
+        closed-form Expressions of the aggregates (``config.route_unknowns`` False, for
+        the structures that have closed forms)."""
+        return self.config.route_unknowns or not getattr(self.structure, "CLOSED_FORM_ROUTES", False)
 
     # ------------------------------------------------------------------- build
     def build(self, *index):
@@ -225,14 +238,27 @@ class HeterogeneousFirmSectorData(BlockData):
             self.add_component(name, pyo.Expression(
                 index, rule=lambda b, *idx: pyo.exp(var[idx]), doc=doc))
 
+        def closed(name, index, log_rule, doc):
+            """``log_<name>`` as the closed-form Expression ``log_rule``, and the level."""
+            log_expr = pyo.Expression(index, rule=log_rule, doc=f"ln {doc} (closed form)")
+            self.add_component(f"log_{name}", log_expr)
+            self.add_component(name, pyo.Expression(
+                index, rule=lambda b, *idx: pyo.exp(log_expr[idx]), doc=doc))
+
+        trade_doc = "X_ni: value of i's sales in n, c.i.f., net of tariff"
         positive("expenditure", R, "X_n: tariff-inclusive spending of n on the sector (inlet)")
         positive("input_price", R, "c_i: unit cost of i's composite input (inlet)")
         positive("price_index", R, "P_n: CES price index in n")
-        positive("trade_value", A, "X_ni: value of i's sales in n, c.i.f., net of tariff")
+        if self.route_unknowns:
+            positive("trade_value", A, trade_doc)
         positive("input_demand", R, "Y_i: composite input used by the sector in i (quantity)")
         if self.has_firms:
             positive("entry_mass", R, "M_Ei: mass of entrants per period")
-        self.structure.declare_variables(self, positive)
+        if self.route_unknowns:
+            self.structure.declare_variables(self, positive)
+        else:
+            self.structure.declare_closed_forms(self, closed)
+            closed("trade_value", A, self.structure.log_trade_value, trade_doc)
 
     # ------------------------------------------------------------- equations
     def _declare_equations(self):
