@@ -104,6 +104,8 @@ def test_report_opens_in_headless_chromium(folder, tmp_path):
     screenshot is kept (in $CGE_TEST_ARTEFACTS if set, else the test's temporary folder)."""
     browser = _chromium()
     if browser is None:
+        if os.environ.get("CI"):  # .ci/run installs chromium: in CI its absence is a failure
+            pytest.fail("CI=true but no chromium on PATH: .ci/run should have installed it")
         pytest.skip("no chromium on PATH (apt-get install chromium) - the browser check needs it; "
                     "test_report_content checks the HTML without a browser")
     out, result = folder

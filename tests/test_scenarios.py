@@ -541,7 +541,6 @@ def test_workbook_scenario_uses_calibrated_start(tmp_path):
 def test_workbook_reader_options_are_passed_on(tmp_path):
     """data: {workbook: ..., production_taxes: ..., balance: ...} reads the workbook with
     those options (calibration.read_workbook); the default reading is production_taxes: tax."""
-    pytest.importorskip("calibration.sam")
     import shutil
 
     import openpyxl
