@@ -31,7 +31,7 @@ from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 from .results import Results, extract
 from .solve import (
-    RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, check_structure, diagnose, residual_homotopy,
+    RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, diagnose, residual_homotopy,
     run_ipopt, structure_signature, walras_residual,
 )
 from .tolerance import WALRAS_TERMS, limit

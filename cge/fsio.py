@@ -51,7 +51,7 @@ __all__ = [
     "stale_folders", "ensure_folder", "check_writable", "filesystem_error", "user_umask",
     "read_bytes", "read_text", "decode_text", "content_kind", "check_workbook_file",
     "load_yaml", "compose_yaml", "load_json", "sha256_bytes", "sha256_file", "sha256_canonical",
-    "signals_deferred", "fault_hook",
+    "json_default", "signals_deferred", "fault_hook",
 ]
 
 # ======================================================================
@@ -877,6 +877,18 @@ def sha256_file(path: str | Path) -> str:
     except OSError as exc:
         raise filesystem_error(exc, path, "read") from None
     return h.hexdigest()
+
+
+def json_default(x):
+    """``json.dumps``'s ``default`` for results: numpy scalars and arrays as numbers and
+    lists, anything else as its text."""
+    import numpy as np
+
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
 
 
 def sha256_canonical(obj: Any) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fsio import atomic_directory, atomic_write, sha256_bytes, sha256_canonical
+from .fsio import atomic_directory, atomic_write, json_default, sha256_bytes, sha256_canonical
 
 SHEETS = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors")
 PLOTS = ("welfare_by_region.png", "cutoffs_productivity.png", "trade_heatmap.png",
@@ -190,15 +190,7 @@ def run_info(result) -> dict:
         "welfare_measure": WELFARE_MEASURE,
         "scenario_text": loaded.text,
     }
-    return json.loads(json.dumps(info, default=_json_default))
-
-
-def _json_default(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
+    return json.loads(json.dumps(info, default=json_default))
 
 
 # ======================================================================

@@ -58,7 +58,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
 import os
 import re
 import time
@@ -73,6 +72,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import CGEError, InputError
+from .fsio import json_default
 
 __all__ = ["Sweep", "SweepError", "Member", "load_sweep", "run_sweep", "run_member", "execute",
            "long_table", "SCHEDULER_ENV", "MODEL_CACHE"]
@@ -362,7 +362,6 @@ def load_sweep(source: str | Path | Mapping) -> Sweep:
         Scenario.model_validate(data)
     except ValidationError as exc:
         raise SweepError(_format_validation(exc, locator)) from None
-    design = None
     try:
         if kind == "sweep":
             spec = SweepSpec.model_validate(section)
@@ -848,15 +847,7 @@ def _write_member(outdir: Path, res: dict, job: dict, member: Member) -> None:
     meta = {k: v for k, v in res.items() if k != "table"}
     meta.update(sha=job["sha"], values=member.values, weight=member.weight)
     # the json is written last: a member counts as finished only once it exists
-    atomic_write(meta_path, json.dumps(meta, indent=1, default=_json_default))
-
-
-def _json_default(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
+    atomic_write(meta_path, json.dumps(meta, indent=1, default=json_default))
 
 
 def _finished(outdir: Path, job: dict, retry_failed: bool) -> dict | None:
@@ -967,7 +958,7 @@ def run_sweep(source, outdir: str | Path | None = None, *, scheduler: str | None
         plot_members(out, outdir / "welfare_by_member.png")
     out.elapsed = time.perf_counter() - t0
     info["elapsed_seconds"] = out.elapsed
-    atomic_write(outdir / "sweep_info.json", json.dumps(info, indent=1, default=_json_default))
+    atomic_write(outdir / "sweep_info.json", json.dumps(info, indent=1, default=json_default))
     return out
 
 

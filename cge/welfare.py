@@ -171,12 +171,7 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         return out
     R, S = list(prim0.regions), list(prim0.sectors)
     nR, nS = len(R), len(S)
-    rpos = {r: j for j, r in enumerate(R)}
-    spos = {s: j for j, s in enumerate(S)}
-    r0, r1 = base.routes, new.routes.reindex(base.routes.index)
-    dest = np.array([rpos[x] for x in r0.index.get_level_values("destination")])
-    orig = np.array([rpos[x] for x in r0.index.get_level_values("origin")])
-    sect = np.array([spos[x] for x in r0.index.get_level_values("sector")])
+    r0, r1, dest, orig, sect = _route_positions(base, new, prim0)
     ms = np.array([prim0.market_structure[S[s]] for s in sect])
     sigma = prim0["sigma"][sect]
 
@@ -402,6 +397,18 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     return WelfareDecomposition(regions=regions, sectors=sectors)
 
 
+def _route_positions(base: Results, new: Results, prim0: Primitives):
+    """The routes of ``base`` and ``new`` (aligned on ``base``'s index) and, for every
+    row, the positions of its destination, origin and sector in ``prim0``'s labels."""
+    rpos = {r: j for j, r in enumerate(prim0.regions)}
+    spos = {s: j for j, s in enumerate(prim0.sectors)}
+    r0, r1 = base.routes, new.routes.reindex(base.routes.index)
+    dest = np.array([rpos[x] for x in r0.index.get_level_values("destination")])
+    orig = np.array([rpos[x] for x in r0.index.get_level_values("origin")])
+    sect = np.array([spos[x] for x in r0.index.get_level_values("sector")])
+    return r0, r1, dest, orig, sect
+
+
 def first_order(base: Results, new: Results, prim0: Primitives) -> pd.DataFrame:
     r"""Caliendo and Parro's (2015, eq. 14 and section 5) **first-order** welfare terms,
     evaluated at benchmark weights with the discrete log changes of the solution.
@@ -427,12 +434,7 @@ def first_order(base: Results, new: Results, prim0: Primitives) -> pd.DataFrame:
     :math:`-D_n\,\Delta\ln p/I_n`): quote it with the numeraire of the run.
     """
     R, S = list(prim0.regions), list(prim0.sectors)
-    rpos = {r: j for j, r in enumerate(R)}
-    spos = {s: j for j, s in enumerate(S)}
-    r0, r1 = base.routes, new.routes.reindex(base.routes.index)
-    dest = np.array([rpos[x] for x in r0.index.get_level_values("destination")])
-    orig = np.array([rpos[x] for x in r0.index.get_level_values("origin")])
-    sect = np.array([spos[x] for x in r0.index.get_level_values("sector")])
+    r0, r1, dest, orig, sect = _route_positions(base, new, prim0)
     idx = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
     c0 = base.sectors.reindex(idx)["input_price"].to_numpy(float).reshape(len(R), len(S))
     c1 = new.sectors.reindex(idx)["input_price"].to_numpy(float).reshape(len(R), len(S))

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from cge.cli import app
 from cge.compare import PICTURES, compare_runs, read_runs
 from cge.errors import InputError
 from cge.sweep import clear_caches, run_sweep
+from scenario_files import TARIFF_BASE, write  # tests/scenario_files.py
 
-BASE = {
-    "name": "levels",
-    "data": {"example": "three_by_three"},
-    "shocks": [{"type": "tariff", "importers": "North", "exporters": "South",
-                "sectors": "manufacturing", "mode": "add", "value": 0.1}],
-}
-
-
-def write(tmp_path: Path, name: str, mapping: dict) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    return path
+BASE = TARIFF_BASE
 
 
 @pytest.fixture(scope="module")

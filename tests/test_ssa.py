@@ -4,14 +4,13 @@ quadrature against a large Monte Carlo (slow), Sobol indices (slow)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from cge.ssa import stroud3
 from cge.sweep import SweepError, clear_caches, load_sweep, run_sweep
+from scenario_files import write  # tests/scenario_files.py
 
 BASE = {
     "name": "ssa",
@@ -19,12 +18,6 @@ BASE = {
     "shocks": [{"type": "tariff", "importers": "North", "exporters": "South",
                 "sectors": "manufacturing", "mode": "add", "value": 0.2}],
 }
-
-
-def write(tmp_path: Path, name: str, mapping: dict) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    return path
 
 
 def row(summary, table, variable, region, partner="", sector=""):

@@ -10,26 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from cge.cli import app
 from cge.scenario import ScenarioError, prepare_scenario, run_scenario
 from cge.sweep import SweepError, clear_caches, load_sweep, long_table, run_sweep
 from cge.tolerance import limit
+from scenario_files import TARIFF_BASE, write  # tests/scenario_files.py
 
-BASE = {
-    "name": "levels",
-    "data": {"example": "three_by_three"},
-    "shocks": [{"type": "tariff", "importers": "North", "exporters": "South",
-                "sectors": "manufacturing", "mode": "add", "value": 0.1}],
-}
-
-
-def write(tmp_path: Path, name: str, mapping: dict) -> Path:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(mapping, sort_keys=False))
-    return path
+BASE = TARIFF_BASE
 
 
 def tariff_sweep(tmp_path, values=(0.1, 0.2, 0.3)) -> Path:
