@@ -890,6 +890,24 @@ def jobs_of(sweep: Sweep, *, solver: str | None = None, warm: bool = True) -> li
     return jobs
 
 
+def check_sweep_folder(outdir: Path) -> None:
+    """Refuse, before any member runs, an output folder that a sweep did not make: a
+    sweep writes ``results.*``, ``members.csv`` and more into it, and would overwrite a
+    user's files of those names. New, empty and earlier sweep folders (``members/``
+    beside ``sweep.yaml``, or a ``members/`` folder of an interrupted sweep) are fine."""
+    from .errors import OutputError
+
+    if not outdir.exists():
+        return
+    if not outdir.is_dir():
+        raise OutputError(f"{outdir}: is a file; a sweep writes a folder (choose a new name)")
+    entries = sorted(p.name for p in outdir.iterdir() if not p.name.startswith("."))
+    if entries and not (outdir / "members").is_dir():
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        raise OutputError(f"{outdir}: not a sweep folder made by cge (it holds {shown}); its "
+                          "files could be overwritten: choose a new or empty folder")
+
+
 def run_sweep(source, outdir: str | Path | None = None, *, scheduler: str | None = None,
               workers: int | None = None, solver: str | None = None, warm: bool = True,
               resume: bool = True, retry_failed: bool = False,
@@ -911,6 +929,7 @@ def run_sweep(source, outdir: str | Path | None = None, *, scheduler: str | None
         base = sweep.path.parent if sweep.path else Path.cwd()
         outdir = base / "results" / sweep.name
     outdir = Path(outdir)
+    check_sweep_folder(outdir)
     (outdir / "members").mkdir(parents=True, exist_ok=True)
     jobs = jobs_of(sweep, solver=solver, warm=warm)
     by_name = {m.name: m for m in sweep.members}

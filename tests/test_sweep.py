@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from cge.cli import app
 from cge.scenario import ScenarioError, prepare_scenario, run_scenario
 from cge.sweep import SweepError, clear_caches, load_sweep, long_table, run_sweep
+from cge.errors import InputError
 from cge.tolerance import limit
 from scenario_files import TARIFF_BASE, write  # tests/scenario_files.py
 
@@ -303,3 +304,19 @@ def test_scheduler_from_the_environment(tmp_path, monkeypatch):
     result = run_sweep(tariff_sweep(tmp_path, values=(0.1,)), tmp_path / "out", progress=lines.append,
                        plots=False)
     assert "(serial)" in lines[0] and list(result.members["status"]) == ["ok"]
+
+
+def test_a_folder_a_sweep_did_not_make_is_refused(tmp_path):
+    """The sweep writes results.csv, members.csv and more: a user's folder holding other
+    files is refused before any member runs, and nothing in it changes."""
+    theirs = tmp_path / "mine"
+    theirs.mkdir()
+    (theirs / "results.csv").write_text("my own table\n")
+    with pytest.raises(InputError, match="not a sweep folder made by cge .*results.csv"):
+        run_sweep(tariff_sweep(tmp_path), theirs, scheduler="serial")
+    assert (theirs / "results.csv").read_text() == "my own table\n"
+    assert sorted(p.name for p in theirs.iterdir()) == ["results.csv"]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(InputError, match="is a file"):
+        run_sweep(tariff_sweep(tmp_path), a_file, scheduler="serial")
