@@ -7,9 +7,11 @@ helpers build the recurring pieces of those logarithmic equations.
 
 from __future__ import annotations
 
+import math
+
 import pyomo.environ as pyo
 
-__all__ = ["log1p_tariff", "log_sum_exp"]
+__all__ = ["log1p_tariff", "log_firm_stock", "log_selection_share", "log_sum_exp"]
 
 
 def log1p_tariff(b, n, i):
@@ -20,3 +22,15 @@ def log1p_tariff(b, n, i):
 def log_sum_exp(terms):
     """``log(sum(exp(t)))`` of Pyomo expressions (the aggregates of the model)."""
     return pyo.log(sum(pyo.exp(t) for t in terms))
+
+
+def log_firm_stock(b, i):
+    r"""Log mass of firms that have drawn their productivity (or cost),
+    :math:`\ln(M_{Ei}/\delta)`: entrants accumulate at the exit rate :math:`\delta`."""
+    return b.log_entry_mass[i] - math.log(b.delta)
+
+
+def log_selection_share(b, n, i):
+    r"""Log share of drawn firms selling in n under Pareto draws,
+    :math:`k \ln(\varphi_{\min,i}/\varphi^*_{ni})`."""
+    return b.k * (pyo.log(b.phi_min[i]) - b.log_cutoff[n, i])

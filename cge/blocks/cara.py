@@ -81,7 +81,7 @@ from functools import lru_cache
 import numpy as np
 import pyomo.environ as pyo
 
-from ._common import log1p_tariff, log_sum_exp
+from ._common import log1p_tariff, log_firm_stock, log_selection_share, log_sum_exp
 
 NAME = "cara"
 HAS_FIRMS = True
@@ -142,16 +142,6 @@ def declare_variables(b, positive):
     """The structure's own unknowns: a productivity cutoff per route."""
     positive("cutoff", b.routes, "phi*_ni = 1/m*_ni: productivity of the least productive "
              "seller in n (the inverse of the cost cutoff)")
-
-
-def log_firm_stock(b, i):
-    r"""Log mass of firms that have drawn a cost, :math:`\ln(M_{Ei}/\delta)`."""
-    return b.log_entry_mass[i] - math.log(b.delta)
-
-
-def log_selection_share(b, n, i):
-    r"""Log share of drawn firms selling in n, :math:`k \ln(\varphi_{\min,i}/\varphi^*_{ni})`."""
-    return b.k * (pyo.log(b.phi_min[i]) - b.log_cutoff[n, i])
 
 
 def log_choke_price(b, n):

@@ -15,7 +15,7 @@ import math
 
 import pyomo.environ as pyo
 
-from ._common import log1p_tariff, log_sum_exp
+from ._common import log1p_tariff, log_firm_stock, log_sum_exp
 
 NAME = "krugman"
 HAS_FIRMS = True
@@ -29,11 +29,6 @@ def declare_closed_forms(b, closed):
 
 def declare_variables(b, positive):
     """No unknowns beyond the common ones."""
-
-
-def log_firm_stock(b, i):
-    r"""Log mass of firms, :math:`\ln(M_{Ei}/\delta)`."""
-    return b.log_entry_mass[i] - math.log(b.delta)
 
 
 def declare_equations(b):

@@ -21,7 +21,7 @@ import math
 
 import pyomo.environ as pyo
 
-from ._common import log1p_tariff, log_sum_exp
+from ._common import log1p_tariff, log_firm_stock, log_selection_share, log_sum_exp
 
 NAME = "melitz"
 HAS_FIRMS = True
@@ -40,16 +40,6 @@ def declare_variables(b, positive):
 def declare_closed_forms(b, closed):
     """Without route unknowns: the cutoff as the closed form of zero-cutoff profits."""
     closed("cutoff", b.routes, log_cutoff, CUTOFF_DOC)
-
-
-def log_firm_stock(b, i):
-    r"""Log mass of firms that have drawn productivity, :math:`\ln(M_{Ei}/\delta)`."""
-    return b.log_entry_mass[i] - math.log(b.delta)
-
-
-def log_selection_share(b, n, i):
-    r"""Log share of drawn firms selling in n, :math:`k \ln(\varphi_{\min,i}/\varphi^*_{ni})`."""
-    return b.k * (pyo.log(b.phi_min[i]) - b.log_cutoff[n, i])
 
 
 def declare_equations(b):
