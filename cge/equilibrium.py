@@ -34,6 +34,7 @@ from .solve import (
     RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, diagnose, residual_homotopy,
     run_ipopt, structure_signature, walras_residual,
 )
+from .solver_options import LARGE_MODEL, LARGE_MODEL_OPTIONS, LARGE_REDUCED_MODEL
 from .tolerance import WALRAS_TERMS, limit
 
 #: Walras' law: the market left out may carry the residuals of this many markets.
@@ -520,17 +521,6 @@ DEFAULT_TIME_LIMIT = 600.0
 #: failing condition for an equilibrium (:func:`cge.continuation.explain`) is given up.
 GIVE_UP_AFTER = 3
 
-#: Models with more equations than this are solved with :data:`LARGE_MODEL_OPTIONS`
-#: unless the caller's options name a Hessian (see :meth:`Equilibrium._run`).
-LARGE_MODEL = 10_000
-#: The same threshold for the reduced formulation (``route_unknowns=False``), whose
-#: exact Hessian is dense within each sector: a 10 x 10 economy (730 equations) is
-#: above it, the 3 x 3 example (about 50) below, where the exact Hessian converges
-#: quadratically to residuals of 1e-14 at no cost worth saving.
-LARGE_REDUCED_MODEL = 500
-#: IPOPT options for large models: a limited-memory Hessian, and no least-squares
-#: estimate of the multipliers (one factorisation fewer per solve).
-LARGE_MODEL_OPTIONS = {"hessian_approximation": "limited-memory", "constr_mult_init_max": 0.0}
 
 #: Factors on foreign iceberg costs of the economies a failed benchmark solve starts
 #: from, tried in order (:meth:`Equilibrium._trade_cost_continuation`): close enough to

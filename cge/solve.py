@@ -358,17 +358,20 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
     from .compiled import CompiledSystem, signature
+    from .solver_options import compiled_kept
 
     t0 = time.perf_counter()
     key = signature(m)
     system = cache.get(key) if cache is not None else None
     compiled = system is None or not system.valid()
     if compiled:
+        if cache is not None:  # release stale systems first: at scale each holds GBs (ASL)
+            cache.pop(key, None)
+            while cache and len(cache) >= min(COMPILED_KEPT, compiled_kept(key[-1])):
+                cache.pop(next(iter(cache)))
+        system = None
         system = CompiledSystem(m)
         if cache is not None:
-            cache.pop(key, None)
-            while len(cache) >= COMPILED_KEPT:
-                cache.pop(next(iter(cache)))
             cache[key] = system
     system.update()
     if structure_check:

@@ -1,0 +1,142 @@
+r"""Solver options chosen by the size and structure of the equation system (issue 14).
+
+Which Hessian IPOPT uses, which linear-solver (MUMPS) options it gets, and how many
+compiled systems are kept alive, by the number of equations of the square system
+and its formulation. Every choice below was measured on the benchmark of
+``bench/bench_scale.py`` (a calibrated all-Melitz economy with input-output
+links; the shock is a 10% cut of every tariff of the largest region) on a
+2-core machine shared with other jobs: CPU seconds of IPOPT (steadier than wall
+seconds there); the ratios held in every run.
+
+**Hessian** (:func:`hessian_options`). The system is square, so IPOPT's Newton
+step on the equations comes from the Jacobian alone; the Hessian of the
+Lagrangian only moves the multipliers. In the reduced formulation
+(``route_unknowns=False``: trade values and cutoffs closed-form Expressions of
+each sector's aggregates) a destination's price index is a log-sum-exp over
+every origin, so its exact Hessian is dense within each sector: 390,750
+non-zeros at 30 x 20 (4,290 equations; Jacobian 193,310), 1,311,075 at
+45 x 30 (9,585 equations). Solves that start from or near a solution (every
+homotopy step, a calibrated benchmark) therefore use a limited-memory Hessian
+(:data:`LIMITED_MEMORY`) above :data:`LARGE_REDUCED_MODEL` equations (and,
+with route unknowns, above :data:`LARGE_MODEL`):
+
+=========  =====================  ==========================  =========
+size       exact Hessian          limited-memory              iterations
+=========  =====================  ==========================  =========
+10 x 10    1.1 s                  0.3 s
+20 x 15    36 s                   5 s
+30 x 20    34.2 s                 3.3 s                       3 and 3
+=========  =====================  ==========================  =========
+
+From a cold start (the closed-economy guess) the exact Hessian is kept: there
+the quasi-Newton multipliers mislead the line search (a 10 x 10 economy with
+route unknowns: 65 s instead of 5 s). Below the thresholds (the 3 x 3 example,
+about 50 equations) the exact Hessian converges quadratically to residuals of
+1e-14 at no cost worth saving. A reformulation that keeps the exact Hessian
+sparse (auxiliary variables for the shares in each price index) was not
+pursued: with the Hessian out of the factorisation the limited-memory solve
+takes as many iterations as the exact one, and each is ten times cheaper.
+
+**MUMPS** (:func:`linear_solver_options`). The MUMPS shipped with cyipopt's
+wheels has only the AMD (0), AMF (2) and QAMD (6) orderings: METIS (5), SCOTCH
+(3) and PORD (4) fall back to the default with a warning ("METIS not
+available. Ordering set to default"), so earlier timings of "METIS" and "PORD"
+measured AMF. MUMPS's automatic choice (7) picks AMF. At 30 x 20, the shock's
+three iterations (limited-memory Hessian):
+
+=====================================================  ===========
+MUMPS option                                           IPOPT CPU s
+=====================================================  ===========
+defaults (automatic ordering: AMF, scaling 77)          3.3
+``mumps_pivot_order: 6`` (QAMD)                         20.5
+``mumps_pivot_order: 0`` (AMD)                          19
+``mumps_scaling: 0``                                    26.9
+``mumps_permuting_scaling: 0``                          3.4
+``mumps_pivtol: 1e-8`` / ``1e-4`` (default 1e-6)        3.3 / 3.5
+=====================================================  ===========
+
+So ordering, scaling and pivot tolerance keep their defaults at every size.
+The factorisation is where the time goes at scale: MUMPS's statistics
+(``mumps_print_level: 2``) for the KKT matrix of the shock
+
+=======  ============  ===========  ==================  ============  ============
+size     KKT order     KKT nnz      entries in factors  flops         one factor.
+=======  ============  ===========  ==================  ============  ============
+30 x 20  8,580         206,180      7.2 M (35 x)        1.4e10        0.55 s
+45 x 30  19,170        \-           32.8 M              \-            6-12 s
+=======  ============  ===========  ==================  ============  ============
+
+fill in nearly as a dense matrix would: every sector's price indices couple all
+origins and destinations, and the input-output links couple all sectors of a
+region, so no ordering finds small separators. ``mumps_mem_percent`` (the
+workspace MUMPS *allocates* beyond its estimate; IPOPT's default 1000%) sets
+the address space, not the resident memory: MUMPS touches what it uses
+(457 MB of 2,993 MB allocated at 45 x 30), so it is left at its default (a
+lower value would only cost a refactorisation when the estimate is short).
+
+**Compiled systems kept** (:func:`compiled_kept`). Each compiled system (Pyomo's
+NL file loaded by the AMPL Solver Library, with its Hessian structure even when
+IPOPT never asks for the Hessian) holds about 1.5 kB per Jacobian non-zero
+outside Python: 0.35 GB at 30 x 20, about 0.6 GB at 45 x 30, more than 1 GB at
+60 x 40. Above :data:`LARGE_COMPILED` equations only one is kept, and a stale
+one is released *before* the new one is compiled, so that two never coexist.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LARGE_MODEL", "LARGE_REDUCED_MODEL", "LARGE_COMPILED", "LIMITED_MEMORY",
+    "LARGE_MODEL_OPTIONS", "hessian_options", "linear_solver_options", "compiled_kept",
+    "choose",
+]
+
+#: Models with route unknowns and more equations than this get :data:`LIMITED_MEMORY`
+#: when they start from or near a solution.
+LARGE_MODEL = 10_000
+#: The same threshold for the reduced formulation (``route_unknowns=False``), whose
+#: exact Hessian is dense within each sector: a 10 x 10 economy (730 equations) is
+#: above it, the 3 x 3 example (about 50) below.
+LARGE_REDUCED_MODEL = 500
+#: A limited-memory Hessian, and no least-squares estimate of the multipliers (one
+#: factorisation fewer per solve).
+LIMITED_MEMORY = {"hessian_approximation": "limited-memory", "constr_mult_init_max": 0.0}
+#: The name :mod:`cge.equilibrium` has always used for :data:`LIMITED_MEMORY`.
+LARGE_MODEL_OPTIONS = LIMITED_MEMORY
+#: Above this many equations a cache keeps one compiled system, not two.
+LARGE_COMPILED = 2_000
+#: Compiled systems (structures) kept below :data:`LARGE_COMPILED` (e.g. the
+#: benchmark's and the small-open-economy closure's).
+COMPILED_KEPT_SMALL = 2
+
+
+def is_large(n_equations: int, route_unknowns: bool) -> bool:
+    """Whether a system of ``n_equations`` gets the large-size options."""
+    return n_equations > (LARGE_MODEL if route_unknowns else LARGE_REDUCED_MODEL)
+
+
+def hessian_options(n_equations: int, route_unknowns: bool = False) -> dict:
+    """IPOPT's Hessian for a solve from or near a solution: :data:`LIMITED_MEMORY` for
+    large systems (:func:`is_large`), nothing (the exact Hessian) otherwise."""
+    return dict(LIMITED_MEMORY) if is_large(n_equations, route_unknowns) else {}
+
+
+def linear_solver_options(n_equations: int) -> dict:
+    """MUMPS options by size: none. Its defaults (automatic ordering, which picks AMF;
+    scaling; pivot tolerance 1e-6) measured best at every size (see the module's
+    table), and the other orderings are not in the MUMPS that cyipopt ships."""
+    return {}
+
+
+def compiled_kept(n_equations: int) -> int:
+    """How many compiled systems a cache keeps for a model of ``n_equations``."""
+    return 1 if n_equations > LARGE_COMPILED else COMPILED_KEPT_SMALL
+
+
+def choose(n_equations: int, *, route_unknowns: bool = False, warm: bool = True) -> dict:
+    """All the options chosen for one solve, for documentation and tests: the Hessian's
+    (for a warm start; a cold start keeps the exact Hessian), MUMPS's, and
+    ``compiled_kept``."""
+    out = hessian_options(n_equations, route_unknowns) if warm else {}
+    out.update(linear_solver_options(n_equations))
+    out["compiled_kept"] = compiled_kept(n_equations)
+    return out
