@@ -97,9 +97,13 @@ LARGE_MODEL = 10_000
 #: exact Hessian is dense within each sector: a 10 x 10 economy (730 equations) is
 #: above it, the 3 x 3 example (about 50) below.
 LARGE_REDUCED_MODEL = 500
-#: A limited-memory Hessian, and no least-squares estimate of the multipliers (one
-#: factorisation fewer per solve).
-LIMITED_MEMORY = {"hessian_approximation": "limited-memory", "constr_mult_init_max": 0.0}
+#: A limited-memory Hessian, and no least-squares estimates of the multipliers, neither
+#: at the start (``constr_mult_init_max: 0``) nor during the iterations (``recalc_y:
+#: no``; IPOPT turns it on with a quasi-Newton Hessian): each costs a factorisation, and
+#: the objective is zero, so the multipliers only have to vanish, which the Newton
+#: steps make them do (one iteration behind the primal ones).
+LIMITED_MEMORY = {"hessian_approximation": "limited-memory", "constr_mult_init_max": 0.0,
+                  "recalc_y": "no"}
 #: The name :mod:`cge.equilibrium` has always used for :data:`LIMITED_MEMORY`.
 LARGE_MODEL_OPTIONS = LIMITED_MEMORY
 #: Above this many equations a cache keeps one compiled system, not two.
