@@ -139,9 +139,11 @@ def measure(regions: int, sectors: int, seed: int, route_unknowns: bool | None =
     eq = Equilibrium(prim, route_unknowns=route_unknowns)
     set_start(eq, start)
     t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
+    peak_build = _peak_gb()
     t0, c0 = time.perf_counter(), time.process_time()
     eq.solve()
     t_bench, c_bench = time.perf_counter() - t0, time.process_time() - c0
+    peak_bench = _peak_gb()
     bench_calls = list(eq.ipopt_calls)
     # the largest region (by factor income) cuts every tariff it levies by 10%
     big = int(np.argmax(prim["endowment"].sum(axis=1)))
@@ -155,7 +157,7 @@ def measure(regions: int, sectors: int, seed: int, route_unknowns: bool | None =
     t_shock, c_shock = time.perf_counter() - t0, time.process_time() - c0
     sys.stdout.flush()
     shock_calls = list(eq.ipopt_calls)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KB -> GB
+    peak = _peak_gb()
     return {
         "size": f"{regions}x{sectors}", "equations": eq.n_equations(), "import": t_import,
         "build": t_build, "benchmark": t_bench,
@@ -167,8 +169,13 @@ def measure(regions: int, sectors: int, seed: int, route_unknowns: bool | None =
         "shock_steps": len(eq.steps), "compilations": eq.compilations,
         "cpu_build": c_build, "cpu_benchmark": c_bench, "cpu_shock": c_shock,
         "cpu_shock_ipopt": sum(s.ipopt_cpu_time for s in shock_calls),
-        "peak_gb": peak,
+        "peak_gb": peak, "peak_build_gb": peak_build, "peak_benchmark_gb": peak_bench,
     }
+
+
+def _peak_gb() -> float:
+    """Peak resident memory of this process so far, GB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2  # KB -> GB
 
 
 def mumps_statistics(text: str) -> dict:
@@ -265,8 +272,9 @@ def main(argv=None) -> int:
     if any("factor_entries" in r for r in rows):
         print("\nlinear algebra of the shock (MUMPS's statistics)")
         print("| size | KKT order | KKT non-zeros | entries in LU factors (fill) | factorisations "
-              "| seconds per factorisation | homotopy steps | NLP compilations |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| seconds per factorisation | homotopy steps | NLP compilations "
+              "| peak GB after build / benchmark / shock |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             if "factor_entries" not in r:
                 continue
@@ -274,7 +282,8 @@ def main(argv=None) -> int:
             print(f"| {r['size']} | {r['kkt_order']:,} | {r['kkt_nnz']:,} | "
                   f"{r['factor_entries'] / 1e6:.1f} M ({r['factor_entries'] / r['kkt_nnz']:.0f} x) | "
                   f"{r['factorizations']} | {r['factor_seconds'] / n:.2f} | {r['shock_steps']} | "
-                  f"{r['compilations']} |")
+                  f"{r['compilations']} | {r['peak_build_gb']:.2f} / {r['peak_benchmark_gb']:.2f} / "
+                  f"{r['peak_gb']:.2f} |")
     print("\nbefore (issue 14's measurements, wall seconds)")
     print("| size | build | benchmark | shock | IPOPT in the shock | peak memory |")
     print("|---|---|---|---|---|---|")
