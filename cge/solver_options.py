@@ -1,12 +1,13 @@
 r"""Solver options chosen by the size and structure of the equation system (issue 14).
 
-Which Hessian IPOPT uses, which linear-solver (MUMPS) options it gets, and how many
-compiled systems are kept alive, by the number of equations of the square system
-and its formulation. Every choice below was measured on the benchmark of
-``bench/bench_scale.py`` (a calibrated all-Melitz economy with input-output
-links; the shock is a 10% cut of every tariff of the largest region) on a
-2-core machine shared with other jobs: CPU seconds of IPOPT (steadier than wall
-seconds there); the ratios held in every run.
+Which Hessian IPOPT uses, which linear-solver (MUMPS) options it gets, and how
+many compiled systems are kept alive, by the number of equations of the square
+system and its formulation; options a caller names always win. Every choice
+below was measured on the economy of ``bench/bench_scale.py`` (a calibrated
+all-Melitz economy with input-output links; the shock is a 10% cut of every
+tariff of the largest region) on a 2-core machine shared with other jobs:
+CPU seconds of IPOPT (steadier than wall seconds there). docs/model.md
+("Solver options by size") has the same tables and the command to reproduce.
 
 **Hessian** (:func:`hessian_options`). The system is square, so IPOPT's Newton
 step on the equations comes from the Jacobian alone; the Hessian of the
@@ -15,18 +16,24 @@ Lagrangian only moves the multipliers. In the reduced formulation
 each sector's aggregates) a destination's price index is a log-sum-exp over
 every origin, so its exact Hessian is dense within each sector: 390,750
 non-zeros at 30 x 20 (4,290 equations; Jacobian 193,310), 1,311,075 at
-45 x 30 (9,585 equations). Solves that start from or near a solution (every
-homotopy step, a calibrated benchmark) therefore use a limited-memory Hessian
-(:data:`LIMITED_MEMORY`) above :data:`LARGE_REDUCED_MODEL` equations (and,
-with route unknowns, above :data:`LARGE_MODEL`):
+45 x 30 (9,585 equations; Jacobian 637,365). Solves that start from or near a
+solution (every homotopy step, a calibrated benchmark) therefore use
+:data:`LIMITED_MEMORY` above :data:`LARGE_REDUCED_MODEL` equations (with
+route unknowns, above :data:`LARGE_MODEL`). IPOPT's seconds for the shock
+(3 iterations with either Hessian):
 
-=========  =====================  ==========================  =========
-size       exact Hessian          limited-memory              iterations
-=========  =====================  ==========================  =========
-10 x 10    1.1 s                  0.3 s
-20 x 15    36 s                   5 s
-30 x 20    34.2 s                 3.3 s                       3 and 3
-=========  =====================  ==========================  =========
+=================  =============  ==============  ==============================
+size (equations)   exact Hessian  limited-memory  limited-memory, ``recalc_y: no``
+=================  =============  ==============  ==============================
+10 x 10 (730)      0.18 s         0.06 s          0.05 s (4 factorisations, not 5)
+30 x 20 (4,290)    34.2 s         3.3 s           2.8 s
+=================  =============  ==============  ==============================
+
+``recalc_y: no``: with a quasi-Newton Hessian IPOPT re-estimates the
+multipliers by least squares once the constraint violation is small, at the
+price of one factorisation each time; the objective is zero, so the
+multipliers only have to vanish, which the Newton steps make them do. The
+solution is the same (largest difference 2e-16 in logs at 30 x 20).
 
 From a cold start (the closed-economy guess) the exact Hessian is kept: there
 the quasi-Newton multipliers mislead the line search (a 10 x 10 economy with
@@ -41,8 +48,8 @@ takes as many iterations as the exact one, and each is ten times cheaper.
 wheels has only the AMD (0), AMF (2) and QAMD (6) orderings: METIS (5), SCOTCH
 (3) and PORD (4) fall back to the default with a warning ("METIS not
 available. Ordering set to default"), so earlier timings of "METIS" and "PORD"
-measured AMF. MUMPS's automatic choice (7) picks AMF. At 30 x 20, the shock's
-three iterations (limited-memory Hessian):
+measured AMF. MUMPS's automatic choice (7) picks AMF. At 30 x 20, the shock
+(limited-memory Hessian, before ``recalc_y: no``):
 
 =====================================================  ===========
 MUMPS option                                           IPOPT CPU s
@@ -53,33 +60,42 @@ defaults (automatic ordering: AMF, scaling 77)          3.3
 ``mumps_scaling: 0``                                    26.9
 ``mumps_permuting_scaling: 0``                          3.4
 ``mumps_pivtol: 1e-8`` / ``1e-4`` (default 1e-6)        3.3 / 3.5
+``residual_ratio_max: 1e-6``                            3.3
 =====================================================  ===========
 
-So ordering, scaling and pivot tolerance keep their defaults at every size.
-The factorisation is where the time goes at scale: MUMPS's statistics
-(``mumps_print_level: 2``) for the KKT matrix of the shock
+The initial quasi-Newton diagonal (``limited_memory_initialization:
+constant`` with ``limited_memory_init_val`` 1e3 or 1e6) changes neither the
+delayed pivots (2,592) nor the time; 1e-3 takes 9.9 s. ``mumps_mem_percent``
+(the workspace MUMPS allocates beyond its estimate; IPOPT's default 1000%) sets
+the address space, not the resident memory: at 45 x 30 MUMPS allocates 2,993
+MB and uses 457 MB; at 100% it allocates 551 MB and the peak is the same (2.14
+against 2.15 GB); at 5% the peak falls to 1.87 GB but IPOPT takes 80 s instead
+of 25 s (the workspace runs short and the factorisation is repeated). So MUMPS
+keeps its defaults at every size.
 
-=======  ============  ===========  ==================  ============  ============
-size     KKT order     KKT nnz      entries in factors  flops         one factor.
-=======  ============  ===========  ==================  ============  ============
-30 x 20  8,580         206,180      7.2 M (35 x)        1.4e10        0.55 s
-45 x 30  19,170        \-           32.8 M              \-            6-12 s
-=======  ============  ===========  ==================  ============  ============
+The factorisation is where the time goes at scale. MUMPS's statistics for the
+KKT matrix of the shock (``bench/bench_scale.py`` prints them):
 
-fill in nearly as a dense matrix would: every sector's price indices couple all
-origins and destinations, and the input-output links couple all sectors of a
-region, so no ordering finds small separators. ``mumps_mem_percent`` (the
-workspace MUMPS *allocates* beyond its estimate; IPOPT's default 1000%) sets
-the address space, not the resident memory: MUMPS touches what it uses
-(457 MB of 2,993 MB allocated at 45 x 30), so it is left at its default (a
-lower value would only cost a refactorisation when the estimate is short).
+=======  =========  ===========  ==================  ===================
+size     KKT order  KKT nnz      entries in factors  one factorisation
+=======  =========  ===========  ==================  ===================
+30 x 20  8,580      206,180      7.2 M (35 x)        1.4e10 flops, 0.55 s
+45 x 30  19,170     666,120      32.8 M (49 x)       about 6 CPU s
+60 x 40  33,960     1,543,960    74.8 M (48 x)       about 19 CPU s
+=======  =========  ===========  ==================  ===================
 
-**Compiled systems kept** (:func:`compiled_kept`). Each compiled system (Pyomo's
-NL file loaded by the AMPL Solver Library, with its Hessian structure even when
-IPOPT never asks for the Hessian) holds about 1.5 kB per Jacobian non-zero
-outside Python: 0.35 GB at 30 x 20, about 0.6 GB at 45 x 30, more than 1 GB at
-60 x 40. Above :data:`LARGE_COMPILED` equations only one is kept, and a stale
-one is released *before* the new one is compiled, so that two never coexist.
+The factors fill in nearly as a dense matrix would: every sector's price
+indices couple all origins with all destinations, and the input-output links
+couple all sectors of a region, so no ordering finds small separators.
+
+**Compiled systems kept** (:func:`compiled_kept`). A compiled system (Pyomo's
+NL file loaded by the AMPL Solver Library, which builds the Hessian's
+structure even when IPOPT never asks for it) holds about a kilobyte per
+Jacobian non-zero outside Python: 0.2 to 0.25 GB at 30 x 20, 0.63 GB at
+45 x 30. Above :data:`LARGE_COMPILED` equations only one is kept, and a stale
+one is released *before* the next is compiled, so that two never coexist:
+peak memory at 30 x 20 0.85 -> 0.73 GB, at 45 x 30 2.46 -> 2.15 GB, at 60 x 40
+5.1 -> 4.07 GB.
 """
 
 from __future__ import annotations
