@@ -44,6 +44,8 @@ class CompiledSystem:
     def __init__(self, m: pyo.Block):
         from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
+        from .solver_options import NL_FILE_OPTIONS
+
         self.model = m
         self.key = signature(m)
         self.folded = [p for p in m.component_data_objects(pyo.Param, descend_into=True)
@@ -53,7 +55,7 @@ class CompiledSystem:
         obj = pyo.Objective(expr=0.0)
         m.add_component("_cge_objective", obj)
         try:
-            self.nlp = PyomoNLP(m)
+            self.nlp = PyomoNLP(m, nl_file_options=dict(NL_FILE_OPTIONS))
         finally:
             m.del_component(obj)
         self.variables = self.nlp.get_pyomo_variables()

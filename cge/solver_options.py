@@ -101,7 +101,7 @@ peak memory at 30 x 20 0.85 -> 0.73 GB, at 45 x 30 2.46 -> 2.15 GB, at 60 x 40
 from __future__ import annotations
 
 __all__ = [
-    "LARGE_MODEL", "LARGE_REDUCED_MODEL", "LARGE_COMPILED", "LIMITED_MEMORY",
+    "LARGE_MODEL", "LARGE_REDUCED_MODEL", "LARGE_COMPILED", "LIMITED_MEMORY", "NL_FILE_OPTIONS",
     "LARGE_MODEL_OPTIONS", "hessian_options", "linear_solver_options", "compiled_kept",
     "choose",
 ]
@@ -122,6 +122,12 @@ LIMITED_MEMORY = {"hessian_approximation": "limited-memory", "constr_mult_init_m
                   "recalc_y": "no"}
 #: The name :mod:`cge.equilibrium` has always used for :data:`LIMITED_MEMORY`.
 LARGE_MODEL_OPTIONS = LIMITED_MEMORY
+#: Options of Pyomo's NL writer for every compiled system: named Expressions written
+#: inline rather than as AMPL "defined variables", which the AMPL Solver Library
+#: holds with derivative and Hessian information of their own. The same equations;
+#: the compiled system is smaller and quicker to build (30 x 20: 0.20 -> 0.17 GB, 3.7 ->
+#: 3.3 CPU s; 45 x 30: 0.56 -> 0.49 GB, 14.6 -> 13.0 CPU s).
+NL_FILE_OPTIONS = {"export_defined_variables": False}
 #: Above this many equations a cache keeps one compiled system, not two.
 LARGE_COMPILED = 2_000
 #: Compiled systems (structures) kept below :data:`LARGE_COMPILED` (e.g. the
