@@ -266,32 +266,43 @@ def plot_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list
 
 
 def write_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path,
-                     plots: bool = True) -> Path:
-    """The comparison tables as ``compare_<name>.csv`` and the pictures, in ``outdir``."""
-    from .fsio import atomic_write
+                     plots: bool = True, *, force: bool = False) -> Path:
+    """The comparison tables as ``compare_<name>.csv`` and the pictures, in ``outdir``
+    (new, empty or made by cge; another folder only with ``force``: :mod:`cge.user_files`).
+    Every file is written before any of them is moved into ``outdir``."""
+    from .user_files import file_folder
 
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        atomic_write(outdir / f"compare_{name}.csv", lambda p, f=frame: f.to_csv(p))
-    if plots:
-        plot_comparison(tables, outdir)
+    with file_folder(outdir, force=force, command="compare", option="--outdir") as tmp:
+        for name, frame in tables.items():
+            frame.to_csv(tmp / f"compare_{name}.csv")
+        if plots:
+            plot_comparison(tables, tmp)
     return outdir
 
 
-def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_table) -> None:
+def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_table,
+                     force: bool = False) -> None:
     """What `cge compare` does: check the output file and every run (a damaged results
-    folder is named with what is wrong), print the tables, write what was asked."""
+    folder is named with what is wrong), print the tables, write what was asked. An
+    existing output file is replaced, and a folder cge did not make receives the
+    tables, only with ``force`` (:mod:`cge.user_files`)."""
     from .errors import FileSystemError, exit_code
     from .fsio import atomic_write
 
-    if output:
-        from .outputs import check_output_file
+    try:
+        if output:
+            from .user_files import check_new_file
 
-        try:
-            check_output_file(output)
-        except (InputError, FileSystemError) as exc:
-            fail(console, exc, exit_code(exc))
+            check_new_file(output, force=force, option="--output")
+        if outdir:
+            from .user_files import check_file_folder
+
+            check_file_folder(outdir, force=force, option="--outdir",
+                              names=[f"compare_{n}.csv" for n in
+                                     ("welfare", "trade", "cutoffs", "prices")])
+    except (InputError, FileSystemError) as exc:
+        fail(console, exc, exit_code(exc))
     try:
         runs = read_runs(specs)
     except (InputError, FileSystemError) as exc:
@@ -328,8 +339,8 @@ def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_ta
                 atomic_write(output, lambda p: flat.to_csv(p))
             console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
         if outdir:
-            write_comparison(tables, outdir)
+            write_comparison(tables, outdir, force=force)
             console.print(f"tables and pictures written to [bold]{outdir}[/bold]",
                           highlight=False)
-    except FileSystemError as exc:
+    except (InputError, FileSystemError) as exc:
         fail(console, exc, exit_code(exc))
