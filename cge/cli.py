@@ -136,8 +136,9 @@ def example(
     console.print(f"benchmark solved in {t1 - t0:.2f} s; tariff cut of {cut:g}% solved in "
                   f"{t2 - t1:.2f} s (homotopy steps {eq.steps}); Walras residual "
                   f"{new.walras_residual:.1e}")
-    console.print(_frame_table("Welfare", change.welfare[
-        ["total", "welfare_change_pct", "ev", "ev_pct_of_income"]]))
+    console.print(_frame_table("Welfare: total in log points (100 x change in log real "
+                               "income), EV in money and in % of income", change.welfare[
+        ["total", "ev", "ev_pct_of_income"]]))
     firms = change.sectors[["domestic_cutoff_pct", "exporter_share_pct",
                             "average_productivity_pct", "entry_mass_pct", "output_pct"]]
     firms = firms[new.sectors["market_structure"] != "armington"]
