@@ -439,7 +439,16 @@ def check(
             from cge.scenario import _calibration
 
             cal = _calibration()
-            data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
+            try:
+                data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
+            except InputError as exc:  # the reader stops at its first failing pass: list all
+                from calibration.diagnose import workbook_problems
+                from calibration.sam import WorkbookError
+
+                found = workbook_problems(p, **options)
+                if not found:
+                    raise
+                raise WorkbookError(found) from None
             if hasattr(cal, "check"):
                 cal.check(data)
             prim = _calibrated(cal.calibrate(data))
