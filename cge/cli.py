@@ -441,7 +441,7 @@ def check(
             cal = _calibration()
             try:
                 data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
-            except InputError as exc:  # the reader stops at its first failing pass: list all
+            except InputError:  # the reader stops at its first failing pass: list every problem
                 from calibration.diagnose import workbook_problems
                 from calibration.sam import WorkbookError
 

@@ -11,7 +11,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cge.scenario import run_scenario
