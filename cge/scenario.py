@@ -608,8 +608,29 @@ def load_scenario(source: str | Path | Mapping, *, text: str | None = None) -> L
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation(exc, locator)) from None
+        problems = _format_validation(exc, locator)
+        if not any(tuple(e["loc"])[:1] == ("data",) for e in exc.errors()):
+            # the data field is sound: its problems are independent of the others'
+            problems += _data_problems(data, text, path, locator)
+        raise ScenarioError(problems) from None
     return LoadedScenario(scenario, text, path, locator)
+
+
+def _data_problems(data: Mapping, text: str, path: Path | None, locator: Locator) -> list[str]:
+    """The problems of a scenario's ``data:`` alone (for a scenario whose other fields
+    fail validation, so that every independent problem is reported at once)."""
+    if "data" not in data:
+        return []
+    try:
+        alone = Scenario.model_validate({"name": str(data.get("name") or "scenario"),
+                                         "data": data["data"]})
+    except ValidationError:
+        return []
+    try:
+        load_data(LoadedScenario(alone, text, path, locator))
+    except ScenarioError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:

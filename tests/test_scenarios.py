@@ -614,7 +614,7 @@ def test_cli_run_check_compare(cli, tmp_path):
     r = cli("compare", str(out1), str(out2), "-o", str(tmp_path / "cmp.csv"))
     assert r.exit_code == 0, r.output
     assert "a" in r.output and "b" in r.output
-    assert (tmp_path / "cmp.csv").read_text().startswith("region,a:welfare_change_pct")
+    assert (tmp_path / "cmp.csv").read_text().startswith("region,a:welfare_log_points")
     r = cli("compare", str(tmp_path))
     assert r.exit_code == 1 and "not a results folder" in r.output
 
