@@ -344,7 +344,7 @@ def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]
         sigma, k, delta = blk.sigma, blk.k, blk.delta
         ms = blk.config.market_structure
         phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
-        if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
+        if ms in ("cara", "linear"):  # mean productivity of sellers, k/(k-1) times the cutoff
             phi_tilde = blk.structure.average_productivity_factor(blk)
         extra = getattr(blk.structure, "route_results", None)
         for n, i in blk.routes:

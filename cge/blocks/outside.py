@@ -1,0 +1,126 @@
+r"""Market structure ``outside``: the homogeneous, freely traded numeraire good :math:`q_0` of
+Melitz and Ottaviano (MR section 8), which absorbs the income effects of ``linear`` sectors.
+
+The good is produced under perfect competition and constant returns from the
+origin's composite input (unit cost :math:`c_i`, from the host's
+``unit_cost``: with labour only, one unit of labour per unit of the good) and
+traded without trade costs or tariffs, so it has one world price
+:math:`P_0` and, wherever it is produced, its price equals its unit cost: this
+pins the factor price of every region that produces it (MR: "productivity in
+this sector pins down a unitary wage in each country"). The model as written
+assumes it is produced in every region (:math:`Y_i > 0`) and consumed in every
+region; :func:`cge.checks.check_outside_good` names a region where that fails
+before solving (one-factor economies) and :func:`check_outside_good_solution`
+after solving.
+
+Bilateral trade in a homogeneous good is indeterminate; the block reports the
+pooled-market convention: every buyer buys from each producer in proportion to
+its share of world output, :math:`X_{ni} = X_n\, c_iY_i/\sum_j c_jY_j`.
+
+This module holds the equation families specific to the structure; the block
+class, its configuration and ports live in :mod:`cge.blocks.sector`.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from ..errors import InputError
+from ._common import log_sum_exp
+
+NAME = "outside"
+HAS_FIRMS = False
+SELECTS = False
+
+
+def declare_variables(b, positive):
+    """No unknowns beyond the common ones (the price index is the good's price in n)."""
+
+
+def declare_equations(b):
+    """One world price, price equal to unit cost where produced, pooled bilateral trade."""
+    b.world_price = pyo.Constraint(b.regions, rule=world_price_rule, doc=world_price_rule.__doc__)
+    b.zero_profit = pyo.Constraint(b.regions, rule=zero_profit_rule, doc=zero_profit_rule.__doc__)
+    b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
+
+
+def _first(b):
+    return b.regions.first()
+
+
+def world_price_rule(b, n):
+    r"""Free trade: the outside good has one price everywhere.
+
+    .. math:: P_{0n} = P_{0,1} \qquad \forall n \ne 1 \text{ (the first region)}
+    """
+    if n == _first(b):
+        return pyo.Constraint.Skip
+    return b.log_price_index[n] == b.log_price_index[_first(b)]
+
+
+def zero_profit_rule(b, i):
+    r"""Perfect competition where the good is produced: price equals unit cost.
+
+    .. math:: c_i = P_{0i}
+    """
+    return b.log_input_price[i] == b.log_price_index[i]
+
+
+def _log_world_output(b):
+    return log_sum_exp([b.log_input_price[j] + b.log_input_demand[j] for j in b.regions])
+
+
+def trade_rule(b, n, i):
+    r"""Pooled world market: n buys from i in proportion to i's share of world output.
+
+    .. math:: X_{ni} = X_n\, \frac{c_i Y_i}{\sum_j c_j Y_j}
+    """
+    return b.log_trade_value[n, i] == (b.log_expenditure[n] + b.log_input_price[i]
+                                       + b.log_input_demand[i] - _log_world_output(b))
+
+
+def input_market_rule(b, i):
+    r"""World market clearing (one equation, indexed by the first region): world output equals
+    world spending on the good.
+
+    .. math:: \sum_i c_i Y_i = \sum_n X_n
+
+    (with pooled trade this is every origin's :math:`c_iY_i = \sum_n X_{ni}`)
+    """
+    if i != _first(b):
+        return pyo.Constraint.Skip
+    return _log_world_output(b) == log_sum_exp([b.log_expenditure[n] for n in b.regions])
+
+
+def initialize(b, price, output_value, spending) -> None:
+    """Price, output and pooled trade from guesses of output value and spending by region."""
+    import math
+    R = list(b.regions)
+    total = sum(output_value)
+    for j, r in enumerate(R):
+        b.log_price_index[r].value = math.log(price)
+        b.log_expenditure[r].value = math.log(spending[j])
+        b.log_input_demand[r].value = math.log(output_value[j] / pyo.value(b.input_price[r]))
+    for n, i in b.routes:
+        b.log_trade_value[n, i].value = math.log(
+            spending[R.index(n)] * output_value[R.index(i)] / total)
+
+
+def check_outside_good_solution(m, tol: float = 1e-9) -> None:
+    """After a solve: the outside good is produced and consumed in every region (named
+    :class:`~cge.errors.InputError` otherwise). In logarithms both stay positive, so this
+    catches levels that collapsed to round-off (a corner the model does not describe)."""
+    problems = []
+    for s in m.sectors:
+        blk = m.sector[s]
+        if blk.config.market_structure != NAME:
+            continue
+        world = sum(pyo.value(blk.input_price[r] * blk.input_demand[r]) for r in blk.regions)
+        for r in blk.regions:
+            out = pyo.value(blk.input_price[r] * blk.input_demand[r])
+            if out < tol * world:
+                problems.append(f"region={r}: the outside good {s} is not produced (output "
+                                f"{out:.3g} of world {world:.3g}), so its price does not pin "
+                                f"the factor prices of {r}")
+    if problems:
+        raise InputError(problems)
