@@ -446,7 +446,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)
     if closure is None or closure.is_default:
-        regions["real_income"] = regions["income"] / regions["cpi"]
+        # m.real_income: I_n/CPI_n, plus the consumer surplus of linear sectors (cge.quasi_linear)
+        regions["real_income"] = [v(m.real_income[r]) for r in R]
     else:
         regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
     regions["real_income_per_capita"] = regions["real_income"] / regions["population"]

@@ -13,9 +13,15 @@ region; :func:`cge.checks.check_outside_good` names a region where that fails
 before solving (one-factor economies) and :func:`check_outside_good_solution`
 after solving.
 
-Bilateral trade in a homogeneous good is indeterminate; the block reports the
-pooled-market convention: every buyer buys from each producer in proportion to
-its share of world output, :math:`X_{ni} = X_n\, c_iY_i/\sum_j c_jY_j`.
+Bilateral trade in a homogeneous good is indeterminate; the block makes it
+determinate with weights :math:`a_{ni}` (``pref_weight``; 1: a pooled world
+market, calibration: the benchmark's shares, so that every benchmark flow is
+replicated) and one supply weight :math:`b_i` per origin (``supply_weight``)
+that clears the origin's output: buyers in :math:`n` split their spending
+:math:`X_{ni} = X_n a_{ni}b_i/\sum_j a_{nj}b_j`, and :math:`\sum_n X_{ni} = c_iY_i`.
+With :math:`a = 1` this is the pooled market,
+:math:`X_{ni} = X_n\,c_iY_i/\sum_j c_jY_j`. The weights change no price and no
+quantity other than the bilateral split.
 
 This module holds the equation families specific to the structure; the block
 class, its configuration and ports live in :mod:`cge.blocks.sector`.
@@ -34,14 +40,20 @@ SELECTS = False
 
 
 def declare_variables(b, positive):
-    """No unknowns beyond the common ones (the price index is the good's price in n)."""
+    """The supply weight of each origin (the price index is the good's price in n)."""
+    positive("supply_weight", b.regions, "b_i: weight of origin i in buyers' split of their "
+             "spending on the homogeneous good (clears i's output; 1 in the first region)")
 
 
 def declare_equations(b):
-    """One world price, price equal to unit cost where produced, pooled bilateral trade."""
+    """One world price, price equal to unit cost where produced, the bilateral split of
+    spending and the normalisation of the supply weights."""
     b.world_price = pyo.Constraint(b.regions, rule=world_price_rule, doc=world_price_rule.__doc__)
     b.zero_profit = pyo.Constraint(b.regions, rule=zero_profit_rule, doc=zero_profit_rule.__doc__)
     b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
+    b.supply_weight_normalisation = pyo.Constraint(
+        expr=b.log_supply_weight[_first(b)] == 0.0,
+        doc="b_1 = 1: the supply weights are relative (only their ratios split spending)")
 
 
 def _first(b):
@@ -66,44 +78,39 @@ def zero_profit_rule(b, i):
     return b.log_input_price[i] == b.log_price_index[i]
 
 
-def _log_world_output(b):
-    return log_sum_exp([b.log_input_price[j] + b.log_input_demand[j] for j in b.regions])
-
-
 def trade_rule(b, n, i):
-    r"""Pooled world market: n buys from i in proportion to i's share of world output.
+    r"""Bilateral split of n's spending on the homogeneous good.
 
-    .. math:: X_{ni} = X_n\, \frac{c_i Y_i}{\sum_j c_j Y_j}
+    .. math:: X_{ni} = X_n\, \frac{a_{ni} b_i}{\sum_j a_{nj} b_j}
     """
-    return b.log_trade_value[n, i] == (b.log_expenditure[n] + b.log_input_price[i]
-                                       + b.log_input_demand[i] - _log_world_output(b))
+    return b.log_trade_value[n, i] == (
+        b.log_expenditure[n] + pyo.log(b.pref_weight[n, i]) + b.log_supply_weight[i]
+        - log_sum_exp([pyo.log(b.pref_weight[n, j]) + b.log_supply_weight[j]
+                       for j in b.origins(n)]))
 
 
 def input_market_rule(b, i):
-    r"""World market clearing (one equation, indexed by the first region): world output equals
-    world spending on the good.
+    r"""Output of the good in i is what buyers buy from i (summed over i: world output equals
+    world spending).
 
-    .. math:: \sum_i c_i Y_i = \sum_n X_n
-
-    (with pooled trade this is every origin's :math:`c_iY_i = \sum_n X_{ni}`)
+    .. math:: c_i Y_i = \sum_n X_{ni}
     """
-    if i != _first(b):
-        return pyo.Constraint.Skip
-    return _log_world_output(b) == log_sum_exp([b.log_expenditure[n] for n in b.regions])
+    return b.log_input_price[i] + b.log_input_demand[i] == log_sum_exp(
+        [b.log_trade_value[n, i] for n in b.destinations(i)])
 
 
 def initialize(b, price, output_value, spending) -> None:
-    """Price, output and pooled trade from guesses of output value and spending by region."""
+    """Price, output, supply weights and trade from guesses of output value and spending by
+    region (supply weights proportional to output: exact for the pooled market)."""
     import math
     R = list(b.regions)
-    total = sum(output_value)
     for j, r in enumerate(R):
         b.log_price_index[r].value = math.log(price)
         b.log_expenditure[r].value = math.log(spending[j])
         b.log_input_demand[r].value = math.log(output_value[j] / pyo.value(b.input_price[r]))
+        b.log_supply_weight[r].value = math.log(output_value[j] / output_value[0])
     for n, i in b.routes:
-        b.log_trade_value[n, i].value = math.log(
-            spending[R.index(n)] * output_value[R.index(i)] / total)
+        b.log_trade_value[n, i].value = pyo.value(trade_rule(b, n, i).args[1])
 
 
 def check_outside_good_solution(m, tol: float = 1e-9) -> None:
