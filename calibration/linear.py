@@ -124,11 +124,15 @@ class QuasiLinearCalibration:
 
     outside: str | None = None
     outside_price: float = 1.0
+    has_linear: bool = False
     values: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 
     def beta(self, beta, sectors):
-        """Final-demand shares of the quasi-linear upper tier: 1 on the outside good."""
+        """Final-demand shares of the quasi-linear upper tier: 1 on the outside good (the data's
+        Cobb-Douglas shares when the economy has no linear sector)."""
+        if not self.has_linear:
+            return beta
         out = np.zeros_like(beta)
         out[:, list(sectors).index(self.outside)] = 1.0
         return out
@@ -157,14 +161,14 @@ def calibrate_quasi_linear(data, unit_cost, population, *, choke_share=None, alp
     out = QuasiLinearCalibration()
     outside = [s for s in S if ms[s] == "outside"]
     linear = [s for s in S if ms[s] == "linear"]
-    if len(outside) != 1 or not linear:
-        out.problems.append(f"market_structure: an economy with linear sectors needs exactly one "
-                            f"outside sector and at least one linear sector; found linear "
-                            f"{linear}, outside {outside}")
+    if len(outside) != 1:
+        out.problems.append(f"market_structure: an economy with linear or outside sectors needs "
+                            f"exactly one outside sector (the homogeneous numeraire good); found "
+                            f"linear {linear}, outside {outside}")
         return out
     o = outside[0]
     jo = S.index(o)
-    out.outside = o
+    out.outside, out.has_linear = o, bool(linear)
     c0 = unit_cost[:, jo]
     out.outside_price = float(c0[0])
     for n, r in enumerate(R):
@@ -180,7 +184,7 @@ def calibrate_quasi_linear(data, unit_cost, population, *, choke_share=None, alp
             out.problems.append(f"region={r}: the outside good {o} is not produced at the benchmark "
                                 "(no sales), so its price cannot pin the factor prices of "
                                 f"{r}; MR section 8 assumes it is produced everywhere")
-        if not X0[n].sum() > 0:
+        if linear and not X0[n].sum() > 0:
             out.problems.append(f"region={r}: the outside good {o} is not consumed at the benchmark,"
                                 " so demand for the linear sectors is not income-independent")
     tariff = data.tariff[:, :, jo]

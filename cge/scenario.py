@@ -154,7 +154,7 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
 Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
-Structure = Literal["melitz", "krugman", "armington", "cara"]
+Structure = Literal["melitz", "krugman", "armington", "cara", "linear", "outside"]
 
 
 def _no_bool(value):

@@ -410,43 +410,42 @@ def check_numeraire_good(prim) -> list[str]:
     if not linear and not outside:
         return []
     out = []
-    if not linear:
-        return [f"market_structure[sector={s}] = outside: the outside good is the numeraire good "
-                "of linear sectors (Melitz-Ottaviano); declare at least one linear sector or "
-                "model the sector as armington" for s in outside]
-    if len(outside) != 1:
-        return [f"market_structure: the linear sectors {linear} need exactly one sector with "
-                f"market_structure outside (the homogeneous numeraire good q0 that absorbs income "
-                f"effects), found {len(outside)}: {outside}"]
+    if len(outside) > 1 or (linear and not outside):
+        return [f"market_structure: an economy has at most one sector with market_structure "
+                f"outside (the homogeneous numeraire good q0), and linear sectors need it "
+                f"(it absorbs income effects); found linear {linear}, outside {outside}"]
     o = outside[0]
     j_o = S.index(o)
-    ces = [s for s in S if ms[s] in CES_STRUCTURES]
-    if ces:
-        out.append(f"market_structure: sectors {ces} ({', '.join(ms[s] for s in ces)}) cannot "
-                   f"sit alongside linear sectors {linear}: the upper tier of an economy with "
-                   "linear sectors is quasi-linear in the outside good, and Cobb-Douglas budget "
-                   "shares have no place in it (docs/model.md, 'linear'); model them as linear, "
-                   "or the linear sectors as cara or melitz")
-    beta = prim["beta"]
-    for n, r in enumerate(R):
-        for j, s in enumerate(S):
-            want = 1.0 if s == o else 0.0
-            if abs(beta[n, j] - want) > 1e-12:
-                out.append(f"beta[region={r}, sector={s}] = {beta[n, j]:g}: with linear sectors "
-                           f"the upper tier is quasi-linear, so beta is 1 on the outside good "
-                           f"{o} and 0 elsewhere (the linear sectors' spending comes from their "
-                           "own demand)")
     gamma = prim["input_share"]
-    for n, u, j in zip(*np.nonzero(gamma > 0)):
-        if ms[S[j]] == "linear":
-            out.append(f"input_share[region={R[n]}, sector={S[u]}, input={S[j]}] = "
-                       f"{gamma[n, u, j]:g}: the varieties of a linear sector are bought by "
-                       "consumers only (firms have no quasi-linear demand); set it to 0")
+    if linear:
+        ces = [s for s in S if ms[s] in CES_STRUCTURES]
+        if ces:
+            out.append(f"market_structure: sectors {ces} ({', '.join(ms[s] for s in ces)}) "
+                       f"cannot sit alongside linear sectors {linear}: the upper tier of an "
+                       "economy with linear sectors is quasi-linear in the outside good, and "
+                       "Cobb-Douglas budget shares have no place in it (docs/model.md, "
+                       "'linear'); model them as linear, or the linear sectors as cara or melitz")
+        beta = prim["beta"]
+        for n, r in enumerate(R):
+            for j, s in enumerate(S):
+                want = 1.0 if s == o else 0.0
+                if abs(beta[n, j] - want) > 1e-12:
+                    out.append(f"beta[region={r}, sector={s}] = {beta[n, j]:g}: with linear "
+                               f"sectors the upper tier is quasi-linear, so beta is 1 on the "
+                               f"outside good {o} and 0 elsewhere (the linear sectors' spending "
+                               "comes from their own demand)")
+        for n, u, j in zip(*np.nonzero(gamma > 0)):
+            if ms[S[j]] == "linear":
+                out.append(f"input_share[region={R[n]}, sector={S[u]}, input={S[j]}] = "
+                           f"{gamma[n, u, j]:g}: the varieties of a linear sector are bought by "
+                           "consumers only (firms have no quasi-linear demand); set it to 0")
     tau, tariff = prim["tau"][:, :, j_o], prim["tariff"][:, :, j_o]
-    for n, i in zip(*np.nonzero((tau != 1) | (tariff != 0))):
+    for n, i in zip(*np.nonzero(np.isfinite(tau) & ((tau != 1) | (tariff != 0)))):
         out.append(f"tau[destination={R[n]}, origin={R[i]}, sector={o}] = {tau[n, i]:g}, tariff "
-                   f"= {tariff[n, i]:g}: the outside good is traded freely (tau 1, no tariff) "
-                   "so that it has one world price")
+                   f"= {tariff[n, i]:g}: the outside good is traded freely (tau 1 and no tariff "
+                   "on every active route) so that it has one world price")
+    if not linear:
+        return out
     if not prim.closure.is_default:
         out.append(f"closure: ({prim.closure.describe()}) is not available with linear sectors; "
                    "the quasi-linear upper tier is one household's (the default closure)")
