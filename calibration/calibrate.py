@@ -525,7 +525,7 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     if quasi_linear is not None:
         for key, name in (("alpha", "linear_alpha"), ("gamma", "linear_gamma"),
                           ("eta", "linear_eta")):
-            arrays[name] = np.array([quasi_linear.values[s].get(key, 1.0) for s in S_])
+            arrays[name] = np.array([quasi_linear.values.get(s, {}).get(key, 1.0) for s in S_])
     mapping = {
         "name": name or data.name, "regions": list(R_), "sectors": list(S_), "factors": list(F_),
         "market_structure": dict(data.market_structure), "entry": "free",

@@ -35,8 +35,12 @@ Linear sector, given :math:`k`, :math:`\delta`, the normalisations
    :math:`\varphi^*_{ii} = (1+t_{ii})c_i/p^d_i`, so
    :math:`\varphi_{\min,i} = \varphi^*_{ii}s_{ii}^{1/k}`; abroad
    :math:`\varphi^*_{ni} = \varphi_{\min,i}s_{ni}^{-1/k}` and
-   :math:`\tau_{ni} = p^d_n\varphi^*_{ni}/((1+t_{ni})c_i)`. An iceberg cost below
-   1 is an error naming the route. A foreign route without trade is inactive.
+   :math:`\tau_{ni} = p^d_n\varphi^*_{ni}/((1+t_{ni})c_i)`. Where the data imply
+   an iceberg cost below 1 (per-capita purchases abroad above those at home),
+   the origin's productivity units are rescaled
+   (:math:`\tau_{\cdot i}, \varphi_{\min,i}, \varphi^*_{\cdot i}` times
+   :math:`b_i`, neutral for every outcome) so that its lowest iceberg cost is 1
+   and :math:`\tau_{ii} > 1`. A foreign route without trade is inactive.
 4. Free entry: :math:`f_{E,i} = R_i/((k+1)c_iM_{Ei})` (operating profits are
    the share :math:`1/(k+1)` of sales :math:`R_i`).
 
@@ -105,11 +109,11 @@ def calibrate_linear_sector(sector, regions, trade, tariff, unit_cost, populatio
         cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
         tau = np.where(active, choke[:, None] * cutoff / ((1 + t) * c[None, :]), np.inf)
     np.fill_diagonal(tau, 1.0)
-    for n, i in zip(*np.nonzero(active & (tau < 1 - 1e-12))):
-        problems.append(
-            f"route destination={R[n]}, origin={R[i]}, sector={sector} (linear): the data imply "
-            f"an iceberg cost tau = {tau[n, i]:.6g} < 1 relative to {R[i]}'s domestic sales; "
-            "check the population of both regions")
+    # Origin units: where the data imply tau_ni < 1 relative to home, rescale i's productivity
+    # units (tau_.i, phi_min_i, phi*_.i times b_i: neutral for every outcome) so that i's lowest
+    # iceberg cost is 1.
+    b = np.maximum(1.0, 1.0 / np.where(active, tau, np.inf).min(axis=0))
+    tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
     sales = X.sum(axis=0)
     f_e = sales / ((k + 1) * c * entrants)
     return {"tau": np.where(active, np.maximum(tau, 1.0), np.inf), "phi_min": phi_min,
