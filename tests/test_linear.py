@@ -342,3 +342,19 @@ def test_calibration_without_outside_production_is_named():
     with pytest.raises((CalibrationError, InputError), match=r"r2.*outside good q0 is not produced|"
                        r"region=r2, sector=q0: no output"):
         calibrate(bad, population=L)
+
+
+def test_every_equation_family_of_a_linear_economy_is_documented():
+    """docs/model.md names every constraint of a linear economy, and each has its equation."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    m = Equilibrium(economy((100.0, 80.0))).model
+    names = set()
+    for comp in m.component_objects(pyo.Constraint, descend_into=True):
+        if comp.is_reference():
+            continue
+        names.add(comp.local_name)
+        assert comp.doc and ("math::" in comp.doc or "=" in comp.doc), comp.name
+    missing = sorted(n for n in names if f"`{n}`" not in doc)
+    assert not missing, f"docs/model.md does not document {missing}"
