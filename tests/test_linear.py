@@ -358,3 +358,17 @@ def test_every_equation_family_of_a_linear_economy_is_documented():
         assert comp.doc and ("math::" in comp.doc or "=" in comp.doc), comp.name
     missing = sorted(n for n in names if f"`{n}`" not in doc)
     assert not missing, f"docs/model.md does not document {missing}"
+
+
+def test_outside_good_not_consumed_after_a_shock_is_named():
+    """With two factors the wage is not pinned by one price, so no check before solving: a shock
+    that leaves r1 no income for the outside good fails with the region and the reason named."""
+    from cge.solve import SolveError
+    share = {"q0": {"labour": 0.5, "capital": 0.5}, "d": {"labour": 1.0, "capital": 0.0}}
+    d = economy((100.0, 100.0)).to_mapping()
+    d.update(factors=["labour", "capital"], endowment=[[100.0, 50.0], [100.0, 50.0]],
+             factor_share={"r0": share, "r1": share})
+    eq = Equilibrium(Primitives.from_mapping(d))
+    eq.solve()
+    with pytest.raises(SolveError, match=r"region=r1: the outside good q0 is no longer consumed"):
+        eq.solve(endowment=np.array([[100.0, 50.0], [5.0, 2.5]]))

@@ -131,3 +131,33 @@ def check_outside_good_solution(m, tol: float = 1e-9) -> None:
                                 f"the factor prices of {r}")
     if problems:
         raise InputError(problems)
+
+
+#: A level this many log points below the block's typical value has collapsed.
+COLLAPSED_LOG = 20.0
+
+
+def numeraire_good_failures(m) -> list[str]:
+    """After a failed solve: the regions where the outside good's output or spending on it has
+    collapsed towards zero (log level more than :data:`COLLAPSED_LOG` below the block's typical
+    value), each a sentence naming the region and the assumption of MR section 8 that fails."""
+    import math
+
+    out = []
+    for s in m.sectors:
+        blk = m.sector[s]
+        if blk.config.market_structure != NAME:
+            continue
+        floor = math.log(pyo.value(blk.value_scale)) - COLLAPSED_LOG
+        for r in blk.regions:
+            made, bought = blk.log_input_demand[r].value, blk.log_expenditure[r].value
+            if made is not None and made + (blk.log_input_price[r].value or 0.0) < floor:
+                out.append(f"region={r}: the outside good {s} is no longer produced (its output "
+                           f"collapses towards zero), so its price cannot pin the factor prices "
+                           f"of {r}: the equilibrium as written (MR section 8) does not exist")
+            if bought is not None and bought < floor:
+                out.append(f"region={r}: the outside good {s} is no longer consumed (spending on it "
+                           "collapses towards zero): spending on the linear sectors would exceed "
+                           "income, so their demand is no longer income-independent")
+    return out
+
