@@ -689,4 +689,4 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 sum(blk.tariff[r, o] * blk.trade_value[r, o] for o in blk.origins(r)))
             if isinstance(blk.profit, pyo.Var):
                 blk.profit[r].value = pyo.value(blk.net_profit[r])
-    initialize_quasi_linear(m, prim, income, cost)
+    initialize_quasi_linear(m, prim, income, cost, absorption)

@@ -43,7 +43,8 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-__all__ = ["QuasiLinear", "initialize_quasi_linear", "quasi_linear_price"]
+__all__ = ["QuasiLinear", "household_final_demand", "initialize_quasi_linear",
+           "quasi_linear_price"]
 
 
 def _log_sum_exp(terms):
@@ -102,7 +103,7 @@ def quasi_linear_price(prim, cost) -> float:
     return float(cost[0, prim.sectors.index(ql.outside)])
 
 
-def initialize_quasi_linear(m, prim, income, cost) -> None:
+def initialize_quasi_linear(m, prim, income, cost, absorption) -> None:
     """The outside good's guess after the linear sectors have theirs: spending is income net
     of linear spending, output is factor income net of the linear sectors' costs (scaled to
     world spending), pooled trade; scales of the level equations."""
@@ -114,9 +115,9 @@ def initialize_quasi_linear(m, prim, income, cost) -> None:
     lin_spend = np.array([sum(v(m.sector[s].expenditure[r]) for s in ql.linear) for r in R])
     lin_cost = np.array([sum(v(m.sector[s].input_price[r] * m.sector[s].input_demand[r])
                              for s in ql.linear) for r in R])
-    income = np.asarray(income, float)
     factor_income = (prim["endowment"] * prim.numeraire.value).sum(axis=1)
-    spending = np.maximum(income - lin_spend, 1e-3 * income)
+    absorbed = np.asarray(absorption, float)[:, prim.sectors.index(ql.outside)]
+    spending = np.maximum(absorbed - lin_spend, 1e-3 * absorbed)
     output = np.maximum(factor_income - lin_cost, 1e-3 * factor_income)
     output = output * spending.sum() / output.sum()
     blk = m.sector[ql.outside]
@@ -128,3 +129,27 @@ def initialize_quasi_linear(m, prim, income, cost) -> None:
         for r in R:
             lb.tariff_revenue[r].value = v(sum(lb.tariff[r, o] * lb.trade_value[r, o]
                                                for o in lb.origins(r)))
+
+
+def household_final_demand(m, regions, sectors) -> None:
+    """Final demand in the results tables of an economy with linear sectors: one household
+    (the default closure) spends all income; on each linear sector its spending
+    :math:`X_{ns}` (no intermediate use), on the outside good the rest of income. Overwrites
+    the agents' columns that :func:`cge.results.extract` fills from Cobb-Douglas shares."""
+    v = pyo.value
+    linear = list(m.linear_sectors)
+    for r in m.regions:
+        income = v(m.income[r])
+        spent = 0.0
+        for s in linear:
+            x = v(m.sector[s].expenditure[r])
+            spent += x
+            sectors.loc[(r, s), ["household_demand", "government_demand",
+                                 "investment_demand"]] = [x, 0.0, 0.0]
+        for s in m.sectors:
+            if m.sector[s].config.market_structure == "outside":
+                sectors.loc[(r, s), ["household_demand", "government_demand",
+                                     "investment_demand"]] = [income - spent, 0.0, 0.0]
+        regions.loc[r, ["household_spending", "government_spending", "investment_spending",
+                        "real_government", "real_investment"]] = [income, 0.0, 0.0, 0.0, 0.0]
+

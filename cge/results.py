@@ -457,6 +457,10 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         sectors[f"{a}_demand"] = pd.Series(demand[:, k, :].reshape(-1), index=by_cell)
     regions["real_government"] = real[:, 1]
     regions["real_investment"] = real[:, 2]
+    if hasattr(m, "linear_sectors"):  # the quasi-linear upper tier (cge.quasi_linear)
+        from .quasi_linear import household_final_demand
+
+        household_final_demand(m, regions, sectors)
     regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()
     regions["tariff_revenue"] = sectors["tariff_revenue"].groupby(level="region").sum()
     regions["production_tax_revenue"] = (sectors["production_tax_revenue"]

@@ -372,3 +372,20 @@ def test_outside_good_not_consumed_after_a_shock_is_named():
     eq.solve()
     with pytest.raises(SolveError, match=r"region=r1: the outside good q0 is no longer consumed"):
         eq.solve(endowment=np.array([[100.0, 50.0], [5.0, 2.5]]))
+
+
+def test_outside_good_alongside_a_ces_sector_solves_from_a_cold_start():
+    """An outside good with Cobb-Douglas demand next to a melitz sector (what a comparison of
+    structures runs): solved from the initial guess, Walras' law, one world price of q0."""
+    d = economy((100.0, 80.0)).to_mapping()
+    d.update(market_structure={"q0": "outside", "d": "melitz"}, beta=[[0.6, 0.4]] * 2,
+             sigma=3.0, k=4.0)
+    eq = Equilibrium(Primitives.from_mapping(d))
+    res = eq.solve()
+    assert abs(res.walras_residual) <= limit(res.regions["income"].max(), terms=WALRAS_TERMS)
+    tariff = np.stack([np.zeros((2, 2)), np.array([[0.0, 0.2], [0.2, 0.0]])], axis=2)
+    new = eq.solve(tariff=tariff)
+    p0 = new.sectors.xs("q0", level="sector")["price_index"]
+    np.testing.assert_allclose(p0, p0.iloc[0], rtol=REL)
+    np.testing.assert_allclose(new.sectors.xs("q0", level="sector")["household_demand"],
+                               0.6 * new.regions["income"], rtol=REL)

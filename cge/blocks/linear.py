@@ -401,7 +401,9 @@ def check_numeraire_good(prim) -> list[str]:
     the linear sectors (which, with the wage pinned by the outside good, does not depend on
     income: :func:`partial_equilibrium`): the outside good is produced in every region (the
     linear sectors' factor payments stay below factor income) and consumed in every region
-    (their spending stays below income).
+    (their spending stays below income; checked without deficits and production taxes,
+    whose value depends on the closure: otherwise a failed solve names the region,
+    :func:`cge.blocks.outside.numeraire_good_failures`).
     """
     ms = prim.market_structure
     S, R = list(prim.sectors), list(prim.regions)
@@ -497,6 +499,9 @@ def _numeraire_good_one_factor(prim, linear, o) -> list[str]:
     if out:
         return out
     factor_income = wage * prim["endowment"][:, 0]
+    # income is factor income plus tariff revenue unless deficits or production taxes add to
+    # it (their value depends on the closure): then only the production side is checked here
+    exact_income = not (np.any(prim["deficit"] != 0) or np.any(ptax != 0))
     for n, r in enumerate(R):
         if not labour_cost[n] < factor_income[n]:
             out.append(f"region={r}: the outside good {o} is not produced: the linear sectors "
@@ -505,7 +510,7 @@ def _numeraire_good_one_factor(prim, linear, o) -> list[str]:
                        "(MR section 8 assumes it is produced everywhere); raise the endowment "
                        "or the entry cost f_e, or lower the population")
         income = factor_income[n] + tariff_revenue[n]
-        if not spending[n] < income:
+        if exact_income and not spending[n] < income:
             out.append(f"region={r}: the outside good {o} is not consumed: spending on the linear "
                        f"sectors {spending[n]:.6g} exceeds income {income:.6g} (in units of the "
                        "outside good), so demand is not income-independent; raise the endowment "
