@@ -1172,7 +1172,7 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             for c, sign in comps.items():
                 add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
     firms = run.comparison.sectors
-    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara"])
+    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara", "linear"])
     for r, sign in e.domestic_cutoff.items():
         for rr in expand(r):
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
