@@ -250,6 +250,10 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
             + ("Cara sectors (selection at the choke price): lower cara_alpha or f_e, or raise "
                "population; recalibrate with a lower max_selection."
                if any(m.sector[s].config.market_structure == "cara" for _, _, s, _, _ in bad)
+               else "")
+            + ("Linear sectors (selection at the choke price): lower phi_min or f_e, or "
+               "recalibrate with a lower max_selection."
+               if any(m.sector[s].config.market_structure == "linear" for _, _, s, _, _ in bad)
                else ""), routes=[b[:3] for b in bad])
 
 
