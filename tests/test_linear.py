@@ -187,10 +187,28 @@ def benchmark_data(seed=0, L=(100.0, 80.0, 60.0), tariff=0.1, linear="linear"):
         "sigma": 2.0, "k": 3.0}), L
 
 
-def test_calibration_replicates_the_benchmark():
-    """Every flow in at most one iteration; square and nonsingular; Walras; homogeneity."""
+def with_intermediate_outside_good(data, share=0.2):
+    """The same benchmark where the linear sector buys ``share`` of its costs as q0 (from its
+    own region's market): q0 output and labour rise by as much."""
+    Z = np.zeros((len(data.regions), 2, 2))
+    V, X = data.factor_payments.copy(), data.trade.copy()
+    for i in range(len(data.regions)):
+        z = share * V[i, 1, 0]
+        Z[i, 1, 0] = z
+        V[i, 1, 0] -= z
+        V[i, 0, 0] += z
+        X[i, i, 0] += z
+    return data.copy(intermediate=Z, factor_payments=V, trade=X)
+
+
+@pytest.mark.parametrize("intermediates", [False, True])
+def test_calibration_replicates_the_benchmark(intermediates):
+    """Every flow in at most one iteration; square and nonsingular; Walras; homogeneity (also
+    with the linear sector buying the outside good as an intermediate input)."""
     from calibration.calibrate import calibrate, set_start
     data, L = benchmark_data()
+    if intermediates:
+        data = with_intermediate_outside_good(data)
     prim, start = calibrate(data, population=L)
     eq = Equilibrium(prim)
     set_start(eq, start)
@@ -201,11 +219,13 @@ def test_calibration_replicates_the_benchmark():
     for (n, i, s), row in base.routes.iterrows():
         x = data.trade[R.index(n), R.index(i), S.index(s)]
         assert row["trade_value"] == pytest.approx(x, rel=REL), (n, i, s)
-    for (r, s), row in base.sectors.iterrows():  # final demand (no intermediates), factor use
-        assert row["expenditure"] == pytest.approx(data.final_demand[R.index(r), S.index(s)],
-                                                   rel=REL)
+    for (r, s), row in base.sectors.iterrows():  # final and intermediate demand, costs
+        n, j = R.index(r), S.index(s)
+        assert row["expenditure"] == pytest.approx(
+            data.final_demand[n, j] + data.intermediate[n, :, j].sum(), rel=REL)
+        assert row["household_demand"] == pytest.approx(data.final_demand[n, j], rel=REL)
         assert row["input_price"] * row["input_demand"] == pytest.approx(
-            data.factor_payments[R.index(r), S.index(s), 0], rel=REL)
+            data.factor_payments[n, j, 0] + data.intermediate[n, j].sum(), rel=REL)
         assert row["tariff_revenue"] == pytest.approx(data.tariff_revenue()[R.index(r), S.index(s)],
                                                       rel=REL, abs=1e-12)
     assert abs(base.walras_residual) <= limit(base.regions["income"].max(), terms=WALRAS_TERMS)

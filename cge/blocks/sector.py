@@ -356,7 +356,9 @@ def _input_market_rule(b, i):
 
     (melitz; the fixed-cost term is absent under krugman, where the per-firm
     fixed cost is the entry cost, and only :math:`c_i Y_i = \sum_n X_{ni}`
-    remains under armington. The entry term is absent under fixed entry.)
+    remains under armington and outside; under cara and linear the variable
+    cost is the share :math:`\kappa_2/\kappa_1`, resp. :math:`k/(k+1)`, of
+    sales. The entry term is absent under fixed entry.)
     Under free entry this equals the sector's revenue :math:`\sum_n X_{ni}`.
     """
     if not b.has_firms:
