@@ -409,3 +409,22 @@ def test_outside_good_alongside_a_ces_sector_solves_from_a_cold_start():
     np.testing.assert_allclose(p0, p0.iloc[0], rtol=REL)
     np.testing.assert_allclose(new.sectors.xs("q0", level="sector")["household_demand"],
                                0.6 * new.regions["income"], rtol=REL)
+
+
+@pytest.mark.parametrize("k", [1.5, 3.0, 6.0])
+def test_markup_moments_against_integrals_over_sellers(k):
+    """Mean and revenue-weighted p/c among sellers (route results) against quadrature over cost
+    draws c ~ Pareto on [0, c*] (c* = p^d), with p = (p^d + c)/2 and revenue p q ~ (p^d)^2 - c^2."""
+    from scipy.integrate import quad
+
+    from cge.blocks.linear import markup_mean, markup_revenue_weighted
+    pd_, dens = 0.7, (lambda c: k * c ** (k - 1) / 0.7 ** k)  # noqa: E731
+
+    def markup(c):
+        return markup_of_firm(c, pd_)[1]
+
+    mean = quad(lambda c: markup(c) * dens(c), 0, pd_, limit=200)[0]
+    rev = quad(lambda c: markup(c) * (pd_ ** 2 - c ** 2) * dens(c), 0, pd_, limit=200)[0] / \
+        quad(lambda c: (pd_ ** 2 - c ** 2) * dens(c), 0, pd_, limit=200)[0]
+    assert markup_mean(k) == pytest.approx(mean, rel=1e-7)
+    assert markup_revenue_weighted(k) == pytest.approx(rev, rel=1e-7)
