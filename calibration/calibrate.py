@@ -339,7 +339,8 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         closure).
 
     population:
-        Consumers per region :math:`L_n` (a number or an array by region;
+        Consumers per region :math:`L_n` (a number, an array by region or a mapping
+        region -> number;
         default 1). Used by ``cara`` sectors and for welfare per capita.
     cara_alpha, max_selection:
         CARA parameter :math:`\\alpha_s` (number or array by sector; default 1)
@@ -408,6 +409,14 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     sources["exporter_share"] = ("data" if np.isfinite(data.exporter_share[~np.eye(nR, dtype=bool)]).all()
                                  else "default where not given")
 
+    if isinstance(population, Mapping):  # {region: consumers} (a scenario's data options)
+        unknown = sorted(set(population) - set(R_))
+        missing = [r for r in R_ if r not in population]
+        if unknown or missing:
+            raise InputError([f"population[region={r}]: no such region" for r in unknown]
+                             + [f"population[region={r}]: missing (give every region)"
+                                for r in missing])
+        population = [float(population[r]) for r in R_]
     pop = _as_array(1.0 if population is None else population, (nR,), "population")
     if not (np.isfinite(pop).all() and (pop > 0).all()):
         raise InputError([f"population[region={R_[n]}] = {pop[n]:g}: must be positive and finite"

@@ -409,6 +409,12 @@ class FileData(_Strict):
     cara_tau: Literal["home", "lowest"] | None = Field(
         None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
         "tau = 1 (lowest; neutral rescaling of productivity units)")
+    population: dict[str, float] | None = Field(
+        None, description="consumers per region for the calibration (cara and linear sectors, "
+        "welfare per capita); default 1 per region")
+    linear_choke: float | None = Field(
+        None, gt=0, lt=0.5, description="linear sectors: the choke price as a share of the demand "
+        "intercept where spending per consumer is highest (calibration.linear; default 0.25)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -416,7 +422,8 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau",
+                     "population", "linear_choke")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -426,7 +433,8 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau",
+                                              "population", "linear_choke")
                 if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:

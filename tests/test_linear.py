@@ -288,7 +288,9 @@ def test_compare_market_structures_on_workbook_data(tmp_path):
     from cge.scenario import run_scenario
     data, _ = benchmark_data(linear="melitz")
     write_benchmark_csv(data, tmp_path / "book")
-    scenario = {"name": "mo", "data": {"workbook": str(tmp_path / "book")},
+    populations = {"r0": 100.0, "r1": 80.0, "r2": 60.0}
+    scenario = {"name": "mo", "data": {"workbook": str(tmp_path / "book"),
+                                       "population": populations, "linear_choke": 0.2},
                 "shocks": [{"type": "tariff", "importers": "r0", "exporters": ["r1", "r2"],
                             "sectors": "d", "mode": "set", "value": 0.0}],
                 "compare_market_structures": ["melitz", "linear", "armington"]}
@@ -299,6 +301,10 @@ def test_compare_market_structures_on_workbook_data(tmp_path):
         assert run.stats["benchmark_iterations"] <= 1, label
         assert run.primitives.market_structure["q0"] == "outside"
     assert out.runs["linear"].primitives.market_structure["d"] == "linear"
+    np.testing.assert_array_equal(out.runs["linear"].primitives["population"], [100.0, 80.0, 60.0])
+    # linear_choke: the highest choke price, relative to alpha P0 = 1, is the given share
+    choke = out.runs["linear"].base.routes.xs("d", level="sector")["choke_price"]
+    assert choke.max() == pytest.approx(0.2, rel=REL)
     assert out.identities_hold
     w = out.runs["linear"].welfare.regions
     assert (w["consumer_surplus"].abs() > 1e-6).all()
