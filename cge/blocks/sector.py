@@ -96,8 +96,9 @@ def _positive(x):
 SECTOR_CONFIG = ConfigDict(description="configuration of a HeterogeneousFirmSector block")
 SECTOR_CONFIG.declare("market_structure", ConfigValue(
     default="melitz", domain=In(MARKET_STRUCTURES),
-    description="melitz (heterogeneous firms), krugman (homogeneous firms) or "
-    "armington (perfect competition, national varieties)"))
+    description="melitz (heterogeneous firms), krugman (homogeneous firms), "
+    "armington (perfect competition, national varieties), cara (variable mark-ups, CARA), "
+    "linear (Melitz-Ottaviano) or outside (the homogeneous numeraire good of linear sectors)"))
 SECTOR_CONFIG.declare("entry", ConfigValue(
     default="free", domain=In(ENTRY_MODES),
     description="free entry, or a fixed mass of potential entrants (Chaney 2008)"))
