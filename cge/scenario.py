@@ -154,7 +154,7 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
 Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
-Structure = Literal["melitz", "krugman", "armington", "cara"]
+Structure = Literal["melitz", "krugman", "armington", "cara", "linear", "outside"]
 
 
 def _no_bool(value):
@@ -409,6 +409,12 @@ class FileData(_Strict):
     cara_tau: Literal["home", "lowest"] | None = Field(
         None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
         "tau = 1 (lowest; neutral rescaling of productivity units)")
+    population: dict[str, float] | None = Field(
+        None, description="consumers per region for the calibration (cara and linear sectors, "
+        "welfare per capita); default 1 per region")
+    linear_choke: float | None = Field(
+        None, gt=0, lt=0.5, description="linear sectors: the choke price as a share of the demand "
+        "intercept where spending per consumer is highest (calibration.linear; default 0.25)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -416,7 +422,8 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau",
+                     "population", "linear_choke")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -426,7 +433,8 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau",
+                                              "population", "linear_choke")
                 if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:
@@ -1193,7 +1201,7 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             for c, sign in comps.items():
                 add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
     firms = run.comparison.sectors
-    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara"])
+    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara", "linear"])
     for r, sign in e.domestic_cutoff.items():
         for rr in expand(r):
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]
