@@ -409,6 +409,10 @@ class FileData(_Strict):
     cara_tau: Literal["home", "lowest"] | None = Field(
         None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
         "tau = 1 (lowest; neutral rescaling of productivity units)")
+    cara_zero_flows: Literal["error", "inactive"] | None = Field(
+        None, description="cara sectors: a foreign route without sales at the benchmark is an "
+        "error (default: under CARA every finite trade cost gives sales) or an inactive route "
+        "(inactive: tau infinite, no firm can ever sell there)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -416,7 +420,8 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau",
+                     "cara_zero_flows")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -426,7 +431,8 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau",
+                                              "cara_zero_flows")
                 if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:
