@@ -108,3 +108,19 @@ def test_three_structures_on_69_countries():
     for k, r in runs.items():
         assert r.base.routes.loc[key, "trade_share"] == pytest.approx(0.452, abs=5e-4)
         assert r.new.routes.loc[key, "trade_share"] < 0.03
+
+
+def test_cara_zero_flows_is_a_workbook_option(tmp_path):
+    """The run's ``cara_zero_flows: inactive`` reaches calibration; anywhere else it is a
+    named error."""
+    from cge.scenario import ScenarioError, load_scenario
+
+    spec = {"name": "x", "shocks": [],
+            "data": {"workbook": "book.xlsx", "cara_zero_flows": "inactive"}}
+    assert load_scenario(spec).scenario.data.calibrate_options() == {"cara_zero_flows": "inactive"}
+    with pytest.raises(ScenarioError, match="cara_zero_flows.*option for reading a workbook"):
+        load_scenario({**spec, "data": {"primitives": "e.yaml", "cara_zero_flows": "inactive"}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: {workbook: b.xlsx, cara_zero_flows: drop}\nshocks: []\n")
+    with pytest.raises(ScenarioError, match=r"bad.yaml:2: data.cara_zero_flows: .*'inactive'"):
+        load_scenario(bad)
