@@ -415,6 +415,10 @@ class FileData(_Strict):
     linear_choke: float | None = Field(
         None, gt=0, lt=0.5, description="linear sectors: the choke price as a share of the demand "
         "intercept where spending per consumer is highest (calibration.linear; default 0.25)")
+    cara_zero_flows: Literal["error", "inactive"] | None = Field(
+        None, description="cara sectors: a foreign route without sales at the benchmark is an "
+        "error (default: under CARA every finite trade cost gives sales) or an inactive route "
+        "(inactive: tau infinite, no firm can ever sell there)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -423,7 +427,7 @@ class FileData(_Strict):
         return self
 
     @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau",
-                     "population", "linear_choke")
+                     "population", "linear_choke", "cara_zero_flows")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -434,7 +438,8 @@ class FileData(_Strict):
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
         return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau",
-                                              "population", "linear_choke")
+                                              "population", "linear_choke",
+                                              "cara_zero_flows")
                 if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:

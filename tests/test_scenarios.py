@@ -27,9 +27,9 @@ SWEEP_RUNS = {p.stem for p in (ROOT / "runs").glob("*.yaml")
               if any(line.startswith(("sweep:", "ssa:")) for line in p.read_text().splitlines())}
 RUNS = sorted(p for p in (ROOT / "runs").glob("*.yaml")
               if p.stem not in BUILT_DATA_RUNS | SWEEP_RUNS)
-#: Runs on real data too large for the default tests (69 countries under two structures):
-#: checked here as slow tests.
-SLOW_RUNS = {"trade_without_borders"}
+#: Runs on real data too large for the default tests (69 countries under two or three
+#: structures): checked here as slow tests.
+SLOW_RUNS = {"trade_without_borders", "border_removal_usa_canada"}
 
 
 @pytest.mark.parametrize("stem", sorted(SWEEP_RUNS))
