@@ -116,8 +116,10 @@ def check_structure(m: pyo.Block) -> tuple[int, int]:
     return nv, nc
 
 
-def check_jacobian_structure(nlp, m: pyo.Block) -> tuple[int, int]:
-    """:func:`check_structure` from the sparsity of a compiled NLP's Jacobian.
+def check_jacobian_structure(nlp, m: pyo.Block, columns=None) -> tuple[int, int]:
+    """:func:`check_structure` from the sparsity of a compiled NLP's Jacobian
+    (its ``columns`` only, when given: the unknowns, without the parameter columns of
+    :class:`cge.compiled.CompiledSystem`).
 
     A maximum bipartite matching of equations to variables on the Jacobian's
     structural non-zeros (what the solver will factorise) is orders of
@@ -128,9 +130,11 @@ def check_jacobian_structure(nlp, m: pyo.Block) -> tuple[int, int]:
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import maximum_bipartite_matching
 
-    nv, nc = nlp.n_primals(), nlp.n_constraints()
+    nv = nlp.n_primals() if columns is None else len(columns)
+    nc = nlp.n_constraints()
     if nv == nc:
-        jac = nlp.evaluate_jacobian().tocoo()
+        jac = nlp.evaluate_jacobian()
+        jac = (jac if columns is None else jac.tocsc()[:, columns]).tocoo()
         pattern = csr_matrix((np.ones(jac.nnz), (jac.row, jac.col)), shape=(nc, nv))
         matched = int((maximum_bipartite_matching(pattern, perm_type="column") >= 0).sum())
         if matched == nc:
@@ -434,15 +438,16 @@ def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
     largest residual of the point kept."""
     from scipy.sparse.linalg import spsolve
 
-    nlp = system.nlp
-    if nlp.n_primals() != nlp.n_constraints() or nlp.n_constraints() > POLISH_MAX:
+    nlp, free = system.nlp, system.free
+    if len(free) != nlp.n_constraints() or nlp.n_constraints() > POLISH_MAX:
         return maxres
     try:
         with np.errstate(all="ignore"):
-            step = spsolve(nlp.evaluate_jacobian().tocsc(), g)
-            x_new = x - step
-            if not (np.isfinite(x_new).all() and (x_new >= system._lb).all()
-                    and (x_new <= system._ub).all()):
+            x_new = x.copy()
+            x_new[free] -= spsolve(system.jacobian(), g)
+            lb, ub = system.bounds()
+            if not (np.isfinite(x_new).all() and (x_new[free] >= lb).all()
+                    and (x_new[free] <= ub).all()):
                 raise ValueError
             nlp.set_primals(x_new)
             g_new = nlp.evaluate_constraints()
