@@ -37,7 +37,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
 
-__all__ = ["CompiledSystem", "signature"]
+__all__ = ["CompiledSystem", "FoldedSystem", "signature"]
 
 
 def signature(m: pyo.Block) -> tuple:
@@ -54,60 +54,118 @@ class _Substitution:
     variable of ``block`` (its parameter column); subtrees that read none are shared,
     not copied, and so are named Expressions that read none."""
 
-    def __init__(self, block: pyo.Block):
+    def __init__(self, block: pyo.Block, capacity: int):
         self.block = block
-        block.parameter = pyo.Var(pyo.Any, dense=False, doc="parameter columns")
+        block.parameter = pyo.Var(range(capacity), doc="parameter columns")
         block.named = pyo.Expression(pyo.Any, doc="named Expressions reading parameters")
+        self._free = iter(block.parameter.values())
         #: the ParamData / fixed VarData behind each parameter column, in order
         self.sources: list = []
         self.columns: list = []
         self._leaf: dict[int, object] = {}
-        self._memo: dict[int, object] = {}
+        self._named: dict[int, object] = {}
+        self._kind: dict[type, int] = {}
 
     def _column(self, leaf):
         col = self._leaf.get(id(leaf))
         if col is None:
-            col = self.block.parameter[len(self.sources)]
+            col = next(self._free)
             self.sources.append(leaf)
             self.columns.append(col)
             self._leaf[id(leaf)] = col
         return col
 
-    def __call__(self, e):
-        if e.__class__ in native_types:
-            return e
+    def _classify(self, e) -> int:
         if not e.is_expression_type():
-            if e.is_parameter_type():  # a mutable ParamData (immutable ones are numbers)
-                return self._column(e)
-            if e.is_variable_type() and e.fixed:
-                return self._column(e)
-            return e
-        key = id(e)
-        done = self._memo.get(key)
-        if done is not None:
-            return done
-        if e.is_named_expression_type():
-            inner = e.expr
-            new = self(inner)
-            if new is inner:
-                out = e
-            else:
-                k = len(self.block.named)
-                self.block.named[k] = new
-                out = self.block.named[k]
+            kind = _PARAM if e.is_parameter_type() else _VAR if e.is_variable_type() else _OTHER
+        elif e.is_named_expression_type():
+            kind = _NAMED
         else:
+            kind = _NODE
+        self._kind[e.__class__] = kind
+        return kind
+
+    def __call__(self, e):
+        cls = e.__class__
+        if cls in native_types:
+            return e
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(e)
+        if kind == _NODE:
             args = e.args
-            new_args = [self(a) for a in args]
-            if all(a is b for a, b in zip(new_args, args)):
-                out = e
-            else:
-                out = e.create_node_with_local_data(new_args)
-        self._memo[key] = out
-        return out
+            new = [self(a) for a in args]
+            for a, b in zip(new, args):
+                if a is not b:
+                    return e.create_node_with_local_data(new)
+            return e
+        if kind == _PARAM:  # a mutable ParamData (immutable ones are numbers)
+            return self._column(e)
+        if kind == _VAR:
+            return self._column(e) if e.fixed else e
+        if kind == _NAMED:
+            done = self._named.get(id(e))
+            if done is None:
+                inner = e.expr
+                new = self(inner)
+                if new is inner:
+                    done = e
+                else:
+                    k = len(self.block.named)
+                    self.block.named[k] = new
+                    done = self.block.named[k]
+                self._named[id(e)] = done
+            return done
+        return e
+
+
+_NODE, _PARAM, _VAR, _NAMED, _OTHER = range(5)
+
+
+class _NoHessian:
+    """The ASL interface seen without a Hessian: its sparsity is never computed (for
+    parameter columns inside the log-sum-exp aggregates it is dense and huge)."""
+
+    def __init__(self, asl):
+        self._asl = asl
+
+    def __getattr__(self, name):
+        return getattr(self._asl, name)
+
+    def get_nnz_hessian_lag(self):
+        return 0
+
+    def struct_hes_lag(self, irow, jcol):
+        return None
+
+
+def _nlp_class():
+    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+    class JacobianNLP(PyomoNLP):
+        """A :class:`PyomoNLP` with constraints and Jacobian but no Hessian."""
+
+        def _collect_nlp_structure(self):
+            asl = self._asl
+            self._asl = _NoHessian(asl)
+            try:
+                super()._collect_nlp_structure()
+            finally:
+                self._asl = asl
+
+        def evaluate_hessian_lag(self, out=None):
+            raise NotImplementedError("compiled without a Hessian")
+
+    return JacobianNLP
 
 
 class CompiledSystem:
     """One model's active equality system, compiled into a PyNumero NLP once per structure.
+
+    With ``hessian`` the NLP also evaluates the Hessian of the Lagrangian (whose
+    sparsity the parameter columns fill in: affordable for small systems only,
+    :data:`cge.solve.HESSIAN_MAX_EQUATIONS`); without, exact-Hessian IPOPT calls
+    use a :class:`FoldedSystem`.
 
     ``update()`` copies the current variable values and bounds, and the parameters'
     values (as equal bounds of their columns), into the compiled NLP;
@@ -115,31 +173,38 @@ class CompiledSystem:
     solution back into the Pyomo model's variables.
     """
 
-    def __init__(self, m: pyo.Block):
-        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
-
+    def __init__(self, m: pyo.Block, hessian: bool = False):
+        #: whether the compiled NLP evaluates a Hessian (see :class:`FoldedSystem`)
+        self.hessian = bool(hessian)
         self.model = m
         self.key = signature(m)
         #: the model's active constraints, in the order of the compiled equations
         self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
                                                          descend_into=True))
         block = pyo.ConcreteModel(name=f"{m.name} (compiled)")
-        sub = _Substitution(block)
+        capacity = sum(1 for p in m.component_data_objects(pyo.Param, descend_into=True)
+                       if p.parent_component().mutable) + sum(
+            1 for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed)
+        sub = _Substitution(block, capacity)
         block.equation = pyo.Constraint(range(len(self.constraints)))
         for j, c in enumerate(self.constraints):
             block.equation[j] = sub(c.expr)
         block.objective = pyo.Objective(expr=0.0)
         self.block = block
         self.sources = sub.sources
-        self.nlp = PyomoNLP(block)
-        del sub
+        if hessian:
+            from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+            self.nlp = PyomoNLP(block)
+        else:
+            self.nlp = _nlp_class()(block)
         variables = self.nlp.get_pyomo_variables()
         position = {id(v): j for j, v in enumerate(variables)}
         cons = self.nlp.get_pyomo_constraints()
         order = {id(c): j for j, c in enumerate(block.equation.values())}
         #: compiled equation j is the model's constraint self.constraints[self.row_source[j]]
         self.row_source = np.array([order[id(c)] for c in cons], dtype=int)
-        columns = [block.parameter[k] for k in range(len(self.sources))]
+        columns = sub.columns
         #: NLP positions of the parameter columns (in the order of ``sources``)
         self.parameter_index = np.array([position[id(c)] for c in columns if id(c) in position],
                                         dtype=int)
@@ -254,3 +319,67 @@ class _Bounded:
         if not self._exact_hessian:
             raise NotImplementedError("limited-memory Hessian: none evaluated")
         return self._nlp.evaluate_hessian_lag(*args, **kwargs)
+
+
+class FoldedSystem:
+    """The model's active equations compiled with every parameter's value folded in (what
+    Pyomo's NL writer does), valid only while no value changes: the system IPOPT solves
+    with an exact Hessian.
+
+    The Hessian of :class:`CompiledSystem` would carry the parameter columns, and
+    inside the log-sum-exp aggregates every column is coupled with every unknown
+    of its sum: at 30 x 20 its sparsity alone is 50 million non-zeros (390
+    thousand here). Exact-Hessian IPOPT calls (cold starts) therefore compile this
+    one, once per set of parameter values; warm solves (Newton, IPOPT with a
+    limited-memory Hessian) never need it. Same interface as :class:`CompiledSystem`.
+    """
+
+    hessian = True
+
+    def __init__(self, m: pyo.Block):
+        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+        self.model = m
+        self.key = signature(m)
+        self.folded = [p for p in m.component_data_objects(pyo.Param, descend_into=True)
+                       if p.parent_component().mutable] + [
+            v for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
+        self.folded_values = self._values()
+        obj = pyo.Objective(expr=0.0)
+        m.add_component("_cge_objective", obj)
+        try:
+            self.nlp = PyomoNLP(m)
+        finally:
+            m.del_component(obj)
+        self.variables = self.nlp.get_pyomo_variables()
+        self.free = np.arange(len(self.variables))
+        self._lb = np.array(self.nlp.primals_lb(), dtype=float)
+        self._ub = np.array(self.nlp.primals_ub(), dtype=float)
+        self._x0 = np.array(self.nlp.init_primals(), dtype=float)
+
+    def _values(self) -> np.ndarray:
+        return np.array([x.value if x.value is not None else np.nan for x in self.folded],
+                        dtype=float)
+
+    def valid(self) -> bool:
+        """Same structure, and the same value of every parameter and fixed variable."""
+        return signature(self.model) == self.key and np.array_equal(
+            self._values(), self.folded_values, equal_nan=True)
+
+    def update(self) -> None:
+        inf = np.inf
+        x, lb, ub = self._x0, self._lb, self._ub
+        for j, v in enumerate(self.variables):
+            x[j] = v.value if v.value is not None else 0.0
+            lo, hi = v.lb, v.ub
+            lb[j] = -inf if lo is None else lo
+            ub[j] = inf if hi is None else hi
+        self.nlp.set_primals(x)
+
+    problem_nlp = CompiledSystem.problem_nlp
+    residuals = CompiledSystem.residuals
+    start = CompiledSystem.start
+    bounds = CompiledSystem.bounds
+    jacobian = CompiledSystem.jacobian
+    load = CompiledSystem.load
+    check_structure = CompiledSystem.check_structure

@@ -68,12 +68,17 @@ class Equilibrium:
         Trade values and cutoffs as unknowns with their own equations (``True``) or as
         closed-form Expressions of the aggregates (``False``); default
         :data:`cge.model.ROUTE_UNKNOWNS` (see :func:`cge.model.build_model`).
+    newton:
+        Solve warm starts (homotopy steps of a shock) near a solution with the chord
+        Newton method of :mod:`cge.newton` first, IPOPT only if it gives up
+        (default); ``False``: IPOPT always (cyipopt only; the ``ipopt`` executable
+        always runs IPOPT).
     """
 
     def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
                  min_step: float = 1e-3, time_limit: float | None = None,
                  small_open_economy: str | None = None, progress=None,
-                 route_unknowns: bool | None = None):
+                 route_unknowns: bool | None = None, newton: bool = True):
         if isinstance(primitives, (str, Path)):
             primitives = Primitives.from_file(primitives)
         elif isinstance(primitives, Mapping):
@@ -94,6 +99,7 @@ class Equilibrium:
         self.small_open_economy = small_open_economy
         self._deadline = None
         self.progress = progress
+        self.newton = bool(newton)
         t0 = time.perf_counter()
         self.model = build_model(primitives, route_unknowns=route_unknowns)
         self._route_unknowns = any(self.model.sector[s].route_unknowns for s in self.model.sectors)
@@ -228,7 +234,7 @@ class Equilibrium:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
-                          cache=self._compiled)
+                          cache=self._compiled, newton=warm and self.newton)
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -447,7 +453,9 @@ class Equilibrium:
                 path.record(lam)
                 if self.progress:
                     self.progress(lam, stats)
-                step = min(next_step(step, stats.iterations), 1.0)
+                # a Newton solve's effort is its factorisations (its back-solves are cheap)
+                effort = stats.factorizations if stats.method == "newton" else stats.iterations
+                step = min(next_step(step, effort), 1.0)
                 predict, failed = True, 0
             elif predicted:
                 # retry the same step from the last solution (the prediction may mislead)

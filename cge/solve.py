@@ -48,10 +48,32 @@ class SolveStats:
     max_residual: float
     success: bool
     options: dict = field(default_factory=dict)
-    #: whether this call compiled the equation system into a new NLP
-    compiled: bool = False
+    #: how many equation systems this call compiled into a new NLP (0: it re-used them)
+    compiled: int = 0
     #: CPU seconds of the IPOPT call itself (steadier than ``ipopt_time`` on a busy machine)
     ipopt_cpu_time: float = 0.0
+    #: which numerical method produced the result: ``"ipopt"``, ``"newton"`` (the chord
+    #: Newton method of :mod:`cge.newton`, warm solves) or ``"none"`` (the start solved
+    #: the system)
+    method: str = "ipopt"
+    #: wall and CPU seconds of the Newton method (also when it gave up and IPOPT ran)
+    newton_time: float = 0.0
+    newton_cpu_time: float = 0.0
+    #: factorisations of the Jacobian and back-solves of the Newton method
+    factorizations: int = 0
+    newton_steps: int = 0
+    #: why the Newton method gave up (IPOPT then ran from the same start); empty if it
+    #: converged or did not run
+    newton_failure: str = ""
+
+    @property
+    def solver_time(self) -> float:
+        """Seconds of the numerical solvers themselves (IPOPT's and Newton's own time)."""
+        return self.ipopt_time + self.newton_time
+
+    @property
+    def solver_cpu_time(self) -> float:
+        return self.ipopt_cpu_time + self.newton_cpu_time
 
 
 @dataclass
@@ -320,7 +342,8 @@ NEAR_SOLUTION = 0.5
 
 def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = None,
               tee: bool = False, *, structure_check: bool = False,
-              near_solution_options: dict | None = None, cache: dict | None = None) -> SolveStats:
+              near_solution_options: dict | None = None, cache: dict | None = None,
+              newton: bool = False) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
@@ -331,7 +354,10 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     largest residual is below :data:`NEAR_SOLUTION`; ``SolveStats.options``
     records what was passed. ``cache`` (a dict the caller keeps between calls) holds
     the compiled system of each structure (cyipopt only; without it every call
-    compiles the model anew).
+    compiles the model anew). With ``newton`` (a warm start: a shock or homotopy
+    step) a start near a solution is first solved by the chord Newton method of
+    :mod:`cge.newton`; IPOPT runs from the same start if it gives up
+    (``SolveStats.method`` says which method's result it is).
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -342,7 +368,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     solver = solver or default_solver()
     if solver == "cyipopt":
         configure_pynumero()
-        return _run_cyipopt(m, opts, structure_check, near_solution_options, cache)
+        return _run_cyipopt(m, opts, structure_check, near_solution_options, cache, newton)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -350,30 +376,42 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     raise ValueError(f"unknown solver {solver!r}; use 'cyipopt' or 'ipopt'")
 
 
+def _cached(cache: dict | None, key, kind: str, build):
+    """The compiled system of ``kind`` for structure ``key`` from ``cache`` (built with
+    ``build()`` when missing or no longer valid); returns ``(system, compiled)``."""
+    entry = cache.get(key) if cache is not None else None
+    system = entry.get(kind) if entry is not None else None
+    if system is not None and system.valid():
+        return system, False
+    system = build()
+    if cache is not None:
+        if entry is None:
+            while len(cache) >= COMPILED_KEPT:
+                cache.pop(next(iter(cache)))
+            entry = cache[key] = {}
+        entry[kind] = system
+    return system, True
+
+
 def _run_cyipopt(m, opts, structure_check: bool = False,
                  near_solution_options: dict | None = None,
-                 cache: dict | None = None) -> SolveStats:
-    """IPOPT through cyipopt on the compiled system (:class:`cge.compiled.CompiledSystem`,
-    kept in ``cache`` between calls and compiled again only when the model changed).
+                 cache: dict | None = None, newton: bool = False) -> SolveStats:
+    """IPOPT through cyipopt (or, for a warm start, the Newton method of :mod:`cge.newton`)
+    on the compiled system (:class:`cge.compiled.CompiledSystem`, kept in ``cache``
+    between calls and compiled again only when the model's structure changed).
 
     IPOPT is not called when the start already solves the system (largest
     residual within ``constr_viol_tol`` and ``tol``): a calibrated benchmark
-    replicates without a factorisation."""
+    replicates without a factorisation. IPOPT with an exact Hessian solves the
+    :class:`cge.compiled.FoldedSystem` (compiled per set of parameter values)."""
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
-    from .compiled import CompiledSystem, signature
+    from .compiled import CompiledSystem, FoldedSystem, signature
 
     t0 = time.perf_counter()
     key = signature(m)
-    system = cache.get(key) if cache is not None else None
-    compiled = system is None or not system.valid()
-    if compiled:
-        system = CompiledSystem(m)
-        if cache is not None:
-            cache.pop(key, None)
-            while len(cache) >= COMPILED_KEPT:
-                cache.pop(next(iter(cache)))
-            cache[key] = system
+    system, compiled = _cached(cache, key, "parametric", lambda: CompiledSystem(
+        m, hessian=key[2] <= HESSIAN_MAX_EQUATIONS))
     system.update()
     if structure_check:
         system.check_structure()
@@ -390,7 +428,25 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         return SolveStats("cyipopt", "solve_succeeded",
                           f"the start solves the system (largest residual {start_residual:.2e}): "
                           "IPOPT not called", 0, time.perf_counter() - t0, 0.0, start_residual,
-                          True, dict(opts), compiled=compiled)
+                          True, dict(opts), compiled=compiled, method="none")
+    note = {}
+    if newton and start_residual < NEAR_SOLUTION:
+        from . import newton as newton_method
+
+        limit = opts.get("max_wall_time")
+        res = newton_method.solve(system, solved_tol, polish_below=POLISH_BELOW,
+                                  deadline=t0 + float(limit) if limit is not None else None)
+        note = dict(newton_time=res.time, newton_cpu_time=res.cpu_time,
+                    factorizations=res.factorizations, newton_steps=res.steps)
+        if res.converged:
+            system.load(res.x)
+            success = res.max_residual <= RESIDUAL_TOL
+            return SolveStats("cyipopt", "solve_succeeded" if success else "newton_inaccurate",
+                              f"Newton: {res.steps} steps, {res.factorizations} factorisations, "
+                              f"largest residual {res.max_residual:.2e}", res.steps,
+                              time.perf_counter() - t0 - res.time, 0.0, res.max_residual,
+                              success, dict(opts), compiled=compiled, method="newton", **note)
+        note["newton_failure"] = res.reason
     if near_solution_options and start_residual < NEAR_SOLUTION:
         opts = {**near_solution_options, **opts}
     iterations = [0]
@@ -401,6 +457,11 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         return True
 
     exact = opts.get("hessian_approximation", "exact") != "limited-memory"
+    if exact and not system.hessian:  # too large a Hessian with the parameter columns
+        folded, again = _cached(cache, key, "folded", lambda: FoldedSystem(m))
+        compiled = int(compiled) + int(again)
+        folded.update()
+        system = folded
     nlp = system.problem_nlp(exact_hessian=exact)
     problem = CyIpoptNLP(nlp, intermediate_callback=count)
     for key_, val in opts.items():
@@ -411,6 +472,8 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     system.load(x)
     status_code = int(info["status"])
     message = info["status_msg"].decode() if isinstance(info["status_msg"], bytes) else str(info["status_msg"])
+    if note.get("newton_failure"):
+        message += f" (the Newton method gave up first: {note['newton_failure']})"
     g = system.residuals()
     maxres = float(np.abs(g).max()) if g.size else 0.0
     if not np.isfinite(maxres):
@@ -418,9 +481,10 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     if status_code in (0, 1) and POLISH_BELOW < maxres <= RESIDUAL_TOL:
         maxres = _polish(system, x, g, maxres)
     success = status_code in (0, 1) and maxres <= RESIDUAL_TOL
+    setup = t1 - t0 - note.get("newton_time", 0.0)
     return SolveStats("cyipopt", _STATUS.get(status_code, str(status_code)), message,
-                      iterations[0], t1 - t0, t2 - t1, maxres, success, dict(opts),
-                      compiled=compiled, ipopt_cpu_time=c2 - c1)
+                      iterations[0], setup, t2 - t1, maxres, success, dict(opts),
+                      compiled=compiled, ipopt_cpu_time=c2 - c1, **note)
 
 
 #: A converged point whose largest residual is above this gets one Newton step on the
@@ -461,6 +525,13 @@ def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
     system.load(x_new)
     return new
 
+
+#: Systems with at most this many equations are compiled with a Hessian that includes the
+#: parameter columns (:class:`cge.compiled.CompiledSystem`); larger ones solve
+#: exact-Hessian IPOPT calls on a :class:`cge.compiled.FoldedSystem` compiled per set of
+#: parameter values (a 10 x 10 economy, 730 equations: 1.1 million Hessian non-zeros
+#: with the columns, 25 thousand without).
+HESSIAN_MAX_EQUATIONS = 500
 
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the
 #: small-open-economy closure's); older ones are dropped.
