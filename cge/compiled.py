@@ -36,6 +36,11 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
+from pyomo.core.expr.relational_expr import EqualityExpression
+from pyomo.core.expr.numeric_expr import (
+    DivisionExpression, MonomialTermExpression, NegationExpression, ProductExpression,
+    SumExpression, UnaryFunctionExpression,
+)
 
 __all__ = ["CompiledSystem", "FoldedSystem", "signature"]
 
@@ -49,30 +54,89 @@ def signature(m: pyo.Block) -> tuple:
     return hash(cons), hash(fixed), len(cons)
 
 
-class _Substitution:
-    """Copies expressions with every mutable parameter and fixed variable replaced by a
-    variable of ``block`` (its parameter column); subtrees that read none are shared,
-    not copied, and so are named Expressions that read none."""
+class _Affine:
+    """An expression being collected as ``const + sum(coef * var) + sum(mult * atom)``."""
 
-    def __init__(self, block: pyo.Block, capacity: int):
+    __slots__ = ("const", "variables", "atoms")
+
+    def __init__(self):
+        self.const = 0.0
+        self.variables: dict[int, list] = {}
+        self.atoms: dict[int, float] = {}
+
+
+class _Substitution:
+    r"""Copies expressions so that parameters enter as parameter columns.
+
+    The parameter-only part of every affine argument of a nonlinear function
+    (``exp(a + b x)``: the logarithms of trade costs, tariffs, fixed costs and
+    preference weights in a route's trade value) and of every parameter-only
+    subexpression becomes *one* column, whatever the number of parameters in
+    it, and identical parts share a column: inside the log-sum-exp aggregates
+    every column is coupled with every unknown of its sum, so that a column per
+    parameter would multiply the work of loading the NLP (and the Hessian's
+    sparsity). A column's value is a linear combination of *atoms* (a
+    parameter, its logarithm, :math:`\ln(1+t)` of a rate, or any other
+    parameter-only expression), computed with numpy at every update
+    (:meth:`values`). What reads parameters non-affinely (a parameter times an
+    unknown) gets a column per parameter. Subtrees that read no parameter are
+    shared, not copied, and so are named Expressions that read none.
+    """
+
+    CHUNK = 4096
+
+    def __init__(self, block: pyo.Block):
         self.block = block
-        block.parameter = pyo.Var(range(capacity), doc="parameter columns")
         block.named = pyo.Expression(pyo.Any, doc="named Expressions reading parameters")
-        self._free = iter(block.parameter.values())
-        #: the ParamData / fixed VarData behind each parameter column, in order
-        self.sources: list = []
+        self._chunks = 0
+        self._free = iter(())
+        #: the ParamData / fixed VarData read, in order (the leaves of the atoms)
+        self.leaves: list = []
+        self._leaf: dict[int, int] = {}
+        #: atoms: (kind, leaf index or expression); kinds "value", "log", "log1p", "expr"
+        self.atoms: list[tuple[str, object]] = []
+        self._atom: dict[tuple, int] = {}
+        #: columns: their variables and their rows {atom: multiplier}
         self.columns: list = []
-        self._leaf: dict[int, object] = {}
+        self.rows: list[dict[int, float]] = []
+        self._column_of: dict[tuple, object] = {}
         self._named: dict[int, object] = {}
         self._kind: dict[type, int] = {}
 
-    def _column(self, leaf):
-        col = self._leaf.get(id(leaf))
+    # ---------------------------------------------------------------- registry
+    def _new_variable(self):
+        try:
+            return next(self._free)
+        except StopIteration:
+            comp = pyo.Var(range(self.CHUNK), doc="parameter columns")
+            self.block.add_component(f"parameter_{self._chunks}", comp)
+            self._chunks += 1
+            self._free = iter(comp.values())
+            return next(self._free)
+
+    def _leaf_index(self, leaf) -> int:
+        j = self._leaf.get(id(leaf))
+        if j is None:
+            j = self._leaf[id(leaf)] = len(self.leaves)
+            self.leaves.append(leaf)
+        return j
+
+    def _atom_index(self, kind: str, obj) -> int:
+        ref = self._leaf_index(obj) if kind != "expr" else obj
+        key = (kind, ref if kind != "expr" else id(obj))
+        j = self._atom.get(key)
+        if j is None:
+            j = self._atom[key] = len(self.atoms)
+            self.atoms.append((kind, ref))
+        return j
+
+    def _column(self, atoms: dict[int, float]):
+        key = tuple(sorted(atoms.items()))
+        col = self._column_of.get(key)
         if col is None:
-            col = next(self._free)
-            self.sources.append(leaf)
+            col = self._column_of[key] = self._new_variable()
             self.columns.append(col)
-            self._leaf[id(leaf)] = col
+            self.rows.append(dict(atoms))
         return col
 
     def _classify(self, e) -> int:
@@ -85,6 +149,117 @@ class _Substitution:
         self._kind[e.__class__] = kind
         return kind
 
+    # ------------------------------------------------------------- affine parts
+    def _parameter_atom(self, e) -> int:
+        """The atom of a parameter-only expression ``e`` (recognised forms: ``p``,
+        ``log(p)``, ``log(1 + p)``; anything else is evaluated as an expression)."""
+        cls = e.__class__
+        kind = self._kind.get(cls) if cls not in native_types else None
+        if kind is None and cls not in native_types:
+            kind = self._classify(e)
+        if kind == _PARAM or kind == _VAR:
+            return self._atom_index("value", e)
+        if isinstance(e, UnaryFunctionExpression) and e.getname() == "log":
+            (arg,) = e.args
+            akind = self._kind.get(arg.__class__) if arg.__class__ not in native_types else None
+            if akind is None and arg.__class__ not in native_types:
+                akind = self._classify(arg)
+            if akind == _PARAM:
+                return self._atom_index("log", arg)
+            if isinstance(arg, SumExpression) and arg.nargs() == 2:
+                a, b = arg.args
+                if a.__class__ in native_types and a == 1 and not b.__class__ in native_types \
+                        and self._kind.get(b.__class__) == _PARAM:
+                    return self._atom_index("log1p", b)
+        return self._atom_index("expr", e)
+
+    def _affine(self, e, k: float, acc: _Affine) -> bool:
+        """Add ``k * e`` to ``acc`` if ``e`` is affine in the unknowns with parameter-only
+        parts; False (``acc`` then undefined) if it is not."""
+        cls = e.__class__
+        if cls in native_types:
+            acc.const += k * e
+            return True
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(e)
+        if kind == _VAR:
+            if e.fixed:
+                j = self._atom_index("value", e)
+                acc.atoms[j] = acc.atoms.get(j, 0.0) + k
+            else:
+                entry = acc.variables.get(id(e))
+                if entry is None:
+                    acc.variables[id(e)] = [e, k]
+                else:
+                    entry[1] += k
+            return True
+        if kind == _PARAM:
+            j = self._atom_index("value", e)
+            acc.atoms[j] = acc.atoms.get(j, 0.0) + k
+            return True
+        if kind == _OTHER:
+            acc.const += k * pyo.value(e)
+            return True
+        if kind == _NAMED:
+            return self._affine(e.expr, k, acc)
+        if isinstance(e, SumExpression):
+            return all(self._affine(a, k, acc) for a in e.args)
+        if isinstance(e, MonomialTermExpression):
+            coef, var = e.args
+            if coef.__class__ in native_types:
+                return self._affine(var, k * coef, acc)
+            return False
+        if isinstance(e, NegationExpression):
+            return self._affine(e.args[0], -k, acc)
+        if isinstance(e, ProductExpression):
+            a, b = e.args
+            if a.__class__ in native_types:
+                return self._affine(b, k * a, acc)
+            if b.__class__ in native_types:
+                return self._affine(a, k * b, acc)
+        elif isinstance(e, DivisionExpression):
+            a, b = e.args
+            if b.__class__ in native_types:
+                return self._affine(a, k / b, acc)
+        if not e.is_potentially_variable():
+            j = self._parameter_atom(e)
+            acc.atoms[j] = acc.atoms.get(j, 0.0) + k
+            return True
+        return False
+
+    def _linearised(self, e):
+        """``e`` with its parameter-only part as one column, if ``e`` is affine and reads
+        parameters; else ``e`` copied node by node."""
+        acc = _Affine()
+        if not self._affine(e, 1.0, acc) or not any(acc.atoms.values()):
+            kind = self._kind.get(e.__class__)
+            return self._copy(e) if kind == _NODE else self(e)
+        atoms = {j: m for j, m in acc.atoms.items() if m != 0.0}
+        # a column stands for the combination scaled to a first multiplier of one, so
+        # that proportional combinations (a route's trade cost in its trade value and in
+        # its price-index term) share it
+        first = atoms[min(atoms)]
+        col = self._column({j: m / first for j, m in atoms.items()})
+        terms = [col if first == 1.0 else MonomialTermExpression((first, col))]
+        for var, coef in acc.variables.values():
+            if coef == 1.0:
+                terms.append(var)
+            elif coef != 0.0:
+                terms.append(MonomialTermExpression((coef, var)))
+        if acc.const != 0.0:
+            terms.append(acc.const)
+        return terms[0] if len(terms) == 1 else SumExpression(terms)
+
+    # ---------------------------------------------------------------- copying
+    def _copy(self, e):
+        args = e.args
+        new = [self(a) for a in args]
+        for a, b in zip(new, args):
+            if a is not b:
+                return e.create_node_with_local_data(new)
+        return e
+
     def __call__(self, e):
         cls = e.__class__
         if cls in native_types:
@@ -93,16 +268,17 @@ class _Substitution:
         if kind is None:
             kind = self._classify(e)
         if kind == _NODE:
-            args = e.args
-            new = [self(a) for a in args]
-            for a, b in zip(new, args):
-                if a is not b:
-                    return e.create_node_with_local_data(new)
-            return e
+            if not e.is_potentially_variable():
+                return e if e.is_constant() else self._linearised(e)
+            if isinstance(e, UnaryFunctionExpression):
+                (arg,) = e.args
+                new = self._linearised(arg) if arg.__class__ not in native_types else arg
+                return e if new is arg else e.create_node_with_local_data([new])
+            return self._copy(e)
         if kind == _PARAM:  # a mutable ParamData (immutable ones are numbers)
-            return self._column(e)
+            return self._column({self._atom_index("value", e): 1.0})
         if kind == _VAR:
-            return self._column(e) if e.fixed else e
+            return self._column({self._atom_index("value", e): 1.0}) if e.fixed else e
         if kind == _NAMED:
             done = self._named.get(id(e))
             if done is None:
@@ -118,8 +294,72 @@ class _Substitution:
             return done
         return e
 
+    def side(self, e):
+        """A side of an equation: linearised as a whole when affine."""
+        if e.__class__ in native_types:
+            return e
+        return self._linearised(e)
+
 
 _NODE, _PARAM, _VAR, _NAMED, _OTHER = range(5)
+
+
+class _ColumnValues:
+    """The values of the parameter columns: ``rows @ atoms`` (numpy)."""
+
+    def __init__(self, sub: _Substitution, keep: np.ndarray):
+        from scipy.sparse import csr_matrix
+
+        self.leaves = sub.leaves
+        kinds = [k for k, _ in sub.atoms]
+        refs = [r for _, r in sub.atoms]
+        pick = lambda kind: np.array([j for j, k in enumerate(kinds) if k == kind], dtype=int)
+        self.n_atoms = len(kinds)
+        self.value_at, self.log_at, self.log1p_at = pick("value"), pick("log"), pick("log1p")
+        self.value_leaf = np.array([refs[j] for j in self.value_at], dtype=int)
+        self.log_leaf = np.array([refs[j] for j in self.log_at], dtype=int)
+        self.log1p_leaf = np.array([refs[j] for j in self.log1p_at], dtype=int)
+        self.expr_at = pick("expr")
+        self.expressions = [refs[j] for j in self.expr_at]
+        rows = [sub.rows[c] for c in keep]
+        indptr = np.cumsum([0] + [len(r) for r in rows])
+        self.matrix = csr_matrix(
+            (np.array([m for r in rows for m in r.values()], dtype=float),
+             np.array([j for r in rows for j in r], dtype=int), indptr),
+            shape=(len(rows), self.n_atoms))
+        self.rows = rows
+        self.atoms = sub.atoms
+
+    def leaf_values(self) -> np.ndarray:
+        vals = [p.value for p in self.leaves]
+        try:
+            return np.array(vals, dtype=float)
+        except TypeError:  # a parameter without a value
+            return np.array([np.nan if v is None else v for v in vals], dtype=float)
+
+    def __call__(self) -> np.ndarray:
+        leaf = self.leaf_values()
+        atoms = np.empty(self.n_atoms)
+        with np.errstate(all="ignore"):
+            atoms[self.value_at] = leaf[self.value_leaf]
+            atoms[self.log_at] = np.log(leaf[self.log_leaf])
+            atoms[self.log1p_at] = np.log(1.0 + leaf[self.log1p_leaf])
+            for j, e in zip(self.expr_at, self.expressions):
+                try:
+                    atoms[j] = pyo.value(e)
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    atoms[j] = np.nan
+            return self.matrix @ atoms
+
+    def describe(self, column: int) -> str:
+        """The parameters behind column ``column`` (for an error message)."""
+        names = []
+        for j in self.rows[column]:
+            kind, ref = self.atoms[j]
+            names.append(str(ref) if kind == "expr" else
+                         f"{'' if kind == 'value' else kind}({self.leaves[ref].name})"
+                         if kind != "value" else self.leaves[ref].name)
+        return " + ".join(names)
 
 
 class _NoHessian:
@@ -182,16 +422,17 @@ class CompiledSystem:
         self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
                                                          descend_into=True))
         block = pyo.ConcreteModel(name=f"{m.name} (compiled)")
-        capacity = sum(1 for p in m.component_data_objects(pyo.Param, descend_into=True)
-                       if p.parent_component().mutable) + sum(
-            1 for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed)
-        sub = _Substitution(block, capacity)
+        sub = _Substitution(block)
         block.equation = pyo.Constraint(range(len(self.constraints)))
         for j, c in enumerate(self.constraints):
-            block.equation[j] = sub(c.expr)
+            expr = c.expr
+            if c.equality and isinstance(expr, EqualityExpression):
+                lhs, rhs = expr.args
+                block.equation[j] = sub.side(lhs) == sub.side(rhs)
+            else:
+                block.equation[j] = sub(expr)
         block.objective = pyo.Objective(expr=0.0)
         self.block = block
-        self.sources = sub.sources
         if hessian:
             from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
@@ -204,12 +445,13 @@ class CompiledSystem:
         order = {id(c): j for j, c in enumerate(block.equation.values())}
         #: compiled equation j is the model's constraint self.constraints[self.row_source[j]]
         self.row_source = np.array([order[id(c)] for c in cons], dtype=int)
-        columns = sub.columns
-        #: NLP positions of the parameter columns (in the order of ``sources``)
-        self.parameter_index = np.array([position[id(c)] for c in columns if id(c) in position],
-                                        dtype=int)
-        # a parameter that a simplification dropped from every equation has no column
-        self.sources = [s for s, c in zip(self.sources, columns) if id(c) in position]
+        # a column that a simplification dropped from every equation has no position
+        keep = np.array([c for c, col in enumerate(sub.columns) if id(col) in position], dtype=int)
+        #: NLP positions of the parameter columns
+        self.parameter_index = np.array([position[id(sub.columns[c])] for c in keep], dtype=int)
+        self.column_values = _ColumnValues(sub, keep)
+        #: the parameters and fixed variables the equations read
+        self.sources = sub.leaves
         is_param = np.zeros(len(variables), dtype=bool)
         is_param[self.parameter_index] = True
         #: NLP positions of the model's free variables (the unknowns)
@@ -222,7 +464,8 @@ class CompiledSystem:
 
     @property
     def n_parameters(self) -> int:
-        return len(self.sources)
+        """Number of parameter columns."""
+        return len(self.parameter_index)
 
     def valid(self) -> bool:
         """Whether the model is still the structure compiled (values never matter)."""
@@ -230,12 +473,8 @@ class CompiledSystem:
 
     # ------------------------------------------------------------ model -> NLP
     def parameter_values(self) -> np.ndarray:
-        """Current values of the parameters (and fixed variables) behind the columns."""
-        vals = [p.value for p in self.sources]
-        try:
-            return np.array(vals, dtype=float)
-        except TypeError:  # a parameter without a value
-            return np.array([np.nan if v is None else v for v in vals], dtype=float)
+        """Current values of the parameter columns."""
+        return self.column_values()
 
     def update(self) -> None:
         """Copy the current variable values and bounds, and the parameters' values, into
@@ -255,8 +494,9 @@ class CompiledSystem:
         if bad.any():
             from .errors import InputError
 
-            names = [self.sources[j].name for j in np.flatnonzero(bad)[:10]]
-            raise InputError(f"parameters without a finite value in the equations: {names}")
+            names = [self.column_values.describe(j) for j in np.flatnonzero(bad)[:5]]
+            raise InputError("parameters whose values the equations cannot use (not finite, "
+                             f"or the logarithm of a non-positive value): {'; '.join(names)}")
         idx = self.parameter_index
         x[idx] = lb[idx] = ub[idx] = p
         self.nlp.set_primals(x)

@@ -393,6 +393,20 @@ def _cached(cache: dict | None, key, kind: str, build):
     return system, True
 
 
+def _compile(m: pyo.Block, n_equations: int):
+    """The compiled system of ``m``: parameter columns (compiled once per structure,
+    :class:`cge.compiled.CompiledSystem`) unless loading it would cost too much
+    (:data:`PARAMETRIC_MAX_WORK`); then values folded in (compiled per set of
+    parameter values, :class:`cge.compiled.FoldedSystem`)."""
+    from .compiled import CompiledSystem, FoldedSystem
+
+    parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
+                     if c.mutable)
+    if n_equations * (n_equations + parameters) > PARAMETRIC_MAX_WORK:
+        return FoldedSystem(m)
+    return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
+
+
 def _run_cyipopt(m, opts, structure_check: bool = False,
                  near_solution_options: dict | None = None,
                  cache: dict | None = None, newton: bool = False) -> SolveStats:
@@ -406,12 +420,11 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     :class:`cge.compiled.FoldedSystem` (compiled per set of parameter values)."""
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
-    from .compiled import CompiledSystem, FoldedSystem, signature
+    from .compiled import FoldedSystem, signature
 
     t0 = time.perf_counter()
     key = signature(m)
-    system, compiled = _cached(cache, key, "parametric", lambda: CompiledSystem(
-        m, hessian=key[2] <= HESSIAN_MAX_EQUATIONS))
+    system, compiled = _cached(cache, key, "system", lambda: _compile(m, key[2]))
     system.update()
     if structure_check:
         system.check_structure()
@@ -532,6 +545,15 @@ def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
 #: parameter values (a 10 x 10 economy, 730 equations: 1.1 million Hessian non-zeros
 #: with the columns, 25 thousand without).
 HESSIAN_MAX_EQUATIONS = 500
+
+#: Largest (equations x (equations + mutable parameters)) compiled with parameter columns.
+#: Loading a compiled NLP (the AMPL Solver Library's reader) costs about 12 ns per
+#: equation and variable, and the columns (about one per parameter) are most of the
+#: variables: 4,290 equations and 105 thousand columns at 30 x 20 load in 5.6 s, where
+#: the folded system (4,290 variables) loads in 0.35 s. Above this the system is
+#: compiled with the values folded in, once per set of values (the Newton method
+#: still solves warm starts).
+PARAMETRIC_MAX_WORK = 1.0e9
 
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the
 #: small-open-economy closure's); older ones are dropped.
