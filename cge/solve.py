@@ -447,8 +447,11 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         from . import newton as newton_method
 
         limit = opts.get("max_wall_time")
+        # IPOPT's iteration limit bounds the Newton steps too (options ask for a bounded effort)
         res = newton_method.solve(system, solved_tol, polish_below=POLISH_BELOW,
-                                  deadline=t0 + float(limit) if limit is not None else None)
+                                  deadline=t0 + float(limit) if limit is not None else None,
+                                  max_steps=min(newton_method.MAX_STEPS,
+                                                int(opts.get("max_iter", newton_method.MAX_STEPS))))
         note = dict(newton_time=res.time, newton_cpu_time=res.cpu_time,
                     factorizations=res.factorizations, newton_steps=res.steps)
         if res.converged:
