@@ -81,16 +81,20 @@ class NewtonResult:
 
 
 def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
-          deadline: float | None = None, max_steps: int = MAX_STEPS,
-          max_factorizations: int = MAX_FACTORIZATIONS) -> NewtonResult:
+          deadline: float | None = None, max_steps: int | None = None,
+          max_factorizations: int | None = None) -> NewtonResult:
     """Solve the compiled system from its current start (:meth:`CompiledSystem.update`).
 
     Returns a :class:`NewtonResult`; the model is not touched (the caller loads
-    ``x`` on convergence). ``deadline`` is a :func:`time.perf_counter` value.
+    ``x`` on convergence). ``deadline`` is a :func:`time.perf_counter` value;
+    ``max_steps`` and ``max_factorizations`` default to :data:`MAX_STEPS` and
+    :data:`MAX_FACTORIZATIONS`.
     """
     from scipy.sparse.linalg import splu
 
     t0, c0 = time.perf_counter(), time.process_time()
+    max_steps = MAX_STEPS if max_steps is None else max_steps
+    max_factorizations = MAX_FACTORIZATIONS if max_factorizations is None else max_factorizations
     nlp, free = system.nlp, system.free
     lb, ub = system.bounds()
     counts = {"evaluations": 0}
