@@ -26,7 +26,7 @@ from .closure import apply_small_open_economy
 from .continuation import Path as SolutionPath, explain, interpolate, next_step
 from .deficits import describe as describe_deficits, hold_deficits
 from .errors import InputError, SolveError
-from .model import build_model, initialize_guess, set_parameters
+from .model import build_model, index_parameters, initialize_guess, set_parameters
 from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 from .results import Results, extract
@@ -103,6 +103,7 @@ class Equilibrium:
         t0 = time.perf_counter()
         self.model = build_model(primitives, route_unknowns=route_unknowns)
         self._route_unknowns = any(self.model.sector[s].route_unknowns for s in self.model.sectors)
+        index_parameters(self.model, primitives)  # so that a shock writes its values at once
         self.build_time = time.perf_counter() - t0
         initialize_guess(self.model, primitives)
         self.solved = False

@@ -550,6 +550,15 @@ def _current(datas: list) -> np.ndarray:
 _SIGN_STRUCTURAL = ("factor_share", "input_share", "agent_beta")
 
 
+def index_parameters(m: pyo.ConcreteModel, prim: Primitives) -> _ParameterMap:
+    """Where the model's parameters sit in ``prim``'s arrays (found once per model, then
+    kept on it; :func:`set_parameters`)."""
+    pmap = getattr(m, "_cge_parameter_map", None)
+    if pmap is None:
+        pmap = m._cge_parameter_map = _ParameterMap(m, prim)
+    return pmap
+
+
 def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     """Write the (non-structural) parameter arrays of ``prim`` into the model.
 
@@ -560,9 +569,7 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     switched on or off, a share switched between zero and positive,
     sigma/k/delta changed).
     """
-    pmap = getattr(m, "_cge_parameter_map", None)
-    if pmap is None:
-        pmap = m._cge_parameter_map = _ParameterMap(m, prim)
+    pmap = index_parameters(m, prim)
     problems = []
     for j, s in enumerate(prim.sectors):
         cfg = m.sector[s].config
