@@ -129,3 +129,17 @@ def test_homotopy_steps_and_a_sequence_of_shocks_agree_with_ipopt(economy):
     assert max_residual(eq.model) <= RESIDUAL_TOL
     _same_tables(i1, n1)
     _same_tables(i2, n2)
+
+
+def test_systems_too_large_for_parameter_columns_fold_the_values_and_use_newton(
+        economy, monkeypatch):
+    """Above cge.solve.PARAMETRIC_MAX_WORK the system is compiled with the values folded
+    in, once per set of values: a shock compiles again, and Newton still solves it."""
+    from cge import solve
+
+    monkeypatch.setattr(solve, "PARAMETRIC_MAX_WORK", 0)
+    eq, res = _shocked(economy)
+    assert eq.last_stats.method == "newton" and eq.last_stats.compiled
+    monkeypatch.undo()
+    _, ref = _shocked(economy, newton=False)
+    _same_tables(ref, res)
