@@ -102,6 +102,7 @@ class _Substitution:
         self._column_of: dict[tuple, object] = {}
         self._named: dict[int, object] = {}
         self._kind: dict[type, int] = {}
+        self._op: dict[type, tuple[int, bool]] = {}
 
     # ---------------------------------------------------------------- registry
     def _new_variable(self):
@@ -173,6 +174,23 @@ class _Substitution:
                     return self._atom_index("log1p", b)
         return self._atom_index("expr", e)
 
+    def _operation(self, e) -> int:
+        """How :meth:`_affine` treats expression nodes of ``e``'s class."""
+        if isinstance(e, MonomialTermExpression):
+            op = _MONOMIAL
+        elif isinstance(e, SumExpression):
+            op = _SUM
+        elif isinstance(e, NegationExpression):
+            op = _NEGATION
+        elif isinstance(e, ProductExpression):
+            op = _PRODUCT
+        elif isinstance(e, DivisionExpression):
+            op = _DIVISION
+        else:
+            op = _FUNCTION
+        self._op[e.__class__] = (op, not e.is_potentially_variable())
+        return self._op[e.__class__]
+
     def _affine(self, e, k: float, acc: _Affine) -> bool:
         """Add ``k * e`` to ``acc`` if ``e`` is affine in the unknowns with parameter-only
         parts; False (``acc`` then undefined) if it is not."""
@@ -183,6 +201,37 @@ class _Substitution:
         kind = self._kind.get(cls)
         if kind is None:
             kind = self._classify(e)
+        if kind == _NODE:
+            op, npv = self._op.get(cls) or self._operation(e)
+            if op == _SUM:
+                affine = self._affine
+                for a in e.args:
+                    if not affine(a, k, acc):
+                        return False
+                return True
+            if op == _MONOMIAL:
+                coef, var = e.args
+                if coef.__class__ in native_types:
+                    return self._affine(var, k * coef, acc)
+                return False
+            if op == _NEGATION:
+                return self._affine(e.args[0], -k, acc)
+            if op == _PRODUCT:
+                a, b = e.args
+                if a.__class__ in native_types:
+                    return self._affine(b, k * a, acc)
+                if b.__class__ in native_types:
+                    return self._affine(a, k * b, acc)
+            elif op == _DIVISION:
+                a, b = e.args
+                if b.__class__ in native_types:
+                    return self._affine(a, k / b, acc)
+            if npv:
+                j = self._parameter_atom(e)
+                atoms = acc.atoms
+                atoms[j] = atoms.get(j, 0.0) + k
+                return True
+            return False
         if kind == _VAR:
             if e.fixed:
                 j = self._atom_index("value", e)
@@ -201,32 +250,7 @@ class _Substitution:
         if kind == _OTHER:
             acc.const += k * pyo.value(e)
             return True
-        if kind == _NAMED:
-            return self._affine(e.expr, k, acc)
-        if isinstance(e, SumExpression):
-            return all(self._affine(a, k, acc) for a in e.args)
-        if isinstance(e, MonomialTermExpression):
-            coef, var = e.args
-            if coef.__class__ in native_types:
-                return self._affine(var, k * coef, acc)
-            return False
-        if isinstance(e, NegationExpression):
-            return self._affine(e.args[0], -k, acc)
-        if isinstance(e, ProductExpression):
-            a, b = e.args
-            if a.__class__ in native_types:
-                return self._affine(b, k * a, acc)
-            if b.__class__ in native_types:
-                return self._affine(a, k * b, acc)
-        elif isinstance(e, DivisionExpression):
-            a, b = e.args
-            if b.__class__ in native_types:
-                return self._affine(a, k / b, acc)
-        if not e.is_potentially_variable():
-            j = self._parameter_atom(e)
-            acc.atoms[j] = acc.atoms.get(j, 0.0) + k
-            return True
-        return False
+        return self._affine(e.expr, k, acc)  # a named expression
 
     def _linearised(self, e):
         """``e`` with its parameter-only part as one column, if ``e`` is affine and reads
@@ -302,6 +326,7 @@ class _Substitution:
 
 
 _NODE, _PARAM, _VAR, _NAMED, _OTHER = range(5)
+_SUM, _MONOMIAL, _NEGATION, _PRODUCT, _DIVISION, _FUNCTION = range(6)
 
 
 class _ColumnValues:
