@@ -454,9 +454,7 @@ class Equilibrium:
                 path.record(lam)
                 if self.progress:
                     self.progress(lam, stats)
-                # a Newton solve's effort is its factorisations (its back-solves are cheap)
-                effort = stats.factorizations if stats.method == "newton" else stats.iterations
-                step = min(next_step(step, effort), 1.0)
+                step = min(next_step(step, stats.effort), 1.0)
                 predict, failed = True, 0
             elif predicted:
                 # retry the same step from the last solution (the prediction may mislead)

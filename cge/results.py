@@ -302,6 +302,7 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     else:
         net_profit = np.zeros(nR)
     profit = np.array([v(blk.profit[r]) for r in R], dtype=float)
+    production_tax = _values(m.production_tax, [(r, s) for r in R])
     columns = {
         "region": R, "sector": s, "market_structure": ms,
         "price_index": np.exp(_values(blk.log_price_index, R)),
@@ -309,8 +310,10 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         "input_demand": np.exp(_values(blk.log_input_demand, R)),
         "output": output,
         "tariff_revenue": _values(blk.tariff_revenue, R),
-        "production_tax": [v(m.production_tax[r, s]) for r in R],
-        "production_tax_revenue": [v(m.production_tax_revenue[r, s]) for r in R],
+        "production_tax": production_tax,
+        # R^P = t^P/(1+t^P) c Y (the model's production_tax_revenue, from arrays)
+        "production_tax_revenue": production_tax / (1 + production_tax) * np.exp(
+            _values(blk.log_input_price, R) + _values(blk.log_input_demand, R)),
         "profit": profit, "net_profit": net_profit,
     }
     if ms == "melitz":
@@ -441,17 +444,18 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         ["destination", "origin", "sector"])
     sectors = pd.concat([t for _, t in tables], ignore_index=True).set_index(["region", "sector"])
 
+    cells = [(r, f) for r in R for f in F]
     factors = pd.DataFrame(
-        [{"region": r, "factor": f, "factor_price": v(m.factor_price[r, f]),
-          "endowment": v(m.endowment[r, f])} for r in R for f in F]
-    ).set_index(["region", "factor"])
+        {"factor_price": np.exp(_values(m.log_factor_price, cells)),  # w = exp(ln w)
+         "endowment": _values(m.endowment, cells)},
+        index=pd.MultiIndex.from_tuples(cells, names=["region", "factor"]))
 
     foreign = routes[routes.index.get_level_values(0) != routes.index.get_level_values(1)]
     exports = foreign.groupby(level="origin")["trade_value"].sum().reindex(R, fill_value=0.0)
     imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
-    regions["income"] = [v(m.income[r]) for r in R]
-    regions["population"] = [v(m.population[r]) for r in R]
+    regions["income"] = np.exp(_values(m.log_income, R))  # I = exp(ln I)
+    regions["population"] = _values(m.population, R)
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)

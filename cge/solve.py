@@ -67,6 +67,13 @@ class SolveStats:
     newton_failure: str = ""
 
     @property
+    def effort(self) -> int:
+        """Factorisations the result cost: IPOPT's iterations (one factorisation of the KKT
+        matrix each) or the Newton method's factorisations (its back-solves are cheap);
+        what the homotopy adapts its step to."""
+        return self.factorizations if self.method == "newton" else self.iterations
+
+    @property
     def solver_time(self) -> float:
         """Seconds of the numerical solvers themselves (IPOPT's and Newton's own time)."""
         return self.ipopt_time + self.newton_time

@@ -118,6 +118,13 @@ def test_results_from_arrays_match_the_expressions():
             assert row["net_profit"] == pytest.approx(pyo.value(blk.net_profit[r]), abs=1e-12 * scale)
             assert row["output"] == pytest.approx(
                 sum(pyo.value(blk.trade_value[n, r]) for n in blk.destinations(r)), rel=1e-12)
+            assert row["production_tax_revenue"] == pytest.approx(
+                pyo.value(m.production_tax_revenue[r, s]), rel=1e-12, abs=1e-15)
+    for r in m.regions:
+        assert res.regions.loc[r, "income"] == pytest.approx(pyo.value(m.income[r]), rel=1e-12)
+        for f in m.factors:
+            assert res.factors.loc[(r, f), "factor_price"] == pytest.approx(
+                pyo.value(m.factor_price[r, f]), rel=1e-12)
 
 
 # ------------------------------------------------------------------ time limit
