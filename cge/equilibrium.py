@@ -6,10 +6,14 @@
 >>> cut.compare(base).welfare                   # doctest: +SKIP
 
 Every solve checks squareness and structural nonsingularity first, starts
-IPOPT from the last solution, steps large shocks in (homotopy on the shocked
+from the last solution, steps large shocks in (homotopy on the shocked
 parameters, halving the step on failure), and afterwards verifies residuals,
-Walras' law and selection on every Melitz route. Failures raise
-:class:`~cge.errors.SolveError` with a :class:`~cge.solve.Diagnosis`.
+Walras' law and selection on every Melitz route. The benchmark is solved by
+IPOPT; a shock's steps, which start near a solution, by the Newton method of
+:mod:`cge.newton` (IPOPT when it gives up). The equations are compiled once per
+model structure (:mod:`cge.compiled`): a shock writes parameter values, never
+a new NLP. Failures raise :class:`~cge.errors.SolveError` with a
+:class:`~cge.solve.Diagnosis`.
 """
 
 from __future__ import annotations
@@ -202,8 +206,9 @@ class Equilibrium:
         return out
 
     def _run(self, warm: bool = False, **extra) -> SolveStats:
-        """One IPOPT call; the structure (square, structurally nonsingular) is checked
-        with it whenever it differs from the last one checked.
+        """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
+        :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
+        checked with it whenever it differs from the last one checked.
 
         Models in the reduced formulation (trade values and cutoffs closed-form
         Expressions, ``route_unknowns=False``) above :data:`LARGE_REDUCED_MODEL`

@@ -5,7 +5,11 @@
   analysis) before every solve; a :class:`~cge.errors.StructureError` names the
   unmatched variables and constraints otherwise.
 * :func:`run_ipopt`: IPOPT through PyNumero's cyipopt interface (default) or an
-  ``ipopt`` executable on ``PATH``, with iteration counts and timings.
+  ``ipopt`` executable on ``PATH``, with iteration counts and timings. Through
+  cyipopt the equations are compiled once per model structure
+  (:mod:`cge.compiled`: parameters enter as columns with equal bounds) and warm
+  starts near a solution are first solved by the Newton method of
+  :mod:`cge.newton` (``SolveStats.method`` says which method's result it is).
 * :func:`residuals`, :func:`walras_residual`, :func:`check_selection`: what is
   verified after every solve, so that no wrong answer passes silently.
 """
