@@ -986,8 +986,28 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
     with_report:
         Also return a :class:`ReadReport`.
 
-    Raises :class:`WorkbookError` naming sheet, account and cell of every problem.
+    Raises :class:`WorkbookError` naming sheet, account and cell of every problem:
+    when a pass fails, every independent problem of the workbook is listed at once
+    (:func:`calibration.diagnose.workbook_problems`), not only that pass's.
     """
+    options = dict(balance=balance, production_taxes=production_taxes, tol=tol,
+                   blank_as_zero=blank_as_zero)
+    try:
+        return _read_workbook(path, with_report=with_report, **options)
+    except WorkbookError as exc:
+        if balance not in (None, "ras", "cross_entropy") or production_taxes not in PRODUCTION_TAXES:
+            raise
+        from .diagnose import workbook_problems
+
+        found = workbook_problems(path, **options)
+        if not found or set(found) <= set(exc.problems):
+            raise
+        raise WorkbookError(found) from None
+
+
+def _read_workbook(path: str | Path, *, balance: str | None, production_taxes: str, tol: float,
+                   blank_as_zero: bool, with_report: bool):
+    """:func:`read_workbook`'s passes, stopping at the first that finds a problem."""
     if balance not in (None, "ras", "cross_entropy"):
         raise InputError(f"balance: expected None, 'ras' or 'cross_entropy', got {balance!r}")
     if production_taxes not in PRODUCTION_TAXES:

@@ -439,16 +439,8 @@ def check(
             from cge.scenario import _calibration
 
             cal = _calibration()
-            try:
-                data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
-            except InputError:  # the reader stops at its first failing pass: list every problem
-                from calibration.diagnose import workbook_problems
-                from calibration.sam import WorkbookError
-
-                found = workbook_problems(p, **options)
-                if not found:
-                    raise
-                raise WorkbookError(found) from None
+            # every independent problem at once (calibration.diagnose)
+            data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
             if hasattr(cal, "check"):
                 cal.check(data)
             prim = _calibrated(cal.calibrate(data))

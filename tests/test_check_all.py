@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from calibration import read_workbook
 from calibration.diagnose import workbook_problems
-from calibration.sam import WorkbookError
+from calibration.checks import TOL
+from calibration.sam import DEFAULT_PRODUCTION_TAXES, WorkbookError, _read_workbook
 from cge.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +58,15 @@ def _check(path: Path) -> str:
 
 
 def _reader_stops_early(path: Path, problems: list[str]) -> None:
-    """The plain reader raises only a part of the problems (why `check` needs more)."""
+    """The reader's first failing pass finds only a part of the problems; ``read_workbook``
+    (and so ``cge check``, ``cge calibrate`` and a scenario's data) reports them all."""
+    with pytest.raises(WorkbookError) as err:
+        _read_workbook(path, balance=None, production_taxes=DEFAULT_PRODUCTION_TAXES,
+                       tol=TOL, blank_as_zero=False, with_report=False)
+    assert set(err.value.problems) < set(problems)
     with pytest.raises(WorkbookError) as err:
         read_workbook(path)
-    assert set(err.value.problems) < set(problems)
+    assert list(err.value.problems) == list(problems)
 
 
 # ------------------------------------------------------------------ a workbook
@@ -159,3 +165,22 @@ def test_balancing_waits_for_the_signs(faulty_folder):
     text = "\n".join(workbook_problems(faulty_folder, balance="ras"))
     assert "= -3" in text and "balancing (ras)" in text
     assert "does not balance" not in text
+
+
+def test_scenario_and_calibrate_list_every_problem(faulty_workbook):
+    """A scenario whose data is the faulty workbook, and `cge calibrate`, list all three
+    faults in one pass too, each with its sheet and cell; the scenario's own fault (a
+    misspelt shock field) is reported beside them."""
+    scenario = faulty_workbook.parent / "faulty.yaml"
+    scenario.write_text("name: faulty\ndata: {workbook: faulty.xlsx}\n"
+                        "shocks:\n  - {type: tariff, importers: North, exporters: South, "
+                        "set: 0.1}\n", encoding="utf-8")
+    for args in (["check", str(scenario)], ["calibrate", str(faulty_workbook)]):
+        res = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+        assert res.exit_code == 1, res.output
+        out = " ".join(res.output.split())
+        assert "Traceback" not in out
+        for words in ("'steel' is not a known sector", "= -5", "account c_mfg does not balance"):
+            assert words in out, (args[0], words)
+        if args[0] == "check":
+            assert "shocks[0].set: unknown field 'set'" in out
