@@ -10,9 +10,9 @@ so that its peak memory (resident set) is its own.
 Printed, in the layout of issue 14's table, once in wall seconds and once in
 CPU seconds of the process (steadier on a busy machine): build, benchmark,
 shock (the ``Equilibrium.solve`` call, from new parameter values to result
-tables), IPOPT's own time in the shock (all IPOPT calls of the homotopy), peak
-memory, and the issue's goals next to them; then the linear algebra of the
-shock from MUMPS's own statistics (``mumps_print_level: 2``, read from the
+tables), the solver's own time in the shock (all IPOPT and :mod:`cge.newton` calls
+of the homotopy), peak memory, and the issue's goals next to them; then, when
+IPOPT solved the shock, its linear algebra from MUMPS's own statistics (``mumps_print_level: 2``, read from the
 child's output: printing them costs nothing measurable): the order and
 non-zeros of the KKT matrix, the entries of its LU factors (fill-in), the
 factorisations and their seconds; and the issue's measurements before the
@@ -229,8 +229,8 @@ def _goal(row: dict, cpu: bool) -> str:
 def print_table(rows: list[dict], cpu: bool) -> None:
     p = "cpu_" if cpu else ""
     print(f"\n{'CPU' if cpu else 'wall'} seconds")
-    print(f"| size | equations | build | benchmark (iterations) | shock | IPOPT in the shock "
-          f"(iterations) | peak memory | goal (issue 14) |")
+    print(f"| size | equations | build | benchmark (iterations) | shock | solver in the shock "
+          f"(iterations; IPOPT or cge.newton) | peak memory | goal (issue 14) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         ipopt = r["cpu_shock_ipopt"] if cpu else r["shock_ipopt"]
