@@ -95,7 +95,12 @@ Jacobian non-zero outside Python: 0.2 to 0.25 GB at 30 x 20, 0.63 GB at
 45 x 30. Above :data:`LARGE_COMPILED` equations only one is kept, and a stale
 one is released *before* the next is compiled, so that two never coexist:
 peak memory at 30 x 20 0.85 -> 0.73 GB, at 45 x 30 2.46 -> 2.15 GB, at 60 x 40
-5.1 -> 4.07 GB.
+5.1 -> 4.10 GB (IPOPT solving the shock). With warm solves by :mod:`cge.newton`
+(IPOPT not called in the shock) 60 x 40 peaks at 3.59 GB.
+
+Since warm solves go to :mod:`cge.newton` first, the Hessian and MUMPS choices
+apply to the IPOPT calls that remain: cold starts, and warm solves the Newton
+method gives up on.
 """
 
 from __future__ import annotations
