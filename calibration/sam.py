@@ -419,7 +419,9 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
 
         book = CsvFolder(path)
     else:
-        book = _Book(path)
+        from .excel_io import open_workbook  # calamine values, openpyxl formulas on demand
+
+        book = open_workbook(path)
     problems: list[str] = []
 
     # ------------------------------------------------------------- accounts
