@@ -172,6 +172,7 @@ def main(argv=None) -> int:
                     "world_income_share: no zero-deficit baseline)")
     ap.add_argument("--profile", type=Path, help="also write a cProfile of the run here "
                     "(its overhead inflates the times)")
+    ap.add_argument("--keep", type=Path, help="copy the results folder here (to compare runs)")
     ap.add_argument("--no-excel", action="store_true")
     ap.add_argument("--no-plots", action="store_true")
     args = ap.parse_args(argv)
@@ -205,6 +206,8 @@ def main(argv=None) -> int:
                 prof.dump_stats(args.profile)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         files = sorted(p.name for p in (tmp / "out").iterdir())
+        if args.keep:
+            shutil.copytree(tmp / "out", args.keep, dirs_exist_ok=True)
 
     print(f"\ncge run {'runs/nafta.yaml' + (f' (deficit: {args.deficit})' if args.deficit else '')}"
           f": seconds, each stage without the stages it calls")
