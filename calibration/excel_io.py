@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import zipfile
+from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from cge.errors import InputError
 
 from .sam import WorkbookError, _Book
 
-__all__ = ["CalamineBook", "column_letter", "open_workbook"]
+__all__ = ["CalamineBook", "column_letter", "excel_writer", "open_workbook"]
 
 #: Beyond this a whole float is not turned into an int (openpyxl keeps such
 #: numbers as floats too: they are written with an exponent).
@@ -187,3 +188,20 @@ class CalamineBook(_Book):
 def open_workbook(path: str | Path) -> _Book:
     """The workbook at ``path`` for :mod:`calibration.sam`'s reader (calamine values)."""
     return CalamineBook(Path(path))
+
+
+@contextmanager
+def excel_writer(path: str | Path):
+    """A pandas ``ExcelWriter`` with XlsxWriter (text kept as text: no formulas, URLs or
+    numbers made of strings); what XlsxWriter refuses (a sheet name over 31 characters,
+    or with one of ``[]:*?/\\``, which Excel cannot open) is an :class:`InputError`."""
+    import pandas as pd
+    from xlsxwriter.exceptions import XlsxInputError
+
+    try:
+        with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": {
+                "strings_to_numbers": False, "strings_to_formulas": False,
+                "strings_to_urls": False}}) as xw:
+            yield xw
+    except XlsxInputError as exc:
+        raise InputError(f"{Path(path).name}: cannot be written as an Excel workbook: {exc}") from None

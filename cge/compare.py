@@ -323,7 +323,7 @@ def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_ta
             flat = table.copy()
             flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
             if output.endswith(".xlsx"):
-                atomic_write(output, lambda p: flat.to_excel(p, engine="openpyxl"))
+                atomic_write(output, lambda p: flat.to_excel(p, engine="xlsxwriter"))
             else:
                 atomic_write(output, lambda p: flat.to_csv(p))
             console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)

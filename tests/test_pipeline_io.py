@@ -180,3 +180,28 @@ def test_trade_picture_of_a_large_economy(shape, tmp_path):
     named = [ax for ax, _ in images if [t.get_text() for t in ax.get_yticklabels()]]
     assert 0 < len(named) < len(images)
     assert n_regions > pictures.ANNOTATED_REGIONS
+
+
+# ------------------------------------------------------------------ writing
+def test_workbooks_written_with_xlsxwriter_read_back_and_refusals_are_input_errors(tmp_path):
+    import zipfile
+
+    from calibration import calibrate, read_workbook, write_benchmark_workbook
+    from calibration.calibrate import benchmark_from_equilibrium
+    from cge import Equilibrium, examples
+    from cge.errors import InputError
+
+    eq = Equilibrium(examples.three_by_three())
+    eq.solve()
+    data = benchmark_from_equilibrium(eq)
+    path = write_benchmark_workbook(data, tmp_path / "b.xlsx", info={"note": "=1+1 http://x.org"})
+    with zipfile.ZipFile(path) as z:
+        assert b"openpyxl" not in z.read("docProps/core.xml")  # openpyxl signs as creator
+    back = read_workbook(path)
+    np.testing.assert_allclose(back.trade, data.trade, rtol=1e-12)
+    assert sam.load_workbook(path).info["note"] == "=1+1 http://x.org"  # text, not a formula
+    accounts = pd.DataFrame({"account": ["a"], "type": ["household"], "label": [None]})
+    with pytest.raises(InputError, match="must be <= 31 chars"):
+        sam.write_workbook(tmp_path / "long.xlsx", sams={"R" * 40: pd.DataFrame([[0.0]])},
+                           accounts=accounts, trade=pd.DataFrame(), parameters=pd.DataFrame())
+    assert calibrate  # the package's calibrate is importable beside the writer
