@@ -175,9 +175,10 @@ def trade_figure(result):
     elif im is not None:
         bar = fig.add_axes([1 - 1.0 / width, 0.25, 0.18 / width, 0.5])
         fig.colorbar(im, cax=bar, label="% change in trade value")
-    marks = "grey 'dom'" if annotated else "grey diagonal"
+    marks = ("grey 'dom': domestic sales, not trade" if annotated else
+             "grey: domestic sales on the diagonal, and routes without trade")
     fig.suptitle(f"{display_title(result)}: bilateral trade changes by sector\n"
-                 f"(one colour scale; {marks}: domestic sales, not trade)", fontsize=11)
+                 f"(one colour scale; {marks})", fontsize=11)
     return fig
 
 
