@@ -249,6 +249,9 @@ def trade_cost_split(data: BenchmarkData, trade_costs=None):
     rules, costs, problems = {}, {}, []
     for j, s in enumerate(S_):
         X = data.trade[:, :, j]
+        if data.market_structure[s] in ("linear", "outside"):  # calibration/linear.py
+            costs[s], rules[s] = None, "implied"
+            continue
         if data.market_structure[s] == "cara":
             # the CARA structure has no CES preference weight to hold a split: its
             # calibration (calibration/cara.py) puts the whole friction into tau. A given
@@ -292,7 +295,8 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
               exporter_share=None, numeraire=None, tol: float = TOL,
               name: str | None = None, report: bool = False, closure=None,
               population=None, cara_alpha=None, max_selection=None, trade_costs=None,
-              cara_zero_flows="error", cara_tau="home"):
+              cara_zero_flows="error", cara_tau="home", linear_choke=None, linear_alpha=None,
+              linear_gamma=None):
     """Parameters under which ``data`` is an equilibrium at factor prices and price indices 1.
 
     Parameters
@@ -335,7 +339,8 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         closure).
 
     population:
-        Consumers per region :math:`L_n` (a number or an array by region;
+        Consumers per region :math:`L_n` (a number, an array by region or a mapping
+        region -> number;
         default 1). Used by ``cara`` sectors and for welfare per capita.
     cara_alpha, max_selection:
         CARA parameter :math:`\\alpha_s` (number or array by sector; default 1)
@@ -347,6 +352,12 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         their foreign routes without sales inactive instead of an error;
         ``cara_tau="lowest"`` normalises each origin's lowest iceberg cost to 1
         instead of its domestic one (see :func:`calibration.cara.calibrate_cara_sector`).
+    linear_choke, linear_alpha, linear_gamma:
+        ``linear`` sectors (Melitz-Ottaviano, with their ``outside`` good): the choke price
+        as a share of the demand intercept where spending per consumer is highest (default
+        :data:`calibration.linear.DEFAULT_CHOKE_SHARE`) and the units of quantities and of
+        the mass of varieties (default 1); number or array by sector. See
+        :mod:`calibration.linear`.
 
     Returns
     -------
@@ -398,6 +409,14 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
     sources["exporter_share"] = ("data" if np.isfinite(data.exporter_share[~np.eye(nR, dtype=bool)]).all()
                                  else "default where not given")
 
+    if isinstance(population, Mapping):  # {region: consumers} (a scenario's data options)
+        unknown = sorted(set(population) - set(R_))
+        missing = [r for r in R_ if r not in population]
+        if unknown or missing:
+            raise InputError([f"population[region={r}]: no such region" for r in unknown]
+                             + [f"population[region={r}]: missing (give every region)"
+                                for r in missing])
+        population = [float(population[r]) for r in R_]
     pop = _as_array(1.0 if population is None else population, (nR,), "population")
     if not (np.isfinite(pop).all() and (pop > 0).all()):
         raise InputError([f"population[region={R_[n]}] = {pop[n]:g}: must be positive and finite"
@@ -407,6 +426,15 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         if not cara_a[j] > 0:
             raise InputError(f"cara_alpha[sector={s}] = {cara_a[j]:g}: must be positive")
     rule_of, costs_of, sources["trade_costs"] = trade_cost_split(data, trade_costs)
+    quasi_linear = None
+    if any(data.market_structure[s] in ("linear", "outside") for s in S_):
+        from .linear import calibrate_quasi_linear
+        quasi_linear = calibrate_quasi_linear(
+            data, c, pop, choke_share=linear_choke, alpha=linear_alpha, gamma=linear_gamma,
+            max_selection=max_selection)
+        if quasi_linear.problems:
+            raise CalibrationError(quasi_linear.problems)
+        beta = quasi_linear.beta(beta, S_)
     problems: list[str] = []
     eye = np.eye(nR, dtype=bool)
     for j, s in enumerate(S_):
@@ -420,6 +448,12 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             with np.errstate(divide="ignore"):
                 pref[:, :, j] = np.where(
                     active, (1 + t[:, :, j]) ** sig * X[:, :, j] * cj[None, :] ** (sig - 1) / E[:, None], 1.0)
+            continue
+        if ms in ("linear", "outside"):
+            vals = quasi_linear.values[s]
+            tau[:, :, j], phi_min[:, j], f_e[:, j] = vals["tau"], vals["phi_min"], vals["f_e"]
+            m_e[:, j], cutoff[:, :, j] = vals["entrants"], vals["cutoff"]
+            pref[:, :, j] = vals.get("pref_weight", 1.0)
             continue
         if ms == "cara":
             from .cara import DEFAULT_MAX_SELECTION, calibrate_cara_sector
@@ -497,6 +531,10 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
         "real_investment": agent_spending[:, 2] / agent_price[:, 2],
         "population": pop, "cara_alpha": cara_a,
     }
+    if quasi_linear is not None:
+        for key, name in (("alpha", "linear_alpha"), ("gamma", "linear_gamma"),
+                          ("eta", "linear_eta")):
+            arrays[name] = np.array([quasi_linear.values.get(s, {}).get(key, 1.0) for s in S_])
     mapping = {
         "name": name or data.name, "regions": list(R_), "sectors": list(S_), "factors": list(F_),
         "market_structure": dict(data.market_structure), "entry": "free",
@@ -534,9 +572,11 @@ def calibrate(data: BenchmarkData, firm_normalisation=None, *, survival=None,
             "log_input_demand": {r: float(np.log(sales[i, j] / c[i, j])) for i, r in enumerate(R_)},
             "tariff_revenue": {r: float(tariff_rev[n, j]) for n, r in enumerate(R_)},
         }
-        if ms != "armington":
+        if ms not in ("armington", "outside"):
             comp["log_entry_mass"] = {r: float(np.log(m_e[i, j])) for i, r in enumerate(R_)}
-        if ms in ("melitz", "cara"):
+        if quasi_linear is not None and ms in ("linear", "outside"):
+            quasi_linear.start(s, comp, R_)
+        if ms in ("melitz", "cara", "linear"):
             comp["log_cutoff"] = {(R_[n], R_[i]): float(np.log(cutoff[n, i, j]))
                                   for n, i in zip(*np.nonzero(active))}
         start.sectors[s] = comp

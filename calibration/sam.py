@@ -375,6 +375,12 @@ class Workbook:
     firms: pd.DataFrame | None
     info: dict[str, str]
     trade_costs: pd.DataFrame | None = None  # origin, destination, sector, trade_cost
+    #: With ``load_workbook(..., partial=True)``: the problems found while reading, and the
+    #: tables (``accounts``, ``regions``, ``parameters``, ``trade``, ``firms``,
+    #: ``trade_costs``, ``info``, ``files``) that had some; a region whose SAM had some is
+    #: not in ``sams``.
+    problems: list[str] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
 
     def accounts_of(self, kind: str) -> list[str]:
         return list(self.accounts.loc[self.accounts["type"] == kind, "account"])
@@ -404,12 +410,15 @@ class ReadReport:
     notes: list[str] = field(default_factory=list)
 
 
-def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
+def load_workbook(path: str | Path, *, blank_as_zero: bool = False,
+                  partial: bool = False) -> Workbook:
     """Read and structurally check every sheet (labels, numbers, cells); no accounting checks.
 
     ``path`` is an ``.xlsx`` workbook or a folder of CSV files, one per sheet
     (:mod:`calibration.csv_io`). Raises :class:`WorkbookError` listing every
-    problem found.
+    problem found; with ``partial=True`` returns what could be read instead, with
+    the problems and the unreadable tables in :attr:`Workbook.problems` and
+    :attr:`Workbook.unreadable` (:func:`calibration.diagnose.workbook_problems`).
     """
     path = Path(path)
     if not path.exists():
@@ -423,6 +432,14 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
 
         book = open_workbook(path)
     problems: list[str] = []
+    unreadable: set[str] = set()
+    start = 0
+
+    def part(name: str) -> None:  # the problems since the last part belong to ``name``
+        nonlocal start
+        if len(problems) > start:
+            unreadable.add(name)
+        start = len(problems)
 
     # ------------------------------------------------------------- accounts
     acc = _read_table(book, "accounts", ("account", "type"), ("label",), problems)
@@ -467,6 +484,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
                             f"{sorted(coms - acts)}")
     sectors = list(dict.fromkeys(accounts_df.loc[accounts_df["type"] == "activity", "label"]))
     account_names = [a for a in accounts_df["account"] if a is not None]
+    part("accounts")
 
     # -------------------------------------------------------------- regions
     reg = _read_table(book, "regions", ("region", "sheet"), (), problems)
@@ -482,6 +500,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
                 sheets[r] = sh
         if not regions:
             problems.append(f"{book.at('regions')}: no regions listed")
+    part("regions")
 
     # ----------------------------------------------------------- parameters
     par = _read_table(book, "parameters", ("sector", "sigma", "k", "market_structure"),
@@ -511,6 +530,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
         if dupes:
             problems.append(f"{book.at('parameters')}: sector(s) {dupes} listed more than once")
     parameters = pd.DataFrame(par_rows, columns=["sector", "sigma", "k", "market_structure", "delta"])
+    part("parameters")
 
     # ---------------------------------------------------------------- trade
     tr = _read_table(book, "trade", ("origin", "destination", "sector", "value", "tariff_rate"),
@@ -553,6 +573,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
                                "cell": book.at("trade", row["value"])})
     trade = pd.DataFrame(trade_rows, columns=["origin", "destination", "sector", "value",
                                               "tariff_rate", "exporter_share", "cell"])
+    part("trade")
 
     # ---------------------------------------------------------------- firms
     firms = None
@@ -569,6 +590,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
                                     blank=math.nan) if row.get(col) is not None else math.nan)
             rows.append(rec)
         firms = pd.DataFrame(rows, columns=["region", "sector", "survival", "entrants"])
+    part("firms")
 
     # ---------------------------------------------------------- trade costs
     trade_costs = None
@@ -585,6 +607,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
                                 "a trade-cost index T = tau^-epsilon must be > 0")
             rows.append({"origin": o, "destination": d, "sector": s, "trade_cost": value})
         trade_costs = pd.DataFrame(rows, columns=["origin", "destination", "sector", "trade_cost"])
+    part("trade_costs")
 
     info = {}
     inf = _read_table(book, "info", ("key", "value"), (), problems, needed=False)
@@ -593,6 +616,7 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             k = _label(row["key"].value)
             if k is not None:
                 info[k] = "" if row["value"] is None or row["value"].value is None else str(row["value"].value)
+    part("info")
 
     # ----------------------------------------------------------------- SAMs
     sams = {}
@@ -601,11 +625,13 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False) -> Workbook:
             sam = _read_sam(book, r, sheets[r], account_names, problems, blank_as_zero)
             if sam is not None:
                 sams[r] = sam
-    problems = book.problems + problems
-    if problems:
-        raise WorkbookError([f"{path.name}: {p}" for p in problems])
+    if book.problems:
+        unreadable.add("files")
+    problems = [f"{path.name}: {p}" for p in book.problems + problems]
+    if problems and not partial:
+        raise WorkbookError(problems)
     return Workbook(str(path), regions, accounts_df, sams, trade, parameters, firms, info,
-                    trade_costs)
+                    trade_costs, problems, unreadable)
 
 
 # ============================================================ accounting checks
@@ -715,6 +741,8 @@ def check_trade_consistency(wb: Workbook, tol: float = TOL) -> list[str]:
     row_acc = wb.accounts_of("rest_of_world")[0]
     tariff_acc = (wb.accounts_of("tariff") or [None])[0]
     for n, r in enumerate(wb.regions):
+        if r not in wb.sams:  # its sheet could not be read (load_workbook(partial=True))
+            continue
         sam = wb.sams[r]
         for j, s in enumerate(sectors):
             act, com = wb.account("activity", s), wb.account("commodity", s)
@@ -960,8 +988,28 @@ def read_workbook(path: str | Path, *, balance: str | None = None,
     with_report:
         Also return a :class:`ReadReport`.
 
-    Raises :class:`WorkbookError` naming sheet, account and cell of every problem.
+    Raises :class:`WorkbookError` naming sheet, account and cell of every problem:
+    when a pass fails, every independent problem of the workbook is listed at once
+    (:func:`calibration.diagnose.workbook_problems`), not only that pass's.
     """
+    options = dict(balance=balance, production_taxes=production_taxes, tol=tol,
+                   blank_as_zero=blank_as_zero)
+    try:
+        return _read_workbook(path, with_report=with_report, **options)
+    except WorkbookError as exc:
+        if balance not in (None, "ras", "cross_entropy") or production_taxes not in PRODUCTION_TAXES:
+            raise
+        from .diagnose import workbook_problems
+
+        found = workbook_problems(path, **options)
+        if not found or set(found) <= set(exc.problems):
+            raise
+        raise WorkbookError(found) from None
+
+
+def _read_workbook(path: str | Path, *, balance: str | None, production_taxes: str, tol: float,
+                   blank_as_zero: bool, with_report: bool):
+    """:func:`read_workbook`'s passes, stopping at the first that finds a problem."""
     if balance not in (None, "ras", "cross_entropy"):
         raise InputError(f"balance: expected None, 'ras' or 'cross_entropy', got {balance!r}")
     if production_taxes not in PRODUCTION_TAXES:

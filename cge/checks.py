@@ -96,10 +96,12 @@ def final_demand_mask(prim) -> np.ndarray:
     """
     share, beta = prim["agent_share"], prim["agent_beta"]
     spends = np.nan_to_num(share) > 0
+    # linear sectors: consumers buy them through their own (quasi-linear) demand
+    linear = np.array([prim.market_structure[s] == "linear" for s in prim.sectors])[None, :]
     if prim.closure.is_default or not (np.isfinite(share).all()
                                        and np.isfinite(beta[spends]).all()):
-        return prim["beta"] > 0  # (missing agent parameters are reported by check_closure)
-    return (spends[:, :, None] & (beta > 0)).any(axis=1)
+        return (prim["beta"] > 0) | linear  # (missing agent parameters: check_closure)
+    return (spends[:, :, None] & (beta > 0)).any(axis=1) | linear
 
 
 def check_agent_shares(prim) -> list[str]:
@@ -277,6 +279,15 @@ def check_numeraire(prim) -> list[str]:
     return []
 
 
+def check_outside_good(prim) -> list[str]:
+    """An economy with ``linear`` sectors has one ``outside`` numeraire good and a quasi-linear
+    upper tier (:mod:`cge.quasi_linear`); in one-factor economies the outside good is produced
+    and consumed in every region (:func:`cge.blocks.linear.check_numeraire_good`)."""
+    from .blocks.linear import check_numeraire_good
+
+    return check_numeraire_good(prim)
+
+
 CHECKS = (
     check_shapes,
     check_ranges,
@@ -291,6 +302,7 @@ CHECKS = (
     check_domestic_routes,
     check_demand,
     check_numeraire,
+    check_outside_good,
 )
 
 

@@ -136,8 +136,9 @@ def example(
     console.print(f"benchmark solved in {t1 - t0:.2f} s; tariff cut of {cut:g}% solved in "
                   f"{t2 - t1:.2f} s (homotopy steps {eq.steps}); Walras residual "
                   f"{new.walras_residual:.1e}")
-    console.print(_frame_table("Welfare", change.welfare[
-        ["total", "welfare_change_pct", "ev", "ev_pct_of_income"]]))
+    console.print(_frame_table("Welfare: total in log points (100 x change in log real "
+                               "income), EV in money and in % of income", change.welfare[
+        ["total", "ev", "ev_pct_of_income"]]))
     firms = change.sectors[["domestic_cutoff_pct", "exporter_share_pct",
                             "average_productivity_pct", "entry_mass_pct", "output_pct"]]
     firms = firms[new.sectors["market_structure"] != "armington"]
@@ -438,6 +439,7 @@ def check(
             from cge.scenario import _calibration
 
             cal = _calibration()
+            # every independent problem at once (calibration.diagnose)
             data = _with_warnings(console, lambda: cal.read_workbook(p, **options))
             if hasattr(cal, "check"):
                 cal.check(data)
@@ -511,6 +513,7 @@ def calibrate(
     production_taxes: ProductionTaxes = typer.Option(None, "--production-taxes",
                                                      help=_PRODUCTION_TAXES_HELP),
     balance: Balance = typer.Option(None, "--balance", help=_BALANCE_HELP),
+    force: bool = typer.Option(False, "--force", help="replace the --output file if it exists"),
 ) -> None:
     """Calibrate primitives to a workbook (needs the calibration package) and report them."""
     import json
@@ -523,11 +526,11 @@ def calibrate(
     from cge.scenario import _calibration
 
     console = _console()
-    if output:  # refused before calibrating: a folder, or a path under a file
-        from cge.outputs import check_output_file
+    if output:  # refused before calibrating: a folder, a path under a file, a file (no --force)
+        from cge.user_files import check_new_file
 
         try:
-            check_output_file(output)
+            check_new_file(output, force=force, option="--output")
         except (InputError, FileSystemError) as exc:
             _fail(console, exc, exit_code(exc))
     try:
@@ -604,6 +607,9 @@ def gravity(
                                        help="scenario: sigma of the melitz structure of --compare"),
     melitz_k: float = typer.Option(None, "--melitz-k",
                                    help="scenario: k of the melitz structure of --compare"),
+    force: bool = typer.Option(False, "--force", help="replace existing --workbook and "
+                               "--scenario files, add the --output files to a folder cge did "
+                               "not make"),
 ) -> None:
     """Estimate a structural gravity equation by PPML (exporter and importer fixed effects)
     and write trade costs for calibration: `cge gravity TABLE -v ... -w book.xlsx -s run.yaml`."""
@@ -612,10 +618,11 @@ def gravity(
 
     import yaml
 
-    from cge.errors import InputError
+    from cge.errors import FileSystemError, InputError, exit_code
     from cge.gravity import (GravityError, estimate_gravity, read_bilateral_table,
                              removal_scenario, write_gravity_workbook)
     from cge.report import atomic_write
+    from cge.user_files import check_file_folder, check_new_file, file_folder
 
     console = _console()
 
@@ -628,6 +635,12 @@ def gravity(
             raise GravityError("--scenario and --remove go together (the scenario removes a term)")
         if scenario is not None and workbook is None:
             raise GravityError("--scenario needs --workbook (the scenario's data)")
+        written = ["coefficients.csv", "pairs.csv"]
+        if output:  # every target is checked before the estimation
+            check_file_folder(output, force=force, option="--output", names=written)
+        for path, option in ((workbook, "--workbook"), (scenario, "--scenario")):
+            if path:
+                check_new_file(path, force=force, option=option)
         fit = estimate_gravity(read_bilateral_table(table), flow=flow, exporter=exporter,
                                importer=importer, variables=items(variables), log=items(log))
         console.print(f"[green]estimated[/green] {fit.formula} on {fit.n_obs} pairs", highlight=False)
@@ -636,10 +649,9 @@ def gravity(
         for note in fit.notes:
             console.print(f"  pyfixest: {note}", highlight=False)
         if output:
-            Path(output).mkdir(parents=True, exist_ok=True)
-            atomic_write(Path(output) / "coefficients.csv",
-                         lambda p: fit.table().to_csv(p, index_label="term"))
-            atomic_write(Path(output) / "pairs.csv", lambda p: fit.pairs.to_csv(p, index=False))
+            with file_folder(output, force=force, command="gravity", option="--output") as tmp:
+                fit.table().to_csv(tmp / written[0], index_label="term")
+                fit.pairs.to_csv(tmp / written[1], index=False)
             console.print(f"estimates written to [bold]{output}[/bold]", highlight=False)
         if workbook:
             write_gravity_workbook(fit, workbook, flows=flows, rename=names, sigma=sigma, k=k,
@@ -657,7 +669,9 @@ def gravity(
             atomic_write(scenario, yaml.safe_dump(mapping, sort_keys=False))
             console.print(f"scenario removing {remove} written to [bold]{scenario}[/bold] "
                           f"(run it with `cge run {scenario}`)", highlight=False)
-    except (InputError, ValueError) as exc:
+    except (InputError, FileSystemError) as exc:
+        _fail(console, exc, exit_code(exc))
+    except ValueError as exc:
         _fail(console, exc, 1)
 
 
@@ -671,15 +685,25 @@ def compare(
                                "picture per result into this folder"),
     html: str = typer.Option(None, "--html", help="also write a self-contained HTML report of "
                              "the comparison to this file (cge.html_report)"),
+    force: bool = typer.Option(False, "--force", help="replace existing --output and --html "
+                               "files, add the --outdir files to a folder cge did not make"),
 ) -> None:
     """Compare runs and sweep members side by side: welfare with its components, trade,
     cutoffs and prices. Runs on different data sets are refused."""
     from cge.compare import print_comparison
+    from cge.errors import FileSystemError, InputError, exit_code
 
     console = _console()
-    print_comparison(console, results, output, outdir, fail=_fail, frame_table=_frame_table)
+    if html:  # refused before any work, as --output and --outdir
+        from cge.user_files import check_new_file
+
+        try:
+            check_new_file(html, force=force, option="--html")
+        except (InputError, FileSystemError) as exc:
+            _fail(console, exc, exit_code(exc))
+    print_comparison(console, results, output, outdir, fail=_fail, frame_table=_frame_table,
+                     force=force)
     if html:
-        from cge.errors import FileSystemError, InputError, exit_code
         from cge.html_report import write_comparison
 
         try:
@@ -743,6 +767,8 @@ def national(
                                    "rest of the world's gross output is set"),
     units: str = typer.Option("", "--units", help="the SAM's currency and year, e.g. "
                               "'billion ZAR (2015)' (shown with every money column)"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --output workbook; "
+                               "add the CSV sheets to a folder cge did not make"),
 ) -> None:
     """Turn a single-country SAM with a rest-of-world account into a two-region workbook
     (the home region and a constructed rest of the world) for `cge check`, `cge calibrate`
@@ -751,10 +777,22 @@ def national(
 
     console = _console()
     try:
-        from calibration.national import build_national_workbook
+        from pathlib import Path
 
-        path = build_national_workbook(sam, accounts, region, output, parameters=parameters,
-                                       row_scale=row_scale, output=row_output, units=units)
+        from calibration.national import build_national_workbook, national_workbook_parts
+
+        from cge.user_files import check_new_file, file_folder
+
+        options = dict(parameters=parameters, row_scale=row_scale, output=row_output, units=units)
+        if Path(output).suffix == "":  # a folder of CSV sheets
+            from calibration.csv_io import write_csv_folder
+
+            with file_folder(output, force=force, command="national", option="--output") as tmp:
+                write_csv_folder(tmp, **national_workbook_parts(sam, accounts, region, **options))
+            path = Path(output)
+        else:
+            check_new_file(output, force=force, option="--output")
+            path = build_national_workbook(sam, accounts, region, output, **options)
     except (InputError, FileSystemError) as exc:
         _fail(console, exc, exit_code(exc))
     console.print(f"[green]written[/green] {path}: {region} and ROW (constructed); next: "

@@ -12,7 +12,8 @@ different data sets (different data checksums in ``run_info.json`` /
 them, since their differences would mix two economies. :func:`compare_runs`
 returns the tables (runs as columns):
 
-``welfare``     welfare change (%), EV and every component, by region;
+``welfare``     welfare change and every component (log points: they add up), EV
+                (money), by region;
 ``trade``       exports, imports and the trade balance by region (% change);
 ``cutoffs``     domestic cutoff, exporter share and average productivity (%) by region
                 and sector with firms (melitz; krugman, where every firm produces: 0);
@@ -33,7 +34,7 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["Run", "read_run", "read_runs", "compare_runs", "welfare_table", "plot_comparison",
-           "write_comparison", "PICTURES"]
+           "write_comparison", "comparison_units", "welfare_units", "PICTURES"]
 
 PICTURES = {"welfare": "compare_welfare.png", "components": "compare_welfare_components.png",
             "trade": "compare_trade.png", "cutoffs": "compare_cutoffs.png",
@@ -50,6 +51,7 @@ class Run:
     data_sha256: str | None
     source: str
     info: dict = field(default_factory=dict)  # identities hold, expectations met
+    money: str = "money of the benchmark"  # the unit of EV and other money columns
 
 
 def _tables_of_folder(folder: Path) -> dict[str, pd.DataFrame]:
@@ -90,7 +92,7 @@ def read_run(spec: str) -> list[Run]:
         name = folder.resolve().name
         return [Run(f"{name}:{m}", table[table["member"] == m][list(KEYS) + ["variable", "value"]]
                     .reset_index(drop=True), data.get("description", "?"), data.get("sha256"),
-                    spec) for m in members]
+                    spec, money=data.get("money_unit") or Run.money) for m in members]
     if member is not None:
         raise InputError(f"{spec}: {folder} is not a sweep's results folder (no sweep_info.json)")
     tables, info = _tables_of_folder(folder)  # InputError naming a damaged folder
@@ -100,7 +102,8 @@ def read_run(spec: str) -> list[Run]:
         raise InputError(f"{folder}: results table {exc} missing or incomplete; run the "
                          "scenario again") from None
     return [Run(folder.resolve().name, table, info.get("data", "?"), info.get("data_sha256"),
-                spec, {k: info.get(k) for k in ("identities_hold", "expectations_met")})]
+                spec, {k: info.get(k) for k in ("identities_hold", "expectations_met")},
+                money=info.get("money_unit") or Run.money)]
 
 
 def read_runs(specs) -> list[Run]:
@@ -150,27 +153,64 @@ def _side_by_side(runs: list[Run], table: str, variables, index) -> pd.DataFrame
 
 
 def welfare_table(runs: list[Run]) -> pd.DataFrame:
-    """Welfare change (%) and EV by region, columns ``(run, measure)`` (the table
-    ``cge compare -o`` writes)."""
+    """Welfare change (``welfare_log_points``: the welfare table's ``total``, log points)
+    and EV (money) by region, columns ``(run, measure)`` (the table ``cge compare -o``
+    writes)."""
     cols = {}
     for run in runs:
         t = run.table
         w = t[t["table"] == "welfare"]
         for model, grp in w.groupby("model", sort=False):
             label = run.label if model == "as_specified" else f"{run.label}/{model}"
-            for measure in ("welfare_change_pct", "ev"):
-                cols[(label, measure)] = grp[grp["variable"] == measure].set_index("region")["value"]
+            for measure, variable in (("welfare_log_points", "total"), ("ev", "ev")):
+                cols[(label, measure)] = grp[grp["variable"] == variable].set_index("region")["value"]
     frame = pd.DataFrame(cols)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["run", "measure"])
     frame.index.name = "region"
     return frame
 
 
+#: The table of the long results each comparison table's variables come from.
+_SOURCES = {"welfare": "welfare", "trade": "summary", "cutoffs": "firms", "prices": "prices"}
+
+
+def comparison_units(tables: dict[str, pd.DataFrame], money: str) -> pd.DataFrame:
+    """The data dictionary of the comparison tables: one row per (table, variable) with
+    its unit and meaning (:func:`cge.units.unit_of`), as ``units.csv`` of a results folder."""
+    from .units import unit_of
+
+    rows = []
+    for name, frame in tables.items():
+        if not len(frame):
+            continue
+        for var in dict.fromkeys(frame.index.get_level_values("variable")):
+            try:
+                unit, meaning = unit_of(var, _SOURCES.get(name, name), money)
+            except KeyError:
+                from .units import UNDOCUMENTED
+
+                unit, meaning = UNDOCUMENTED, "no unit documented in cge.units for this variable"
+            rows.append({"table": f"compare_{name}", "variable": var, "unit": unit,
+                         "meaning": meaning})
+    return pd.DataFrame(rows, columns=["table", "variable", "unit", "meaning"])
+
+
+def welfare_units(money: str) -> pd.DataFrame:
+    """Unit and meaning of the columns of :func:`welfare_table` (``cge compare -o``)."""
+    from .units import unit_of
+
+    rows = [{"column": f"<run>:{measure}", **dict(zip(("unit", "meaning"),
+                                                     unit_of(var, "welfare", money)))}
+            for measure, var in (("welfare_log_points", "total"), ("ev", "ev"))]
+    return pd.DataFrame(rows, columns=["column", "unit", "meaning"])
+
+
 def compare_runs(runs: list[Run]) -> dict[str, pd.DataFrame]:
     """The comparison tables (see the module docstring)."""
     from .welfare import COMPONENTS
 
-    welfare_vars = ["welfare_change_pct", "ev", "total"] + list(COMPONENTS) + ["residual"]
+    # one measure: the total and its components in log points (they add up), EV in money
+    welfare_vars = ["total"] + list(COMPONENTS) + ["residual", "ev"]
     out = {
         "welfare": _side_by_side(runs, "welfare", welfare_vars, ["region"]),
         "trade": _side_by_side(runs, "summary", ["exports_change_pct", "imports_change_pct",
@@ -239,14 +279,14 @@ def plot_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list
     out = []
     w = tables["welfare"]
     if len(w):
-        total = w.xs("welfare_change_pct", level="variable")
-        out.append(_bars(total, "Welfare change by region", "% of real income",
+        total = w.xs("total", level="variable")
+        out.append(_bars(total, "Welfare change by region (log points)",
+                         "log points (100 x change in log real income)",
                          outdir / PICTURES["welfare"]))
-        comps = w[~w.index.get_level_values("variable").isin(
-            ["welfare_change_pct", "ev", "total"])]
+        comps = w[~w.index.get_level_values("variable").isin(["ev", "total"])]
         if len(comps):
-            out.append(_bars(comps, "Welfare components by region (log points, %)",
-                             "log points (%)", outdir / PICTURES["components"]))
+            out.append(_bars(comps, "Welfare components by region (log points; they add up "
+                             "to the total)", "log points", outdir / PICTURES["components"]))
     t = tables["trade"]
     if len(t):
         t = t[t.index.get_level_values("variable").isin(["exports_change_pct",
@@ -266,49 +306,65 @@ def plot_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path) -> list
 
 
 def write_comparison(tables: dict[str, pd.DataFrame], outdir: str | Path,
-                     plots: bool = True) -> Path:
-    """The comparison tables as ``compare_<name>.csv`` and the pictures, in ``outdir``."""
-    from .fsio import atomic_write
+                     plots: bool = True, *, force: bool = False,
+                     money: str = Run.money) -> Path:
+    """The comparison tables as ``compare_<name>.csv``, their units (``units.csv``:
+    :func:`comparison_units`) and the pictures, in ``outdir`` (new, empty or made by cge;
+    another folder only with ``force``: :mod:`cge.user_files`). Every file is written
+    before any of them is moved into ``outdir``."""
+    from .user_files import file_folder
 
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        atomic_write(outdir / f"compare_{name}.csv", lambda p, f=frame: f.to_csv(p))
-    if plots:
-        plot_comparison(tables, outdir)
+    with file_folder(outdir, force=force, command="compare", option="--outdir") as tmp:
+        for name, frame in tables.items():
+            frame.to_csv(tmp / f"compare_{name}.csv")
+        comparison_units(tables, money).to_csv(tmp / "units.csv", index=False)
+        if plots:
+            plot_comparison(tables, tmp)
     return outdir
 
 
-def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_table) -> None:
+def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_table,
+                     force: bool = False) -> None:
     """What `cge compare` does: check the output file and every run (a damaged results
-    folder is named with what is wrong), print the tables, write what was asked."""
+    folder is named with what is wrong), print the tables, write what was asked. An
+    existing output file is replaced, and a folder cge did not make receives the
+    tables, only with ``force`` (:mod:`cge.user_files`)."""
     from .errors import FileSystemError, exit_code
     from .fsio import atomic_write
 
-    if output:
-        from .outputs import check_output_file
+    try:
+        if output:
+            from .user_files import check_new_file
 
-        try:
-            check_output_file(output)
-        except (InputError, FileSystemError) as exc:
-            fail(console, exc, exit_code(exc))
+            check_new_file(output, force=force, option="--output")
+        if outdir:
+            from .user_files import check_file_folder
+
+            check_file_folder(outdir, force=force, option="--outdir",
+                              names=[f"compare_{n}.csv" for n in
+                                     ("welfare", "trade", "cutoffs", "prices")] + ["units.csv"])
+    except (InputError, FileSystemError) as exc:
+        fail(console, exc, exit_code(exc))
     try:
         runs = read_runs(specs)
     except (InputError, FileSystemError) as exc:
         fail(console, exc, exit_code(exc))
     tables = compare_runs(runs)
     table = welfare_table(runs)
-    console.print(frame_table("Welfare change (% of real income) by run",
-                              table.xs("welfare_change_pct", axis=1, level="measure")))
-    console.print(frame_table("Equivalent variation (benchmark numeraire units)",
+    money = "; ".join(sorted({r.money for r in runs}))
+    console.print(frame_table("Welfare change by run (log points: 100 x change in log real "
+                              "income)", table.xs("welfare_log_points", axis=1, level="measure")))
+    console.print(frame_table(f"Equivalent variation ({money})",
                               table.xs("ev", axis=1, level="measure")))
-    titles = {"welfare": "Welfare components (log points, %)", "trade": "Trade by region",
+    titles = {"welfare": "Welfare total and components (log points; they add up), EV (money)",
+              "trade": "Trade by region",
               "cutoffs": "Firms: cutoffs, exporter shares, productivity (% change)",
               "prices": "Factor prices and CPI (% change)"}
     for name, frame in tables.items():
         if name == "welfare":
-            frame = frame[~frame.index.get_level_values("variable").isin(
-                ["welfare_change_pct", "ev"])]
+            frame = frame[~frame.index.get_level_values("variable").isin(["total", "ev"])]
+            titles[name] = "Welfare components (log points; they add up to the total)"
         if len(frame) and len(frame) <= 60:
             console.print(frame_table(titles[name], frame))
         elif len(frame):
@@ -322,14 +378,19 @@ def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_ta
         if output:
             flat = table.copy()
             flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
-            if output.endswith(".xlsx"):
-                atomic_write(output, lambda p: flat.to_excel(p, engine="xlsxwriter"))
+            if output.endswith(".xlsx"):  # with the units, as results.xlsx
+                def excel(p):
+                    with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
+                        flat.to_excel(xw, sheet_name="welfare")
+                        welfare_units(money).to_excel(xw, sheet_name="units", index=False)
+
+                atomic_write(output, excel)
             else:
                 atomic_write(output, lambda p: flat.to_csv(p))
             console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
         if outdir:
-            write_comparison(tables, outdir)
+            write_comparison(tables, outdir, force=force, money=money)
             console.print(f"tables and pictures written to [bold]{outdir}[/bold]",
                           highlight=False)
-    except FileSystemError as exc:
+    except (InputError, FileSystemError) as exc:
         fail(console, exc, exit_code(exc))

@@ -28,9 +28,10 @@ __all__ = ["switched_sectors", "structure_models"]
 
 
 def switched_sectors(market_structure: dict[str, str], traded: dict[str, bool]) -> list[str]:
-    """The sectors a comparison switches: the melitz sectors, else every traded sector."""
-    melitz = [s for s, m in market_structure.items() if m == "melitz"]
-    return melitz or [s for s, t in traded.items() if t]
+    """The sectors a comparison switches: the melitz (and linear) sectors, else every traded
+    sector; never the outside good of linear sectors (cge.quasi_linear)."""
+    melitz = [s for s, m in market_structure.items() if m in ("melitz", "linear")]
+    return melitz or [s for s, t in traded.items() if t and market_structure[s] != "outside"]
 
 
 def _traded(prim: Primitives) -> dict[str, bool]:

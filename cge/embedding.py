@@ -809,6 +809,11 @@ def calibrate_sector(market_structure: str, regions, sigma, trade_value, tariff=
         raise ValueError("calibrate_sector: cara sectors are not yet calibrated for embedding "
                          "in a host model (their calibration needs the population; see "
                          "calibration.cara.calibrate_cara_sector)")
+    if market_structure in ("linear", "outside"):
+        raise ValueError(f"calibrate_sector: {market_structure} sectors are not calibrated for "
+                         "embedding in a host model: they need the quasi-linear upper tier "
+                         "and the outside good of cge.model (cge.quasi_linear; "
+                         "calibration.linear)")
     if market_structure == "armington":
         return calibrate_armington(regions, sigma, trade_value, tariff, **options)
     if market_structure == "krugman":

@@ -22,6 +22,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .checks import check_primitives
+from .blocks.outside import check_outside_good_solution
 from .closure import apply_small_open_economy
 from .continuation import Path as SolutionPath, explain, interpolate, next_step
 from .deficits import describe as describe_deficits, hold_deficits
@@ -272,6 +273,7 @@ class Equilibrium:
                              f"(relative excess {walras:.3e})",
                              diagnose(self.model, stats, last_step, self.steps))
         check_selection(self.model)
+        check_outside_good_solution(self.model)
 
     def _solve_benchmark(self) -> None:
         """Solve from the initial guess; if IPOPT fails, continue from the economy near

@@ -64,10 +64,33 @@ def three_by_three() -> Primitives:
     })
 
 
+#: The largest example economies (an example is for trying things, not GTAP-scale work;
+#: regions x regions x sectors arrays beyond this would exhaust memory before any check).
+MAX_EXAMPLE_REGIONS = 300
+MAX_EXAMPLE_SECTORS = 200
+
+
+def check_example_size(example: str, regions, sectors) -> None:
+    """``regions`` and ``sectors`` are whole numbers within the examples' range; else an
+    :class:`~cge.errors.InputError` naming the argument."""
+    from .errors import InputError
+
+    problems = []
+    for name, value, most in (("regions", regions, MAX_EXAMPLE_REGIONS),
+                              ("sectors", sectors, MAX_EXAMPLE_SECTORS)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            problems.append(f"{example}: {name} must be a whole number, got {value!r}")
+        elif not 1 <= value <= most:
+            problems.append(f"{example}: {name} must be from 1 to {most}, got {value}")
+    if problems:
+        raise InputError(problems)
+
+
 def symmetric(regions: int = 2, sectors: int = 1, *, sigma=3.0, k=4.0, tau=1.3, f=1.0,
               f_x=1.5, f_e=1.0, tariff=0.0, delta=1.0, labour=1.0,
               market_structure="melitz") -> Primitives:
     """``regions`` identical regions, labour only, no input-output linkages."""
+    check_example_size("symmetric", regions, sectors)
     R = [f"r{i}" for i in range(regions)]
     S = [f"s{j}" for j in range(sectors)]
     eye = np.eye(regions, dtype=bool)[:, :, None].repeat(sectors, axis=2)
@@ -93,6 +116,7 @@ def random_economy(regions: int = 10, sectors: int = 10, factors: int = 2, *, se
     and the equilibrium is interior. Fixed costs keep domestic cutoffs well
     above the Pareto lower bound (selection on every route).
     """
+    check_example_size("random_economy", regions, sectors)
     rng = np.random.default_rng(seed)
     R = [f"R{i:02d}" for i in range(regions)]
     S = [f"S{j:02d}" for j in range(sectors)]

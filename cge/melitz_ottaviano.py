@@ -1,9 +1,10 @@
 r"""Melitz and Ottaviano (2008) as written in Melitz and Redding (2014), section 8 (seed 002).
 
-A stand-alone multi-country model, not a market structure of the CGE host:
-its quasi-linear preferences have no income effects on the differentiated
-sector, so it cannot share the host's Cobb-Douglas upper tier. (``market_structure:
-linear`` inside :class:`cge.Equilibrium` is not implemented.)
+A stand-alone multi-country model solved in closed form (two linear systems).
+The same model runs inside :class:`cge.Equilibrium` as ``market_structure:
+linear`` with an ``outside`` numeraire good (:mod:`cge.blocks.linear`,
+:mod:`cge.quasi_linear`), with factor markets, tariffs and calibration;
+``tests/test_linear.py`` checks the two against each other.
 
 Preferences of each of the :math:`L_n` consumers (workers) of country n:
 

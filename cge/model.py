@@ -92,6 +92,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from .blocks.sector import HeterogeneousFirmSector
+from .quasi_linear import QuasiLinear, initialize_quasi_linear, quasi_linear_price
 from .errors import InputError
 from .parameters import AGENT_PARAMETERS, AGENTS, PARAMETERS
 from .primitives import Primitives
@@ -106,7 +107,7 @@ HOST_PARAMETERS = ("endowment", "beta", "factor_share", "input_share", "deficit"
 #: aggregates (False: O(regions x sectors) unknowns; see docs/model.md, "Formulation").
 ROUTE_UNKNOWNS = False
 #: Parameters that change the model's structure; changing them needs a rebuild.
-STRUCTURAL = ("sigma", "k", "delta", "cara_alpha")
+STRUCTURAL = ("sigma", "k", "delta", "cara_alpha", "linear_alpha", "linear_gamma", "linear_eta")
 
 
 def _sector_parameters(prim: Primitives, j: int) -> dict[str, dict]:
@@ -141,6 +142,7 @@ def sector_config(prim: Primitives, j: int, route_unknowns: bool | None = None) 
         "k": float(prim["k"][j]),
         "delta": float(prim["delta"][j]),
         "cara_alpha": float(prim["cara_alpha"][j]),
+        **{name: float(prim[name][j]) for name in ("linear_alpha", "linear_gamma", "linear_eta")},
         "route_unknowns": ROUTE_UNKNOWNS if route_unknowns is None else bool(route_unknowns),
         "parameters": _sector_parameters(prim, j),
     }
@@ -199,6 +201,7 @@ def _build_model(prim: Primitives, agents: bool | None, route_unknowns: bool | N
             raise InputError(f"agent_share[agent=household]: must be positive in every region "
                              f"(the household absorbs every change); zero in {no_household}")
     m = pyo.ConcreteModel(name=prim.name)
+    quasi_linear = QuasiLinear(prim)  # linear sectors and their outside good, if any
     m.regions = pyo.Set(initialize=prim.regions, ordered=True, doc="regions n, i")
     m.sectors = pyo.Set(initialize=prim.sectors, ordered=True, doc="sectors s, u")
     m.factors = pyo.Set(initialize=prim.factors, ordered=True, doc="primary factors f")
@@ -367,6 +370,10 @@ def _build_model(prim: Primitives, agents: bool | None, route_unknowns: bool | N
         else:
             terms = [pyo.log(m.beta[n, s]) + m.log_income[n]] if final_demand[n, s] else []
         terms += [pyo.log(m.input_share[n, u, s]) + log_cost_value(n, u) for u in buyers_of[n, s]]
+        if s in quasi_linear.linear:  # the block's budget sets X_ns (docs/model.md, "linear")
+            return pyo.Constraint.Skip
+        if s == quasi_linear.outside:  # income effects fall on the outside good
+            return quasi_linear.outside_good_demand(m, n, s, terms)
         return m.sector[s].log_expenditure[n] == log_sum_exp(terms)
 
     def income_balance(m, n):
@@ -408,6 +415,7 @@ def _build_model(prim: Primitives, agents: bool | None, route_unknowns: bool | N
     m.sector_expenditure = pyo.Constraint(m.regions * m.sectors, rule=sector_expenditure,
                                           doc=sector_expenditure.__doc__)
     m.income_balance = pyo.Constraint(m.regions, rule=income_balance, doc=income_balance.__doc__)
+    quasi_linear.link_outside_price(m)
 
     if agents:
         def government_spending(m, n):
@@ -468,7 +476,8 @@ def _build_model(prim: Primitives, agents: bool | None, route_unknowns: bool | N
                 for s in m.sectors if beta[R.index(n), S.index(s)] > 0)),
             doc="CPI_n = prod_s P_ns^beta_ns: the unit expenditure function normalised to 1 "
                 "at unit prices")
-        m.real_income = pyo.Expression(m.regions, rule=lambda m, n: m.income[n] / m.consumer_price_index[n],
+        m.real_income = pyo.Expression(m.regions, rule=lambda m, n: (
+            m.income[n] + quasi_linear.consumer_surplus(m, n)) / m.consumer_price_index[n],
                                        doc="U_n = I_n / CPI_n: welfare (real income, benchmark money)")
     else:
         m.consumer_price_index = pyo.Expression(
@@ -652,12 +661,14 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 m_e = delta * prim["entrants"][:, j]
         elif ms == "cara":
             m_e = blk.structure.initial_entry(blk, absorption[:, j], cost[:, j])
-        if blk.has_firms:
+        if ms == "linear":
+            blk.structure.initialize(blk, quasi_linear_price(prim, cost))
+        elif blk.has_firms:
             for i, r in enumerate(R):
                 blk.log_entry_mass[r].value = np.log(m_e[i])
         if ms == "cara":
             blk.structure.initialize(blk)
-        elif ms != "melitz":
+        elif ms not in ("melitz", "linear", "outside"):
             weight = m_e / delta if ms == "krugman" else None
             for n in range(nR):
                 terms = {}
@@ -669,7 +680,7 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 blk.log_price_index[R[n]].value = np.log(P)
                 for i, term in terms.items():
                     log_trade[n, i] = np.log(absorption[n, j] * term / (1 + t[n, i]) / P ** (1 - sigma))
-        else:
+        elif ms == "melitz":
             for n in range(nR):
                 terms = [
                     prim["pref_weight"][n, i, j]
@@ -695,3 +706,4 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 sum(blk.tariff[r, o] * blk.trade_value[r, o] for o in blk.origins(r)))
             if isinstance(blk.profit, pyo.Var):
                 blk.profit[r].value = pyo.value(blk.net_profit[r])
+    initialize_quasi_linear(m, prim, income, cost, absorption)

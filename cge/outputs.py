@@ -357,7 +357,8 @@ def terminate_as_interrupt():
 # ======================================================================
 # Reading results folders back
 # ======================================================================
-_SUMMARY_COLUMNS = ("model", "region", "welfare_change_pct", "ev")
+#: The welfare column of summary.csv: log points (folders written before it: the % change).
+_SUMMARY_WELFARE = ("welfare_log_points", "welfare_change_pct")
 
 
 def check_results_folder(folder: str | Path) -> dict:
@@ -386,13 +387,15 @@ def check_results_folder(folder: str | Path) -> dict:
     except Exception as exc:  # noqa: BLE001 - any parser failure is damage
         raise InputError(f"{folder}: damaged results folder: summary.csv cannot be read as a "
                          f"table ({type(exc).__name__}: {str(exc).strip()[:200]})") from None
-    missing = [c for c in _SUMMARY_COLUMNS if c not in frame.columns]
+    welfare = [c for c in _SUMMARY_WELFARE if c in frame.columns]
+    missing = [c for c in ("model", "region", welfare[0] if welfare else _SUMMARY_WELFARE[0],
+                           "ev") if c not in frame.columns]
     if missing:
         raise InputError(f"{folder}: damaged results folder: summary.csv lacks the columns "
                          f"{missing} (it has {list(frame.columns)[:8]})")
     if frame.empty:
         raise InputError(f"{folder}: damaged results folder: summary.csv has no rows")
-    for col in ("welfare_change_pct", "ev"):
+    for col in (*welfare, "ev"):
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise InputError(f"{folder}: damaged results folder: summary.csv column {col!r} "
                              "is not numeric")

@@ -175,6 +175,27 @@ PARAMETERS: dict[str, ParameterSpec] = {
             source="Behrens, Mion, Murata and Suedekum (seed 000); a normalisation",
         ),
         ParameterSpec(
+            "linear_alpha", r"\alpha_s", (SECTOR,), "outside good per unit of variety", 1.0,
+            0.0, strict=True,
+            description="demand intercept of linear sectors (Melitz-Ottaviano, MR eq. 26: "
+            "p/P_0 = alpha - gamma q - eta Q); the choke price stays below alpha P_0",
+            source="MR section 8; calibrated from the benchmark (calibration.linear)",
+        ),
+        ParameterSpec(
+            "linear_gamma", r"\gamma_s", (SECTOR,), "outside good per unit of variety squared",
+            1.0, 0.0, strict=True,
+            description="product differentiation of linear sectors (love of variety; 0 would "
+            "be perfect substitutes)",
+            source="MR section 8; calibrated from the benchmark (calibration.linear)",
+        ),
+        ParameterSpec(
+            "linear_eta", r"\eta_s", (SECTOR,), "outside good per unit of variety squared",
+            1.0, 0.0, strict=True,
+            description="substitution between the varieties of a linear sector and the outside "
+            "good (higher eta: less demand for the sector)",
+            source="MR section 8; calibrated from the benchmark (calibration.linear)",
+        ),
+        ParameterSpec(
             "population", "L_n", (REGION,), "consumers (any unit, e.g. millions)", 1.0, 0.0,
             strict=True,
             description="number of consumers of region n; cara sectors divide the sector's "
@@ -224,7 +245,7 @@ PARAMETERS: dict[str, ParameterSpec] = {
     )
 }
 
-MARKET_STRUCTURES = ("melitz", "krugman", "armington", "cara")
+MARKET_STRUCTURES = ("melitz", "krugman", "armington", "cara", "linear", "outside")
 ENTRY_MODES = ("free", "fixed")
 #: Closures of final demand (the first of each is the default), see
 #: :class:`cge.primitives.Closure`.

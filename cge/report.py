@@ -70,6 +70,9 @@ def tidy_tables(result) -> dict[str, pd.DataFrame]:
         nreg = n.regions.reindex(b.regions.index)
         wel = run.welfare.regions
         s = pd.DataFrame(index=b.regions.index)
+        # one welfare measure (cge.units.WELFARE_MEASURE): log points first; the same
+        # change in % beside it, labelled as such in units.csv
+        s["welfare_log_points"] = wel["total"]
         s["welfare_change_pct"] = wel["welfare_change_pct"]
         s["ev"] = wel["ev"]
         s["ev_pct_of_income"] = wel["ev_pct_of_income"]
@@ -612,10 +615,11 @@ def read_results(folder: str | Path) -> dict[str, pd.DataFrame | dict]:
 
 
 def compare_results(folders) -> pd.DataFrame:
-    """Welfare change (%) and EV by region, side by side for several results folders.
+    """Welfare change (log points, ``welfare_log_points``) and EV (money) by region, side
+    by side for several results folders.
 
-    Columns are ``<folder name>`` or ``<folder name>/<model>`` (comparison runs);
-    rows are regions.
+    Columns are ``(<folder name>, measure)`` or ``(<folder name>/<model>, measure)``
+    (comparison runs); rows are regions.
     """
     cols = {}
     used: set[str] = set()
@@ -628,8 +632,11 @@ def compare_results(folders) -> pd.DataFrame:
         summary = data["summary"]
         for model, grp in summary.groupby("model", sort=False):
             key = name if model == "as_specified" else f"{name}/{model}"
-            cols[(key, "welfare_change_pct")] = grp.set_index("region")["welfare_change_pct"]
-            cols[(key, "ev")] = grp.set_index("region")["ev"]
+            g = grp.set_index("region")
+            cols[(key, "welfare_log_points")] = (
+                g["welfare_log_points"] if "welfare_log_points" in g  # folders before it had %:
+                else 100 * np.log1p(g["welfare_change_pct"] / 100))  # the same change in logs
+            cols[(key, "ev")] = g["ev"]
     frame = pd.DataFrame(cols)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["run", "measure"])
     frame.index.name = "region"

@@ -344,7 +344,7 @@ def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]
         sigma, k, delta = blk.sigma, blk.k, blk.delta
         ms = blk.config.market_structure
         phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
-        if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
+        if ms in ("cara", "linear"):  # mean productivity of sellers, k/(k-1) times the cutoff
             phi_tilde = blk.structure.average_productivity_factor(blk)
         extra = getattr(blk.structure, "route_results", None)
         for n, i in blk.routes:
@@ -446,7 +446,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)
     if closure is None or closure.is_default:
-        regions["real_income"] = regions["income"] / regions["cpi"]
+        # m.real_income: I_n/CPI_n, plus the consumer surplus of linear sectors (cge.quasi_linear)
+        regions["real_income"] = [v(m.real_income[r]) for r in R]
     else:
         regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
     regions["real_income_per_capita"] = regions["real_income"] / regions["population"]
@@ -456,6 +457,10 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         sectors[f"{a}_demand"] = pd.Series(demand[:, k, :].reshape(-1), index=by_cell)
     regions["real_government"] = real[:, 1]
     regions["real_investment"] = real[:, 2]
+    if hasattr(m, "linear_sectors"):  # the quasi-linear upper tier (cge.quasi_linear)
+        from .quasi_linear import household_final_demand
+
+        household_final_demand(m, regions, sectors)
     regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()
     regions["tariff_revenue"] = sectors["tariff_revenue"].groupby(level="region").sum()
     regions["production_tax_revenue"] = (sectors["production_tax_revenue"]

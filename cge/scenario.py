@@ -154,7 +154,7 @@ def _compose(text: str, filename: str) -> tuple[Any, Locator]:
 Selector = Union[str, list[str], None]
 Mode = Literal["set", "scale", "cut_pct", "change_pct", "add"]
 Sign = Literal["positive", "negative", "zero", "nonnegative", "nonpositive"]
-Structure = Literal["melitz", "krugman", "armington", "cara"]
+Structure = Literal["melitz", "krugman", "armington", "cara", "linear", "outside"]
 
 
 def _no_bool(value):
@@ -409,6 +409,16 @@ class FileData(_Strict):
     cara_tau: Literal["home", "lowest"] | None = Field(
         None, description="cara sectors: tau_ii = 1 (home, default) or each origin's lowest "
         "tau = 1 (lowest; neutral rescaling of productivity units)")
+    population: dict[str, float] | None = Field(
+        None, description="consumers per region for the calibration (cara and linear sectors, "
+        "welfare per capita); default 1 per region")
+    linear_choke: float | None = Field(
+        None, gt=0, lt=0.5, description="linear sectors: the choke price as a share of the demand "
+        "intercept where spending per consumer is highest (calibration.linear; default 0.25)")
+    cara_zero_flows: Literal["error", "inactive"] | None = Field(
+        None, description="cara sectors: a foreign route without sales at the benchmark is an "
+        "error (default: under CARA every finite trade cost gives sales) or an inactive route "
+        "(inactive: tau infinite, no firm can ever sell there)")
 
     @model_validator(mode="after")
     def _one(self):
@@ -416,7 +426,8 @@ class FileData(_Strict):
             raise ValueError("give exactly one of 'primitives' (YAML/JSON) or 'workbook' (xlsx)")
         return self
 
-    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau")
+    @field_validator("production_taxes", "balance", "trade_costs", "max_selection", "cara_tau",
+                     "population", "linear_choke", "cara_zero_flows")
     @classmethod
     def _workbook_only(cls, value, info):
         if value is not None and info.data.get("primitives") is not None:
@@ -426,7 +437,9 @@ class FileData(_Strict):
 
     def calibrate_options(self) -> dict[str, str]:
         """The keyword arguments for ``calibration.calibrate`` that are given."""
-        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau")
+        return {k: getattr(self, k) for k in ("trade_costs", "max_selection", "cara_tau",
+                                              "population", "linear_choke",
+                                              "cara_zero_flows")
                 if getattr(self, k) is not None}
 
     def read_options(self) -> dict[str, str]:
@@ -608,8 +621,29 @@ def load_scenario(source: str | Path | Mapping, *, text: str | None = None) -> L
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation(exc, locator)) from None
+        problems = _format_validation(exc, locator)
+        if not any(tuple(e["loc"])[:1] == ("data",) for e in exc.errors()):
+            # the data field is sound: its problems are independent of the others'
+            problems += _data_problems(data, text, path, locator)
+        raise ScenarioError(problems) from None
     return LoadedScenario(scenario, text, path, locator)
+
+
+def _data_problems(data: Mapping, text: str, path: Path | None, locator: Locator) -> list[str]:
+    """The problems of a scenario's ``data:`` alone (for a scenario whose other fields
+    fail validation, so that every independent problem is reported at once)."""
+    if "data" not in data:
+        return []
+    try:
+        alone = Scenario.model_validate({"name": str(data.get("name") or "scenario"),
+                                         "data": data["data"]})
+    except ValidationError:
+        return []
+    try:
+        load_data(LoadedScenario(alone, text, path, locator))
+    except ScenarioError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _format_validation(exc: ValidationError, locator: Locator) -> list[str]:
@@ -1172,7 +1206,7 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
             for c, sign in comps.items():
                 add(f"{c} component of {rr} is {sign}", wel.loc[rr, c], sign)
     firms = run.comparison.sectors
-    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara"])
+    melitz = run.new.sectors["market_structure"] .isin(["melitz", "cara", "linear"])
     for r, sign in e.domestic_cutoff.items():
         for rr in expand(r):
             rows = firms[melitz & (firms.index.get_level_values("region") == rr)]

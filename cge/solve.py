@@ -65,9 +65,12 @@ class Diagnosis:
     at_bounds: list[str] = field(default_factory=list)
     last_step: float | None = None
     steps: list[float] = field(default_factory=list)
+    #: what the collapsing levels mean, where a structure can say (e.g. the outside good)
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"IPOPT status: {self.status} ({self.message}) after {self.iterations} iterations"]
+        lines += self.notes
         if self.last_step is not None:
             lines.append(f"homotopy: last step reached lambda = {self.last_step:.6g} "
                          f"(steps taken: {', '.join(f'{s:.4g}' for s in self.steps) or 'none'})")
@@ -247,6 +250,10 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
             + ("Cara sectors (selection at the choke price): lower cara_alpha or f_e, or raise "
                "population; recalibrate with a lower max_selection."
                if any(m.sector[s].config.market_structure == "cara" for _, _, s, _, _ in bad)
+               else "")
+            + ("Linear sectors (selection at the choke price): lower phi_min or f_e, or "
+               "recalibrate with a lower max_selection."
+               if any(m.sector[s].config.market_structure == "linear" for _, _, s, _, _ in bad)
                else ""), routes=[b[:3] for b in bad])
 
 
@@ -589,7 +596,16 @@ def diagnose(m: pyo.Block, stats: SolveStats | None, last_step=None, steps=()) -
         at_bounds=vanishing_variables(m),
         last_step=last_step,
         steps=list(steps),
+        notes=numeraire_good_failures(m),
     )
+
+
+def numeraire_good_failures(m: pyo.Block) -> list[str]:
+    """Regions where the outside good of linear sectors stops being produced or consumed
+    (:func:`cge.blocks.outside.numeraire_good_failures`); empty without an outside good."""
+    from .blocks.outside import numeraire_good_failures as failures
+
+    return failures(m) if hasattr(m, "sectors") else []
 
 
 __all__ = [

@@ -13,7 +13,8 @@ distribution for each, and a method::
       samples: 256                # monte_carlo: draws; sobol: base sample N, N (d + 2) members
       seed: 1
       percentiles: [2.5, 97.5]
-      results: [welfare_change_pct]   # sobol: the results whose indices are reported
+      results: [total]                # sobol: the results whose indices are reported
+                                      # (total: the welfare change in log points)
       parameters:
         sigma_mfg:
           path: parameters.sigma.mfg
@@ -115,7 +116,7 @@ class SSASpec(_Strict):
     samples: int = Field(64, ge=2)
     seed: int = 0
     percentiles: list[float] = [2.5, 97.5]
-    results: list[str] = ["welfare_change_pct"]
+    results: list[str] = ["total"]  # the welfare change in log points (welfare table)
     parameters: dict[str, Uncertain]
 
     @model_validator(mode="after")
@@ -398,7 +399,7 @@ def _sobol(design: Design, wide: pd.DataFrame, present, names, failed, keys) -> 
     tables = wide.index.get_level_values("table")
     for var in spec.results:
         sel = variables == var
-        if var == "welfare_change_pct":  # also in the summary table: report it once
+        if var in ("welfare_change_pct", "total"):  # the welfare table's (report it once)
             sel &= tables == "welfare"
         for idx, y in zip(wide.index[sel], wide[sel].itertuples(index=False)):
             y = np.asarray(y, float)
@@ -442,8 +443,23 @@ def write_ssa(result, plots: bool = True) -> None:
         plot_ssa(result, outdir / "ssa_welfare.png")
 
 
+#: The welfare result of the SSA's console table and picture: log points (cge.units).
+WELFARE = "total"
+
+
+def _welfare_sobol(sob):
+    """The Sobol indices of the welfare change: of the log points if computed, else of the
+    % change (an SSA file may ask for either in ``results``)."""
+    if sob is None or not len(sob):
+        return None
+    for var in (WELFARE, "welfare_change_pct"):
+        if (sob["variable"] == var).any():
+            return sob[sob["variable"] == var]
+    return None
+
+
 def _welfare_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    w = summary[(summary["table"] == "welfare") & (summary["variable"] == "welfare_change_pct")]
+    w = summary[(summary["table"] == "welfare") & (summary["variable"] == WELFARE)]
     return w[w["model"] == w["model"].iloc[0]] if len(w) else w
 
 
@@ -458,7 +474,7 @@ def plot_ssa(result, path):
     if len(w) > 12:
         w = w.reindex(w["mean"].abs().sort_values(ascending=False).index[:12])
     sob = result.ssa.get("sobol")
-    sob = sob[(sob["variable"] == "welfare_change_pct")] if sob is not None and len(sob) else None
+    sob = _welfare_sobol(sob)
     panels = 2 if sob is not None and len(sob) else 1
     fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.8), squeeze=False)
     ax = axes[0][0]
@@ -470,7 +486,7 @@ def plot_ssa(result, path):
                 label="+- 1 sd")
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xticks(x, w["region"], rotation=30 if len(w) > 6 else 0)
-    ax.set_ylabel("welfare change (% of real income)")
+    ax.set_ylabel("welfare change (log points: 100 x change in log real income)")
     spec = result.sweep.design.spec
     how = spec.method + (f" ({spec.rule})" if spec.method == "quadrature" else "")
     ax.set_title(f"{result.sweep.name}: welfare, {how}, {len(result.members)} members")
@@ -506,11 +522,10 @@ def print_ssa(console, result) -> None:
     if len(w):
         cols = ["mean", "sd"] + [c for c in summary.columns if c.startswith("p") and
                                  c[1:2].isdigit()][:2]
-        console.print(_frame_table(f"Welfare change (%): {w['interval'].iloc[0]}",
+        console.print(_frame_table(f"Welfare change (log points): {w['interval'].iloc[0]}",
                                    w.set_index("region")[cols]))
-    sob = result.ssa.get("sobol")
-    if sob is not None and len(sob):
-        s = sob[sob["variable"] == "welfare_change_pct"]
+    s = _welfare_sobol(result.ssa.get("sobol"))
+    if s is not None:
         if len(s):
             wide = s.pivot_table(index="region", columns="parameter", values=["S1", "ST"],
                                  sort=False)

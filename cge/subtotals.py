@@ -30,6 +30,12 @@ contribution is the total itself.
 Results decomposed: the welfare total and its components (log points) and the
 EV and its components (money) of :func:`cge.welfare.decompose`, and the %
 change of bilateral trade (summed over sectors, foreign routes).
+
+Either IPOPT route works (``solver="cyipopt"`` or ``"ipopt"``, the AMPL
+executable): each point of the path is solved by the run's route, then
+polished by Newton steps and differentiated with PyNumero's Jacobian, which
+needs PyNumero's ASL library (not cyipopt); without it
+:class:`~cge.errors.SolveError` says so (:data:`NO_PYNUMERO`).
 """
 
 from __future__ import annotations
@@ -40,10 +46,17 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from .errors import SolveError
+
 __all__ = ["ShockSubtotals", "shock_deltas", "subtotals", "scenario_subtotals"]
 
 #: Contributions must add up to the total within this (relative to :func:`gap_scale`).
 TOLERANCE = 1e-8
+#: Why subtotals cannot be computed without PyNumero's ASL library.
+NO_PYNUMERO = ("subtotals by shock need PyNumero's ASL library (libpynumero_ASL) to evaluate the "
+               "model's Jacobian along the path, whichever IPOPT route solves the points (cyipopt "
+               "or the ipopt executable); it was not found. Build it with `pyomo "
+               "build-extensions` (scripts/bootstrap.sh does), or run without subtotals")
 
 
 @dataclass
@@ -178,7 +191,8 @@ class _Path:
         from .toolchain import configure_pynumero
 
         m = self.eq.model
-        configure_pynumero()
+        if not configure_pynumero():
+            raise SolveError(NO_PYNUMERO)
         obj = pyo.Objective(expr=0.0)
         m.add_component("_cge_subtotal_objective", obj)
         try:

@@ -989,7 +989,10 @@ def _data_info(sweep: Sweep) -> dict:
         loaded = LoadedScenario(Scenario.model_validate(sweep.base), sweep.text, sweep.path,
                                 sweep.locator)
         data = _data(loaded)
-        return {"description": data.description, "sha256": data.checksum}
+        from .units import money_unit
+
+        return {"description": data.description, "sha256": data.checksum,
+                "money_unit": money_unit(getattr(data, "units", ""))}
     except CGEError as exc:
         return {"description": f"not readable: {exc}", "sha256": None}
 
@@ -1047,14 +1050,15 @@ def _column_value(v):
 
 
 def plot_members(result: SweepResult, path: Path) -> Path:
-    """Welfare change (%) by region across the members: lines over the first numeric
+    """Welfare change (log points, the welfare total) by region across the members: lines
+    over the first numeric
     axis (one panel per combination of the others is too many: the others become
     separate lines), or grouped bars when no axis is numeric."""
     from .report import _plt, _save
 
     plt = _plt()
     t = result.table
-    w = t[(t["table"] == "welfare") & (t["variable"] == "welfare_change_pct")
+    w = t[(t["table"] == "welfare") & (t["variable"] == "total")
           & (t["model"] == t["model"].iloc[0])]
     axes = result.sweep.axes
     numeric = [a for a in axes if pd.api.types.is_numeric_dtype(result.members[a])]
@@ -1098,7 +1102,7 @@ def plot_members(result: SweepResult, path: Path) -> Path:
         ax.set_xticks(x, shown)
         ax.legend(fontsize=7, ncol=2 if len(members) > 10 else 1)
     ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_ylabel("welfare change (% of real income)")
+    ax.set_ylabel("welfare change (log points: 100 x change in log real income)")
     ax.set_title(f"{result.sweep.name}: welfare across {len(result.members)} members"
                  + (f" ({len(shown)} of {len(regions)} regions)" if len(shown) < len(regions) else ""))
     fig.tight_layout()
@@ -1118,12 +1122,12 @@ def print_summary(console, result: SweepResult, max_rows: int = 20) -> None:
 
         print_ssa(console, result)
     elif not t.empty:
-        w = t[(t["table"] == "welfare") & (t["variable"] == "welfare_change_pct")]
+        w = t[(t["table"] == "welfare") & (t["variable"] == "total")]
         wide = w.pivot_table(index="member", columns="region", values="value", sort=False)
         if wide.shape[1] > 8:
             top = wide.abs().mean().sort_values(ascending=False).index[:8]
             wide = wide[top]
-        title = "Welfare change (% of real income) by member"
+        title = "Welfare change (log points: 100 x change in log real income) by member"
         if len(wide) > max_rows:
             title += f"; the first {max_rows} of {len(wide)} members (all in results.csv)"
             wide = wide.head(max_rows)

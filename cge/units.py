@@ -39,9 +39,10 @@ import pandas as pd
 __all__ = ["WELFARE_MEASURE", "money_unit", "unit_of", "data_dictionary", "units_by_table"]
 
 #: The one welfare measure of tables, console and pictures: total and components.
-WELFARE_MEASURE = ("log points: 100 x change in the log of real income (the total and its "
-                   "components add up exactly); welfare_change_pct is the same change in % "
-                   "and ev the equivalent variation in money")
+WELFARE_MEASURE = ("log points: 100 x change in the log of real income (welfare_log_points, "
+                   "the welfare table's total; it and its components add up exactly); "
+                   "welfare_change_pct is the same change in % (100 x (exp(log points / 100) "
+                   "- 1)) and ev the equivalent variation in money")
 
 _LABELS = {
     "model": ("label", "market structure of the model (as_specified unless structures are compared)"),
@@ -166,7 +167,9 @@ def unit_of(column: str, table: str = "", money: str = "money") -> tuple[str, st
     if table == "welfare_sectors" and col in ("tariffs", "trade_costs", "residual", "market_size"):
         return "log points", f"direct channel of the price index: {col.replace('_', ' ')}"
     if col == "welfare_change_pct":
-        return "%", "welfare change: 100 x (U'/U - 1), U real income"
+        return "%", ("the same welfare change as welfare_log_points (the welfare total), in %: "
+                     "100 x (U'/U - 1) = 100 x (exp(log points / 100) - 1), U real income; not "
+                     "additive (the components add up to the log points)")
     if col == "total" or col == "welfare_log_points":
         return "log points", "welfare change: 100 x change in the log of real income"
     if col in _COMPONENT_TEXT:

@@ -72,6 +72,13 @@ Components of :math:`100\,\Delta\ln U_n` (positive = gain):
     pays for real government consumption (``fixed_real``) or real investment
     (``investment_driven``) held fixed, :math:`-(e_{na}' - E_{na})/L`, or for
     a change of a fixed share, :math:`-(\omega'_{na} - \omega_{na}) i'/L`.
+``consumer_surplus``
+    economies with ``linear`` sectors (Melitz-Ottaviano, :mod:`cge.quasi_linear`):
+    welfare is :math:`(I_n + S_n)/P_{n0}` with :math:`S_n` the consumer surplus of
+    the linear sectors, so :math:`\Delta\ln U_n = \Delta\ln(I_n/P_{n0}) +
+    \Delta\ln(1 + S_n/I_n)`; the first part is split as above (the outside good
+    is the whole Cobb-Douglas basket), the second is this component: the
+    varieties, prices and mark-ups of the linear sectors together (0 otherwise).
 ``residual``
     total minus the sum of the parts: zero up to solver tolerance when only
     the shock types of :mod:`cge.shocks` change (changes of the shares
@@ -89,7 +96,8 @@ from .primitives import Primitives
 from .results import Results
 
 COMPONENTS = ("terms_of_trade", "endowments", "tariffs", "production_taxes", "trade_costs", "variety",
-              "selection", "market_size", "profits", "transfers", "government", "investment")
+              "selection", "market_size", "profits", "transfers", "government", "investment",
+              "consumer_surplus")
 SECTOR_PARTS = ("input_cost", "tariffs", "trade_costs", "variety_domestic", "variety_imported",
                 "selection_domestic", "selection_imported", "market_size")
 
@@ -212,7 +220,7 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     a0, a1 = prim0["pref_weight"][dest, orig, sect], prim1["pref_weight"][dest, orig, sect]
     with np.errstate(divide="ignore", invalid="ignore"):
         # a preference shifter a_ni multiplies the sellers' weight under every structure
-        d_sellers = np.where(ms == "armington", _dlog(a1, a0),
+        d_sellers = np.where(np.isin(ms, ("armington", "outside")), _dlog(a1, a0),
                              _dlog(r1["sellers"].to_numpy(float), r0["sellers"].to_numpy(float))
                              + _dlog(a1, a0))
     d_variety = d_sellers / (sigma - 1)  # welfare sign: more sellers lower P
@@ -346,6 +354,10 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
         "investment": agent_parts["investment"],
     }
     U0, U1 = g0["real_income"].to_numpy(float), g1["real_income"].to_numpy(float)
+    comp["consumer_surplus"] = np.zeros(nR)
+    if any(prim0.market_structure[x] == "linear" for x in S):  # U = (I + S)/P0
+        comp["consumer_surplus"] = _dlog(U1 * g1["cpi"].to_numpy(float) / I1,
+                                         U0 * g0["cpi"].to_numpy(float) / I0)
     total = _dlog(U1, U0)
     residual = total - sum(comp.values())
 
@@ -384,15 +396,16 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
 
     # Descriptive (not part of the decomposition): mass of varieties available
     # and the CES average productivity of all sellers in the market.
-    m0 = np.where(ms == "armington", np.nan, r0["sellers"].to_numpy(float))
-    m1 = np.where(ms == "armington", np.nan, r1["sellers"].to_numpy(float))
+    no_firms = np.isin(ms, ("armington", "outside"))
+    m0 = np.where(no_firms, np.nan, r0["sellers"].to_numpy(float))
+    m1 = np.where(no_firms, np.nan, r1["sellers"].to_numpy(float))
     phi0 = np.where(ms == "melitz", r0["average_productivity"].to_numpy(float), phi_min0)
     phi1 = np.where(ms == "melitz", r1["average_productivity"].to_numpy(float), phi_min1)
     count0, count1 = np.bincount(cell, np.nan_to_num(m0), nR * nS), np.bincount(cell, np.nan_to_num(m1), nR * nS)
     prod0 = np.bincount(cell, np.nan_to_num(m0 * phi0 ** (sigma - 1)), nR * nS)
     prod1 = np.bincount(cell, np.nan_to_num(m1 * phi1 ** (sigma - 1)), nR * nS)
     sig_cell = np.repeat(prim0["sigma"][None, :], nR, axis=0).reshape(-1)
-    firms = np.array([ms_ != "armington" for ms_ in sectors["market_structure"]])
+    firms = np.array([ms_ not in ("armington", "outside") for ms_ in sectors["market_structure"]])
     with np.errstate(divide="ignore", invalid="ignore"):
         sectors["varieties_available_pct"] = np.where(firms, 100 * (count1 / count0 - 1), np.nan)
         avg0 = (prod0 / count0) ** (1 / (sig_cell - 1))

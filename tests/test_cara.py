@@ -337,25 +337,6 @@ def test_origin_units_of_trade_costs_are_neutral():
     assert eq.solve().info["iterations"] <= 1
 
 
-@pytest.mark.slow
-def test_yotov_border_removal_three_structures():
-    """USA-Canada border removal on the Yotov et al. (2016) data (USA, CAN, MEX, ROW): every
-    structure replicates its benchmark; CARA and Armington share trade and wage changes (same
-    trade elasticity, a gravity model); CARA raises the number of varieties in Canada where
-    CES-Melitz lowers it, and lowers Canadian margins."""
-    from calibration.yotov_border import run_border_removal
-    out = run_border_removal(keep=("USA", "CAN", "MEX"))
-    assert (out["stats"]["benchmark_iterations"] <= 1).all()
-    reg = out["regions"].set_index(["structure", "region"])
-    for ms in ("melitz", "cara", "armington"):
-        assert reg.loc[(ms, "CAN"), "welfare_change_pct"] > reg.loc[(ms, "USA"), "welfare_change_pct"] > 0
-    np.testing.assert_allclose(reg.loc[("cara", "CAN"), "wage_change_pct"],
-                               reg.loc[("armington", "CAN"), "wage_change_pct"], rtol=1e-6)
-    assert reg.loc[("cara", "CAN"), "varieties_available_pct"] > 0
-    assert reg.loc[("melitz", "CAN"), "varieties_available_pct"] < 0
-    assert reg.loc[("cara", "CAN"), "domestic_margin_mean_pct"] < 0
-
-
 def test_every_firm_selling_is_a_named_selection_error():
     """A cost cutoff above the largest cost draw (every entrant sells) breaks the Pareto
     aggregates: the route is named with the cara remedy."""

@@ -44,7 +44,7 @@ def test_runs_and_members_side_by_side(folders):
     tables = compare_runs(runs)
     w = tables["welfare"]
     assert list(w.columns) == [r.label for r in runs]
-    total = w.xs("welfare_change_pct", level="variable")
+    total = w.xs("total", level="variable")  # log points, the one welfare measure
     # the cge run at t = 0.1 is the sweep's member t = 0.1; the member t = 0.3 differs
     np.testing.assert_allclose(total["single"], total["levels:t=0.1"], rtol=1e-10)
     np.testing.assert_allclose(total["levels:t=0.3"], total["cmp0/levels:t=0.3"], rtol=0)
@@ -62,7 +62,22 @@ def test_cli_compare_writes_tables_and_one_picture_per_result(folders, tmp_path)
                                    "-d", str(tmp_path / "cmp")], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "levels:t=0.3" in out.output and "Factor prices" in out.output
-    assert (tmp_path / "w.csv").read_text().startswith("region,single:welfare_change_pct")
+    assert (tmp_path / "w.csv").read_text().startswith(
+        "region,single:welfare_log_points,single:ev,")
+    # the welfare table holds the total and components in log points and EV, never the %
+    # change; every variable of every table has its unit in units.csv
+    welfare = pd.read_csv(tmp_path / "cmp" / "compare_welfare.csv")
+    assert "welfare_change_pct" not in set(welfare["variable"])
+    units = pd.read_csv(tmp_path / "cmp" / "units.csv").set_index(["table", "variable"])["unit"]
+    assert units[("compare_welfare", "total")] == "log points"
+    assert units[("compare_welfare", "terms_of_trade")] == "log points"
+    assert units[("compare_welfare", "ev")] == "numeraire units (benchmark money)"
+    assert units[("compare_trade", "exports_change_pct")] == "%"
+    from cge.units import UNDOCUMENTED
+    assert UNDOCUMENTED not in set(units)
+    for name in ("welfare", "trade", "cutoffs", "prices"):
+        frame = pd.read_csv(tmp_path / "cmp" / f"compare_{name}.csv")
+        assert set(frame["variable"]) <= set(units.loc[f"compare_{name}"].index), name
     for name in ("welfare", "trade", "cutoffs", "prices"):
         assert (tmp_path / "cmp" / f"compare_{name}.csv").is_file()
     for pic in PICTURES.values():

@@ -455,3 +455,18 @@ def test_check_prints_extreme_values_of_a_scenario(tmp_path):
     out = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert "warning: " in out and "after the shocks: tau[destination=North, origin=South" in out
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"regions": 175398, "sectors": 0}, "regions must be from 1 to 300, got 175398"),
+    ({"regions": 2, "sectors": 10**6}, "sectors must be from 1 to 200"),
+    ({"regions": 2.5, "sectors": 1}, "regions must be a whole number, got 2.5"),
+])
+def test_example_sizes_are_named_not_allocated(args, words):
+    """An example economy too large for memory is refused before any array is made (found
+    by the fuzzed scenarios: 175,398 regions asked numpy for 28.7 GiB)."""
+    text = yaml.safe_dump({"name": "big", "data": {"example": "symmetric", "args": args},
+                           "shocks": []})
+    with pytest.raises(CGEError) as err:
+        prepare_scenario(text)
+    assert words in str(err.value)

@@ -454,12 +454,15 @@ DAMAGE = {
     "garbage summary": (lambda f: (f / "summary.csv").write_bytes(os.urandom(300) + b"\x00"),
                         "binary data"),
     "incomplete summary": (lambda f: (f / "summary.csv").write_text("model,region\nx,North\n"),
-                           "summary.csv lacks the columns ['welfare_change_pct', 'ev']"),
+                           "summary.csv lacks the columns ['welfare_log_points', 'ev']"),
     "header only": (lambda f: (f / "summary.csv").write_text(
         "model,region,welfare_change_pct,ev\n"), "summary.csv has no rows"),
     "text in numbers": (lambda f: (f / "summary.csv").write_text(
         "model,region,welfare_change_pct,ev\nas_specified,North,lots,1\n"),
         "column 'welfare_change_pct' is not numeric"),
+    "text in log points": (lambda f: (f / "summary.csv").write_text(
+        "model,region,welfare_log_points,welfare_change_pct,ev\nas_specified,North,lots,1,1\n"),
+        "column 'welfare_log_points' is not numeric"),
     "ragged summary": (lambda f: (f / "summary.csv").write_text(
         'model,region,welfare_change_pct,ev\n"as_specified,North,1,2\n'), "cannot be read"),
     "broken run_info": (lambda f: (f / "run_info.json").write_text('{"scenario": '),

@@ -52,6 +52,17 @@ def test_tidy_tables(result):
     # the summary repeats the welfare decomposition's totals
     m = t["summary"].merge(t["welfare"], on=["model", "region"], suffixes=("", "_w"))
     np.testing.assert_allclose(m["welfare_change_pct"], m["welfare_change_pct_w"])
+    # one welfare measure: the summary leads with the log points of the welfare table (its
+    # total), and the % change beside it is the same change
+    cols = list(t["summary"].columns)
+    assert cols.index("welfare_log_points") < cols.index("welfare_change_pct")
+    np.testing.assert_allclose(m["welfare_log_points"], m["total"])
+    np.testing.assert_allclose(m["welfare_change_pct"],
+                               100 * np.expm1(m["welfare_log_points"] / 100), rtol=1e-10)
+    from cge.units import unit_of
+    assert unit_of("welfare_log_points", "summary")[0] == "log points"
+    pct_unit, pct_meaning = unit_of("welfare_change_pct", "summary")
+    assert pct_unit == "%" and "same welfare change as welfare_log_points" in pct_meaning
 
 
 def test_files_written(folder):
@@ -169,8 +180,9 @@ def test_compare_results(folder, tmp_path, result):
     assert list(table.index) == ["North", "South", "East"]
     runs = set(table.columns.get_level_values("run"))
     assert runs == {"cut_compared/krugman", "cut_compared/melitz", "second/krugman", "second/melitz"}
-    np.testing.assert_allclose(table[("second/melitz", "welfare_change_pct")],
-                               result.runs["melitz"].welfare.regions["welfare_change_pct"])
+    # log points, the one welfare measure of tables and console (welfare total)
+    np.testing.assert_allclose(table[("second/melitz", "welfare_log_points")],
+                               result.runs["melitz"].welfare.regions["total"])
 
 
 def _png_size(path: Path) -> tuple[int, int]:

@@ -27,9 +27,9 @@ SWEEP_RUNS = {p.stem for p in (ROOT / "runs").glob("*.yaml")
               if any(line.startswith(("sweep:", "ssa:")) for line in p.read_text().splitlines())}
 RUNS = sorted(p for p in (ROOT / "runs").glob("*.yaml")
               if p.stem not in BUILT_DATA_RUNS | SWEEP_RUNS)
-#: Runs on real data too large for the default tests (69 countries under two structures):
-#: checked here as slow tests.
-SLOW_RUNS = {"trade_without_borders"}
+#: Runs on real data too large for the default tests (69 countries under two or three
+#: structures): checked here as slow tests.
+SLOW_RUNS = {"trade_without_borders", "border_removal_usa_canada"}
 
 
 @pytest.mark.parametrize("stem", sorted(SWEEP_RUNS))
@@ -614,7 +614,7 @@ def test_cli_run_check_compare(cli, tmp_path):
     r = cli("compare", str(out1), str(out2), "-o", str(tmp_path / "cmp.csv"))
     assert r.exit_code == 0, r.output
     assert "a" in r.output and "b" in r.output
-    assert (tmp_path / "cmp.csv").read_text().startswith("region,a:welfare_change_pct")
+    assert (tmp_path / "cmp.csv").read_text().startswith("region,a:welfare_log_points")
     r = cli("compare", str(tmp_path))
     assert r.exit_code == 1 and "not a results folder" in r.output
 

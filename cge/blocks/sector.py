@@ -34,6 +34,13 @@ that structure's equation families with their math:
     Heterogeneous firms with CARA sub-utility and variable mark-ups priced with
     the Lambert W function (Behrens, Mion, Murata and Suedekum); selection at
     the choke price, population :math:`L_n` as a primitive.
+``linear`` (:mod:`cge.blocks.linear`)
+    Heterogeneous firms with quasi-linear-quadratic preferences and linear
+    demand (Melitz and Ottaviano 2008, MR section 8): selection at the choke
+    price, mark-ups :math:`(p^d - c)/2`; needs an ``outside`` sector.
+``outside`` (:mod:`cge.blocks.outside`)
+    The homogeneous, freely traded numeraire good :math:`q_0` of the ``linear``
+    structure (one world price, price equal to unit cost where produced).
 
 This module keeps what every structure shares: the block class, its
 configuration, the common unknowns, the equations that do not depend on the
@@ -69,14 +76,14 @@ from pyomo.core.base.block import BlockData, declare_custom_block
 from pyomo.network import Port
 
 from ..parameters import ENTRY_MODES, MARKET_STRUCTURES, PARAMETERS
-from . import armington, cara, krugman, melitz
+from . import armington, cara, krugman, linear, melitz, outside
 from ._common import log_sum_exp
 
 __all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG",
            "STRUCTURES"]
 
 #: market_structure -> module holding that structure's equation families
-STRUCTURES = {mod.NAME: mod for mod in (melitz, krugman, armington, cara)}
+STRUCTURES = {mod.NAME: mod for mod in (melitz, krugman, armington, cara, linear, outside)}
 
 
 def _positive(x):
@@ -89,8 +96,9 @@ def _positive(x):
 SECTOR_CONFIG = ConfigDict(description="configuration of a HeterogeneousFirmSector block")
 SECTOR_CONFIG.declare("market_structure", ConfigValue(
     default="melitz", domain=In(MARKET_STRUCTURES),
-    description="melitz (heterogeneous firms), krugman (homogeneous firms) or "
-    "armington (perfect competition, national varieties)"))
+    description="melitz (heterogeneous firms), krugman (homogeneous firms), "
+    "armington (perfect competition, national varieties), cara (variable mark-ups, CARA), "
+    "linear (Melitz-Ottaviano) or outside (the homogeneous numeraire good of linear sectors)"))
 SECTOR_CONFIG.declare("entry", ConfigValue(
     default="free", domain=In(ENTRY_MODES),
     description="free entry, or a fixed mass of potential entrants (Chaney 2008)"))
@@ -105,6 +113,10 @@ SECTOR_CONFIG.declare("k", ConfigValue(
     default=4.0, domain=_positive, description="Pareto shape k > sigma - 1 (melitz)"))
 SECTOR_CONFIG.declare("cara_alpha", ConfigValue(
     default=1.0, domain=_positive, description="CARA parameter alpha > 0 (cara)"))
+for _name, _doc in (("linear_alpha", "demand intercept alpha > 0 (linear)"),
+                    ("linear_gamma", "love of variety gamma > 0 (linear)"),
+                    ("linear_eta", "substitution with the outside good eta > 0 (linear)")):
+    SECTOR_CONFIG.declare(_name, ConfigValue(default=1.0, domain=_positive, description=_doc))
 SECTOR_CONFIG.declare("delta", ConfigValue(
     default=1.0, domain=_positive, description="exogenous exit rate (1: static model)"))
 SECTOR_CONFIG.declare("value_scale", ConfigValue(
@@ -193,6 +205,7 @@ class HeterogeneousFirmSectorData(BlockData):
         self.delta = cfg.delta
         self.rho = (cfg.sigma - 1.0) / cfg.sigma
         self.alpha = cfg.cara_alpha
+        self.linear_alpha, self.gamma, self.eta = cfg.linear_alpha, cfg.linear_gamma, cfg.linear_eta
 
         self.regions = pyo.Set(initialize=regions, ordered=True, doc="regions n, i")
         # Checked here with Python sets rather than by a ``within`` product set, which
@@ -321,6 +334,8 @@ class HeterogeneousFirmSectorData(BlockData):
         self.inlet = Port(doc="host -> sector: destination expenditure, origin input price")
         self.inlet.add(self.expenditure, "expenditure")
         self.inlet.add(self.input_price, "input_price")
+        if getattr(self.structure, "NEEDS_OUTSIDE_GOOD", False):  # linear: the price of q0
+            self.inlet.add(self.outside_price, "outside_price")
         self.outlet = Port(doc="sector -> host: prices, trade, input demand, tariffs, profits")
         self.outlet.add(self.price_index, "price_index")
         self.outlet.add(self.trade_value, "trade_value")
@@ -369,7 +384,9 @@ def _input_market_rule(b, i):
 
     (melitz; the fixed-cost term is absent under krugman, where the per-firm
     fixed cost is the entry cost, and only :math:`c_i Y_i = \sum_n X_{ni}`
-    remains under armington. The entry term is absent under fixed entry.)
+    remains under armington and outside; under cara and linear the variable
+    cost is the share :math:`\kappa_2/\kappa_1`, resp. :math:`k/(k+1)`, of
+    sales. The entry term is absent under fixed entry.)
     Under free entry this equals the sector's revenue :math:`\sum_n X_{ni}`.
     """
     if not b.has_firms:
