@@ -173,21 +173,7 @@ def build_model(prim: Primitives, agents: bool | None = None,
     own equations (``True``) or as closed-form Expressions of the aggregates
     (``False``); default :data:`ROUTE_UNKNOWNS`. Both formulations have the same
     solutions.
-
-    Python's cyclic garbage collector is paused while the model is declared (Pyomo's
-    :class:`~pyomo.common.gc_manager.PauseGC`, as its own writers do): the hundreds of
-    thousands of expression objects a large model makes would otherwise trigger
-    collections that scan all of them again and again (60% of the construction time
-    of the 31-region, 40-sector NAFTA model).
     """
-    from pyomo.common.gc_manager import PauseGC
-
-    with PauseGC():
-        return _build_model(prim, agents, route_unknowns)
-
-
-def _build_model(prim: Primitives, agents: bool | None, route_unknowns: bool | None
-                 ) -> pyo.ConcreteModel:
     closure = prim.closure
     if agents is None:
         agents = not closure.is_default
