@@ -1,85 +1,529 @@
-"""The equation system compiled for IPOPT, re-used while nothing in it changes.
+r"""The equation system compiled once per model structure.
 
-Pyomo hands a model to IPOPT by writing it as an NL file that the AMPL
-Solver Library (ASL) loads; parameter values and fixed variables are folded
-into that file as numbers. :class:`CompiledSystem` keeps one compiled system
-together with what was folded into it (the values of every mutable parameter
-and fixed variable of the model) and the structure it was compiled from
-(:func:`signature`); :meth:`CompiledSystem.valid` says whether the model
-still is that system, so that a solve from the same parameters (a
-replication check, ``Equilibrium.resolve``, a failed attempt retried with
-other options or bounds) compiles nothing.
+Pyomo hands a model to IPOPT by writing it as an NL file that the AMPL Solver
+Library (ASL) loads; the NL writer folds parameter values into that file as
+numbers, so that a file written before a shock is wrong after it. Walking the
+expressions to write the file is most of what a shock used to cost (70% at
+30 x 20). :class:`CompiledSystem` therefore compiles a *substituted copy* of
+the active equations instead, in which
 
-Variable values and bounds are not folded: :meth:`CompiledSystem.update`
-copies them at every solve. Diagnostics read the Pyomo model, never the
-compiled copy.
+* every mutable parameter the equations read (tariffs, iceberg and fixed
+  costs, endowments, shares, the numeraire's value, the homotopy's weight...)
+  and every fixed variable is replaced by a *parameter column*: a variable of
+  the compiled NLP whose lower and upper bounds are both the parameter's
+  current value;
+* every named Expression that reads one is copied once (so that expressions
+  shared between equations stay shared, as the NL writer writes them once);
+  everything else is the model's own expression objects.
+
+The compiled system then depends on the model's *structure* only (which
+equations are active, which expression each holds, which variables are fixed:
+:func:`signature`), not on any value: a new shock or homotopy step copies the
+parameters' values into the bound arrays handed to the solver
+(:meth:`CompiledSystem.update`) and compiles nothing. IPOPT removes variables
+with equal bounds (its default ``fixed_variable_treatment=make_parameter``),
+so it solves the same square system as before; the Newton solver
+(:mod:`cge.newton`) and the structure check (:meth:`CompiledSystem.check_structure`)
+see only the free columns of the Jacobian (:attr:`CompiledSystem.free`).
+
+Pyomo stays the place where equations are declared: blocks build their
+constraints as before, and the copy is made from them. Diagnostics read the
+Pyomo model, never the compiled copy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.numeric_types import native_types
+from pyomo.core.expr.relational_expr import EqualityExpression
+from pyomo.core.expr.numeric_expr import (
+    DivisionExpression, MonomialTermExpression, NegationExpression, ProductExpression,
+    SumExpression, UnaryFunctionExpression,
+)
 
-__all__ = ["CompiledSystem", "signature"]
+__all__ = ["CompiledSystem", "FoldedSystem", "signature"]
 
 
 def signature(m: pyo.Block) -> tuple:
-    """What a compiled system depends on besides values: which equality constraints are
-    active and which expression each holds, and which variables are fixed."""
+    """What a compiled system depends on: which equality constraints are active and which
+    expression each holds, and which variables are fixed. Values do not enter."""
     cons = tuple((id(c), id(c.expr)) for c in m.component_data_objects(
         pyo.Constraint, active=True, descend_into=True))
     fixed = tuple(id(v) for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed)
     return hash(cons), hash(fixed), len(cons)
 
 
-class CompiledSystem:
-    """One model's active equality system, compiled into a PyNumero NLP.
+class _Affine:
+    """An expression being collected as ``const + sum(coef * var) + sum(mult * atom)``."""
 
-    ``update()`` copies the current variable values and bounds of the Pyomo
-    model into the compiled NLP; :meth:`problem_nlp` is then ready for
-    :class:`CyIpoptNLP`; ``load()`` writes a solution back into the Pyomo
-    model's variables.
+    __slots__ = ("const", "variables", "atoms")
+
+    def __init__(self):
+        self.const = 0.0
+        self.variables: dict[int, list] = {}
+        self.atoms: dict[int, float] = {}
+
+
+class _Substitution:
+    r"""Copies expressions so that parameters enter as parameter columns.
+
+    The parameter-only part of every affine argument of a nonlinear function
+    (``exp(a + b x)``: the logarithms of trade costs, tariffs, fixed costs and
+    preference weights in a route's trade value) and of every parameter-only
+    subexpression becomes *one* column, whatever the number of parameters in
+    it, and identical parts share a column: inside the log-sum-exp aggregates
+    every column is coupled with every unknown of its sum, so that a column per
+    parameter would multiply the work of loading the NLP (and the Hessian's
+    sparsity). A column's value is a linear combination of *atoms* (a
+    parameter, its logarithm, :math:`\ln(1+t)` of a rate, or any other
+    parameter-only expression), computed with numpy at every update
+    (:meth:`values`). What reads parameters non-affinely (a parameter times an
+    unknown) gets a column per parameter. Subtrees that read no parameter are
+    shared, not copied, and so are named Expressions that read none.
     """
 
-    def __init__(self, m: pyo.Block):
-        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+    CHUNK = 4096
 
+    def __init__(self, block: pyo.Block):
+        self.block = block
+        block.named = pyo.Expression(pyo.Any, doc="named Expressions reading parameters")
+        self._chunks = 0
+        self._free = iter(())
+        #: the ParamData / fixed VarData read, in order (the leaves of the atoms)
+        self.leaves: list = []
+        self._leaf: dict[int, int] = {}
+        #: atoms: (kind, leaf index or expression); kinds "value", "log", "log1p", "expr"
+        self.atoms: list[tuple[str, object]] = []
+        self._atom: dict[tuple, int] = {}
+        #: columns: their variables and their rows {atom: multiplier}
+        self.columns: list = []
+        self.rows: list[dict[int, float]] = []
+        self._column_of: dict[tuple, object] = {}
+        self._named: dict[int, object] = {}
+        self._kind: dict[type, int] = {}
+        self._op: dict[type, tuple[int, bool]] = {}
+
+    # ---------------------------------------------------------------- registry
+    def _new_variable(self):
+        try:
+            return next(self._free)
+        except StopIteration:
+            comp = pyo.Var(range(self.CHUNK), doc="parameter columns")
+            self.block.add_component(f"parameter_{self._chunks}", comp)
+            self._chunks += 1
+            self._free = iter(comp.values())
+            return next(self._free)
+
+    def _leaf_index(self, leaf) -> int:
+        j = self._leaf.get(id(leaf))
+        if j is None:
+            j = self._leaf[id(leaf)] = len(self.leaves)
+            self.leaves.append(leaf)
+        return j
+
+    def _atom_index(self, kind: str, obj) -> int:
+        ref = self._leaf_index(obj) if kind != "expr" else obj
+        key = (kind, ref if kind != "expr" else id(obj))
+        j = self._atom.get(key)
+        if j is None:
+            j = self._atom[key] = len(self.atoms)
+            self.atoms.append((kind, ref))
+        return j
+
+    def _column(self, atoms: dict[int, float]):
+        key = tuple(sorted(atoms.items()))
+        col = self._column_of.get(key)
+        if col is None:
+            col = self._column_of[key] = self._new_variable()
+            self.columns.append(col)
+            self.rows.append(dict(atoms))
+        return col
+
+    def _classify(self, e) -> int:
+        if not e.is_expression_type():
+            kind = _PARAM if e.is_parameter_type() else _VAR if e.is_variable_type() else _OTHER
+        elif e.is_named_expression_type():
+            kind = _NAMED
+        else:
+            kind = _NODE
+        self._kind[e.__class__] = kind
+        return kind
+
+    # ------------------------------------------------------------- affine parts
+    def _parameter_atom(self, e) -> int:
+        """The atom of a parameter-only expression ``e`` (recognised forms: ``p``,
+        ``log(p)``, ``log(1 + p)``; anything else is evaluated as an expression)."""
+        cls = e.__class__
+        kind = self._kind.get(cls) if cls not in native_types else None
+        if kind is None and cls not in native_types:
+            kind = self._classify(e)
+        if kind == _PARAM or kind == _VAR:
+            return self._atom_index("value", e)
+        if isinstance(e, UnaryFunctionExpression) and e.getname() == "log":
+            (arg,) = e.args
+            akind = self._kind.get(arg.__class__) if arg.__class__ not in native_types else None
+            if akind is None and arg.__class__ not in native_types:
+                akind = self._classify(arg)
+            if akind == _PARAM:
+                return self._atom_index("log", arg)
+            if isinstance(arg, SumExpression) and arg.nargs() == 2:
+                a, b = arg.args
+                if a.__class__ in native_types and a == 1 and not b.__class__ in native_types \
+                        and self._kind.get(b.__class__) == _PARAM:
+                    return self._atom_index("log1p", b)
+        return self._atom_index("expr", e)
+
+    def _operation(self, e) -> int:
+        """How :meth:`_affine` treats expression nodes of ``e``'s class."""
+        if isinstance(e, MonomialTermExpression):
+            op = _MONOMIAL
+        elif isinstance(e, SumExpression):
+            op = _SUM
+        elif isinstance(e, NegationExpression):
+            op = _NEGATION
+        elif isinstance(e, ProductExpression):
+            op = _PRODUCT
+        elif isinstance(e, DivisionExpression):
+            op = _DIVISION
+        else:
+            op = _FUNCTION
+        self._op[e.__class__] = (op, not e.is_potentially_variable())
+        return self._op[e.__class__]
+
+    def _affine(self, e, k: float, acc: _Affine) -> bool:
+        """Add ``k * e`` to ``acc`` if ``e`` is affine in the unknowns with parameter-only
+        parts; False (``acc`` then undefined) if it is not."""
+        cls = e.__class__
+        if cls in native_types:
+            acc.const += k * e
+            return True
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(e)
+        if kind == _NODE:
+            op, npv = self._op.get(cls) or self._operation(e)
+            if op == _SUM:
+                affine = self._affine
+                for a in e.args:
+                    if not affine(a, k, acc):
+                        return False
+                return True
+            if op == _MONOMIAL:
+                coef, var = e.args
+                if coef.__class__ in native_types:
+                    return self._affine(var, k * coef, acc)
+                return False
+            if op == _NEGATION:
+                return self._affine(e.args[0], -k, acc)
+            if op == _PRODUCT:
+                a, b = e.args
+                if a.__class__ in native_types:
+                    return self._affine(b, k * a, acc)
+                if b.__class__ in native_types:
+                    return self._affine(a, k * b, acc)
+            elif op == _DIVISION:
+                a, b = e.args
+                if b.__class__ in native_types:
+                    return self._affine(a, k / b, acc)
+            if npv:
+                j = self._parameter_atom(e)
+                atoms = acc.atoms
+                atoms[j] = atoms.get(j, 0.0) + k
+                return True
+            return False
+        if kind == _VAR:
+            if e.fixed:
+                j = self._atom_index("value", e)
+                acc.atoms[j] = acc.atoms.get(j, 0.0) + k
+            else:
+                entry = acc.variables.get(id(e))
+                if entry is None:
+                    acc.variables[id(e)] = [e, k]
+                else:
+                    entry[1] += k
+            return True
+        if kind == _PARAM:
+            j = self._atom_index("value", e)
+            acc.atoms[j] = acc.atoms.get(j, 0.0) + k
+            return True
+        if kind == _OTHER:
+            acc.const += k * pyo.value(e)
+            return True
+        return self._affine(e.expr, k, acc)  # a named expression
+
+    def _linearised(self, e):
+        """``e`` with its parameter-only part as one column, if ``e`` is affine and reads
+        parameters; else ``e`` copied node by node."""
+        acc = _Affine()
+        if not self._affine(e, 1.0, acc) or not any(acc.atoms.values()):
+            kind = self._kind.get(e.__class__)
+            return self._copy(e) if kind == _NODE else self(e)
+        atoms = {j: m for j, m in acc.atoms.items() if m != 0.0}
+        # a column stands for the combination scaled to a first multiplier of one, so
+        # that proportional combinations (a route's trade cost in its trade value and in
+        # its price-index term) share it
+        first = atoms[min(atoms)]
+        col = self._column({j: m / first for j, m in atoms.items()})
+        terms = [col if first == 1.0 else MonomialTermExpression((first, col))]
+        for var, coef in acc.variables.values():
+            if coef == 1.0:
+                terms.append(var)
+            elif coef != 0.0:
+                terms.append(MonomialTermExpression((coef, var)))
+        if acc.const != 0.0:
+            terms.append(acc.const)
+        return terms[0] if len(terms) == 1 else SumExpression(terms)
+
+    # ---------------------------------------------------------------- copying
+    def _copy(self, e):
+        args = e.args
+        new = [self(a) for a in args]
+        for a, b in zip(new, args):
+            if a is not b:
+                return e.create_node_with_local_data(new)
+        return e
+
+    def __call__(self, e):
+        cls = e.__class__
+        if cls in native_types:
+            return e
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(e)
+        if kind == _NODE:
+            if not e.is_potentially_variable():
+                return e if e.is_constant() else self._linearised(e)
+            if isinstance(e, UnaryFunctionExpression):
+                (arg,) = e.args
+                new = self._linearised(arg) if arg.__class__ not in native_types else arg
+                return e if new is arg else e.create_node_with_local_data([new])
+            return self._copy(e)
+        if kind == _PARAM:  # a mutable ParamData (immutable ones are numbers)
+            return self._column({self._atom_index("value", e): 1.0})
+        if kind == _VAR:
+            return self._column({self._atom_index("value", e): 1.0}) if e.fixed else e
+        if kind == _NAMED:
+            done = self._named.get(id(e))
+            if done is None:
+                inner = e.expr
+                new = self(inner)
+                if new is inner:
+                    done = e
+                else:
+                    k = len(self.block.named)
+                    self.block.named[k] = new
+                    done = self.block.named[k]
+                self._named[id(e)] = done
+            return done
+        return e
+
+    def side(self, e):
+        """A side of an equation: linearised as a whole when affine."""
+        if e.__class__ in native_types:
+            return e
+        return self._linearised(e)
+
+
+_NODE, _PARAM, _VAR, _NAMED, _OTHER = range(5)
+_SUM, _MONOMIAL, _NEGATION, _PRODUCT, _DIVISION, _FUNCTION = range(6)
+
+
+class _ColumnValues:
+    """The values of the parameter columns: ``rows @ atoms`` (numpy)."""
+
+    def __init__(self, sub: _Substitution, keep: np.ndarray):
+        from scipy.sparse import csr_matrix
+
+        self.leaves = sub.leaves
+        kinds = [k for k, _ in sub.atoms]
+        refs = [r for _, r in sub.atoms]
+        pick = lambda kind: np.array([j for j, k in enumerate(kinds) if k == kind], dtype=int)
+        self.n_atoms = len(kinds)
+        self.value_at, self.log_at, self.log1p_at = pick("value"), pick("log"), pick("log1p")
+        self.value_leaf = np.array([refs[j] for j in self.value_at], dtype=int)
+        self.log_leaf = np.array([refs[j] for j in self.log_at], dtype=int)
+        self.log1p_leaf = np.array([refs[j] for j in self.log1p_at], dtype=int)
+        self.expr_at = pick("expr")
+        self.expressions = [refs[j] for j in self.expr_at]
+        rows = [sub.rows[c] for c in keep]
+        indptr = np.cumsum([0] + [len(r) for r in rows])
+        self.matrix = csr_matrix(
+            (np.array([m for r in rows for m in r.values()], dtype=float),
+             np.array([j for r in rows for j in r], dtype=int), indptr),
+            shape=(len(rows), self.n_atoms))
+        self.rows = rows
+        self.atoms = sub.atoms
+
+    def leaf_values(self) -> np.ndarray:
+        vals = [p.value for p in self.leaves]
+        try:
+            return np.array(vals, dtype=float)
+        except TypeError:  # a parameter without a value
+            return np.array([np.nan if v is None else v for v in vals], dtype=float)
+
+    def __call__(self) -> np.ndarray:
+        leaf = self.leaf_values()
+        atoms = np.empty(self.n_atoms)
+        with np.errstate(all="ignore"):
+            atoms[self.value_at] = leaf[self.value_leaf]
+            atoms[self.log_at] = np.log(leaf[self.log_leaf])
+            atoms[self.log1p_at] = np.log(1.0 + leaf[self.log1p_leaf])
+            for j, e in zip(self.expr_at, self.expressions):
+                try:
+                    atoms[j] = pyo.value(e)
+                except (ValueError, ZeroDivisionError, OverflowError):
+                    atoms[j] = np.nan
+            return self.matrix @ atoms
+
+    def describe(self, column: int) -> str:
+        """The parameters behind column ``column`` (for an error message)."""
+        names = []
+        for j in self.rows[column]:
+            kind, ref = self.atoms[j]
+            names.append(str(ref) if kind == "expr" else
+                         f"{'' if kind == 'value' else kind}({self.leaves[ref].name})"
+                         if kind != "value" else self.leaves[ref].name)
+        return " + ".join(names)
+
+
+class _NoHessian:
+    """The ASL interface seen without a Hessian: its sparsity is never computed (for
+    parameter columns inside the log-sum-exp aggregates it is dense and huge)."""
+
+    def __init__(self, asl):
+        self._asl = asl
+
+    def __getattr__(self, name):
+        return getattr(self._asl, name)
+
+    def get_nnz_hessian_lag(self):
+        return 0
+
+    def struct_hes_lag(self, irow, jcol):
+        return None
+
+
+def _nlp_class():
+    from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+    class JacobianNLP(PyomoNLP):
+        """A :class:`PyomoNLP` with constraints and Jacobian but no Hessian."""
+
+        def _collect_nlp_structure(self):
+            asl = self._asl
+            self._asl = _NoHessian(asl)
+            try:
+                super()._collect_nlp_structure()
+            finally:
+                self._asl = asl
+
+        def evaluate_hessian_lag(self, out=None):
+            raise NotImplementedError("compiled without a Hessian")
+
+    return JacobianNLP
+
+
+class CompiledSystem:
+    """One model's active equality system, compiled into a PyNumero NLP once per structure.
+
+    With ``hessian`` the NLP also evaluates the Hessian of the Lagrangian (whose
+    sparsity the parameter columns fill in: affordable for small systems only,
+    :data:`cge.solve.HESSIAN_MAX_EQUATIONS`); without, exact-Hessian IPOPT calls
+    use a :class:`FoldedSystem`.
+
+    ``update()`` copies the current variable values and bounds, and the parameters'
+    values (as equal bounds of their columns), into the compiled NLP;
+    :meth:`problem_nlp` is then ready for :class:`CyIpoptNLP`; ``load()`` writes a
+    solution back into the Pyomo model's variables.
+    """
+
+    def __init__(self, m: pyo.Block, hessian: bool = False):
+        #: whether the compiled NLP evaluates a Hessian (see :class:`FoldedSystem`)
+        self.hessian = bool(hessian)
         self.model = m
         self.key = signature(m)
-        self.folded = [p for p in m.component_data_objects(pyo.Param, descend_into=True)
-                       if p.parent_component().mutable] + [v for v in m.component_data_objects(pyo.Var, descend_into=True)
-                                         if v.fixed]
-        self.folded_values = self._values()
-        obj = pyo.Objective(expr=0.0)
-        m.add_component("_cge_objective", obj)
-        try:
-            self.nlp = PyomoNLP(m)
-        finally:
-            m.del_component(obj)
-        self.variables = self.nlp.get_pyomo_variables()
+        #: the model's active constraints, in the order of the compiled equations
+        self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
+                                                         descend_into=True))
+        block = pyo.ConcreteModel(name=f"{m.name} (compiled)")
+        sub = _Substitution(block)
+        block.equation = pyo.Constraint(range(len(self.constraints)))
+        for j, c in enumerate(self.constraints):
+            expr = c.expr
+            if c.equality and isinstance(expr, EqualityExpression):
+                lhs, rhs = expr.args
+                block.equation[j] = sub.side(lhs) == sub.side(rhs)
+            else:
+                block.equation[j] = sub(expr)
+        block.objective = pyo.Objective(expr=0.0)
+        self.block = block
+        if hessian:
+            from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+            self.nlp = PyomoNLP(block)
+        else:
+            self.nlp = _nlp_class()(block)
+        variables = self.nlp.get_pyomo_variables()
+        position = {id(v): j for j, v in enumerate(variables)}
+        cons = self.nlp.get_pyomo_constraints()
+        order = {id(c): j for j, c in enumerate(block.equation.values())}
+        #: compiled equation j is the model's constraint self.constraints[self.row_source[j]]
+        self.row_source = np.array([order[id(c)] for c in cons], dtype=int)
+        # a column that a simplification dropped from every equation has no position
+        keep = np.array([c for c, col in enumerate(sub.columns) if id(col) in position], dtype=int)
+        #: NLP positions of the parameter columns
+        self.parameter_index = np.array([position[id(sub.columns[c])] for c in keep], dtype=int)
+        self.column_values = _ColumnValues(sub, keep)
+        #: the parameters and fixed variables the equations read
+        self.sources = sub.leaves
+        is_param = np.zeros(len(variables), dtype=bool)
+        is_param[self.parameter_index] = True
+        #: NLP positions of the model's free variables (the unknowns)
+        self.free = np.flatnonzero(~is_param)
+        #: the model's free variables, in the order of :attr:`free`
+        self.variables = [variables[j] for j in self.free]
         self._lb = np.array(self.nlp.primals_lb(), dtype=float)
         self._ub = np.array(self.nlp.primals_ub(), dtype=float)
         self._x0 = np.array(self.nlp.init_primals(), dtype=float)
 
-    def _values(self) -> np.ndarray:
-        return np.array([x.value if x.value is not None else np.nan for x in self.folded], dtype=float)
+    @property
+    def n_parameters(self) -> int:
+        """Number of parameter columns."""
+        return len(self.parameter_index)
 
     def valid(self) -> bool:
-        """Whether the model is still the system compiled: same structure, and the same
-        value of every parameter and fixed variable folded into it."""
-        return signature(self.model) == self.key and np.array_equal(
-            self._values(), self.folded_values, equal_nan=True)
+        """Whether the model is still the structure compiled (values never matter)."""
+        return signature(self.model) == self.key
 
     # ------------------------------------------------------------ model -> NLP
+    def parameter_values(self) -> np.ndarray:
+        """Current values of the parameter columns."""
+        return self.column_values()
+
     def update(self) -> None:
-        """Copy the current variable values and bounds into the NLP."""
+        """Copy the current variable values and bounds, and the parameters' values, into
+        the NLP."""
         inf = np.inf
         x, lb, ub = self._x0, self._lb, self._ub
-        for j, v in enumerate(self.variables):
-            x[j] = v.value if v.value is not None else 0.0
-            lo, hi = v.lb, v.ub
-            lb[j] = -inf if lo is None else lo
-            ub[j] = inf if hi is None else hi
+        free = self.free
+        vals, los, his = [], [], []
+        for v in self.variables:
+            val, lo, hi = v.value, v.lb, v.ub
+            vals.append(0.0 if val is None else val)
+            los.append(-inf if lo is None else lo)
+            his.append(inf if hi is None else hi)
+        x[free], lb[free], ub[free] = vals, los, his
+        p = self.parameter_values()
+        bad = ~np.isfinite(p)
+        if bad.any():
+            from .errors import InputError
+
+            names = [self.column_values.describe(j) for j in np.flatnonzero(bad)[:5]]
+            raise InputError("parameters whose values the equations cannot use (not finite, "
+                             f"or the logarithm of a non-positive value): {'; '.join(names)}")
+        idx = self.parameter_index
+        x[idx] = lb[idx] = ub[idx] = p
         self.nlp.set_primals(x)
 
     def problem_nlp(self, exact_hessian: bool = True):
@@ -91,18 +535,30 @@ class CompiledSystem:
         """Residuals of the equations at the values last :meth:`update`-d."""
         return self.nlp.evaluate_constraints()
 
+    def start(self) -> np.ndarray:
+        """The full primal vector (free variables and parameter columns) last updated."""
+        return self._x0.copy()
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the free variables (in the order of :attr:`free`)."""
+        return self._lb[self.free], self._ub[self.free]
+
+    def jacobian(self):
+        """The Jacobian at the primals set last, free columns only (scipy CSC)."""
+        return self.nlp.evaluate_jacobian().tocsc()[:, self.free]
+
     def load(self, x: np.ndarray) -> None:
-        """Write the solution ``x`` into the Pyomo model's variables."""
+        """Write the solution ``x`` (the full primal vector) into the Pyomo model's variables."""
         self.nlp.set_primals(x)
-        for val, v in zip(x.tolist(), self.variables):
+        for val, v in zip(x[self.free].tolist(), self.variables):
             v.set_value(val, skip_validation=True)
 
     def check_structure(self) -> None:
-        """Square and structurally nonsingular, from the compiled Jacobian
+        """Square and structurally nonsingular, from the compiled Jacobian's free columns
         (:func:`cge.solve.check_jacobian_structure`)."""
         from .solve import check_jacobian_structure
 
-        check_jacobian_structure(self.nlp, self.model)
+        check_jacobian_structure(self.nlp, self.model, columns=self.free)
 
 
 class _Bounded:
@@ -128,3 +584,67 @@ class _Bounded:
         if not self._exact_hessian:
             raise NotImplementedError("limited-memory Hessian: none evaluated")
         return self._nlp.evaluate_hessian_lag(*args, **kwargs)
+
+
+class FoldedSystem:
+    """The model's active equations compiled with every parameter's value folded in (what
+    Pyomo's NL writer does), valid only while no value changes: the system IPOPT solves
+    with an exact Hessian.
+
+    The Hessian of :class:`CompiledSystem` would carry the parameter columns, and
+    inside the log-sum-exp aggregates every column is coupled with every unknown
+    of its sum: at 30 x 20 its sparsity alone is 50 million non-zeros (390
+    thousand here). Exact-Hessian IPOPT calls (cold starts) therefore compile this
+    one, once per set of parameter values; warm solves (Newton, IPOPT with a
+    limited-memory Hessian) never need it. Same interface as :class:`CompiledSystem`.
+    """
+
+    hessian = True
+
+    def __init__(self, m: pyo.Block):
+        from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
+
+        self.model = m
+        self.key = signature(m)
+        self.folded = [p for p in m.component_data_objects(pyo.Param, descend_into=True)
+                       if p.parent_component().mutable] + [
+            v for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
+        self.folded_values = self._values()
+        obj = pyo.Objective(expr=0.0)
+        m.add_component("_cge_objective", obj)
+        try:
+            self.nlp = PyomoNLP(m)
+        finally:
+            m.del_component(obj)
+        self.variables = self.nlp.get_pyomo_variables()
+        self.free = np.arange(len(self.variables))
+        self._lb = np.array(self.nlp.primals_lb(), dtype=float)
+        self._ub = np.array(self.nlp.primals_ub(), dtype=float)
+        self._x0 = np.array(self.nlp.init_primals(), dtype=float)
+
+    def _values(self) -> np.ndarray:
+        return np.array([x.value if x.value is not None else np.nan for x in self.folded],
+                        dtype=float)
+
+    def valid(self) -> bool:
+        """Same structure, and the same value of every parameter and fixed variable."""
+        return signature(self.model) == self.key and np.array_equal(
+            self._values(), self.folded_values, equal_nan=True)
+
+    def update(self) -> None:
+        inf = np.inf
+        x, lb, ub = self._x0, self._lb, self._ub
+        for j, v in enumerate(self.variables):
+            x[j] = v.value if v.value is not None else 0.0
+            lo, hi = v.lb, v.ub
+            lb[j] = -inf if lo is None else lo
+            ub[j] = inf if hi is None else hi
+        self.nlp.set_primals(x)
+
+    problem_nlp = CompiledSystem.problem_nlp
+    residuals = CompiledSystem.residuals
+    start = CompiledSystem.start
+    bounds = CompiledSystem.bounds
+    jacobian = CompiledSystem.jacobian
+    load = CompiledSystem.load
+    check_structure = CompiledSystem.check_structure

@@ -6,10 +6,14 @@
 >>> cut.compare(base).welfare                   # doctest: +SKIP
 
 Every solve checks squareness and structural nonsingularity first, starts
-IPOPT from the last solution, steps large shocks in (homotopy on the shocked
+from the last solution, steps large shocks in (homotopy on the shocked
 parameters, halving the step on failure), and afterwards verifies residuals,
-Walras' law and selection on every Melitz route. Failures raise
-:class:`~cge.errors.SolveError` with a :class:`~cge.solve.Diagnosis`.
+Walras' law and selection on every Melitz route. The benchmark is solved by
+IPOPT; a shock's steps, which start near a solution, by the Newton method of
+:mod:`cge.newton` (IPOPT when it gives up). The equations are compiled once per
+model structure (:mod:`cge.compiled`): a shock writes parameter values, never
+a new NLP. Failures raise :class:`~cge.errors.SolveError` with a
+:class:`~cge.solve.Diagnosis`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from .closure import apply_small_open_economy
 from .continuation import Path as SolutionPath, explain, interpolate, next_step
 from .deficits import describe as describe_deficits, hold_deficits
 from .errors import InputError, SolveError
-from .model import build_model, initialize_guess, set_parameters
+from .model import build_model, index_parameters, initialize_guess, set_parameters
 from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 from .results import Results, extract
@@ -69,12 +73,17 @@ class Equilibrium:
         Trade values and cutoffs as unknowns with their own equations (``True``) or as
         closed-form Expressions of the aggregates (``False``); default
         :data:`cge.model.ROUTE_UNKNOWNS` (see :func:`cge.model.build_model`).
+    newton:
+        Solve warm starts (homotopy steps of a shock) near a solution with the chord
+        Newton method of :mod:`cge.newton` first, IPOPT only if it gives up
+        (default); ``False``: IPOPT always (cyipopt only; the ``ipopt`` executable
+        always runs IPOPT).
     """
 
     def __init__(self, primitives, *, solver: str | None = None, options: dict | None = None,
                  min_step: float = 1e-3, time_limit: float | None = None,
                  small_open_economy: str | None = None, progress=None,
-                 route_unknowns: bool | None = None):
+                 route_unknowns: bool | None = None, newton: bool = True):
         if isinstance(primitives, (str, Path)):
             primitives = Primitives.from_file(primitives)
         elif isinstance(primitives, Mapping):
@@ -95,9 +104,11 @@ class Equilibrium:
         self.small_open_economy = small_open_economy
         self._deadline = None
         self.progress = progress
+        self.newton = bool(newton)
         t0 = time.perf_counter()
         self.model = build_model(primitives, route_unknowns=route_unknowns)
         self._route_unknowns = any(self.model.sector[s].route_unknowns for s in self.model.sectors)
+        index_parameters(self.model, primitives)  # so that a shock writes its values at once
         self.build_time = time.perf_counter() - t0
         initialize_guess(self.model, primitives)
         self.solved = False
@@ -196,8 +207,9 @@ class Equilibrium:
         return out
 
     def _run(self, warm: bool = False, **extra) -> SolveStats:
-        """One IPOPT call; the structure (square, structurally nonsingular) is checked
-        with it whenever it differs from the last one checked.
+        """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
+        :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
+        checked with it whenever it differs from the last one checked.
 
         Models in the reduced formulation (trade values and cutoffs closed-form
         Expressions, ``route_unknowns=False``) above :data:`LARGE_REDUCED_MODEL`
@@ -229,7 +241,7 @@ class Equilibrium:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
-                          cache=self._compiled)
+                          cache=self._compiled, newton=warm and self.newton)
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -449,7 +461,7 @@ class Equilibrium:
                 path.record(lam)
                 if self.progress:
                     self.progress(lam, stats)
-                step = min(next_step(step, stats.iterations), 1.0)
+                step = min(next_step(step, stats.effort), 1.0)
                 predict, failed = True, 0
             elif predicted:
                 # retry the same step from the last solution (the prediction may mislead)

@@ -94,7 +94,7 @@ import pyomo.environ as pyo
 from .blocks.sector import HeterogeneousFirmSector
 from .quasi_linear import QuasiLinear, initialize_quasi_linear, quasi_linear_price
 from .errors import InputError
-from .parameters import AGENT_PARAMETERS, AGENTS, PARAMETERS
+from .parameters import AGENT_PARAMETERS, AGENTS, LABEL_SET, PARAMETERS
 from .primitives import Primitives
 
 #: Parameters held by the sector blocks (route or origin indexed) and by the host.
@@ -499,62 +499,131 @@ def build_model(prim: Primitives, agents: bool | None = None,
 
 
 # ---------------------------------------------------------------- parameters
+class _ParameterMap:
+    """Where every mutable parameter of a built model sits in the primitives' arrays: per
+    parameter component, its ParamData objects and their flat positions in the array
+    (built once per model by :func:`set_parameters`)."""
+
+    def __init__(self, m: pyo.ConcreteModel, prim: Primitives):
+        pos = {d: {label: k for k, label in enumerate(prim.labels(d))} for d in LABEL_SET
+               if d != "agent"}
+        R = pos["region"]
+        #: (primitive name, ParamData list, flat positions, nan_to_num, label keys)
+        self.entries: list[tuple[str, list, np.ndarray, bool, list]] = []
+        for j, s in enumerate(prim.sectors):
+            blk = m.sector[s]
+            for name in SECTOR_PARAMETERS:
+                comp, arr = getattr(blk, name), prim[name]
+                keys = list(comp.keys())
+                if PARAMETERS[name].dims[0] == "destination":
+                    idx = [(R[n], R[i], j) for n, i in keys]
+                elif arr.ndim == 1:
+                    idx = [(R[r],) for r in keys]
+                else:
+                    idx = [(R[r], j) for r in keys]
+                self._add(name, comp, keys, idx, arr.shape)
+        for name in HOST_PARAMETERS:
+            comp, dims = getattr(m, name), PARAMETERS[name].dims
+            keys = list(comp.keys())
+            idx = [tuple(pos[d][x] for d, x in zip(dims, key if isinstance(key, tuple) else (key,)))
+                   for key in keys]
+            self._add(name, comp, keys, idx, prim[name].shape)
+        if hasattr(m, "agent_use"):
+            agent = {a: k for k, a in enumerate(AGENTS)}
+            S = pos["sector"]
+            for name, comp, index in (
+                    ("agent_share", m.agent_share, lambda key: (R[key[0]], agent[key[1]])),
+                    ("agent_beta", m.agent_beta,
+                     lambda key: (R[key[0]], agent[key[1]], S[key[2]])),
+                    ("real_government", m.real_government, lambda key: (R[key],)),
+                    ("real_investment", m.real_investment, lambda key: (R[key],))):
+                keys = list(comp.keys())
+                self._add(name, comp, keys, [index(k) for k in keys], prim[name].shape, True)
+        #: per sector, the (destination, origin) mask of the routes the model holds
+        self.routes = []
+        for s in prim.sectors:
+            mask = np.zeros((len(R), len(R)), dtype=bool)
+            for n, i in m.sector[s].routes:
+                mask[R[n], R[i]] = True
+            self.routes.append(mask)
+
+    def _add(self, name, comp, keys, idx, shape, nan_to_num=False):
+        flat = (np.ravel_multi_index(tuple(np.array(idx, dtype=int).T), shape) if idx
+                else np.zeros(0, dtype=int))
+        self.entries.append((name, [comp[k] for k in keys], flat, nan_to_num, keys))
+
+
+def _current(datas: list) -> np.ndarray:
+    return np.fromiter((np.nan if d._value is None else d._value for d in datas),
+                       dtype=float, count=len(datas))
+
+
+#: Parameters whose switching between zero and positive changes the model's structure.
+_SIGN_STRUCTURAL = ("factor_share", "input_share", "agent_beta")
+
+
+def index_parameters(m: pyo.ConcreteModel, prim: Primitives) -> _ParameterMap:
+    """Where the model's parameters sit in ``prim``'s arrays (found once per model, then
+    kept on it; :func:`set_parameters`)."""
+    pmap = getattr(m, "_cge_parameter_map", None)
+    if pmap is None:
+        pmap = m._cge_parameter_map = _ParameterMap(m, prim)
+    return pmap
+
+
 def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     """Write the (non-structural) parameter arrays of ``prim`` into the model.
 
-    Raises :class:`~cge.errors.InputError` when a change would alter the
-    model's structure (a route switched on or off, a share switched between
-    zero and positive, sigma/k/delta changed).
+    Vectorised: the positions of the model's parameters in the arrays are found
+    once per model; each call compares the new values with the model's (numpy)
+    and writes only those that changed. Raises :class:`~cge.errors.InputError`,
+    writing nothing, when a change would alter the model's structure (a route
+    switched on or off, a share switched between zero and positive,
+    sigma/k/delta changed).
     """
+    pmap = index_parameters(m, prim)
     problems = []
     for j, s in enumerate(prim.sectors):
-        blk = m.sector[s]
-        cfg = blk.config
+        cfg = m.sector[s].config
         for name in STRUCTURAL:
             if not np.isclose(float(prim[name][j]), getattr(cfg, name)):
                 problems.append(f"{name}[sector={s}]: structural parameter changed; rebuild the model")
-        active = {(prim.regions[n], prim.regions[i]) for n, i in zip(*np.nonzero(prim.active_routes(j)))}
-        if active != set(blk.routes):
-            diff = sorted(active.symmetric_difference(set(blk.routes)))
+        active = prim.active_routes(j)
+        if not np.array_equal(active, pmap.routes[j]):
+            R = prim.regions
+            diff = sorted((R[n], R[i]) for n, i in zip(*np.nonzero(active != pmap.routes[j])))
             problems.append(
                 f"tau[sector={s}]: routes {diff} switch between active and inactive; "
                 "rebuild the model to change which routes trade")
-            continue
-        for name, values in _sector_parameters(prim, j).items():
-            comp = getattr(blk, name)
-            for key, v in values.items():
-                comp[key] = v
-    for name in HOST_PARAMETERS:
-        comp = getattr(m, name)
-        for key, v in _labelled(prim, name).items():
-            if name in ("factor_share", "input_share"):
-                old = pyo.value(comp[key])
-                if (old > 0) != (v > 0):
-                    problems.append(f"{name}[{key}]: switches between zero and positive; rebuild")
-            comp[key] = v
-    if prim.closure != m._closure:
-        problems.append(f"closure: changed from ({m._closure.describe()}) to "
-                        f"({prim.closure.describe()}); build a new model")
-    m._agent_arrays = {name: prim[name].copy() for name in AGENT_PARAMETERS}
+    writes = []
+    for name, datas, flat, nan_to_num, keys in pmap.entries:
+        new = prim[name].reshape(-1)[flat]
+        if nan_to_num:
+            new = np.nan_to_num(new)
+        old = _current(datas)
+        if name in _SIGN_STRUCTURAL:
+            for k in np.flatnonzero((old > 0) != (new > 0)):
+                problems.append(f"{name}[{keys[k]}]: switches between zero and positive; rebuild")
+        changed = np.flatnonzero(~((new == old) | (np.isnan(new) & np.isnan(old))))
+        if changed.size:
+            writes.append((datas, changed, new))
     if hasattr(m, "agent_use"):
-        omega, beta_a = prim["agent_share"], np.nan_to_num(prim["agent_beta"])
-        R, S = prim.regions, prim.sectors
-        for n, r in enumerate(R):
+        omega = prim["agent_share"]
+        for n, r in enumerate(prim.regions):
             for k, a in enumerate(AGENTS):
                 if (omega[n, k] > 0) != ((r, a) in m.agent_use):
                     problems.append(f"agent_share[region={r}, agent={a}]: switches between zero "
                                     "and positive; rebuild")
-                m.agent_share[r, a] = float(omega[n, k])
-                for j, s in enumerate(S):
-                    if (beta_a[n, k, j] > 0) != (pyo.value(m.agent_beta[r, a, s]) > 0):
-                        problems.append(f"agent_beta[region={r}, agent={a}, sector={s}]: switches "
-                                        "between zero and positive; rebuild")
-                    m.agent_beta[r, a, s] = float(beta_a[n, k, j])
-            m.real_government[r] = float(np.nan_to_num(prim["real_government"][n]))
-            m.real_investment[r] = float(np.nan_to_num(prim["real_investment"][n]))
-    m.numeraire_value = prim.numeraire.value
+    if prim.closure != m._closure:
+        problems.append(f"closure: changed from ({m._closure.describe()}) to "
+                        f"({prim.closure.describe()}); build a new model")
     if problems:
         raise InputError(problems)
+    for datas, changed, new in writes:
+        for k, v in zip(changed.tolist(), new[changed].tolist()):
+            datas[k].set_value(v)
+    m._agent_arrays = {name: prim[name].copy() for name in AGENT_PARAMETERS}
+    m.numeraire_value = prim.numeraire.value
 
 
 # ------------------------------------------------------------ initial guess

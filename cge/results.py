@@ -198,7 +198,16 @@ def _agents(m, income: np.ndarray, sectors: pd.DataFrame):
 
 
 def _values(component, index) -> np.ndarray:
-    """Values of a Var or mutable Param at ``index`` (a list of keys), as an array."""
+    """Values of a Var or mutable Param at ``index`` (a list of keys), as an array (read
+    from the component's data directly: indexing a Pyomo component costs more than the
+    value)."""
+    data = getattr(component, "_data", None)
+    if isinstance(data, dict):
+        try:
+            return np.fromiter((data[key]._value for key in index), dtype=float,
+                               count=len(index))
+        except (KeyError, TypeError, AttributeError):
+            pass
     return np.array([component[key].value for key in index], dtype=float)
 
 
@@ -293,17 +302,20 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     else:
         net_profit = np.zeros(nR)
     profit = np.array([v(blk.profit[r]) for r in R], dtype=float)
-    sector_table = pd.DataFrame({
+    production_tax = _values(m.production_tax, [(r, s) for r in R])
+    columns = {
         "region": R, "sector": s, "market_structure": ms,
         "price_index": np.exp(_values(blk.log_price_index, R)),
         "expenditure": expenditure, "input_price": input_price,
         "input_demand": np.exp(_values(blk.log_input_demand, R)),
         "output": output,
         "tariff_revenue": _values(blk.tariff_revenue, R),
-        "production_tax": [v(m.production_tax[r, s]) for r in R],
-        "production_tax_revenue": [v(m.production_tax_revenue[r, s]) for r in R],
+        "production_tax": production_tax,
+        # R^P = t^P/(1+t^P) c Y (the model's production_tax_revenue, from arrays)
+        "production_tax_revenue": production_tax / (1 + production_tax) * np.exp(
+            _values(blk.log_input_price, R) + _values(blk.log_input_demand, R)),
         "profit": profit, "net_profit": net_profit,
-    })
+    }
     if ms == "melitz":
         low = np.full(nR, np.inf)
         np.minimum.at(low, orig, cut)
@@ -313,23 +325,24 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         domestic = np.full(nR, np.nan)
         domestic[orig[~foreign]] = cut[~foreign]
         serves = np.isfinite(low)
-        sector_table["entry_mass"] = entry
-        sector_table["producers"] = np.where(serves, entry / delta * (phi_min / np.where(serves, low, 1.0)) ** k, 0.0)
-        sector_table["domestic_cutoff"] = domestic
-        sector_table["exporter_share"] = np.where(
+        columns["entry_mass"] = entry
+        columns["producers"] = np.where(serves, entry / delta * (phi_min / np.where(serves, low, 1.0)) ** k, 0.0)
+        columns["domestic_cutoff"] = domestic
+        columns["exporter_share"] = np.where(
             np.isfinite(low_foreign), (low / np.where(np.isfinite(low_foreign), low_foreign, 1.0)) ** k, 0.0)
-        sector_table["average_productivity"] = np.where(serves, low * phi_tilde, np.nan)
+        columns["average_productivity"] = np.where(serves, low * phi_tilde, np.nan)
     elif ms == "krugman":
         has_foreign = np.bincount(orig[dest != orig], minlength=nR) > 0
-        sector_table["entry_mass"] = entry
-        sector_table["producers"] = entry / delta
-        sector_table["domestic_cutoff"] = phi_min
-        sector_table["exporter_share"] = np.where(has_foreign, 1.0, 0.0)
-        sector_table["average_productivity"] = phi_min
+        columns["entry_mass"] = entry
+        columns["producers"] = entry / delta
+        columns["domestic_cutoff"] = phi_min
+        columns["exporter_share"] = np.where(has_foreign, 1.0, 0.0)
+        columns["average_productivity"] = phi_min
     else:
         for col in ("entry_mass", "producers", "domestic_cutoff", "exporter_share",
                     "average_productivity"):
-            sector_table[col] = np.nan
+            columns[col] = np.nan
+    sector_table = pd.DataFrame(columns)
     return route_table, sector_table
 
 
@@ -431,17 +444,18 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         ["destination", "origin", "sector"])
     sectors = pd.concat([t for _, t in tables], ignore_index=True).set_index(["region", "sector"])
 
+    cells = [(r, f) for r in R for f in F]
     factors = pd.DataFrame(
-        [{"region": r, "factor": f, "factor_price": v(m.factor_price[r, f]),
-          "endowment": v(m.endowment[r, f])} for r in R for f in F]
-    ).set_index(["region", "factor"])
+        {"factor_price": np.exp(_values(m.log_factor_price, cells)),  # w = exp(ln w)
+         "endowment": _values(m.endowment, cells)},
+        index=pd.MultiIndex.from_tuples(cells, names=["region", "factor"]))
 
     foreign = routes[routes.index.get_level_values(0) != routes.index.get_level_values(1)]
     exports = foreign.groupby(level="origin")["trade_value"].sum().reindex(R, fill_value=0.0)
     imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
     regions = pd.DataFrame(index=pd.Index(R, name="region"))
-    regions["income"] = [v(m.income[r]) for r in R]
-    regions["population"] = [v(m.population[r]) for r in R]
+    regions["income"] = np.exp(_values(m.log_income, R))  # I = exp(ln I)
+    regions["population"] = _values(m.population, R)
     regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
     spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
     closure = getattr(m, "_closure", None)

@@ -1474,6 +1474,8 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
             "benchmark_iterations": bstats.iterations if bstats else 0,
             "benchmark_seconds": t2 - t1,
             "shock_iterations": sstats.iterations if sstats else 0,
+            # "newton" (cge.newton: iterations are Newton steps), "ipopt" or "none"
+            "shock_method": getattr(sstats, "method", None) if sstats else None,
             "shock_seconds": t3 - t2,
             "homotopy_steps": list(eq.steps) if new.info.get("changed") else [],
             "changed": list(new.info.get("changed", [])),

@@ -572,7 +572,8 @@ def test_tariff_versus_iceberg(market_structure):
     tau = prim["tau"].copy()
     tau[0, 1, 0] *= 1 + t
     iceberg = eq.solve(tariff=prim["tariff"], tau=tau)
-    assert iceberg.regions.loc["A", "tariff_revenue"] == 0
+    # no tariff, no revenue (a solved unknown: zero within the solver's tolerance)
+    assert abs(iceberg.regions.loc["A", "tariff_revenue"]) <= limit(iceberg.regions["income"])
     assert iceberg.welfare["A"] < free.welfare["A"] * (1 - 1e-4)
     lam_hat = domestic_share(iceberg, "A", "goods") / domestic_share(free, "A", "goods")
     assert iceberg.welfare["A"] / free.welfare["A"] == approx(lam_hat ** (-1 / epsilon), rel=REL)

@@ -1,0 +1,145 @@
+"""Warm solves as Newton solves (cge.newton): same equilibria as IPOPT, IPOPT when it gives up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import pytest
+
+from cge import Equilibrium, examples, newton
+from cge.solve import max_residual
+from cge.tolerance import RESIDUAL_TOL, SOLVER_TOL, assert_close
+
+#: Results of the two methods agree to this relative precision (both solve to SOLVER_TOL).
+SAME = 1e-9
+
+
+def _same_tables(a, b):
+    """Every number of the four tables within SAME of its column's scale (columns that are
+    zero in equilibrium, free-entry profits, on the scale of the table's values)."""
+    for name in ("regions", "factors", "sectors", "routes"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.index.equals(y.index) and list(x.columns) == list(y.columns), name
+        table = np.nanmax(np.abs(x.select_dtypes("number").to_numpy(float)))
+        for col in x.columns:
+            if pd.api.types.is_numeric_dtype(x[col]) and not pd.api.types.is_bool_dtype(x[col]):
+                want = x[col].to_numpy(float)
+                scale = max(np.nanmax(np.abs(want)), 1e-3 * table)
+                assert_close(y[col].to_numpy(float), want, scale=scale, rel=SAME,
+                             err_msg=f"{name}.{col}")
+
+
+@pytest.fixture(scope="module")
+def economy():
+    return examples.three_by_three()
+
+
+def _shocked(prim, **kwargs):
+    eq = Equilibrium(prim, **kwargs)
+    eq.solve()
+    eq.ipopt_calls.clear()
+    return eq, eq.solve(tariff=prim["tariff"] * 0.5)
+
+
+def test_a_shock_is_a_newton_solve_with_ipopt_s_equilibrium(economy):
+    eq, res = _shocked(economy)
+    ref_eq, ref = _shocked(economy, newton=False)
+    stats = eq.last_stats
+    assert stats.method == "newton" and stats.success
+    assert stats.factorizations >= 1 and stats.newton_steps == stats.iterations > 0
+    assert stats.ipopt_time == 0.0 and stats.newton_time > 0 and stats.solver_time == stats.newton_time
+    assert stats.max_residual <= SOLVER_TOL
+    assert all(s.method == "ipopt" for s in ref_eq.ipopt_calls)
+    _same_tables(ref, res)
+
+
+def test_newton_falls_back_to_ipopt_when_it_stalls(economy, monkeypatch):
+    """Every step counts as slow and one factorisation is allowed: the method stalls
+    after its first step and IPOPT solves from the same start."""
+    monkeypatch.setattr(newton, "MAX_FACTORIZATIONS", 1)
+    monkeypatch.setattr(newton, "SLOW_CONTRACTION", 0.0)
+    eq, res = _shocked(economy)
+    stats = eq.last_stats
+    assert stats.method == "ipopt" and stats.success
+    assert stats.newton_failure.startswith("stalled"), stats.newton_failure
+    assert stats.factorizations == 1 and stats.newton_time > 0
+    assert "Newton method gave up" in stats.message
+    monkeypatch.undo()
+    _, ref = _shocked(economy, newton=False)
+    _same_tables(ref, res)
+
+
+def test_newton_gives_up_far_from_a_solution_and_leaves_the_model():
+    """From a start far from the equilibrium (every log-variable 5 off) the method gives
+    up with a reason; the model's variables are untouched."""
+    from cge.compiled import CompiledSystem
+    from cge.toolchain import configure_pynumero
+
+    configure_pynumero()
+    eq = Equilibrium(examples.symmetric(2, 1))
+    eq.solve()
+    m = eq.model
+    for v in m.component_data_objects(pyo.Var, descend_into=True):
+        v.set_value(v.value + 5.0 * (-1) ** len(v.name))
+    before = [v.value for v in m.component_data_objects(pyo.Var, descend_into=True)]
+    system = CompiledSystem(m)
+    system.update()
+    res = newton.solve(system, max_factorizations=2, max_steps=5)
+    assert not res.converged and res.reason
+    assert res.max_residual > RESIDUAL_TOL
+    assert [v.value for v in m.component_data_objects(pyo.Var, descend_into=True)] == before
+
+
+def test_a_step_leaving_the_bounds_falls_back_to_ipopt(economy):
+    """Bounds the Newton step would cross send the solve to IPOPT (which respects them)."""
+    eq = Equilibrium(economy)
+    eq.solve()
+    blk = eq.model.sector["manufacturing"]
+    r = next(iter(eq.model.regions))
+    v = blk.log_price_index[r]
+    v.setlb(v.value - 1e-6)
+    v.setub(v.value + 1e-6)
+    eq.ipopt_calls.clear()
+    try:
+        eq.solve(tariff=economy["tariff"] * 0.5)
+    except Exception:  # IPOPT may find no equilibrium inside so tight a box
+        pass
+    first = eq.ipopt_calls[0]
+    assert first.method == "ipopt"
+    assert first.newton_failure == "a Newton step leaves the variables' bounds"
+
+
+def test_homotopy_steps_and_a_sequence_of_shocks_agree_with_ipopt(economy):
+    """A shock stepped in over several homotopy steps, then a second shock: Newton (with
+    IPOPT where it gives up) and IPOPT alone reach the same equilibria."""
+    tau = economy["tau"].copy()
+    tau[~np.eye(len(economy.regions), dtype=bool)] *= 100.0
+    results = []
+    for use_newton in (True, False):
+        eq = Equilibrium(economy, newton=use_newton)
+        eq.solve()
+        first = eq.solve(tau=tau)
+        steps = list(eq.steps)
+        second = eq.solve(tau=tau, tariff=economy["tariff"] * 0.8)
+        results.append((first, second, steps, eq))
+    (n1, n2, steps, eq), (i1, i2, _, _) = results
+    assert len(steps) > 1
+    assert any(s.method == "newton" for s in eq.ipopt_calls)
+    assert max_residual(eq.model) <= RESIDUAL_TOL
+    _same_tables(i1, n1)
+    _same_tables(i2, n2)
+
+
+def test_systems_too_large_for_parameter_columns_fold_the_values_and_use_newton(
+        economy, monkeypatch):
+    """Above cge.solve.PARAMETRIC_MAX_WORK the system is compiled with the values folded
+    in, once per set of values: a shock compiles again, and Newton still solves it."""
+    from cge import solve
+
+    monkeypatch.setattr(solve, "PARAMETRIC_MAX_WORK", 0)
+    eq, res = _shocked(economy)
+    assert eq.last_stats.method == "newton" and eq.last_stats.compiled
+    monkeypatch.undo()
+    _, ref = _shocked(economy, newton=False)
+    _same_tables(ref, res)
