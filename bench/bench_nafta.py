@@ -133,6 +133,14 @@ def instrument(clock: StageClock) -> None:
 
     clock.wrap(equilibrium.Equilibrium, "solve", solve_label)
     clock.wrap(compiled.CompiledSystem, "__init__", "solve: compile NLP (Pyomo NL writer, ASL)")
+    if hasattr(compiled, "FoldedSystem"):
+        clock.wrap(compiled.FoldedSystem, "__init__", "solve: compile NLP (Pyomo NL writer, ASL)")
+    try:  # the Newton method for warm starts (cge.newton), where present
+        import cge.newton as newton
+
+        clock.wrap(newton, "solve", "solve: Newton (cge.newton)")
+    except ImportError:
+        pass
     try:
         from pyomo.contrib.pynumero.interfaces import cyipopt_interface
         clock.wrap(cyipopt_interface.CyIpoptProblemInterface, "solve", "solve: IPOPT (cyipopt)")
