@@ -428,7 +428,9 @@ def load_workbook(path: str | Path, *, blank_as_zero: bool = False,
 
         book = CsvFolder(path)
     else:
-        book = _Book(path)
+        from .excel_io import open_workbook  # calamine values, openpyxl formulas on demand
+
+        book = open_workbook(path)
     problems: list[str] = []
     unreadable: set[str] = set()
     start = 0
@@ -1197,7 +1199,9 @@ def write_workbook(path: str | Path, *, sams: dict[str, pd.DataFrame], accounts:
 
 def _write_parts(path, *, sams, accounts, trade, parameters, firms, info, layout, sheet_names,
                  sources, trade_costs=None) -> None:
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+    from .excel_io import excel_writer  # XlsxWriter; its refusals as InputError
+
+    with excel_writer(path) as xw:
         if info:
             pd.DataFrame({"key": list(info), "value": list(info.values())}).to_excel(
                 xw, sheet_name="info", index=False)

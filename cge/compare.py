@@ -380,7 +380,7 @@ def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_ta
             flat.columns = [f"{run}:{measure}" for run, measure in flat.columns]
             if output.endswith(".xlsx"):  # with the units, as results.xlsx
                 def excel(p):
-                    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+                    with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
                         flat.to_excel(xw, sheet_name="welfare")
                         welfare_units(money).to_excel(xw, sheet_name="units", index=False)
 

@@ -86,6 +86,8 @@ deactivated); :func:`cge.solve.walras_residual` checks it after every solve.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyomo.environ as pyo
 
@@ -147,14 +149,12 @@ def sector_config(prim: Primitives, j: int, route_unknowns: bool | None = None) 
 
 
 def _labelled(prim: Primitives, name: str) -> dict:
+    """The array ``name`` keyed by labels (tuples; one label for one dimension), in C order."""
     dims = PARAMETERS[name].dims
-    arr = prim[name]
-    labels = [prim.labels(d) for d in dims]
-    return {
-        tuple(labels[a][j] for a, j in enumerate(idx)) if len(idx) > 1 else labels[0][idx[0]]:
-        float(arr[idx])
-        for idx in np.ndindex(arr.shape)
-    }
+    arr = np.asarray(prim[name], dtype=float)
+    labels = [list(prim.labels(d)) for d in dims]
+    keys = labels[0] if len(labels) == 1 else itertools.product(*labels)
+    return dict(zip(keys, arr.ravel().tolist()))
 
 
 def build_model(prim: Primitives, agents: bool | None = None,
@@ -197,9 +197,12 @@ def build_model(prim: Primitives, agents: bool | None = None,
 
     # ------------------------------------------------------------ parameters
     def host_param(name, index):
+        # a rule over the index set, no domain: Pyomo then neither validates every key of a
+        # dict nor tests every value against Reals (the primitives are checked arrays)
         spec = PARAMETERS[name]
-        return pyo.Param(index, initialize=_labelled(prim, name), mutable=True,
-                         within=pyo.Reals, doc=f"{spec.symbol}: {spec.description} [{spec.units}]")
+        values = _labelled(prim, name)
+        return pyo.Param(index, initialize=lambda m, *idx: values[idx[0] if len(idx) == 1 else idx],
+                         mutable=True, doc=f"{spec.symbol}: {spec.description} [{spec.units}]")
 
     m.endowment = host_param("endowment", m.regions * m.factors)
     m.beta = host_param("beta", m.regions * m.sectors)

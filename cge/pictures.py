@@ -86,50 +86,99 @@ def trade_changes(run) -> pd.DataFrame:
     return ch.where(~np.asarray(dom))
 
 
+#: Up to this many regions a trade panel writes every change in its cell and marks the
+#: diagonal ``dom``; above it the cells are colour only, the diagonal stays grey, and
+#: region names label only the outer panels (a 31-region, 40-sector picture is drawn in
+#: a second instead of half a minute).
+ANNOTATED_REGIONS = 12
+#: Sector panels per row of the trade picture (more sectors wrap onto further rows).
+PANELS_PER_ROW = 8
+
+
 def trade_figure(result):
-    """One heatmap of bilateral trade changes (%) per sector (columns) and model (rows);
-    the diagonal (domestic sales) is greyed out and marked, one colour scale for all."""
+    """One heatmap of bilateral trade changes (%) per sector and model, eight to a row
+    (each model's sectors start a new row); the diagonal (domestic sales) is greyed
+    out, and marked for small economies; one colour scale for all."""
     plt = _plt()
     labels = list(result.runs)
     first = next(iter(result.runs.values()))
     regions = list(first.primitives.regions)
+    nr = len(regions)
     sectors = [s for s in first.primitives.sectors
                if (first.base.routes.index.get_level_values("sector") == s).any()]
     changes = {lab: trade_changes(run) for lab, run in result.runs.items()}
     allv = np.concatenate([c.to_numpy(float) for c in changes.values()])
     lim = float(np.nanmax(np.abs(allv))) if np.isfinite(allv).any() else 1.0
     lim = lim or 1.0
-    size = 0.42 * len(regions) + 1.8
-    fig, axes = plt.subplots(len(labels), len(sectors), squeeze=False, layout="constrained",
-                             figsize=(size * len(sectors) + 1.2, size * len(labels) + 0.6))
-    cmap = plt.get_cmap("RdBu").with_extremes(bad="#d0d0d0")
+    annotated = nr <= ANNOTATED_REGIONS
+    ncols = max(1, min(len(sectors), PANELS_PER_ROW))
+    rows_per_model = -(-len(sectors) // ncols) if sectors else 1
+    nrows = len(labels) * rows_per_model
+    size = (0.42 * nr + 1.8) if annotated else (0.13 * nr + 0.35)
+    width, height = size * ncols + 1.2, size * nrows + 0.6
+    if annotated:
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                                 figsize=(width, height))
+    else:  # many panels: fixed margins in inches, one layout pass instead of several
+        margin = {"left": 1.0, "right": 1.3, "bottom": 0.9, "top": 1.2}
+        width, height = width + 0.6, height + 1.5
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(width, height))
+        fig.subplots_adjust(left=margin["left"] / width, right=1 - margin["right"] / width,
+                            bottom=margin["bottom"] / height, top=1 - margin["top"] / height,
+                            wspace=0.08, hspace=0.3)
+    # without the 'dom' marks a darker grey keeps the diagonal apart from small changes
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#d0d0d0" if annotated else "#8c8c8c")
+    tick_size = 7 if annotated else 6
     im = None
-    for row, lab in enumerate(labels):
-        for col, s in enumerate(sectors):
+    panels = {}
+    for row_block, lab in enumerate(labels):
+        grid = changes[lab].unstack("sector")  # (destination, origin) x sector
+        grid = grid.reindex(pd.MultiIndex.from_product([regions, regions]))
+        for k, s in enumerate(sectors):
+            panels[row_block * rows_per_model + k // ncols, k % ncols] = (
+                lab, s, grid[s].to_numpy(float).reshape(nr, nr))
+    for row in range(nrows):
+        for col in range(ncols):
             ax = axes[row][col]
-            ch = changes[lab].xs(s, level="sector").unstack("origin").reindex(index=regions,
-                                                                              columns=regions)
-            vals = ch.to_numpy(float)
-            im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, vmin=-lim, vmax=lim)
-            ax.set_xticks(range(len(regions)), regions, rotation=45, ha="right", fontsize=7)
-            ax.set_yticks(range(len(regions)), regions, fontsize=7)
-            if row == len(labels) - 1:
-                ax.set_xlabel("origin (exporter)")
-            if col == 0:
-                ax.set_ylabel("destination (importer)")
+            if (row, col) not in panels:
+                ax.set_axis_off()
+                continue
+            lab, s, vals = panels[row, col]
+            im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, vmin=-lim, vmax=lim,
+                           interpolation="nearest")
             ax.set_title(s if len(labels) == 1 else f"{s} - {lab}", fontsize=9)
-            for a in range(len(regions)):
+            lowest = (row + 1, col) not in panels  # the lowest panel of its column
+            if annotated or lowest:
+                ax.set_xticks(range(nr), regions, rotation=45 if annotated else 90,
+                              ha="right" if annotated else "center", fontsize=tick_size)
+            else:
+                ax.set_xticks([])
+            if annotated or col == 0:
+                ax.set_yticks(range(nr), regions, fontsize=tick_size)
+            else:
+                ax.set_yticks([])
+            if lowest:
+                ax.set_xlabel("origin (exporter)", fontsize=8)
+            if col == 0:
+                ax.set_ylabel("destination (importer)", fontsize=8)
+            if not annotated:
+                continue
+            for a in range(nr):
                 ax.text(a, a, "dom", ha="center", va="center", fontsize=6, color="#555555")
-                if len(regions) <= 12:
-                    for c in range(len(regions)):
-                        v = vals[a, c]
-                        if a != c and np.isfinite(v):
-                            ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=6,
-                                    color="white" if abs(v) > 0.6 * lim else "black")
-    if im is not None:
+                for c in range(nr):
+                    v = vals[a, c]
+                    if a != c and np.isfinite(v):
+                        ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=6,
+                                color="white" if abs(v) > 0.6 * lim else "black")
+    if im is not None and annotated:
         fig.colorbar(im, ax=axes, shrink=0.8, label="% change in trade value")
+    elif im is not None:
+        bar = fig.add_axes([1 - 1.0 / width, 0.25, 0.18 / width, 0.5])
+        fig.colorbar(im, cax=bar, label="% change in trade value")
+    marks = ("grey 'dom': domestic sales, not trade" if annotated else
+             "grey: domestic sales on the diagonal, and routes without trade")
     fig.suptitle(f"{display_title(result)}: bilateral trade changes by sector\n"
-                 "(one colour scale; grey 'dom': domestic sales, not trade)", fontsize=11)
+                 f"(one colour scale; {marks})", fontsize=11)
     return fig
 
 

@@ -879,14 +879,14 @@ def read_schedule(spec, base_dir: Path | None = None) -> tuple[pd.DataFrame, str
         raise sh.ShockError(exc.problems[0], "schedule") from None
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            import openpyxl
+            import python_calamine  # values read by calamine (issue 14: fast reading)
 
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-            if spec.sheet is not None and spec.sheet not in wb.sheetnames:
+            sheets = list(python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names)
+            if spec.sheet is not None and spec.sheet not in sheets:
                 raise sh.ShockError(f"schedule workbook {name} has no sheet {spec.sheet!r} "
-                                    f"(sheets: {wb.sheetnames})", "schedule")
-            sheet = spec.sheet or wb.sheetnames[0]
-            table = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+                                    f"(sheets: {sheets})", "schedule")
+            sheet = spec.sheet or sheets[0]
+            table = pd.read_excel(path, sheet_name=sheet, engine="calamine")
             name = f"{name}[{sheet}]"
         else:
             table = pd.read_csv(path, skipinitialspace=True)

@@ -80,6 +80,8 @@ _COMPONENT_TEXT = {
     "variety": "mass of sellers (variety)",
     "selection": "average productivity of sellers (selection)",
     "market_size": "market size (markups that vary with the size of the market)",
+    "consumer_surplus": "consumer surplus of the linear (Melitz-Ottaviano) sectors, in units "
+    "of the outside good q0",
     "profits": "profit income",
     "transfers": "trade deficit (transfers)",
     "government": "paying for fixed real government consumption",

@@ -275,9 +275,13 @@ def decompose(base: Results, new: Results, prim0: Primitives, prim1: Primitives,
     household = not prim0.closure.is_default
     beta = np.nan_to_num(prim0["agent_beta"][:, 0, :]) if household else prim0["beta"]
 
+    from scipy.linalg import lu_factor, lu_solve
+
+    A_lu = lu_factor(A)  # one factorisation for the seven channels (A is nR nS square)
+
     def through_io(direct_part):
         """Welfare-relevant price change sum_s beta_ns [(I-K)^-1 x]_ns, per region."""
-        x = np.linalg.solve(A, direct_part.reshape(-1)).reshape(nR, nS)
+        x = lu_solve(A_lu, direct_part.reshape(-1)).reshape(nR, nS)
         return (beta * x).sum(axis=1)
 
     P_w = through_io(cell_sum(through * d_factor_cost[orig, sect]))

@@ -144,3 +144,15 @@ def test_calibrated_data_carry_their_currency(tmp_path):
     # the normalised CPI is 1 at the calibrated benchmark: real income equals income
     np.testing.assert_allclose(base["cpi"], 1.0, rtol=1e-9)
     np.testing.assert_allclose(base["real_income"], base["income"], rtol=1e-9)
+
+
+def test_every_welfare_component_has_a_meaning():
+    """A welfare component added to cge.welfare gets its unit and meaning in cge.units
+    (consumer_surplus of the linear sectors once had none)."""
+    from cge.units import unit_of
+    from cge.welfare import COMPONENTS
+
+    for name in COMPONENTS:
+        for col in (name, f"ev_{name}"):
+            unit, text = unit_of(col, "welfare", money="USD")
+            assert "no unit documented" not in text, col

@@ -208,9 +208,26 @@ class HeterogeneousFirmSectorData(BlockData):
         self.linear_alpha, self.gamma, self.eta = cfg.linear_alpha, cfg.linear_gamma, cfg.linear_eta
 
         self.regions = pyo.Set(initialize=regions, ordered=True, doc="regions n, i")
+        # Checked here with Python sets rather than by a ``within`` product set, which
+        # Pyomo tests route by route (38,000 routes at 31 x 40).
+        known = set(regions)
+        strange = [r for r in routes if len(r) != 2 or r[0] not in known or r[1] not in known]
+        if strange:
+            raise ValueError(f"{self.name}: routes {strange[:5]} are not pairs of the block's "
+                             f"regions {regions}")
         self.routes = pyo.Set(
-            within=self.regions * self.regions, initialize=routes, ordered=True,
+            dimen=2, initialize=routes, ordered=True,
             doc="active routes (n, i): destination n buys from origin i")
+        # Who sells to whom, looked up by every sum over origins or destinations.
+        origins = {r: [] for r in regions}
+        destinations = {r: [] for r in regions}
+        for n, i in routes:
+            origins[n].append(i)
+            destinations[i].append(n)
+        order = {r: j for j, r in enumerate(regions)}
+        self._cge_origins = {n: tuple(sorted(v, key=order.get)) for n, v in origins.items()}
+        self._cge_destinations = {i: tuple(sorted(v, key=order.get))
+                                  for i, v in destinations.items()}
 
         self._declare_parameters(cfg.parameters)
         self._declare_variables()
@@ -222,7 +239,10 @@ class HeterogeneousFirmSectorData(BlockData):
             spec = PARAMETERS[name]
             data = values.get(name, {}) or {}
             init = {key: float(data.get(key, spec.default)) for key in index}
-            return pyo.Param(index, initialize=init, mutable=True, within=pyo.Reals,
+            # Values come from checked primitives: no domain for Pyomo to test value by
+            # value (real numbers by construction); a rule, so that Pyomo walks the index
+            # set instead of validating every key of a dict.
+            return pyo.Param(index, initialize=_lookup(init), mutable=True,
                              doc=f"{spec.symbol}: {doc} [{spec.units}]")
 
         self.phi_min = param("phi_min", self.regions, "Pareto lower bound / productivity")
@@ -325,10 +345,17 @@ class HeterogeneousFirmSectorData(BlockData):
 
     # --------------------------------------------------------------- helpers
     def origins(self, n):
-        return [i for i in self.regions if (n, i) in self.routes]
+        """The origins i with an active route (n, i), in the order of the regions."""
+        return list(self._cge_origins[n])
 
     def destinations(self, i):
-        return [n for n in self.regions if (n, i) in self.routes]
+        """The destinations n with an active route (n, i), in the order of the regions."""
+        return list(self._cge_destinations[i])
+
+
+def _lookup(values: dict):
+    """A Param rule reading ``values`` (keyed by index, scalars for one-dimensional sets)."""
+    return lambda b, *idx: values[idx[0] if len(idx) == 1 else idx]
 
 
 # The component class is created by the decorator; give it a ``config`` keyword

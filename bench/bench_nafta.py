@@ -1,0 +1,250 @@
+"""Benchmark: `cge run runs/nafta.yaml` end to end, stage by stage, in wall and CPU seconds.
+
+Runs the real command line (``cge run``) on the NAFTA scenario and times every
+stage of it without changing what it does: the functions ``cge run`` calls are
+wrapped in timers (read, check, calibrate, scenario, build, benchmark, shock,
+welfare, identities, every output file), and each stage is charged its own time
+only (a stage that calls another is not charged the other's time), so that the
+rows add up to the total.
+
+The Caliendo-Parro workbook cannot be shipped: it is built from ``../shared/data``
+into a temporary folder (never into the repository) unless ``--workbook`` names one
+built before with ``python -m calibration.caliendo_parro -o <folder>/cp1993.xlsx``.
+
+    .venv/bin/python bench/bench_nafta.py                      # the scenario as shipped
+    .venv/bin/python bench/bench_nafta.py --deficit world_income_share
+        # the same data and shock without the zero-deficit baseline (minutes of solving
+        # on 2 cores): the pipeline around the solver, measured in a minute
+    .venv/bin/python bench/bench_nafta.py --workbook /tmp/cp/cp1993.xlsx --profile out.prof
+
+Not a test: run it by hand and report the table.
+
+What it showed (CPU seconds on this 2-core machine, ``--deficit world_income_share``,
+whose benchmark replicates in 0 iterations; issue 14):
+
+* IPOPT (18-23 s, almost all MUMPS) and compiling the NLP through Pyomo's NL writer
+  (7-8 s for two compilations) are most of the run; the zero-deficit baseline of the
+  scenario as shipped adds about 4 minutes of IPOPT and three more compilations.
+* Around them, before this work: the trade picture (40 panels of 31 x 31 regions with
+  a number or a mark in every cell, constrained layout; 17-19 s), reading the workbook
+  cell by cell with openpyxl (4.8-5.3 s), building the Pyomo model (6-7.5 s, of which
+  Python's cyclic garbage collector about 3 s), results.xlsx (2.2-2.3 s, XlsxWriter:
+  its per-cell XML), the welfare decomposition (1-2.7 s: seven dense solves of the
+  1240 x 1240 input-output system), netCDF (1 s).
+* After: the picture draws colour-only panels with outer labels (1.3 s), calamine reads
+  the cells (1.2-1.5 s), the input-output system is factorised once (0.5 s). Model
+  construction spends ~2 s building expressions; the garbage collector's ~3 s for the
+  model's objects is paid at construction or, if paused, at the next allocations
+  (measured: pausing it saves nothing end to end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import sys
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CP_DATA = ROOT.parent / "shared" / "data" / "caliendo_parro_2015"
+
+
+class StageClock:
+    """Exclusive wall and CPU time per stage: a stage's time minus that of the stages it calls."""
+
+    def __init__(self):
+        self.totals: OrderedDict[str, list[float]] = OrderedDict()  # label -> [wall, cpu, calls]
+        self.stack: list[list] = []  # [label, wall0, cpu0, child_wall, child_cpu]
+
+    def enter(self, label: str) -> None:
+        self.totals.setdefault(label, [0.0, 0.0, 0])
+        self.stack.append([label, time.perf_counter(), time.process_time(), 0.0, 0.0])
+
+    def leave(self) -> None:
+        label, w0, c0, cw, cc = self.stack.pop()
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        row = self.totals[label]
+        row[0] += wall - cw
+        row[1] += cpu - cc
+        row[2] += 1
+        if self.stack:
+            self.stack[-1][3] += wall
+            self.stack[-1][4] += cpu
+
+    def wrap(self, owner, name: str, label) -> None:
+        """Time ``owner.name`` (a module function or a class method) as ``label`` (a string,
+        or a function of the call's arguments returning one). Missing names are skipped."""
+        fn = getattr(owner, name, None)
+        if fn is None or getattr(fn, "_stage_clock", False):
+            return
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            self.enter(label(*args, **kwargs) if callable(label) else label)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.leave()
+
+        timed._stage_clock = True
+        setattr(owner, name, timed)
+
+
+def _file_label(path, *args, **kwargs) -> str:
+    suffix = Path(path).suffix.lower()
+    return {".csv": "output: CSV tables", ".parquet": "output: Parquet tables",
+            ".nc": "output: results.nc (netCDF)", ".html": "output: report.html (write)",
+            ".json": "output: run_info.json", ".yaml": "output: scenario.yaml",
+            ".xlsx": "output: results.xlsx (XlsxWriter)",
+            ".png": f"output: {Path(path).name} (render PNG)"}.get(suffix, f"output: {Path(path).name}")
+
+
+def instrument(clock: StageClock) -> None:
+    """Wrap what ``cge run`` calls (by module attribute, so the real code path runs)."""
+    import calibration
+    import calibration.calibrate as cal_mod
+    import calibration.sam as sam
+    import cge.compiled as compiled
+    import cge.equilibrium as equilibrium
+    import cge.formats as formats
+    import cge.html_report as html_report
+    import cge.report as report
+    import cge.scenario as scenario
+    import cge.units as units
+    import cge.welfare as welfare
+
+    clock.wrap(sam, "load_workbook", "read: workbook cells (sam.load_workbook)")
+    for owner in (calibration, sam):
+        clock.wrap(owner, "read_workbook", "check: map accounts, accounting checks, balance")
+    for owner in (calibration, cal_mod):
+        clock.wrap(owner, "calibrate", "calibrate")
+        clock.wrap(owner, "set_start", "build: calibrated start values")
+    clock.wrap(scenario, "prepare_scenario", "scenario: validate, shocks, checks")
+    clock.wrap(equilibrium.Equilibrium, "__init__", "build: Pyomo model and initial guess")
+
+    def solve_label(eq, *args, **kwargs):
+        n = eq.__dict__.get("_bench_solves", 0)
+        eq.__dict__["_bench_solves"] = n + 1
+        return "benchmark (zero-deficit baseline included)" if n == 0 else "shock (NAFTA 2005 tariffs)"
+
+    clock.wrap(equilibrium.Equilibrium, "solve", solve_label)
+    clock.wrap(compiled.CompiledSystem, "__init__", "solve: compile NLP (Pyomo NL writer, ASL)")
+    if hasattr(compiled, "FoldedSystem"):
+        clock.wrap(compiled.FoldedSystem, "__init__", "solve: compile NLP (Pyomo NL writer, ASL)")
+    try:  # the Newton method for warm starts (cge.newton), where present
+        import cge.newton as newton
+
+        clock.wrap(newton, "solve", "solve: Newton (cge.newton)")
+    except ImportError:
+        pass
+    try:
+        from pyomo.contrib.pynumero.interfaces import cyipopt_interface
+        clock.wrap(cyipopt_interface.CyIpoptProblemInterface, "solve", "solve: IPOPT (cyipopt)")
+    except ImportError:
+        pass
+    clock.wrap(welfare, "decompose", "welfare decomposition")
+    clock.wrap(scenario, "check_identities", "identities")
+    clock.wrap(scenario, "check_expectations", "expectations")
+    clock.wrap(report, "tidy_tables", "output: tables from results")
+    clock.wrap(report, "run_info", "output: run information")
+    clock.wrap(units, "data_dictionary", "output: units table")
+    clock.wrap(report, "write_workbook", "output: results.xlsx (tables)")
+    for name in ("plot_welfare", "plot_firms", "plot_trade_heatmap", "plot_ev"):
+        clock.wrap(report, name, f"output: {name} (draw)")
+    clock.wrap(report, "atomic_write", _file_label)
+    clock.wrap(formats, "write_netcdf", "output: results.nc (netCDF)")
+    clock.wrap(html_report, "render_run", "output: report.html (render)")
+
+
+def build_workbook(folder: Path) -> Path:
+    from calibration import caliendo_parro as cp
+
+    out = folder / "data" / "cp1993.xlsx"
+    t0 = time.perf_counter()
+    if cp.main(["--data", str(CP_DATA), "-o", str(out)]) != 0:
+        raise SystemExit("building the Caliendo-Parro workbook failed")
+    print(f"(built {out} from {CP_DATA} in {time.perf_counter() - t0:.1f} s; not timed below)")
+    return out
+
+
+def scenario_copy(folder: Path, workbook: Path, deficit: str | None) -> Path:
+    """runs/nafta.yaml in ``folder`` with its data beside it (and another deficit closure)."""
+    import yaml
+
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for src in (workbook, workbook.with_name(workbook.stem + "_nafta2005_tariffs.csv")):
+        if src.resolve() != (data / src.name).resolve():
+            shutil.copy(src, data / src.name)
+    text = (ROOT / "runs" / "nafta.yaml").read_text()
+    if deficit:
+        spec = yaml.safe_load(text)
+        spec["closure"] = {**(spec.get("closure") or {}), "deficit": deficit}
+        spec["name"] = f"nafta_{deficit}"
+        text = yaml.safe_dump(spec, sort_keys=False)
+    path = folder / "nafta.yaml"
+    path.write_text(text)
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workbook", type=Path, help="cp1993.xlsx built before (its schedule beside it)")
+    ap.add_argument("--deficit", help="another deficit closure for the run (e.g. "
+                    "world_income_share: no zero-deficit baseline)")
+    ap.add_argument("--profile", type=Path, help="also write a cProfile of the run here "
+                    "(its overhead inflates the times)")
+    ap.add_argument("--keep", type=Path, help="copy the results folder here (to compare runs)")
+    ap.add_argument("--no-excel", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench_nafta_") as tmp:
+        tmp = Path(tmp)
+        workbook = args.workbook or build_workbook(tmp)
+        path = scenario_copy(tmp, workbook, args.deficit)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        import cge.cli  # noqa: F401  (what `python -m cge` imports)
+
+        t_import = (time.perf_counter() - wall0, time.process_time() - cpu0)
+        clock = StageClock()
+        instrument(clock)
+        cmd = ["run", str(path), "-o", str(tmp / "out")]
+        cmd += ["--no-excel"] if args.no_excel else []
+        cmd += ["--no-plots"] if args.no_plots else []
+        prof = None
+        if args.profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+        clock.enter("cge run: everything else (CLI, console, folder)")
+        try:
+            cge.cli.app(cmd, standalone_mode=False)
+        finally:
+            clock.leave()
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(args.profile)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        files = sorted(p.name for p in (tmp / "out").iterdir())
+        if args.keep:
+            shutil.copytree(tmp / "out", args.keep, dirs_exist_ok=True)
+
+    print(f"\ncge run {'runs/nafta.yaml' + (f' (deficit: {args.deficit})' if args.deficit else '')}"
+          f": seconds, each stage without the stages it calls")
+    print(f"  {'stage':<56}{'wall':>9}{'CPU':>9}{'calls':>7}")
+    print(f"  {'import cge (cli)':<56}{t_import[0]:>9.2f}{t_import[1]:>9.2f}{1:>7}")
+    for label, (w, c, n) in clock.totals.items():
+        print(f"  {label:<56}{w:>9.2f}{c:>9.2f}{n:>7}")
+    print(f"  {'total':<56}{wall:>9.2f}{cpu:>9.2f}")
+    print(f"files written: {', '.join(files)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
