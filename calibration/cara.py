@@ -97,14 +97,8 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
     choke = kap["utility"] / kap["spending"]
     # (1+t) X = L p^d kappa_1 M_ni / alpha
     sellers = alpha * (1 + t) * X / (L[:, None] * choke * kap["spending"])  # 0 if inactive
-    entrants = delta * sellers.max(axis=0) / max_selection
-    share = delta * sellers / entrants[None, :]
-    cut_home = (1 + np.diagonal(t)) * c / choke
-    phi_min = cut_home * np.diagonal(share) ** (1 / k)
-    with np.errstate(divide="ignore"):
-        cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
-        tau = np.where(active, choke * cutoff / ((1 + t) * c[None, :]), np.inf)
-    np.fill_diagonal(tau, 1.0)
+    entrants, share, phi_min, cutoff, tau = selection_at_choke(
+        sellers, t, c, choke, active, k=k, delta=delta, max_selection=max_selection)
     if tau_normalisation == "lowest":
         b = 1.0 / np.where(active, tau, np.inf).min(axis=0)
         tau, phi_min, cutoff = tau * b[None, :], phi_min * b, cutoff * b[None, :]
@@ -128,3 +122,31 @@ def calibrate_cara_sector(sector, regions, trade, tariff, unit_cost, population,
     f_e = kap["profit"] / kap["spending"] * sales / (c * entrants)
     return {"tau": tau, "phi_min": phi_min, "f_e": f_e, "entrants": entrants,
             "cutoff": cutoff}, problems
+
+
+def selection_at_choke(sellers, t, c, choke, active, *, k: float, delta: float,
+                       max_selection: float):
+    """Entrants, selection shares, Pareto bounds, cutoffs and iceberg costs implied by the
+    sellers on each route, for a sector whose firms are selected at a choke price (cara
+    and linear sectors).
+
+    ``sellers[n, i]`` is the mass of i's firms selling in n, ``t`` the tariffs, ``c[i]``
+    the unit input cost, ``choke`` the choke price (a number, or one per destination n),
+    ``active`` the routes with sales. Entrants are set so that the most frequented route
+    of each origin has the selection share ``max_selection``; with Pareto draws
+    :math:`\delta M_{ni} = M^e_i (\varphi_{\min,i} / \varphi^*_{ni})^k`, the home route
+    fixes :math:`\varphi_{\min,i}` (its cutoff is the cost at the choke price,
+    :math:`\varphi^*_{ii} = (1+t_{ii}) c_i / p^d_i`) and each foreign route's cutoff then
+    gives :math:`\tau_{ni} = p^d_n \varphi^*_{ni} / ((1+t_{ni}) c_i)`. Inactive routes get
+    no cutoff (NaN) and an infinite iceberg cost; :math:`\tau_{ii} = 1`.
+    """
+    choke_n = np.reshape(choke, (-1, 1)) if np.ndim(choke) else choke
+    entrants = delta * sellers.max(axis=0) / max_selection
+    share = delta * sellers / entrants[None, :]
+    cut_home = (1 + np.diagonal(t)) * c / choke
+    phi_min = cut_home * np.diagonal(share) ** (1 / k)
+    with np.errstate(divide="ignore"):
+        cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
+        tau = np.where(active, choke_n * cutoff / ((1 + t) * c[None, :]), np.inf)
+    np.fill_diagonal(tau, 1.0)
+    return entrants, share, phi_min, cutoff, tau

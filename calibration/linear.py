@@ -57,6 +57,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cara import selection_at_choke
+
 #: Choke price as a share of the demand intercept alpha P0 in the destination that spends most
 #: per consumer on the sector.
 DEFAULT_CHOKE_SHARE = 0.25
@@ -101,14 +103,8 @@ def calibrate_linear_sector(sector, regions, trade, tariff, unit_cost, populatio
     choke = pi * alpha * P0
     eta = b * (k + 1) * alpha ** 2 * P0 / (k + 2)
     sellers = 2 * gamma * (k + 2) * P0 * (1 + t) * X / (L[:, None] * choke[:, None] ** 2)
-    entrants = delta * sellers.max(axis=0) / max_selection
-    share = delta * sellers / entrants[None, :]
-    cut_home = (1 + np.diagonal(t)) * c / choke
-    phi_min = cut_home * np.diagonal(share) ** (1 / k)
-    with np.errstate(divide="ignore"):
-        cutoff = np.where(active, phi_min[None, :] * share ** (-1 / k), np.nan)
-        tau = np.where(active, choke[:, None] * cutoff / ((1 + t) * c[None, :]), np.inf)
-    np.fill_diagonal(tau, 1.0)
+    entrants, share, phi_min, cutoff, tau = selection_at_choke(
+        sellers, t, c, choke, active, k=k, delta=delta, max_selection=max_selection)
     # Origin units: where the data imply tau_ni < 1 relative to home, rescale i's productivity
     # units (tau_.i, phi_min_i, phi*_.i times b_i: neutral for every outcome) so that i's lowest
     # iceberg cost is 1.

@@ -241,6 +241,19 @@ def check_writable(target: str | Path, *, need_bytes: int = MIN_FREE_BYTES,
 # ======================================================================
 # Atomic files
 # ======================================================================
+def read_json_or_none(path: str | Path) -> Any:
+    """The JSON document at ``path``, or ``None`` if it is missing, unreadable, not UTF-8
+    or not JSON (for files cge wrote itself and only recognises, such as a results
+    folder's ``run_info.json``: a damaged one means "not cge's")."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None] | bytes | str) -> Path:
     """Write ``path`` atomically: to a temporary file in the same folder, then rename.
 

@@ -53,13 +53,7 @@ def _listing(names: Iterable[str]) -> str:
 # Recognising cge's folders
 # ======================================================================
 def _run_info(folder: Path) -> dict | None:
-    path = folder / RUN_INFO
-    if not path.is_file():
-        return None
-    try:
-        info = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
+    info = fsio.read_json_or_none(folder / RUN_INFO)
     if not isinstance(info, dict) or "scenario" not in info:
         return None
     versions = info.get("versions")

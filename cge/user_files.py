@@ -61,13 +61,7 @@ def check_new_file(path: str | Path, *, force: bool = False, option: str = "") -
 def owned_files(folder: str | Path) -> set[str] | None:
     """The files cge wrote into ``folder`` (its :data:`MANIFEST`), or ``None`` if cge
     did not make the folder (no readable manifest)."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        info = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
+    info = fsio.read_json_or_none(Path(folder) / MANIFEST)
     files = info.get("files") if isinstance(info, dict) else None
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         return None
