@@ -385,7 +385,9 @@ def print_comparison(console, specs, output=None, outdir=None, *, fail, frame_ta
                         welfare_units(money).to_excel(xw, sheet_name="units", index=False)
 
                 atomic_write(output, excel)
-            else:
+            else:  # one CSV file carries its units in its header: EV in the data's money
+                flat.columns = [f"{c} ({money})" if c.endswith(":ev") else c
+                                for c in flat.columns]
                 atomic_write(output, lambda p: flat.to_csv(p))
             console.print(f"comparison written to [bold]{output}[/bold]", highlight=False)
         if outdir:

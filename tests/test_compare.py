@@ -62,8 +62,10 @@ def test_cli_compare_writes_tables_and_one_picture_per_result(folders, tmp_path)
                                    "-d", str(tmp_path / "cmp")], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output
     assert "levels:t=0.3" in out.output and "Factor prices" in out.output
-    assert (tmp_path / "w.csv").read_text().startswith(
-        "region,single:welfare_log_points,single:ev,")
+    # one CSV file carries its units in its header: log points in the name, EV's money unit
+    header = list(pd.read_csv(tmp_path / "w.csv").columns)
+    assert header[:3] == ["region", "single:welfare_log_points",
+                          "single:ev (numeraire units (benchmark money))"], header
     # the welfare table holds the total and components in log points and EV, never the %
     # change; every variable of every table has its unit in units.csv
     welfare = pd.read_csv(tmp_path / "cmp" / "compare_welfare.csv")
