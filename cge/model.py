@@ -752,6 +752,9 @@ def initialize_guess(m: pyo.ConcreteModel, prim: Primitives) -> None:
                 blk.log_cutoff[R[n], R[i]].value = val
             log_trade = {(n, i): blk.log_trade_value[R[n], R[i]].value  # (cara: its own guess)
                          for n, i in zip(*np.nonzero(active))}
+        elif ms == "cara":  # closed forms of the choke prices cara.initialize set
+            log_trade = {(n, i): pyo.value(blk.log_trade_value[R[n], R[i]])
+                         for n, i in zip(*np.nonzero(active))}
         for i, r in enumerate(R):
             sales = sum(np.exp(log_trade[n, i]) for n in np.nonzero(active[:, i])[0])
             blk.log_input_demand[r].value = np.log(max(sales / cost[i, j], 1e-12))

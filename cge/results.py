@@ -212,7 +212,7 @@ def _values(component, index) -> np.ndarray:
 
 
 def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
-    r"""Logs of trade values :math:`X_{ni}` and (melitz) cutoffs :math:`\varphi^*_{ni}` of a
+    r"""Logs of trade values :math:`X_{ni}` and (melitz, cara) cutoffs :math:`\varphi^*_{ni}` of a
     sector block, in the order of ``blk.routes``, computed from arrays.
 
     Where the block holds them as unknowns their values are read; where they are
@@ -222,9 +222,10 @@ def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
     """
     routes = list(blk.routes)
     melitz = blk.is_melitz
+    cara = blk.config.market_structure == "cara"
     if isinstance(blk.log_trade_value, pyo.Var):
         ltv = _values(blk.log_trade_value, routes)
-        lcut = _values(blk.log_cutoff, routes) if melitz else None
+        lcut = _values(blk.log_cutoff, routes) if melitz or cara else None
         return ltv, lcut
     R = list(blk.regions)
     pos = {r: j for j, r in enumerate(R)}
@@ -239,7 +240,15 @@ def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
     l1t = np.log1p(_values(blk.tariff, routes))
     la = np.log(_values(blk.pref_weight, routes))
     lcut = None
-    if melitz:
+    if cara:  # cge.blocks.cara.log_cutoff and log_trade_value
+        kappa = blk.structure.cara_constants(k)
+        lpd = lP + np.log(kappa["utility"] / kappa["spending"])
+        lcut = l1t + ltau + lc - lpd
+        lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
+        lL = np.log(_values(blk.population, R))[dest]
+        ltv = (lL + lpd - np.log(blk.alpha) + np.log(kappa["spending"])
+               + lstock + k * (lphi_min - lcut) - l1t)
+    elif melitz:
         lf = np.log(_values(blk.f, routes))
         lcut = ((np.log(s) + lf + s * l1t + lc - la - lX - (s - 1) * lP) / (s - 1)
                 + ltau + lc - np.log(blk.rho))

@@ -343,3 +343,109 @@ def test_every_firm_selling_is_a_named_selection_error():
     from cge.errors import SelectionError
     with pytest.raises(SelectionError, match=r"destination=r0, origin=r0, sector=s0.*cara_alpha"):
         Equilibrium(closed(1.0, f_e=1.0)).solve()
+
+
+# --------------------------------------------------------------- reduced formulation
+def _numeric_tables(res):
+    return {name: getattr(res, name).select_dtypes("number")
+            for name in ("routes", "sectors", "regions")}
+
+
+#: The values that set the scale of each table (for columns that are zero up to rounding,
+#: such as net profits under free entry: sales less costs).
+VALUE_SCALE = {"routes": "trade_value", "sectors": "expenditure", "regions": "income"}
+
+
+def _assert_same_results(a, b):
+    """Every number of two results' tables agrees to 1e-9 of its column's scale (of the
+    table's values where the column is zero up to rounding)."""
+    from cge.tolerance import assert_close
+    ta, tb = _numeric_tables(a), _numeric_tables(b)
+    for name in ta:
+        table_scale = float(np.max(np.abs(tb[name][VALUE_SCALE[name]])))
+        assert list(ta[name].index) == list(tb[name].index), name
+        assert list(ta[name].columns) == list(tb[name].columns), name
+        for col in ta[name].columns:
+            x, y = ta[name][col].to_numpy(float), tb[name][col].to_numpy(float)
+            finite = np.isfinite(y)
+            assert np.array_equal(finite, np.isfinite(x)), (name, col)
+            if finite.any():
+                scale = float(np.max(np.abs(y[finite])))
+                if scale < 1e-6 * table_scale:  # zero up to rounding: a difference of values
+                    scale = table_scale
+                assert_close(x[finite], y[finite], scale=scale, rel=1e-9, err_msg=f"{name}.{col}")
+
+
+@pytest.mark.parametrize("structures", [("cara", "cara", "cara"),
+                                        ("cara", "melitz", "armington")])
+def test_route_unknowns_and_closed_forms_give_the_same_equilibrium(structures):
+    """Cutoffs and trade values as unknowns with their own equations (``route_unknowns``) or
+    as closed forms of the aggregates: the same benchmark, replicated in 0 iterations, and
+    the same counterfactual, with two equations fewer per CARA route."""
+    import pyomo.environ as pyo
+
+    from calibration.calibrate import calibrate, set_start
+    from calibration.examples import toy_benchmark
+    from cge.results import route_logs
+    data = toy_benchmark()
+    data.market_structure = dict(zip(data.sectors, structures))
+    # agr has a zero flow: an inactive route under CARA
+    prim, start = calibrate(data, population=[3.0, 2.0, 2.5], cara_zero_flows="inactive")
+    inactive = [(n, i, s) for j, s in enumerate(prim.sectors) for n in range(len(prim.regions))
+                for i in range(len(prim.regions)) if not np.isfinite(prim["tau"][n, i, j])]
+    assert inactive
+    out, sizes = {}, {}
+    for route_unknowns in (True, False):
+        eq = Equilibrium(prim, route_unknowns=route_unknowns)
+        set_start(eq, start)
+        base = eq.solve()
+        assert base.info.get("iterations") == 0, route_unknowns
+        tau = prim["tau"] * np.where(np.eye(len(prim.regions))[:, :, None] > 0, 1.0, 0.9)
+        cut = eq.solve(tariff=prim["tariff"] * 0.5, tau=tau)
+        assert cut.info.get("iterations", 0) > 0
+        out[route_unknowns] = (base, cut)
+        nv, nc = check_structure(eq.model)
+        sizes[route_unknowns] = nc
+        blk = eq.model.sector[prim.sectors[0]]
+        assert hasattr(blk, "choke_price_cutoff") == route_unknowns
+        for s in prim.sectors:  # the array form of the route values, as the model has them
+            b = eq.model.sector[s]
+            ltv, lcut = route_logs(b)
+            np.testing.assert_allclose(ltv, [pyo.value(b.log_trade_value[r]) for r in b.routes],
+                                       rtol=0, atol=1e-12 * np.max(np.abs(ltv)))
+            if b.selects:
+                np.testing.assert_allclose(lcut, [pyo.value(b.log_cutoff[r]) for r in b.routes],
+                                           rtol=0, atol=1e-12 * np.max(np.abs(lcut)))
+        for n, i, s in inactive:  # absent from the system and from the results
+            assert (prim.regions[n], prim.regions[i]) not in list(eq.model.sector[s].routes)
+            assert (prim.regions[n], prim.regions[i], s) not in cut.routes.index
+    cara_routes = sum(int(np.isfinite(prim["tau"][:, :, j]).sum())
+                      for j, s in enumerate(prim.sectors) if prim.market_structure[s] == "cara")
+    melitz_routes = sum(int(np.isfinite(prim["tau"][:, :, j]).sum())
+                        for j, s in enumerate(prim.sectors) if prim.market_structure[s] == "melitz")
+    armington_routes = sum(int(np.isfinite(prim["tau"][:, :, j]).sum())
+                           for j, s in enumerate(prim.sectors)
+                           if prim.market_structure[s] == "armington")
+    assert sizes[True] - sizes[False] == 2 * cara_routes + 2 * melitz_routes + armington_routes
+    for k in (0, 1):
+        _assert_same_results(out[True][k], out[False][k])
+
+
+def test_inactive_cara_route_stays_inactive_in_both_formulations():
+    prim = examples.symmetric(3, 1, tau=1.4, market_structure="cara", k=3.0, f_e=0.01)
+    tau = prim["tau"].copy()
+    tau[0, 2, 0] = math.inf  # r0 buys nothing from r2
+    prim = prim.copy(tau=tau)
+    res = {}
+    for route_unknowns in (True, False):
+        eq = Equilibrium(prim, route_unknowns=route_unknowns)
+        res[route_unknowns] = eq.solve()
+        assert ("r0", "r2") not in list(eq.model.sector["s0"].routes)
+        r = res[route_unknowns]
+        assert ("r0", "r2", "s0") not in r.routes.index
+        assert ("r2", "r0", "s0") in r.routes.index
+        assert r.max_residual < limit() and abs(r.walras_residual) < limit(
+            r.regions["income"].max(), terms=WALRAS_TERMS)
+        p = r.sectors["price_index"]
+        assert p[("r0", "s0")] > p[("r1", "s0")]
+    _assert_same_results(res[True], res[False])

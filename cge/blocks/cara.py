@@ -86,6 +86,7 @@ from ._common import log1p_tariff, log_firm_stock, log_selection_share, log_sum_
 NAME = "cara"
 HAS_FIRMS = True
 SELECTS = True  # cutoffs per route
+CLOSED_FORM_ROUTES = True  # cutoffs and trade values have closed forms (route_unknowns False)
 
 
 # ------------------------------------------------------------------ constants
@@ -138,10 +139,18 @@ def _log_kappa(b, key):
 
 
 # ------------------------------------------------------------------ unknowns
+CUTOFF_DOC = ("phi*_ni = 1/m*_ni: productivity of the least productive seller in n "
+              "(the inverse of the cost cutoff)")
+
+
 def declare_variables(b, positive):
     """The structure's own unknowns: a productivity cutoff per route."""
-    positive("cutoff", b.routes, "phi*_ni = 1/m*_ni: productivity of the least productive "
-             "seller in n (the inverse of the cost cutoff)")
+    positive("cutoff", b.routes, CUTOFF_DOC)
+
+
+def declare_closed_forms(b, closed):
+    """Without route unknowns: the cutoff as the closed form of the choke-price condition."""
+    closed("cutoff", b.routes, log_cutoff, CUTOFF_DOC)
 
 
 def log_choke_price(b, n):
@@ -154,18 +163,22 @@ def log_sellers(b, n, i):
 
 
 def declare_equations(b):
-    """The choke-price cutoff per route, the sector budget per destination and bilateral trade."""
+    """The choke-price cutoff per route, the sector budget per destination and bilateral trade
+    (without route unknowns only the budget: the other two are the closed forms
+    :func:`log_cutoff` and :func:`log_trade_value`)."""
     b.choke_price = pyo.Expression(
         b.regions, rule=lambda b, n: pyo.exp(log_choke_price(b, n)),
         doc="p^d_n = (kappa_4/kappa_1) P_n: choke price of the sector in n")
     b.sellers = pyo.Expression(
         b.routes, rule=lambda b, n, i: pyo.exp(log_sellers(b, n, i)),
         doc="M_ni = (M_Ei/delta) (phi_min_i/phi*_ni)^k: mass of i's firms selling in n")
-    b.choke_price_cutoff = pyo.Constraint(b.routes, rule=choke_price_cutoff_rule,
-                                          doc=choke_price_cutoff_rule.__doc__)
+    if b.route_unknowns:
+        b.choke_price_cutoff = pyo.Constraint(b.routes, rule=choke_price_cutoff_rule,
+                                              doc=choke_price_cutoff_rule.__doc__)
     b.sector_budget = pyo.Constraint(b.regions, rule=sector_budget_rule,
                                      doc=sector_budget_rule.__doc__)
-    b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
+    if b.route_unknowns:
+        b.bilateral_trade = pyo.Constraint(b.routes, rule=trade_rule, doc=trade_rule.__doc__)
 
 
 def choke_price_cutoff_rule(b, n, i):
@@ -178,6 +191,17 @@ def choke_price_cutoff_rule(b, n, i):
     """
     return (log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) + b.log_input_price[i]
             - b.log_cutoff[n, i]) == log_choke_price(b, n)
+
+
+def log_cutoff(b, n, i):
+    r"""The cutoff in closed form: the choke-price condition solved for :math:`\varphi^*_{ni}`.
+
+    .. math::
+        \ln\varphi^*_{ni} = \ln(1+t_{ni}) + \ln\tau_{ni} + \ln c_i - \ln p^d_n,
+        \qquad \ln p^d_n = \ln P_n + \ln(\kappa_4/\kappa_1)
+    """
+    return (log1p_tariff(b, n, i) + pyo.log(b.tau[n, i]) + b.log_input_price[i]
+            - log_choke_price(b, n))
 
 
 def sector_budget_rule(b, n):
@@ -194,15 +218,30 @@ def sector_budget_rule(b, n):
         + _log_kappa(b, "spending") + log_sum_exp([log_sellers(b, n, i) for i in b.origins(n)]))
 
 
-def trade_rule(b, n, i):
+def log_trade_value(b, n, i):
     r"""Bilateral trade: sellers times average spending per seller, net of the tariff.
 
     .. math::
         (1+t_{ni}) X_{ni} = L_n \frac{p^d_n}{\alpha}\, \kappa_1\, M_{ni}
+
+    (solved for :math:`\ln X_{ni}`: the closed form without route unknowns, with
+    :math:`M_{ni}` read through the cutoff :func:`log_cutoff`)
     """
-    return log1p_tariff(b, n, i) + b.log_trade_value[n, i] == (
-        pyo.log(b.population[n]) + log_choke_price(b, n) - math.log(b.alpha)
-        + _log_kappa(b, "spending") + log_sellers(b, n, i))
+    return log_spending(b, n, i) - log1p_tariff(b, n, i)
+
+
+def log_spending(b, n, i):
+    r""":math:`\ln\left(L_n \frac{p^d_n}{\alpha}\, \kappa_1\, M_{ni}\right)`: n's
+    tariff-inclusive spending on i's sellers."""
+    return (pyo.log(b.population[n]) + log_choke_price(b, n) - math.log(b.alpha)
+            + _log_kappa(b, "spending") + log_sellers(b, n, i))
+
+
+def trade_rule(b, n, i):
+    return log1p_tariff(b, n, i) + b.log_trade_value[n, i] == log_spending(b, n, i)
+
+
+trade_rule.__doc__ = log_trade_value.__doc__
 
 
 def free_entry_rule(b, i):
@@ -287,7 +326,9 @@ def initial_entry(b, sales, input_price):
 
 
 def initialize(b) -> None:
-    """Choke prices, cutoffs and trade from the current expenditure, input prices and entry.
+    """Choke prices, cutoffs and trade from the current expenditure, input prices and entry
+    (cutoffs and trade only where they are unknowns: otherwise their closed forms follow
+    the choke price).
 
     Per destination the budget is solved in closed form for the choke price,
     :math:`(p^d_n)^{k+1} = \\alpha X_n / (L_n \\kappa_1 \\sum_i (M_{Ei}/\\delta)
@@ -302,8 +343,8 @@ def initialize(b) -> None:
         pd_n = (b.alpha * v(b.expenditure[n]) / (v(b.population[n]) * c["spending"] * reach)) \
             ** (1 / (k + 1))
         b.log_price_index[n].value = math.log(pd_n * c["spending"] / c["utility"])
+        if not b.route_unknowns:
+            continue
         for i in dc:
             b.log_cutoff[n, i].value = math.log(max(dc[i] / pd_n, 1.0001 * v(b.phi_min[i])))
-            b.log_trade_value[n, i].value = v(
-                pyo.log(b.population[n]) + log_choke_price(b, n) - math.log(b.alpha)
-                + _log_kappa(b, "spending") + log_sellers(b, n, i) - log1p_tariff(b, n, i))
+            b.log_trade_value[n, i].value = v(log_trade_value(b, n, i))
