@@ -274,6 +274,8 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     sigma, k, delta = blk.sigma, blk.k, blk.delta
     ms = blk.config.market_structure
     phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
+    if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
+        phi_tilde = blk.structure.average_productivity_factor(blk)
     ltv, lcut = route_logs(blk)
     x = np.exp(ltv)
     t = _values(blk.tariff, routes)
@@ -281,7 +283,7 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     phi_min = _values(blk.phi_min, R)
     f = _values(blk.f, routes)
     entry = np.exp(_values(blk.log_entry_mass, R)) if blk.has_firms else np.full(len(R), np.nan)
-    if ms == "melitz":
+    if ms in ("melitz", "cara"):
         cut = np.exp(lcut)
         sellers = entry[orig] / delta * (phi_min[orig] / cut) ** k
         avg = cut * phi_tilde
@@ -299,6 +301,17 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         "tau": _values(blk.tau, routes), "tariff": t, "tariff_revenue": t * x,
         "fixed_cost": f,
     })
+    if ms == "cara":  # cge.blocks.cara.route_results, from arrays
+        kappa = blk.structure.cara_constants(k)
+        choke = np.exp(_values(blk.log_price_index, R) + np.log(kappa["utility"] / kappa["spending"]))
+        pd_route = choke[dest]
+        margin = kappa["margin_mean"] * pd_route
+        route_table["choke_price"] = pd_route
+        route_table["cost_cutoff"] = 1.0 / cut
+        route_table["markup_mean"] = kappa["markup_mean"]
+        route_table["markup_revenue_weighted"] = kappa["markup_revenue_weighted"]
+        route_table["margin_mean"] = margin
+        route_table["price_mean"] = pd_route * k / (k + 1) + margin
     nR = len(R)
     output = np.bincount(orig, weights=x, minlength=nR)
     input_price = np.exp(_values(blk.log_input_price, R))
@@ -307,7 +320,11 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         cost = np.bincount(orig, weights=f * sellers, minlength=nR) if ms == "melitz" else np.zeros(nR)
         if blk.config.entry == "free":
             cost = cost + _values(blk.f_e, R) * entry
-        net_profit = output / sigma - input_price * cost
+        if ms == "cara":  # operating profits are the share kappa_3/kappa_1 of sales
+            kappa = blk.structure.cara_constants(k)
+            net_profit = kappa["profit"] / kappa["spending"] * output - input_price * cost
+        else:
+            net_profit = output / sigma - input_price * cost
     else:
         net_profit = np.zeros(nR)
     profit = np.array([v(blk.profit[r]) for r in R], dtype=float)
@@ -325,7 +342,7 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             _values(blk.log_input_price, R) + _values(blk.log_input_demand, R)),
         "profit": profit, "net_profit": net_profit,
     }
-    if ms == "melitz":
+    if ms in ("melitz", "cara"):
         low = np.full(nR, np.inf)
         np.minimum.at(low, orig, cut)
         foreign = dest != orig
@@ -437,7 +454,7 @@ def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 #: Market structures whose tables :func:`_sector_tables` builds from arrays.
-ARRAY_STRUCTURES = ("melitz", "krugman", "armington")
+ARRAY_STRUCTURES = ("melitz", "krugman", "armington", "cara")
 
 
 def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
