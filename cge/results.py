@@ -303,7 +303,8 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     })
     if ms == "cara":  # cge.blocks.cara.route_results, from arrays
         kappa = blk.structure.cara_constants(k)
-        choke = np.exp(_values(blk.log_price_index, R) + np.log(kappa["utility"] / kappa["spending"]))
+        choke = np.exp(_values(blk.log_price_index, R)
+                       + np.log(kappa["utility"] / kappa["spending"]))
         pd_route = choke[dest]
         margin = kappa["margin_mean"] * pd_route
         route_table["choke_price"] = pd_route
