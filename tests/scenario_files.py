@@ -1,4 +1,4 @@
-"""Scenario files for the sweep, SSA and compare tests: one base scenario and a writer."""
+"""Scenario files for the sweep, SSA, compare and subtotals tests: base scenarios and a writer."""
 
 from __future__ import annotations
 
@@ -13,6 +13,25 @@ TARIFF_BASE = {
     "shocks": [{"type": "tariff", "importers": "North", "exporters": "South",
                 "sectors": "manufacturing", "mode": "add", "value": 0.1}],
 }
+
+
+
+def two_shocks_scenario() -> dict:
+    """Two shocks on the symmetric two-region example (subtotals by shock): a 20-point tariff
+    of the first region on the second's goods, and a 30% cut of the second's import costs."""
+    from cge.examples import symmetric
+
+    a, b = symmetric(2, 1).regions
+    return {
+        "name": "two_shocks",
+        "data": {"example": "symmetric", "args": {"regions": 2, "sectors": 1}},
+        "shocks": [
+            {"type": "tariff", "label": "tariff", "importers": a, "exporters": b,
+             "mode": "add", "value": 0.2},
+            {"type": "iceberg", "label": "trade costs", "importers": b, "mode": "cut_pct",
+             "value": 30},
+        ],
+    }
 
 
 def write(tmp_path: Path, name: str, mapping: dict) -> Path:

@@ -7,29 +7,14 @@ import pytest
 
 from cge.scenario import run_scenario
 from cge.subtotals import TOLERANCE, gap_scale, scenario_subtotals
+from scenario_files import two_shocks_scenario  # tests/scenario_files.py
 
 pytestmark = pytest.mark.solver
-
-TWO_SHOCKS = {
-    "name": "two_shocks",
-    "data": {"example": "symmetric", "args": {"regions": 2, "sectors": 1}},
-    "shocks": [
-        {"type": "tariff", "label": "tariff", "importers": "r1", "exporters": "r2",
-         "mode": "add", "value": 0.2},
-        {"type": "iceberg", "label": "trade costs", "importers": "r3", "mode": "cut_pct",
-         "value": 30},
-    ],
-}
 
 
 @pytest.fixture(scope="module")
 def two_shocks():
-    from cge.examples import symmetric
-
-    regions = list(symmetric(2, 1).regions)
-    scenario = {**TWO_SHOCKS, "shocks": [
-        {**TWO_SHOCKS["shocks"][0], "importers": regions[0], "exporters": regions[1]},
-        {**TWO_SHOCKS["shocks"][1], "importers": regions[1]}]}
+    scenario = two_shocks_scenario()
     result = run_scenario(scenario)
     return result, scenario_subtotals(result)
 

@@ -15,6 +15,7 @@ import pytest
 
 from cge.scenario import run_scenario
 from cge.subtotals import NO_PYNUMERO, TOLERANCE, gap_scale
+from scenario_files import two_shocks_scenario  # tests/scenario_files.py
 
 REAL_IPOPT = shutil.which("ipopt")
 
@@ -24,27 +25,6 @@ pytestmark = [
                        reason="no ipopt executable on PATH, and the stand-in is a POSIX shell "
                        "script"),
 ]
-
-TWO_SHOCKS = {
-    "name": "two_shocks",
-    "data": {"example": "symmetric", "args": {"regions": 2, "sectors": 1}},
-    "shocks": [
-        {"type": "tariff", "label": "tariff", "importers": "r1", "exporters": "r2",
-         "mode": "add", "value": 0.2},
-        {"type": "iceberg", "label": "trade costs", "importers": "r2", "mode": "cut_pct",
-         "value": 30},
-    ],
-}
-
-
-def _scenario():
-    from cge.examples import symmetric
-
-    a, b = symmetric(2, 1).regions
-    s0, s1 = TWO_SHOCKS["shocks"]
-    return {**TWO_SHOCKS, "shocks": [{**s0, "importers": a, "exporters": b},
-                                     {**s1, "importers": b}]}
-
 
 @pytest.fixture
 def ipopt_on_path(monkeypatch, tmp_path):
@@ -66,7 +46,7 @@ def _wide(table):
 
 @pytest.mark.slow  # about 45 s here: a dozen solves, each a new ipopt process, then cyipopt
 def test_subtotals_on_the_ipopt_executable_route(ipopt_on_path):
-    exe = run_scenario(_scenario(), solver="ipopt", subtotals=True)
+    exe = run_scenario(two_shocks_scenario(), solver="ipopt", subtotals=True)
     assert exe.runs["as_specified"].stats["solver"] == "ipopt"
     wide = _wide(exe.subtotals)
     shocks = ["tariff", "trade costs"]
@@ -75,7 +55,7 @@ def test_subtotals_on_the_ipopt_executable_route(ipopt_on_path):
     assert (wide[shocks].abs().max() > 1e-3).all()
     # the same contributions as on the cyipopt route (each point is polished by Newton
     # steps, so the routes differ by far less than IPOPT's tolerance)
-    cy = _wide(run_scenario(_scenario(), solver="cyipopt", subtotals=True).subtotals)
+    cy = _wide(run_scenario(two_shocks_scenario(), solver="cyipopt", subtotals=True).subtotals)
     cy = cy.reindex(wide.index)
     scale = gap_scale(wide["total"])
     for col in shocks + ["total"]:

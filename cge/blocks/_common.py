@@ -11,7 +11,7 @@ import math
 
 import pyomo.environ as pyo
 
-__all__ = ["log1p_tariff", "log_firm_stock", "log_selection_share", "log_sum_exp"]
+__all__ = ["log1p_tariff", "log_firm_stock", "log_selection_share", "log_sellers", "log_sum_exp"]
 
 
 def log1p_tariff(b, n, i):
@@ -34,3 +34,9 @@ def log_selection_share(b, n, i):
     r"""Log share of drawn firms selling in n under Pareto draws,
     :math:`k \ln(\varphi_{\min,i}/\varphi^*_{ni})`."""
     return b.k * (pyo.log(b.phi_min[i]) - b.log_cutoff[n, i])
+
+
+def log_sellers(b, n, i):
+    r"""Log mass of i's firms selling in n under Pareto draws (selection at a cutoff),
+    :math:`\ln M_{ni} = \ln(M_{Ei}/\delta) + k \ln(arphi_{\min,i}/arphi^*_{ni})`."""
+    return log_firm_stock(b, i) + log_selection_share(b, n, i)

@@ -81,7 +81,7 @@ from functools import lru_cache
 import numpy as np
 import pyomo.environ as pyo
 
-from ._common import log1p_tariff, log_firm_stock, log_selection_share, log_sum_exp
+from ._common import log1p_tariff, log_selection_share, log_sellers, log_sum_exp
 
 NAME = "cara"
 HAS_FIRMS = True
@@ -156,10 +156,6 @@ def declare_closed_forms(b, closed):
 def log_choke_price(b, n):
     r""":math:`\ln p^d_n = \ln P_n + \ln(\kappa_4/\kappa_1)`."""
     return b.log_price_index[n] + _log_kappa(b, "utility") - _log_kappa(b, "spending")
-
-
-def log_sellers(b, n, i):
-    return log_firm_stock(b, i) + log_selection_share(b, n, i)
 
 
 def declare_equations(b):

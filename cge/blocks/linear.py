@@ -72,7 +72,7 @@ import math
 import numpy as np
 import pyomo.environ as pyo
 
-from ._common import log1p_tariff, log_firm_stock, log_selection_share, log_sum_exp
+from ._common import log1p_tariff, log_selection_share, log_sellers, log_sum_exp
 
 NAME = "linear"
 HAS_FIRMS = True
@@ -96,10 +96,6 @@ def _log_spending_unit(b, n):
     the unit of every route aggregate."""
     return (pyo.log(b.population[n]) + 2 * b.log_price_index[n] - b.log_outside_price[n]
             - math.log(2 * b.gamma))
-
-
-def log_sellers(b, n, i):
-    return log_firm_stock(b, i) + log_selection_share(b, n, i)
 
 
 def declare_equations(b):
