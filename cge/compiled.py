@@ -44,7 +44,7 @@ from pyomo.core.expr.numeric_expr import (
 
 from .solver_options import NL_FILE_OPTIONS
 
-__all__ = ["CompiledSystem", "FoldedSystem", "signature"]
+__all__ = ["CompiledSystem", "FoldedSystem", "signature", "vary", "varying"]
 
 
 def signature(m: pyo.Block) -> tuple:
@@ -54,6 +54,23 @@ def signature(m: pyo.Block) -> tuple:
         pyo.Constraint, active=True, descend_into=True))
     fixed = tuple(id(v) for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed)
     return hash(cons), hash(fixed), len(cons)
+
+
+def vary(m: pyo.Block, leaves) -> None:
+    """Declare parameters (or fixed variables) of ``m`` whose values will change between
+    solves: a system too large to compile with every parameter as a column
+    (:data:`cge.solve.PARAMETRIC_MAX_WORK`) is compiled with these as columns and every
+    other parameter folded in, so that changing them compiles nothing (a homotopy's
+    steps, a shock). Accumulates; :func:`cge.solve.run_ipopt` also declares those found
+    changed when a system with folded values falls stale."""
+    known = m.__dict__.setdefault("_cge_varying", {})
+    for p in leaves:
+        known.setdefault(id(p), p)
+
+
+def varying(m: pyo.Block) -> list:
+    """The parameters declared with :func:`vary`, in the order declared."""
+    return list(m.__dict__.get("_cge_varying", {}).values())
 
 
 class _Affine:
@@ -87,8 +104,13 @@ class _Substitution:
 
     CHUNK = 4096
 
-    def __init__(self, block: pyo.Block):
+    def __init__(self, block: pyo.Block, columns=None):
         self.block = block
+        #: ids of the parameters and fixed variables that become columns (None: all);
+        #: the others are folded in as numbers (their values at compilation), and
+        #: subtrees that read no column are the model's own (the NL writer folds them)
+        self.only = None if columns is None else {id(p) for p in columns}
+        self._reads: dict[int, bool] = {}
         block.named = pyo.Expression(pyo.Any, doc="named Expressions reading parameters")
         self._chunks = 0
         self._free = iter(())
@@ -105,6 +127,41 @@ class _Substitution:
         self._named: dict[int, object] = {}
         self._kind: dict[type, int] = {}
         self._op: dict[type, tuple[int, bool]] = {}
+
+    # ---------------------------------------------------------------- folding
+    def _folds(self, leaf) -> bool:
+        """Whether ``leaf`` (a parameter or fixed variable) is folded in as its value."""
+        return self.only is not None and id(leaf) not in self.only
+
+    def _reads_columns(self, e) -> bool:
+        """Whether expression ``e`` reads a parameter or fixed variable that is a column
+        (each subtree and named Expression looked at once)."""
+        if self.only is None:
+            return True
+        cls = e.__class__
+        if cls in native_types:
+            return False
+        memo = self._reads
+        found = memo.get(id(e))
+        if found is not None:
+            return found
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(e)
+        if kind == _PARAM or kind == _VAR:
+            found = id(e) in self.only
+        elif kind == _NAMED:
+            found = self._reads_columns(e.expr)
+        elif kind == _NODE:
+            found = False
+            for a in e.args:
+                if self._reads_columns(a):
+                    found = True
+                    break
+        else:
+            found = False
+        memo[id(e)] = found
+        return found
 
     # ---------------------------------------------------------------- registry
     def _new_variable(self):
@@ -229,13 +286,18 @@ class _Substitution:
                 if b.__class__ in native_types:
                     return self._affine(a, k / b, acc)
             if npv:
+                if not self._reads_columns(e):
+                    acc.const += k * pyo.value(e)
+                    return True
                 j = self._parameter_atom(e)
                 atoms = acc.atoms
                 atoms[j] = atoms.get(j, 0.0) + k
                 return True
             return False
         if kind == _VAR:
-            if e.fixed:
+            if e.fixed and self._folds(e):
+                acc.const += k * e.value
+            elif e.fixed:
                 j = self._atom_index("value", e)
                 acc.atoms[j] = acc.atoms.get(j, 0.0) + k
             else:
@@ -246,6 +308,9 @@ class _Substitution:
                     entry[1] += k
             return True
         if kind == _PARAM:
+            if self._folds(e):
+                acc.const += k * e.value
+                return True
             j = self._atom_index("value", e)
             acc.atoms[j] = acc.atoms.get(j, 0.0) + k
             return True
@@ -290,6 +355,8 @@ class _Substitution:
         cls = e.__class__
         if cls in native_types:
             return e
+        if self.only is not None and not self._reads_columns(e):
+            return e  # the model's own: the NL writer folds its parameters
         kind = self._kind.get(cls)
         if kind is None:
             kind = self._classify(e)
@@ -323,6 +390,8 @@ class _Substitution:
     def side(self, e):
         """A side of an equation: linearised as a whole when affine."""
         if e.__class__ in native_types:
+            return e
+        if self.only is not None and not self._reads_columns(e):
             return e
         return self._linearised(e)
 
@@ -440,7 +509,7 @@ class CompiledSystem:
     solution back into the Pyomo model's variables.
     """
 
-    def __init__(self, m: pyo.Block, hessian: bool = False):
+    def __init__(self, m: pyo.Block, hessian: bool = False, columns=None):
         #: whether the compiled NLP evaluates a Hessian (see :class:`FoldedSystem`)
         self.hessian = bool(hessian)
         self.model = m
@@ -449,7 +518,7 @@ class CompiledSystem:
         self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
                                                          descend_into=True))
         block = pyo.ConcreteModel(name=f"{m.name} (compiled)")
-        sub = _Substitution(block)
+        sub = _Substitution(block, columns)
         block.equation = pyo.Constraint(range(len(self.constraints)))
         for j, c in enumerate(self.constraints):
             expr = c.expr
@@ -477,8 +546,13 @@ class CompiledSystem:
         #: NLP positions of the parameter columns
         self.parameter_index = np.array([position[id(sub.columns[c])] for c in keep], dtype=int)
         self.column_values = _ColumnValues(sub, keep)
-        #: the parameters and fixed variables the equations read
+        #: the parameters and fixed variables the equations read as columns
         self.sources = sub.leaves
+        #: those folded in as numbers (``columns`` given: every other parameter and fixed
+        #: variable): the system is valid while their values stay those compiled
+        self.folded = [] if columns is None else [
+            x for x in _foldable(m) if id(x) not in sub.only]
+        self.folded_values = _leaf_values(self.folded)
         is_param = np.zeros(len(variables), dtype=bool)
         is_param[self.parameter_index] = True
         #: NLP positions of the model's free variables (the unknowns)
@@ -495,8 +569,17 @@ class CompiledSystem:
         return len(self.parameter_index)
 
     def valid(self) -> bool:
-        """Whether the model is still the structure compiled (values never matter)."""
-        return signature(self.model) == self.key
+        """Whether the model is still the structure compiled, with the values compiled of
+        the parameters folded in (the columns' values never matter)."""
+        return signature(self.model) == self.key and np.array_equal(
+            _leaf_values(self.folded), self.folded_values, equal_nan=True)
+
+    def changed(self) -> list:
+        """The parameters (and fixed variables) whose values changed since they were folded
+        in, and those that are columns: what a system compiled again should take as
+        columns to stay valid while they keep changing."""
+        moved = _leaf_values(self.folded) != self.folded_values
+        return list(self.sources) + [p for p, c in zip(self.folded, moved.tolist()) if c]
 
     # ------------------------------------------------------------ model -> NLP
     def parameter_values(self) -> np.ndarray:
@@ -563,6 +646,17 @@ class CompiledSystem:
         check_jacobian_structure(self.nlp, self.model, columns=self.free)
 
 
+def _foldable(m: pyo.Block) -> list:
+    """The model's mutable parameters and fixed variables (what the NL writer folds)."""
+    return [p for p in m.component_data_objects(pyo.Param, descend_into=True)
+            if p.parent_component().mutable] + [
+        v for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
+
+
+def _leaf_values(leaves) -> np.ndarray:
+    return np.array([np.nan if x.value is None else x.value for x in leaves], dtype=float)
+
+
 class _Bounded:
     """A compiled NLP seen with other bounds and start (what :class:`CyIpoptNLP` reads)."""
 
@@ -608,9 +702,7 @@ class FoldedSystem:
 
         self.model = m
         self.key = signature(m)
-        self.folded = [p for p in m.component_data_objects(pyo.Param, descend_into=True)
-                       if p.parent_component().mutable] + [
-            v for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
+        self.folded = _foldable(m)
         self.folded_values = self._values()
         obj = pyo.Objective(expr=0.0)
         m.add_component("_cge_objective", obj)
@@ -625,8 +717,12 @@ class FoldedSystem:
         self._x0 = np.array(self.nlp.init_primals(), dtype=float)
 
     def _values(self) -> np.ndarray:
-        return np.array([x.value if x.value is not None else np.nan for x in self.folded],
-                        dtype=float)
+        return _leaf_values(self.folded)
+
+    def changed(self) -> list:
+        """The parameters and fixed variables whose values changed since compilation."""
+        moved = self._values() != self.folded_values
+        return [p for p, c in zip(self.folded, moved.tolist()) if c]
 
     def valid(self) -> bool:
         """Same structure, and the same value of every parameter and fixed variable."""

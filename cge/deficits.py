@@ -50,7 +50,8 @@ import pyomo.environ as pyo
 
 from .parameters import DEFICIT_CLOSURES
 
-__all__ = ["DEFICIT_CLOSURES", "describe", "hold_deficits", "world_income_shares"]
+__all__ = ["DEFICIT_CLOSURES", "describe", "hold_deficits", "varying_parameters",
+           "world_income_shares"]
 
 
 def describe(deficit_closure: str) -> str:
@@ -79,6 +80,19 @@ def hold_deficits(m: pyo.ConcreteModel, deficit_closure: str) -> None:
     world = pyo.value(m.world_income)
     m.benchmark_world_income = world / pyo.value(m.numeraire_value)
     m.deficit_in_numeraire = 0.0
+
+
+def varying_parameters(m: pyo.ConcreteModel, deficit_closure: str) -> list:
+    """The parameters the closure changes after the benchmark solve: the deficits under
+    ``zero_baseline`` (stepped to zero), the unit of the deficit under
+    ``world_income_share`` (:func:`hold_deficits`). A large system is compiled with
+    them as columns from the benchmark on (:func:`cge.compiled.vary`), so that
+    neither compiles it again."""
+    if deficit_closure == "zero_baseline":
+        return list(m.deficit.values())
+    if deficit_closure == "world_income_share":
+        return [m.deficit_in_numeraire, m.benchmark_world_income]
+    return []
 
 
 def world_income_shares(m: pyo.ConcreteModel) -> dict[str, float]:

@@ -28,8 +28,12 @@ import pyomo.environ as pyo
 from .checks import check_primitives
 from .blocks.outside import check_outside_good_solution
 from .closure import apply_small_open_economy
-from .continuation import Path as SolutionPath, explain, interpolate, next_step
-from .deficits import describe as describe_deficits, hold_deficits
+from .continuation import (
+    NEWTON_ATTEMPTS, Path as SolutionPath, explain, interpolate, newton_first,
+    next_newton_step, next_step,
+)
+from .compiled import vary
+from .deficits import describe as describe_deficits, hold_deficits, varying_parameters
 from .errors import InputError, SolveError
 from .model import build_model, index_parameters, initialize_guess, set_parameters
 from .parameters import PARAMETERS
@@ -110,6 +114,8 @@ class Equilibrium:
         self.model = build_model(primitives, route_unknowns=route_unknowns)
         self._route_unknowns = any(self.model.sector[s].route_unknowns for s in self.model.sectors)
         index_parameters(self.model, primitives)  # so that a shock writes its values at once
+        # what the deficit closure changes after the benchmark: columns of a large system
+        vary(self.model, varying_parameters(self.model, primitives.closure.deficit))
         self.build_time = time.perf_counter() - t0
         initialize_guess(self.model, primitives)
         self.solved = False
@@ -207,7 +213,7 @@ class Equilibrium:
             out.append("numeraire")
         return out
 
-    def _run(self, warm: bool = False, **extra) -> SolveStats:
+    def _run(self, warm: bool = False, fallback: bool = True, **extra) -> SolveStats:
         """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
         :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
         checked with it whenever it differs from the last one checked.
@@ -242,7 +248,8 @@ class Equilibrium:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
-                          cache=self._compiled, newton=warm and self.newton)
+                          cache=self._compiled, newton=warm and self.newton,
+                          fallback=fallback or not (warm and self.newton))
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -431,6 +438,12 @@ class Equilibrium:
         is adapted to the corrector's iterations (:func:`cge.continuation.next_step`).
         When the step falls below ``min_step`` the error names the conditions for an
         equilibrium that fail along the path (:func:`cge.continuation.explain`).
+
+        On large systems (:func:`cge.continuation.newton_first`) the corrector is the
+        Newton method alone: a step it cannot correct is shortened, and only after
+        :data:`cge.continuation.NEWTON_ATTEMPTS` such failures in a row does IPOPT
+        correct (until the next success); the next step is adapted to the Newton
+        method's factorisations (:func:`cge.continuation.next_newton_step`).
         """
         snapshot = _snapshot(self.model)
         path = SolutionPath(self.model)
@@ -439,6 +452,9 @@ class Equilibrium:
         self.steps = []
         stats = None
         predict, failed = True, 0
+        newton_only = self.newton and self.solver in (None, "cyipopt") and \
+            newton_first(self.n_equations())
+        newton_failed = 0
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
@@ -451,7 +467,8 @@ class Equilibrium:
             predicted = predict and path.can_predict
             if predicted:
                 path.predict(trial)
-            stats = self._run_step()
+            only = newton_only and newton_failed < NEWTON_ATTEMPTS
+            stats = self._run_step(fallback=not only)
             self.last_stats = stats
             ok = stats.success and (not check_walras
                                     or abs(walras_residual(self.model)) <= WALRAS_TOL)
@@ -462,8 +479,19 @@ class Equilibrium:
                 path.record(lam)
                 if self.progress:
                     self.progress(lam, stats)
-                step = min(next_step(step, stats.effort), 1.0)
-                predict, failed = True, 0
+                step = min(next_newton_step(step, stats.factorizations)
+                           if newton_only and stats.method == "newton"
+                           else next_step(step, stats.effort), 1.0)
+                predict, failed, newton_failed = True, 0, 0
+            elif only:
+                # the Newton corrector gave up: retry unpredicted, else shorten the step
+                newton_failed += 1
+                _restore(self.model, snapshot)
+                if predicted:
+                    predict = False
+                else:
+                    step /= 2
+                    predict = True
             elif predicted:
                 # retry the same step from the last solution (the prediction may mislead)
                 _restore(self.model, snapshot)
@@ -490,14 +518,14 @@ class Equilibrium:
                         raise SolveError(f"{what} could not be stepped in: {tried}" + why, failure)
         return stats
 
-    def _run_step(self) -> SolveStats:
+    def _run_step(self, fallback: bool = True) -> SolveStats:
         """One corrector solve of a path step; equations that cannot be evaluated at the
         start (an overflow at a predicted point, a logarithm of a non-positive level)
         make a failed step, not a traceback."""
         from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
 
         try:
-            return self._run(warm=True)
+            return self._run(warm=True, fallback=fallback)
         except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise

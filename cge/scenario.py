@@ -1457,6 +1457,12 @@ def run_scenario(source, *, progress: ProgressCallback | None = None,
         elif prepared.data.start is not None and label == AS_SPECIFIED and not restructured:
             cal = _calibration()
             cal.set_start(eq, prepared.data.start)
+        # the shock's parameters are columns of a large system from the benchmark on
+        # (cge.compiled.vary): the benchmark, the baseline and the shock compile it once
+        from .compiled import vary
+        from .continuation import changed_parameters
+
+        vary(eq.model, changed_parameters(eq.model, prim, shocked))
         base = eq.solve()
         bstats = eq.last_stats
         baseline = {}

@@ -361,7 +361,7 @@ NEAR_SOLUTION = 0.5
 def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = None,
               tee: bool = False, *, structure_check: bool = False,
               near_solution_options: dict | None = None, cache: dict | None = None,
-              newton: bool = False) -> SolveStats:
+              newton: bool = False, fallback: bool = True) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
@@ -375,7 +375,10 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     compiles the model anew). With ``newton`` (a warm start: a shock or homotopy
     step) a start near a solution is first solved by the chord Newton method of
     :mod:`cge.newton`; IPOPT runs from the same start if it gives up
-    (``SolveStats.method`` says which method's result it is).
+    (``SolveStats.method`` says which method's result it is). With ``newton`` and not
+    ``fallback`` only the Newton method runs, from any start, and its failure is
+    returned (status ``newton_failed``): a path that shortens its step instead
+    (:mod:`cge.continuation`).
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -386,7 +389,8 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     solver = solver or default_solver()
     if solver == "cyipopt":
         configure_pynumero()
-        return _run_cyipopt(m, opts, structure_check, near_solution_options, cache, newton)
+        return _run_cyipopt(m, opts, structure_check, near_solution_options, cache, newton,
+                            fallback)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -403,6 +407,12 @@ def _cached(cache: dict | None, key, kind: str, build):
     system = entry.get(kind) if entry is not None else None
     if system is not None and system.valid():
         return system, False
+    if system is not None and kind == "system" and hasattr(system, "changed"):
+        # the same structure with other values of parameters folded in: those that
+        # changed become columns of the next compilation (cge.compiled.vary)
+        from .compiled import vary
+
+        vary(system.model, system.changed())
     # Stale systems are released before the new one is built: at scale each holds GBs
     # (ASL), and two never coexist (cge.solver_options.compiled_kept).
     system = None
@@ -425,18 +435,22 @@ def _compile(m: pyo.Block, n_equations: int):
     :class:`cge.compiled.CompiledSystem`) unless loading it would cost too much
     (:data:`PARAMETRIC_MAX_WORK`); then values folded in (compiled per set of
     parameter values, :class:`cge.compiled.FoldedSystem`)."""
-    from .compiled import CompiledSystem, FoldedSystem
+    from .compiled import CompiledSystem, FoldedSystem, varying
 
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
                      if c.mutable)
     if n_equations * (n_equations + parameters) > PARAMETRIC_MAX_WORK:
+        columns = varying(m)
+        if columns and len(columns) <= n_equations:
+            return CompiledSystem(m, columns=columns)
         return FoldedSystem(m)
     return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
 
 
 def _run_cyipopt(m, opts, structure_check: bool = False,
                  near_solution_options: dict | None = None,
-                 cache: dict | None = None, newton: bool = False) -> SolveStats:
+                 cache: dict | None = None, newton: bool = False,
+                 fallback: bool = True) -> SolveStats:
     """IPOPT through cyipopt (or, for a warm start, the Newton method of :mod:`cge.newton`)
     on the compiled system (:class:`cge.compiled.CompiledSystem`, kept in ``cache``
     between calls and compiled again only when the model's structure changed).
@@ -470,7 +484,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
                           "IPOPT not called", 0, time.perf_counter() - t0, 0.0, start_residual,
                           True, dict(opts), compiled=compiled, method="none")
     note = {}
-    if newton and start_residual < NEAR_SOLUTION:
+    if newton and (start_residual < NEAR_SOLUTION or not fallback):
         from . import newton as newton_method
 
         limit = opts.get("max_wall_time")
@@ -490,6 +504,11 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
                               time.perf_counter() - t0 - res.time, 0.0, res.max_residual,
                               success, dict(opts), compiled=compiled, method="newton", **note)
         note["newton_failure"] = res.reason
+        if not fallback:
+            return SolveStats("cyipopt", "newton_failed", f"Newton gave up: {res.reason}",
+                              res.steps, time.perf_counter() - t0 - res.time, 0.0,
+                              res.max_residual, False, dict(opts), compiled=compiled,
+                              method="newton", **note)
     if near_solution_options and start_residual < NEAR_SOLUTION:
         opts = {**near_solution_options, **opts}
     iterations = [0]
