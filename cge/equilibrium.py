@@ -440,9 +440,10 @@ class Equilibrium:
         equilibrium that fail along the path (:func:`cge.continuation.explain`).
 
         On large systems (:func:`cge.continuation.newton_first`) the corrector is the
-        Newton method alone: a step it cannot correct is shortened, and only after
-        :data:`cge.continuation.NEWTON_ATTEMPTS` such failures in a row does IPOPT
-        correct (until the next success); the next step is adapted to the Newton
+        Newton method alone: a step it cannot correct is shortened, and after
+        :data:`cge.continuation.NEWTON_ATTEMPTS` such failures in a row (or a step
+        below ``min_step``) the rest of the path is corrected as elsewhere (Newton,
+        then IPOPT from the same start); the next step is adapted to the Newton
         method's factorisations (:func:`cge.continuation.next_newton_step`).
         """
         snapshot = _snapshot(self.model)
@@ -451,10 +452,9 @@ class Equilibrium:
         lam, step = 0.0, first_step
         self.steps = []
         stats = None
-        predict, failed = True, 0
+        predict, failed, newton_failed = True, 0, 0
         newton_only = self.newton and self.solver in (None, "cyipopt") and \
             newton_first(self.n_equations())
-        newton_failed = 0
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
@@ -467,7 +467,7 @@ class Equilibrium:
             predicted = predict and path.can_predict
             if predicted:
                 path.predict(trial)
-            only = newton_only and newton_failed < NEWTON_ATTEMPTS
+            only = newton_only
             stats = self._run_step(fallback=not only)
             self.last_stats = stats
             ok = stats.success and (not check_walras
@@ -484,14 +484,18 @@ class Equilibrium:
                            else next_step(step, stats.effort), 1.0)
                 predict, failed, newton_failed = True, 0, 0
             elif only:
-                # the Newton corrector gave up: retry unpredicted, else shorten the step
+                # the Newton corrector gave up: retry unpredicted, else shorten the step;
+                # after NEWTON_ATTEMPTS failures in a row, IPOPT backs Newton up for the
+                # rest of the path (from this step on, so that the path cannot stall)
                 newton_failed += 1
                 _restore(self.model, snapshot)
                 if predicted:
                     predict = False
-                else:
+                elif step / 2 >= self.min_step:
                     step /= 2
                     predict = True
+                if newton_failed >= NEWTON_ATTEMPTS or step / 2 < self.min_step:
+                    newton_only = False
             elif predicted:
                 # retry the same step from the last solution (the prediction may mislead)
                 _restore(self.model, snapshot)
