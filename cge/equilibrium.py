@@ -114,7 +114,7 @@ class Equilibrium:
         initialize_guess(self.model, primitives)
         self.solved = False
         self._checked_structure = None
-        self._counted, self._n_equations = None, 0
+        self._signature = None  # (fingerprint, compiled key) of the structure last seen
         #: What the benchmark solve went through (one line per stage tried).
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
@@ -230,10 +230,10 @@ class Equilibrium:
         so the limited-memory one pays at every size measured (a 10% tariff cut,
         10 x 10: IPOPT 0.3 s instead of 1.1 s; 20 x 15: 5 s instead of 36 s).
         """
-        sig = structure_signature(self.model)
+        sig, key = self._structure()
         opts = self._options(**extra)
         near = None
-        size = self._size(sig)
+        size = key[2]  # active equations
         if "hessian_approximation" not in opts and (
                 size > LARGE_MODEL or (not self._route_unknowns and size > LARGE_REDUCED_MODEL)):
             if warm:
@@ -242,7 +242,7 @@ class Equilibrium:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
-                          cache=self._compiled, newton=warm and self.newton)
+                          cache=self._compiled, newton=warm and self.newton, key=key)
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -250,15 +250,21 @@ class Equilibrium:
 
     def n_equations(self) -> int:
         """Number of active equations of the current system."""
-        return self._size(structure_signature(self.model))
+        return self._structure()[1][2]
 
-    def _size(self, sig) -> int:
-        """Number of active equations (counted once per structure ``sig``)."""
-        if self._counted != sig:
-            self._n_equations = sum(1 for _ in self.model.component_data_objects(
-                pyo.Constraint, active=True, descend_into=True))
-            self._counted = sig
-        return self._n_equations
+    def _structure(self) -> tuple:
+        """``(fingerprint, key)`` of the model's current structure: the fingerprint
+        (:func:`cge.solve.structure_signature`, one fast pass over the constraints and
+        variables) at every call; the key of the compiled systems
+        (:func:`cge.compiled.signature`: which constraints are active, their expressions,
+        which variables are fixed; its last entry the number of active equations) only
+        when the fingerprint changed."""
+        sig = structure_signature(self.model)
+        if self._signature is None or self._signature[0] != sig:
+            from .compiled import signature
+
+            self._signature = (sig, signature(self.model))
+        return self._signature
 
     def _remaining(self) -> float:
         if self._deadline is None:
@@ -542,12 +548,28 @@ GIVE_UP_AFTER = 3
 AUTARKY_TRADE_COST_FACTORS = (3.0, 10.0, 1.5)
 
 
-def _snapshot(m) -> list[tuple]:
-    return [(v, v.value) for v in m.component_data_objects(pyo.Var, descend_into=True)]
+def _variables(m) -> list:
+    """Every variable of ``m`` (the data of its Var components; the list is kept on the
+    model and built again when its Var components or their sizes change)."""
+    comps = list(m.component_objects(pyo.Var, descend_into=True))
+    sizes = [len(c._data) for c in comps]
+    cached = getattr(m, "_cge_variables", None)
+    if (cached is None or cached[1] != sizes or len(cached[0]) != len(comps)
+            or any(a is not b for a, b in zip(cached[0], comps))):
+        cached = (comps, sizes, [v for c in comps for v in c._data.values()])
+        m._cge_variables = cached
+    return cached[2]
+
+
+def _snapshot(m) -> tuple[list, list]:
+    """The values of every variable of ``m`` (for :func:`_restore`)."""
+    variables = _variables(m)
+    return variables, [v._value for v in variables]
 
 
 def _restore(m, snap) -> None:
-    for v, val in snap:
+    variables, values = snap
+    for v, val in zip(variables, values):
         v.set_value(val, skip_validation=True)
 
 
