@@ -119,6 +119,7 @@ class Equilibrium:
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
+        self._step_walras: float | None = None
         #: Every IPOPT call's statistics (cleared by nobody: a log for benchmarks).
         self.ipopt_calls: list[SolveStats] = []
         #: How many times the equation system was compiled into an NLP.
@@ -146,8 +147,9 @@ class Equilibrium:
             if self.primitives.closure.deficit == "zero_baseline":
                 self._zero_deficit_baseline()
         changed = self._changed(target)
+        walras = None  # Walras' residual at the solution, when the shock computed it
         if changed:
-            self._homotopy(target, changed)
+            walras = self._homotopy(target, changed)
         info = {"solver": self.last_stats.solver if self.last_stats else None,
                 "iterations": self.last_stats.iterations if self.last_stats else 0,
                 "homotopy_steps": list(self.steps), "changed": changed,
@@ -156,7 +158,7 @@ class Equilibrium:
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
-        out = extract(self.model, info)
+        out = extract(self.model, info, walras=walras)
         out.primitives, out.fixed_region = self.primitives, self.small_open_economy
         return out
 
@@ -282,17 +284,22 @@ class Equilibrium:
         self.last_stats = stats
         return stats
 
-    def _verify(self, stats: SolveStats, last_step=None) -> None:
+    def _verify(self, stats: SolveStats, last_step=None, walras: float | None = None) -> float:
+        """Raise :class:`SolveError` unless ``stats`` succeeded and the point satisfies
+        Walras' law (``walras``: its residual, if already computed at this point),
+        selection and the outside good's conditions; returns Walras' residual."""
         if not stats.success:
             raise SolveError("IPOPT did not find the equilibrium",
                              diagnose(self.model, stats, last_step, self.steps))
-        walras = walras_residual(self.model)
+        if walras is None:
+            walras = walras_residual(self.model)
         if abs(walras) > WALRAS_TOL:
             raise SolveError(f"Walras' law fails: the market left out does not clear "
                              f"(relative excess {walras:.3e})",
                              diagnose(self.model, stats, last_step, self.steps))
         check_selection(self.model)
         check_outside_good_solution(self.model)
+        return walras
 
     def _solve_benchmark(self) -> None:
         """Solve from the initial guess; if IPOPT fails, continue from the economy near
@@ -459,8 +466,9 @@ class Equilibrium:
                 path.predict(trial)
             stats = self._run_step()
             self.last_stats = stats
-            ok = stats.success and (not check_walras
-                                    or abs(walras_residual(self.model)) <= WALRAS_TOL)
+            walras = walras_residual(self.model) if stats.success and check_walras else None
+            ok = stats.success and (not check_walras or abs(walras) <= WALRAS_TOL)
+            self._step_walras = walras if ok else None  # at the path's last point
             if ok:
                 lam = trial
                 self.steps.append(lam)
@@ -520,9 +528,10 @@ class Equilibrium:
                           if self.solved else None, path)
         return "".join(f"\n  why: {r}" for r in reasons)
 
-    def _homotopy(self, target: Primitives, changed: list[str]) -> None:
+    def _homotopy(self, target: Primitives, changed: list[str]) -> float:
         """Move from the current primitives to ``target`` along the path of
-        :func:`cge.continuation.interpolate` (positive parameters in logs)."""
+        :func:`cge.continuation.interpolate` (positive parameters in logs); returns the
+        residual of Walras' law at the solution."""
         start = self.primitives
 
         def apply(lam):
@@ -531,7 +540,7 @@ class Equilibrium:
 
         stats = self._step(apply, f"the shock to {', '.join(changed)}")
         self.primitives = target
-        self._verify(stats, 1.0)
+        return self._verify(stats, 1.0, walras=self._step_walras)
 
 
 #: Seconds one :meth:`Equilibrium.solve` may take unless ``time_limit`` says otherwise.

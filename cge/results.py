@@ -37,6 +37,7 @@ summarises.
 
 from __future__ import annotations
 
+import operator
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,14 +168,13 @@ def _agents(m, lay: "_Layout", get, income: np.ndarray, price_index: np.ndarray)
     the household's. ``price_index`` is :math:`P_{ns}` (region, sector).
     """
     R, S = lay.R, lay.S
-    v = pyo.value
     nR, nS, nA = len(R), len(S), len(AGENTS)
     logP = np.log(price_index)
     spending = np.zeros((nR, nA))
     if lay.agent_spending is not None:
         beta = get(m.agent_beta, "agents").reshape(nR, nA, nS)
-        for n, k, e in lay.agent_spending:
-            spending[n, k] = v(e)
+        for n, k, formula in lay.agent_spending:
+            spending[n, k] = formula()
     else:
         beta = np.zeros((nR, nA, nS))
         arrays = getattr(m, "_agent_arrays", {})
@@ -210,6 +210,9 @@ def _values(component, index) -> np.ndarray:
     return np.array([component[key].value for key in index], dtype=float)
 
 
+_VALUE = operator.attrgetter("_value")
+
+
 class _Reader:
     """The values of many Var and mutable Param data, read in one pass.
 
@@ -242,8 +245,7 @@ class _Reader:
     def read(self) -> None:
         objects = self._objects
         try:
-            self._values = np.fromiter((o._value for o in objects), dtype=float,
-                                       count=len(objects))
+            self._values = np.fromiter(map(_VALUE, objects), dtype=float, count=len(objects))
         except (TypeError, AttributeError):  # a value not set
             self._values = np.array([o.value for o in objects], dtype=float)
 
@@ -252,6 +254,79 @@ class _Reader:
         if at is None:
             return _values(component, self._keys.get((id(component), label), keys))
         return self._values[at]
+
+
+class _Formula:
+    """A Pyomo expression compiled once into a Python function of its leaves' values.
+
+    The function applies the same operations in the same order as Pyomo's
+    evaluation (sums as ``sum(rest, start=first)``, products, quotients, powers,
+    negations, the node's own function), so that it returns the same float, about
+    twenty times faster than walking the expression tree at every call. An
+    expression with a node of any other kind, or a leaf without a value, is
+    evaluated by Pyomo (:meth:`__call__` falls back to ``pyo.value``).
+    """
+
+    def __init__(self, expr):
+        from pyomo.core.expr import numeric_expr as ne
+
+        self.expr = expr
+        self._operations = {
+            ne.SumExpression._apply_operation: "sum", ne.ProductExpression._apply_operation: "*",
+            ne.DivisionExpression._apply_operation: "/", ne.PowExpression._apply_operation: "**",
+            ne.NegationExpression._apply_operation: "neg",
+            ne.UnaryFunctionExpression._apply_operation: "call"}
+        self._env: dict = {"_sum": sum}
+        try:
+            code = self._code(expr)
+            self._fn = eval(f"lambda: {code}", self._env)  # noqa: S307 (code built above)
+        except (TypeError, ValueError, AttributeError, RecursionError, SyntaxError):
+            self._fn = None
+        del self._operations
+
+    def _name(self, obj) -> str:
+        name = f"_{len(self._env)}"
+        self._env[name] = obj
+        return name
+
+    def _code(self, e) -> str:
+        if e.__class__ in native_types:
+            return self._name(e)
+        if e.is_expression_type():
+            if e.is_named_expression_type():
+                if e.expr is None:
+                    raise ValueError("a named expression without an expression")
+                return self._code(e.expr)
+            op = self._operations.get(type(e)._apply_operation)
+            args = [self._code(a) for a in e.args]
+            if op == "sum":
+                if not args:
+                    return "0"
+                if len(args) == 1:
+                    return args[0]
+                return f"_sum(({', '.join(args[1:])},), start={args[0]})"
+            if op in ("*", "/", "**"):
+                return f"({args[0]} {op} {args[1]})"
+            if op == "neg":
+                return f"(-{args[0]})"
+            if op == "call":
+                return f"{self._name(e._fcn)}({args[0]})"
+            raise TypeError(f"no formula for {type(e).__name__}")
+        if e.is_variable_type() or e.is_parameter_type():
+            # the value Pyomo reads; unset (None, Param.NoValue) fails the arithmetic, and
+            # __call__ then lets Pyomo say so
+            return f"{self._name(e)}._value"
+        if e.is_constant():
+            return self._name(pyo.value(e))
+        raise TypeError(f"no formula for {type(e).__name__}")
+
+    def __call__(self) -> float:
+        if self._fn is not None:
+            try:
+                return float(self._fn())
+            except (TypeError, ValueError, ArithmeticError):
+                pass
+        return pyo.value(self.expr)
 
 
 def route_logs(blk, get=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -313,9 +388,11 @@ _BLOCK_REGION_COMPONENTS = ("log_expenditure", "log_price_index", "log_input_pri
 _BLOCK_ROUTE_COMPONENTS = ("log_trade_value", "log_cutoff", "tau", "tariff", "pref_weight", "f")
 
 
-def _sector_columns(m, s: str, get) -> tuple[dict, dict]:
+def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
     """The route columns and the (region) sector columns of sector ``s``, from arrays
-    (``get`` as in :func:`route_logs`; without the columns that name the rows)."""
+    (``get`` as in :func:`route_logs`; without the columns that name the rows). Profits
+    that are an Expression come from ``profit`` when given (:class:`_Layout`: constant
+    values or :class:`_Formula` objects)."""
     blk = m.sector[s]
     R = list(m.regions)
     dest, orig = _Layout.route_positions(blk)
@@ -378,6 +455,10 @@ def _sector_columns(m, s: str, get) -> tuple[dict, dict]:
         net_profit = np.zeros(nR)
     if isinstance(blk.profit, pyo.Var):
         profit = get(blk.profit, "R")
+    elif isinstance(profit, np.ndarray):
+        profit = profit.copy()
+    elif profit is not None:
+        profit = np.array([f() for f in profit], dtype=float)
     else:
         profit = np.array([pyo.value(blk.profit[r]) for r in R], dtype=float)
     production_tax = get(m.production_tax, ("sector", s), [(r, s) for r in R])
@@ -543,8 +624,8 @@ class _Layout:
         self._components: list[tuple] = []
         #: sector -> whether its tables come from arrays (:data:`ARRAY_STRUCTURES`)
         self.array: dict[str, bool] = {}
-        #: sector -> constant profits (free entry: the Expression 0), or None: evaluated
-        self.constant_profit: dict[str, np.ndarray | None] = {}
+        #: sector -> its profits when an Expression: constant (free entry: 0) or formulas
+        self.profit: dict[str, object] = {}
         dest_names, orig_names, route_sectors, dest_pos, orig_pos = [], [], [], [], []
         self.route_counts = []
         for s in S:
@@ -565,11 +646,13 @@ class _Layout:
                 self._add(blk, name, "routes", routes)
             self._add(m, "production_tax", ("sector", s), [(r, s) for r in R])
             profit = getattr(blk, "profit", None)
-            self.constant_profit[s] = None
+            self.profit[s] = None
             if isinstance(profit, pyo.Expression):
                 exprs = [profit[r].expr for r in R]
-                if all(e.__class__ in native_types for e in exprs):
-                    self.constant_profit[s] = np.array(exprs, dtype=float)
+                if all(e.__class__ in native_types for e in exprs):  # free entry: 0
+                    self.profit[s] = np.array(exprs, dtype=float)
+                else:
+                    self.profit[s] = [_Formula(profit[r]) for r in R]
                 self._components.append((blk, "profit", profit))
         cells = [(r, f) for r in R for f in F]
         for name in ("log_factor_price", "endowment"):
@@ -581,11 +664,11 @@ class _Layout:
         if hasattr(m, "agent_use"):
             self._add(m, "agent_beta", "agents", [(r, a, s) for r in R for a in AGENTS for s in S])
             use = set(m.agent_use)
-            self.agent_spending = [(n, k, m.agent_spending[r, a]) for n, r in enumerate(R)
+            self.agent_spending = [(n, k, _Formula(m.agent_spending[r, a])) for n, r in enumerate(R)
                                    for k, a in enumerate(AGENTS) if (r, a) in use]
             self._components.append((m, "agent_spending", m.agent_spending))
-        self.cpi = [m.consumer_price_index[r] for r in R]
-        self.real_income = [m.real_income[r] for r in R]
+        self.cpi = [_Formula(m.consumer_price_index[r]) for r in R]
+        self.real_income = [_Formula(m.real_income[r]) for r in R]
         # D_n kappa: the deficit times the value of its unit, evaluated once (else each
         # region's Expression evaluates world income again)
         self.deficit_unit = getattr(m, "deficit_unit", None)
@@ -594,8 +677,11 @@ class _Layout:
             if not (isinstance(e, ProductExpression) and e.args[0] is m.deficit[r]
                     and e.args[1] is self.deficit_unit):
                 self.deficit_unit = None
-        self.deficit_value = [m.deficit_value[r] for r in R]
-        for name in ("consumer_price_index", "real_income", "deficit_value", "deficit_unit"):
+        self.deficit_value = [_Formula(m.deficit_value[r]) for r in R]
+        if self.deficit_unit is not None:
+            self.deficit_unit = _Formula(self.deficit_unit)
+        for name in ("consumer_price_index", "real_income", "deficit_value", "deficit_unit",
+                     "income"):
             self._components.append((m, name, getattr(m, name, None)))
         # the indexes of the tables (shallow copies go into every Results)
         self.routes_index = pd.MultiIndex.from_arrays(
@@ -673,23 +759,33 @@ def _stack(parts: list[dict], sizes: list[int]) -> dict:
     return out
 
 
-def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
+def _frame(columns: dict, index: pd.Index) -> pd.DataFrame:
+    """A DataFrame of float columns, built from one 2-D block (a shallow copy of the
+    layout's ``index``, so that renaming one table's index renames no other)."""
+    if all(np.asarray(c).dtype == np.float64 for c in columns.values()):
+        block = np.empty((len(columns), len(index)))
+        for j, c in enumerate(columns.values()):
+            block[j] = c
+        return pd.DataFrame(block.T, index=index.copy(), columns=list(columns), copy=False)
+    return pd.DataFrame(columns, index=index.copy(), copy=False)
+
+
+def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
+            walras: float | None = None) -> Results:
     """Read the current variable values of a built model into :class:`Results` (tables
-    built from arrays, on indexes built once per model: :class:`_Layout`)."""
+    built from arrays, on indexes built once per model: :class:`_Layout`). ``walras``:
+    the residual of Walras' law at this point, if the caller has computed it."""
     from .solve import max_residual, walras_residual
 
     lay = _layout(m)
     lay.reader.read()
     get = lay.reader.get
-    v = pyo.value
     R, S, F = lay.R, lay.S, lay.F
     nR, nS, nF = len(R), len(S), len(F)
     route_parts, sector_parts = [], []
     for s in S:
         if lay.array[s]:
-            rc, sc = _sector_columns(m, s, get)
-            if lay.constant_profit[s] is not None:
-                sc["profit"] = lay.constant_profit[s].copy()
+            rc, sc = _sector_columns(m, s, get, lay.profit[s])
         else:
             rt, st = _sector_tables_by_expression(m, s)
             rc = {c: rt[c].to_numpy() for c in rt.columns
@@ -707,23 +803,23 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
     price_index = by_region("price_index").T
     income = np.exp(get(m.log_income, "R", R))  # I = exp(ln I)
     population = get(m.population, "R", R)
-    cpi = np.array([v(e) for e in lay.cpi], dtype=float)
+    cpi = np.array([f() for f in lay.cpi], dtype=float)
     spending, real, demand = _agents(m, lay, get, income, price_index)
     closure = getattr(m, "_closure", None)
     if closure is None or closure.is_default:
         # m.real_income: I_n/CPI_n, plus the consumer surplus of linear sectors (cge.quasi_linear)
-        real_income = np.array([v(e) for e in lay.real_income], dtype=float)
+        real_income = np.array([f() for f in lay.real_income], dtype=float)
     else:
         real_income = spending[:, 0] / cpi
-    sector_table = {"market_structure": lay.market_structure.copy(), **sector_columns}
+    sector_table = dict(sector_columns)
     for k, a in enumerate(AGENTS):
         sector_table[f"{a}_demand"] = demand[:, k, :].T.reshape(-1)
     factor_price = np.exp(get(m.log_factor_price, "cells"))  # w = exp(ln w)
     endowment = get(m.endowment, "cells")
     if lay.deficit_unit is not None:  # D_n kappa, current prices
-        deficit = get(m.deficit, "R", R) * v(lay.deficit_unit)
+        deficit = get(m.deficit, "R", R) * lay.deficit_unit()
     else:
-        deficit = np.array([v(e) for e in lay.deficit_value], dtype=float)
+        deficit = np.array([f() for f in lay.deficit_value], dtype=float)
     trade = route_columns["trade_value"][lay.foreign]
     exports = np.bincount(lay.foreign_orig, weights=trade, minlength=nR)
     imports = np.bincount(lay.foreign_dest, weights=trade, minlength=nR)
@@ -739,17 +835,17 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
         production_tax_revenue=by_region("production_tax_revenue").sum(axis=0),
         profits=by_region("profit").sum(axis=0),
         deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
-    routes = pd.DataFrame(route_columns, index=lay.routes_index.copy(), copy=False)
-    sectors = pd.DataFrame(sector_table, index=lay.sectors_index.copy(), copy=False)
-    factors = pd.DataFrame({"factor_price": factor_price, "endowment": endowment},
-                           index=lay.factors_index.copy(), copy=False)
-    regions = pd.DataFrame(region_table, index=lay.regions_index.copy(), copy=False)
+    routes = _frame(route_columns, lay.routes_index)
+    sectors = _frame(sector_table, lay.sectors_index)
+    sectors.insert(0, "market_structure", lay.market_structure.copy())
+    factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index)
+    regions = _frame(region_table, lay.regions_index)
     if hasattr(m, "linear_sectors"):  # the quasi-linear upper tier (cge.quasi_linear)
         from .quasi_linear import household_final_demand
 
         household_final_demand(m, regions, sectors)
     return Results(regions=regions, factors=factors, sectors=sectors, routes=routes,
-                   walras_residual=walras_residual(m),
+                   walras_residual=walras_residual(m) if walras is None else walras,
                    max_residual=info["max_residual"] if info and "max_residual" in info
                    else max_residual(m),
                    info=dict(info or {}))
