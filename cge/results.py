@@ -698,6 +698,10 @@ class _Layout:
         self.foreign = dest_all != orig_all
         self.foreign_dest, self.foreign_orig = dest_all[self.foreign], orig_all[self.foreign]
 
+    def __reduce__(self):
+        # a pickled or cloned model lays its tables out again (its own components)
+        return (_no_layout, ())
+
     def _add(self, owner, name: str, label, keys) -> None:
         comp = getattr(owner, name, None)
         if comp is None:
@@ -735,6 +739,10 @@ class _Layout:
             return _values(component, keys)
 
         return get
+
+
+def _no_layout() -> None:
+    return None
 
 
 def _layout(m) -> _Layout:
