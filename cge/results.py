@@ -47,6 +47,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
 
+from .formula import Formula
 from .parameters import AGENTS
 
 
@@ -256,79 +257,6 @@ class _Reader:
         return self._values[at]
 
 
-class _Formula:
-    """A Pyomo expression compiled once into a Python function of its leaves' values.
-
-    The function applies the same operations in the same order as Pyomo's
-    evaluation (sums as ``sum(rest, start=first)``, products, quotients, powers,
-    negations, the node's own function), so that it returns the same float, about
-    twenty times faster than walking the expression tree at every call. An
-    expression with a node of any other kind, or a leaf without a value, is
-    evaluated by Pyomo (:meth:`__call__` falls back to ``pyo.value``).
-    """
-
-    def __init__(self, expr):
-        from pyomo.core.expr import numeric_expr as ne
-
-        self.expr = expr
-        self._operations = {
-            ne.SumExpression._apply_operation: "sum", ne.ProductExpression._apply_operation: "*",
-            ne.DivisionExpression._apply_operation: "/", ne.PowExpression._apply_operation: "**",
-            ne.NegationExpression._apply_operation: "neg",
-            ne.UnaryFunctionExpression._apply_operation: "call"}
-        self._env: dict = {"_sum": sum}
-        try:
-            code = self._code(expr)
-            self._fn = eval(f"lambda: {code}", self._env)  # noqa: S307 (code built above)
-        except (TypeError, ValueError, AttributeError, RecursionError, SyntaxError):
-            self._fn = None
-        del self._operations
-
-    def _name(self, obj) -> str:
-        name = f"_{len(self._env)}"
-        self._env[name] = obj
-        return name
-
-    def _code(self, e) -> str:
-        if e.__class__ in native_types:
-            return self._name(e)
-        if e.is_expression_type():
-            if e.is_named_expression_type():
-                if e.expr is None:
-                    raise ValueError("a named expression without an expression")
-                return self._code(e.expr)
-            op = self._operations.get(type(e)._apply_operation)
-            args = [self._code(a) for a in e.args]
-            if op == "sum":
-                if not args:
-                    return "0"
-                if len(args) == 1:
-                    return args[0]
-                return f"_sum(({', '.join(args[1:])},), start={args[0]})"
-            if op in ("*", "/", "**"):
-                return f"({args[0]} {op} {args[1]})"
-            if op == "neg":
-                return f"(-{args[0]})"
-            if op == "call":
-                return f"{self._name(e._fcn)}({args[0]})"
-            raise TypeError(f"no formula for {type(e).__name__}")
-        if e.is_variable_type() or e.is_parameter_type():
-            # the value Pyomo reads; unset (None, Param.NoValue) fails the arithmetic, and
-            # __call__ then lets Pyomo say so
-            return f"{self._name(e)}._value"
-        if e.is_constant():
-            return self._name(pyo.value(e))
-        raise TypeError(f"no formula for {type(e).__name__}")
-
-    def __call__(self) -> float:
-        if self._fn is not None:
-            try:
-                return float(self._fn())
-            except (TypeError, ValueError, ArithmeticError):
-                pass
-        return pyo.value(self.expr)
-
-
 def route_logs(blk, get=None) -> tuple[np.ndarray, np.ndarray | None]:
     r"""Logs of trade values :math:`X_{ni}` and (melitz, cara) cutoffs :math:`\varphi^*_{ni}` of a
     sector block, in the order of ``blk.routes``, computed from arrays.
@@ -392,7 +320,7 @@ def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
     """The route columns and the (region) sector columns of sector ``s``, from arrays
     (``get`` as in :func:`route_logs`; without the columns that name the rows). Profits
     that are an Expression come from ``profit`` when given (:class:`_Layout`: constant
-    values or :class:`_Formula` objects)."""
+    values or :class:`Formula` objects)."""
     blk = m.sector[s]
     R = list(m.regions)
     dest, orig = _Layout.route_positions(blk)
@@ -652,7 +580,7 @@ class _Layout:
                 if all(e.__class__ in native_types for e in exprs):  # free entry: 0
                     self.profit[s] = np.array(exprs, dtype=float)
                 else:
-                    self.profit[s] = [_Formula(profit[r]) for r in R]
+                    self.profit[s] = [Formula(profit[r]) for r in R]
                 self._components.append((blk, "profit", profit))
         cells = [(r, f) for r in R for f in F]
         for name in ("log_factor_price", "endowment"):
@@ -664,11 +592,11 @@ class _Layout:
         if hasattr(m, "agent_use"):
             self._add(m, "agent_beta", "agents", [(r, a, s) for r in R for a in AGENTS for s in S])
             use = set(m.agent_use)
-            self.agent_spending = [(n, k, _Formula(m.agent_spending[r, a])) for n, r in enumerate(R)
+            self.agent_spending = [(n, k, Formula(m.agent_spending[r, a])) for n, r in enumerate(R)
                                    for k, a in enumerate(AGENTS) if (r, a) in use]
             self._components.append((m, "agent_spending", m.agent_spending))
-        self.cpi = [_Formula(m.consumer_price_index[r]) for r in R]
-        self.real_income = [_Formula(m.real_income[r]) for r in R]
+        self.cpi = [Formula(m.consumer_price_index[r]) for r in R]
+        self.real_income = [Formula(m.real_income[r]) for r in R]
         # D_n kappa: the deficit times the value of its unit, evaluated once (else each
         # region's Expression evaluates world income again)
         self.deficit_unit = getattr(m, "deficit_unit", None)
@@ -677,9 +605,9 @@ class _Layout:
             if not (isinstance(e, ProductExpression) and e.args[0] is m.deficit[r]
                     and e.args[1] is self.deficit_unit):
                 self.deficit_unit = None
-        self.deficit_value = [_Formula(m.deficit_value[r]) for r in R]
+        self.deficit_value = [Formula(m.deficit_value[r]) for r in R]
         if self.deficit_unit is not None:
-            self.deficit_unit = _Formula(self.deficit_unit)
+            self.deficit_unit = Formula(self.deficit_unit)
         for name in ("consumer_price_index", "real_income", "deficit_value", "deficit_unit",
                      "income"):
             self._components.append((m, name, getattr(m, name, None)))
@@ -690,6 +618,8 @@ class _Layout:
             [R * len(S), [s for s in S for _ in R]], names=["region", "sector"])
         self.factors_index = pd.MultiIndex.from_tuples(cells, names=["region", "factor"])
         self.regions_index = pd.Index(R, name="region")
+        #: column Index objects of the tables, by their names (:func:`_frame`)
+        self.column_names: dict[tuple, pd.Index] = {}
         self.market_structure = pd.DataFrame(
             {"market_structure": [m.sector[s].config.market_structure for s in S for _ in R]}
         )["market_structure"].array
@@ -767,14 +697,19 @@ def _stack(parts: list[dict], sizes: list[int]) -> dict:
     return out
 
 
-def _frame(columns: dict, index: pd.Index) -> pd.DataFrame:
+def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
     """A DataFrame of float columns, built from one 2-D block (a shallow copy of the
-    layout's ``index``, so that renaming one table's index renames no other)."""
-    if all(np.asarray(c).dtype == np.float64 for c in columns.values()):
+    layout's ``index``, so that renaming one table's index renames no other; the column
+    Index from ``names``, kept by the layout per set of column names)."""
+    if all(c.dtype == np.float64 for c in columns.values()):
+        key = tuple(columns)
+        labels = names.get(key)
+        if labels is None:
+            labels = names[key] = pd.Index(key)
         block = np.empty((len(columns), len(index)))
         for j, c in enumerate(columns.values()):
             block[j] = c
-        return pd.DataFrame(block.T, index=index.copy(), columns=list(columns), copy=False)
+        return pd.DataFrame(block.T, index=index.copy(), columns=labels.copy(), copy=False)
     return pd.DataFrame(columns, index=index.copy(), copy=False)
 
 
@@ -843,11 +778,13 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
         production_tax_revenue=by_region("production_tax_revenue").sum(axis=0),
         profits=by_region("profit").sum(axis=0),
         deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
-    routes = _frame(route_columns, lay.routes_index)
-    sectors = _frame(sector_table, lay.sectors_index)
+    names = lay.column_names
+    routes = _frame(route_columns, lay.routes_index, names)
+    sectors = _frame(sector_table, lay.sectors_index, names)
     sectors.insert(0, "market_structure", lay.market_structure.copy())
-    factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index)
-    regions = _frame(region_table, lay.regions_index)
+    factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index,
+                     names)
+    regions = _frame(region_table, lay.regions_index, names)
     if hasattr(m, "linear_sectors"):  # the quasi-linear upper tier (cge.quasi_linear)
         from .quasi_linear import household_final_demand
 
