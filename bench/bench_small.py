@@ -177,18 +177,20 @@ def main(argv=None) -> None:
     print(f"welfare change % (reference): {np.array2string(dw, precision=4)}; "
           f"largest relative difference reference vs cge: {worst:.1e} "
           f"({max(diffs, key=diffs.get)})")
+    def row(label, wall, cpu, note=""):
+        print(f"{label:<44}{1e3 * wall:>10.3f}{1e3 * cpu:>10.3f}" + (f"   {note}" if note else ""))
+
     print(f"{'':<44}{'wall ms':>10}{'CPU ms':>10}")
-    print(f"{'reference: ref.solve(tariff, start=benchmark)':<44}{1e3 * r_wall:>10.3f}"
-          f"{1e3 * r_cpu:>10.3f}   median of {args.repeats}; {r_sol.iterations} Newton iterations")
-    print(f"{'reference incl. reading the primitives':<44}{1e3 * rr_wall:>10.3f}{1e3 * rr_cpu:>10.3f}")
-    print(f"{'reference cold: read, benchmark, cut':<44}{1e3 * rc_wall:>10.3f}{1e3 * rc_cpu:>10.3f}"
-          f"   (benchmark by Newton from its closed-economy guess)")
-    print(f"{'cge: eq.solve(tariff=...) from benchmark':<44}{1e3 * c_wall:>10.3f}{1e3 * c_cpu:>10.3f}"
-          f"   median of {args.cge_repeats}; method {getattr(last, 'method', '?')}, "
-          f"{len(eq.steps)} homotopy step(s)")
-    print(f"{'  of which cge solver (Newton/IPOPT) time':<44}{1e3 * solver_wall:>10.3f}"
-          f"{1e3 * solver_cpu:>10.3f}")
-    print(f"{'cge: the untimed way back (raise to base)':<44}{1e3 * b_wall:>10.3f}{1e3 * b_cpu:>10.3f}")
+    row("reference: ref.solve(tariff, start=benchmark)", r_wall, r_cpu,
+        f"median of {args.repeats}; {r_sol.iterations} Newton iterations")
+    row("reference incl. reading the primitives", rr_wall, rr_cpu)
+    row("reference cold: read, benchmark, cut", rc_wall, rc_cpu,
+        "(benchmark by Newton from its closed-economy guess)")
+    row("cge: eq.solve(tariff=...) from benchmark", c_wall, c_cpu,
+        f"median of {args.cge_repeats}; method {getattr(last, 'method', '?')}, "
+        f"{len(eq.steps)} homotopy step(s)")
+    row("  of which cge solver (Newton/IPOPT) time", solver_wall, solver_cpu)
+    row("cge: the untimed way back (raise to base)", b_wall, b_cpu)
     print(f"ratio cge / reference: {c_wall / r_wall:.1f} x wall, {c_cpu / r_cpu:.1f} x CPU "
           f"(issue 14's goal: within 3 x); against the reference incl. reading: "
           f"{c_wall / rr_wall:.1f} x wall, {c_cpu / rr_cpu:.1f} x CPU")

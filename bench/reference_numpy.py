@@ -195,13 +195,14 @@ class Reference:
         C += np.einsum("isu,iuz->isz", self.gamma, self.E_p)
         self.C = C
         theta = k / (sig - 1)
-        # ln S_nis = ln (phi_min/phi*)^k: theta (ln X_ns + (sigma-1) ln P_ns) - k sigma/(sigma-1) ln c_is
+        # ln S_nis = ln (phi_min/phi*)^k
+        #          = theta (ln X_ns + (sigma-1) ln P_ns) - k sigma/(sigma-1) ln c_is + constant
         LS = (theta[None, None, :, None] * self.E_x[:, None, :, :]
               + k[None, None, :, None] * self.E_p[:, None, :, :]
               - (k * sig / (sig - 1))[None, None, :, None] * C[None, :, :, :])
-        self.LS = LS                                             # (N, N, S, nz)
-        self.LX = LS + (self.E_m + C)[None, :, :, :]             # ln X_nis = ln S + ln M_E + ln c + ...
-        self.cost_share = (sig * k - sig + 1) / (sig * k)        # variable + fixed costs / sales
+        self.LS = LS  # (N, N, S, nz)
+        self.LX = LS + (self.E_m + C)[None, :, :, :]  # ln X_nis = ln S + ln M_E + ln c + const.
+        self.cost_share = (sig * k - sig + 1) / (sig * k)  # (variable + fixed costs) / sales
         self.fe_rhs = np.log(self.delta * self.f_e * (k - sig + 1) / (sig - 1))  # (N, S)
         self.lnL = np.log(self.endowment)
         self.uses = (self.alpha > 0).any(axis=1)                 # (N, F): factor used in i
@@ -233,7 +234,6 @@ class Reference:
     def evaluate(self, z, K, kappa_mode, world0=None, jacobian=True):
         """Residuals (and the Jacobian) at ``z``; ``kappa_mode`` 'numeraire' values the
         deficit at the numeraire, 'world' at pbar W/world0."""
-        N, S = self.N, self.S
         p, m, x, w, y = self._unpack(z)
         lc = np.tensordot(self.C, z, axes=(2, 0)) + K["c0"]                 # (N, S)
         lS = np.tensordot(self.LS, z, axes=(3, 0)) + K["lS0"]               # (N, N, S)
@@ -253,7 +253,8 @@ class Reference:
         else:
             kappa = self.pbar
         tX = K["t"] * X
-        total = wL.sum(axis=1) + tX.sum(axis=(1, 2)) + (self.ptax * V).sum(axis=1) + self.deficit * kappa
+        total = (wL.sum(axis=1) + tX.sum(axis=(1, 2)) + (self.ptax * V).sum(axis=1)
+                 + self.deficit * kappa)
         r_fe = fe - self.fe_rhs
         r_pi = pi - x
         r_ex = x - np.log(d_ex)
