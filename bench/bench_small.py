@@ -36,7 +36,7 @@ Wall seconds (``time.perf_counter``) and CPU seconds of this process
 seconds are the steadier measure.
 
     python bench/bench_small.py [--seed 0] [--repeats 300] [--cge-repeats 40] [--fresh 3]
-                                [--profile 25]
+                                [--profile 25] [--importtime 15]
 """
 
 from __future__ import annotations
@@ -109,6 +109,20 @@ def fresh_process(seed: int) -> dict:
     return out
 
 
+def slowest_imports(seed: int, count: int) -> list[tuple[float, str]]:
+    """The ``count`` imports with the largest cumulative time (seconds) in a fresh
+    interpreter that imports cge, builds the 3x3 model and solves its benchmark."""
+    script = FRESH.replace("SEED", str(int(seed)))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", script],
+                          capture_output=True, text=True, check=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if line.startswith("import time:") and len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]) * 1e-6, parts[2].rstrip()))
+    return sorted(rows, reverse=True)[:count]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -116,6 +130,9 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=300, help="timed reference solves")
     ap.add_argument("--cge-repeats", type=int, default=40, help="timed cge solves")
     ap.add_argument("--fresh", type=int, default=3, help="fresh interpreters (0: skip)")
+    ap.add_argument("--importtime", type=int, default=0, metavar="N",
+                    help="also print the N slowest imports (cumulative) of a fresh interpreter's "
+                         "import cge + build + first solve (python -X importtime)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also profile cge's timed call and print its N most expensive functions")
     args = ap.parse_args(argv)
@@ -224,6 +241,10 @@ def main(argv=None) -> None:
               f"   (issue 14's goal: under 2 s)")
         print(f"  {'whole process incl. interpreter start':<40}{med['process'][0]:>8.2f}"
               f"{med['process'][1]:>8.2f}   (and the first shock)")
+    if args.importtime:
+        print(f"slowest imports of a fresh interpreter (cumulative wall s, {args.importtime}):")
+        for seconds, name in slowest_imports(args.seed, args.importtime):
+            print(f"  {seconds:>6.3f}  {name}")
 
 
 if __name__ == "__main__":
