@@ -345,20 +345,22 @@ class Reference:
         z[self.oY:] = np.log(income)
         return z
 
-    def benchmark(self, autarky_factor: float = 3.0, min_step: float = 1e-3) -> Solution:
+    def benchmark(self, autarky_factor: float = 3.0, min_step: float = 1e-3,
+                  direct: bool = True) -> Solution:
         """The benchmark equilibrium (deficits valued at the numeraire).
 
-        Newton from :meth:`guess`; if that fails, from the economy near autarky (every
-        foreign iceberg cost times ``autarky_factor``, where the closed-economy guess is
-        close), stepping the iceberg costs back to the data geometrically (the step
-        doubled after a success, halved after a failure).
+        Newton from :meth:`guess` (unless ``direct`` is False); if that fails, from the
+        economy near autarky (every foreign iceberg cost times ``autarky_factor``, where
+        the closed-economy guess is close), stepping the iceberg costs back to the data
+        geometrically (the step doubled after a success, halved after a failure).
         """
         K = self.constants(self.tariff)
-        try:
-            z, it, info, res = self.newton(self.guess(), K, "numeraire")
-            return self._solution(z, K, info, it, res)
-        except NewtonFailure:
-            pass
+        if direct:
+            try:
+                z, it, info, res = self.newton(self.guess(), K, "numeraire", max_iter=40)
+                return self._solution(z, K, info, it, res)
+            except NewtonFailure:
+                pass
         foreign = ~np.eye(self.N, dtype=bool)[:, :, None]
         scale = lambda lam: np.where(foreign, autarky_factor ** (1 - lam), 1.0)  # noqa: E731
         z = self.guess()

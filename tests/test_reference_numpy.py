@@ -101,6 +101,18 @@ def test_deficits_held_as_world_income_shares_agree_with_cge():
     assert abs(rc.world_income / rb.world_income - 1) > 1e3 * REL  # the share is what is held
 
 
+def test_benchmark_by_trade_cost_continuation_is_the_direct_one():
+    """The reference's fallback (from near autarky, iceberg costs stepped back) finds the
+    benchmark Newton finds from the closed-economy guess."""
+    ref = Reference(_economy(5))
+    direct = ref.benchmark()
+    stepped = ref.benchmark(autarky_factor=10.0, direct=False)
+    assert stepped.iterations > direct.iterations  # it did go the long way
+    for name in QUANTITIES:
+        np.testing.assert_allclose(getattr(stepped, name), getattr(direct, name), rtol=REL,
+                                   atol=0, err_msg=name)
+
+
 def test_analytic_jacobian_matches_finite_differences():
     prim = _economy(3)
     ref = Reference(prim)
