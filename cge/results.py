@@ -626,7 +626,18 @@ class _Layout:
         dest_all = np.concatenate(dest_pos) if dest_pos else np.zeros(0, dtype=int)
         orig_all = np.concatenate(orig_pos) if orig_pos else np.zeros(0, dtype=int)
         self.foreign = dest_all != orig_all
-        self.foreign_dest, self.foreign_orig = dest_all[self.foreign], orig_all[self.foreign]
+        # the regions of the rows summed by region (:func:`_sums_by_region`), as their
+        # places in the sorted region names (pandas groups by sorted labels, and its sums
+        # depend on the groups' order): the (region, factor) cells, the (sector, region)
+        # rows, the foreign routes' origins and destinations
+        nR = len(R)
+        rank = np.empty(nR, dtype=int)
+        rank[sorted(range(nR), key=R.__getitem__)] = np.arange(nR)
+        self.region_rank = rank
+        self.cell_groups = rank[np.repeat(np.arange(nR), len(F))]
+        self.sector_groups = rank[np.tile(np.arange(nR), len(S))]
+        self.origin_groups = rank[orig_all[self.foreign]]
+        self.destination_groups = rank[dest_all[self.foreign]]
 
     def __reduce__(self):
         # a pickled or cloned model lays its tables out again (its own components)
@@ -697,6 +708,19 @@ def _stack(parts: list[dict], sizes: list[int]) -> dict:
     return out
 
 
+def _sums_by_region(values: np.ndarray, groups: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` by region (``groups``: each row's region as its place among the
+    sorted region names; ``rank``: each region's place), as the tables always added
+    them: pandas' ``groupby(level="region").sum()`` of the same rows in the same order
+    (NaN skipped; a region without rows 0). Its floats depend on more than the rows of
+    a group (not a plain or compensated sum of them), and a trade balance near zero is
+    a difference of such sums: one groupby per quantity keeps them identical."""
+    by_group = pd.Series(values, copy=False).groupby(groups).sum()
+    sums = np.zeros(len(rank))
+    sums[by_group.index.to_numpy()] = by_group.to_numpy()
+    return sums[rank]
+
+
 def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
     """A DataFrame of float columns, built from one 2-D block (a shallow copy of the
     layout's ``index``, so that renaming one table's index renames no other; the column
@@ -724,7 +748,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     lay.reader.read()
     get = lay.reader.get
     R, S, F = lay.R, lay.S, lay.F
-    nR, nS, nF = len(R), len(S), len(F)
+    nR, nS = len(R), len(S)
     route_parts, sector_parts = [], []
     for s in S:
         if lay.array[s]:
@@ -740,10 +764,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     route_columns = _stack(route_parts, lay.route_counts)
     sector_columns = _stack(sector_parts, [nR] * nS)
 
-    def by_region(name):  # (sector, region) array of a sector column
-        return sector_columns[name].reshape(nS, nR)
-
-    price_index = by_region("price_index").T
+    price_index = sector_columns["price_index"].reshape(nS, nR).T  # (region, sector)
     income = np.exp(get(m.log_income, "R", R))  # I = exp(ln I)
     population = get(m.population, "R", R)
     cpi = np.array([f() for f in lay.cpi], dtype=float)
@@ -764,8 +785,13 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     else:
         deficit = np.array([f() for f in lay.deficit_value], dtype=float)
     trade = route_columns["trade_value"][lay.foreign]
-    exports = np.bincount(lay.foreign_orig, weights=trade, minlength=nR)
-    imports = np.bincount(lay.foreign_dest, weights=trade, minlength=nR)
+    rank = lay.region_rank
+    factor_income = _sums_by_region(factor_price * endowment, lay.cell_groups, rank)
+    tariff_revenue, production_tax_revenue, profits = (
+        _sums_by_region(sector_columns[name], lay.sector_groups, rank)
+        for name in ("tariff_revenue", "production_tax_revenue", "profit"))
+    exports = _sums_by_region(trade, lay.origin_groups, rank)
+    imports = _sums_by_region(trade, lay.destination_groups, rank)
     region_table = {"income": income, "population": population, "cpi": cpi,
                     "real_income": real_income,
                     "real_income_per_capita": real_income / population}
@@ -773,10 +799,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
         region_table[f"{a}_spending"] = spending[:, k]
     region_table.update(
         real_government=real[:, 1], real_investment=real[:, 2],
-        factor_income=(factor_price * endowment).reshape(nR, nF).sum(axis=1),
-        tariff_revenue=by_region("tariff_revenue").sum(axis=0),
-        production_tax_revenue=by_region("production_tax_revenue").sum(axis=0),
-        profits=by_region("profit").sum(axis=0),
+        factor_income=factor_income, tariff_revenue=tariff_revenue,
+        production_tax_revenue=production_tax_revenue, profits=profits,
         deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
     names = lay.column_names
     routes = _frame(route_columns, lay.routes_index, names)
