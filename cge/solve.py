@@ -187,7 +187,7 @@ def structure_signature(m: pyo.Block) -> tuple:
 
     It changes whenever :func:`cge.compiled.signature` does (it reads the same
     constraint and variable data, straight from each component's data rather than
-    through Pyomo's generic iterators: a fifth of the time), so that a caller can
+    through Pyomo's generic iterators: a quarter of the time), so that a caller can
     keep the compiled systems' key until it changes (:meth:`cge.Equilibrium._structure`).
     """
     cons = []
@@ -270,9 +270,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         if not blk.selects:
             continue
         if blk.is_melitz:  # from arrays (cge.results.route_logs): the same closed forms
-            from .results import route_logs
-
-            from .results import _Layout, _values
+            from .results import _Layout, _values, route_logs
 
             cutoffs = np.exp(route_logs(blk)[1])
             lows = _values(blk.phi_min, list(blk.regions))[_Layout.route_positions(blk)[1]]
