@@ -1,12 +1,13 @@
 """Pyomo expressions compiled once into Python functions of their leaves' values.
 
 Evaluating a Pyomo expression walks its tree at every call (a visitor, a stack,
-a dispatch per node): a few microseconds per node. What a solve reads again and
+a dispatch per node): one or two microseconds per node. What a solve reads again and
 again at new values (the result tables' CPI, real income and deficits, the
 parameter-only parts of the compiled equations) is compiled once by
 :class:`Formula` into a plain Python function that applies the same operations
-in the same order, so that it returns the same float, about twenty times
-faster.
+in the same order, so that it returns the same float, tens of times faster
+(the CPI, real income and deficit unit of a 10 x 10 economy: 0.03 ms instead of
+1.5 ms).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ class Formula:
 
     The function applies the same operations in the same order as Pyomo's
     evaluation (sums as ``sum(rest, start=first)``, products, quotients, powers,
-    negations, the node's own function), so that it returns the same float, about
-    twenty times faster than walking the expression tree at every call. An
+    negations, the node's own function), so that it returns the same float, tens of
+    times faster than walking the expression tree at every call. An
     expression with a node of any other kind, or a leaf without a value, is
     evaluated by Pyomo (:meth:`__call__` falls back to ``pyo.value``).
     """
