@@ -712,9 +712,11 @@ def _sums_by_region(values: np.ndarray, groups: np.ndarray, rank: np.ndarray) ->
     """Sums of ``values`` by region (``groups``: each row's region as its place among the
     sorted region names; ``rank``: each region's place), as the tables always added
     them: pandas' ``groupby(level="region").sum()`` of the same rows in the same order
-    (NaN skipped; a region without rows 0). Its floats depend on more than the rows of
-    a group (not a plain or compensated sum of them), and a trade balance near zero is
-    a difference of such sums: one groupby per quantity keeps them identical."""
+    (NaN skipped; a region without rows 0). Pandas adds a group's rows in ways that
+    depend on the group ids of all rows (pandas 3.1: ``np.add.reduceat`` over sorted
+    ids, a compensated sum otherwise), and a trade balance near zero is a difference
+    of such sums: the same call, with the ids ``groupby(level="region")`` gives, keeps
+    them the same floats."""
     by_group = pd.Series(values, copy=False).groupby(groups).sum()
     sums = np.zeros(len(rank))
     sums[by_group.index.to_numpy()] = by_group.to_numpy()
