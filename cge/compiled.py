@@ -33,6 +33,8 @@ Pyomo model, never the compiled copy.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
@@ -42,9 +44,12 @@ from pyomo.core.expr.numeric_expr import (
     SumExpression, UnaryFunctionExpression,
 )
 
+from .formula import Formula
 from .solver_options import NL_FILE_OPTIONS
 
 __all__ = ["CompiledSystem", "FoldedSystem", "signature", "vary", "varying"]
+
+_VALUE = operator.attrgetter("_value")
 
 
 def signature(m: pyo.Block) -> tuple:
@@ -417,6 +422,7 @@ class _ColumnValues:
         self.log1p_leaf = np.array([refs[j] for j in self.log1p_at], dtype=int)
         self.expr_at = pick("expr")
         self.expressions = [refs[j] for j in self.expr_at]
+        self._formulas = [Formula(e) for e in self.expressions]  # Pyomo's floats, faster
         rows = [sub.rows[c] for c in keep]
         indptr = np.cumsum([0] + [len(r) for r in rows])
         self.matrix = csr_matrix(
@@ -427,6 +433,10 @@ class _ColumnValues:
         self.atoms = sub.atoms
 
     def leaf_values(self) -> np.ndarray:
+        try:  # the values Pyomo reads, in one pass
+            return np.fromiter(map(_VALUE, self.leaves), dtype=float, count=len(self.leaves))
+        except (TypeError, AttributeError):  # a value not set: say which below
+            pass
         vals = [p.value for p in self.leaves]
         try:
             return np.array(vals, dtype=float)
@@ -440,9 +450,9 @@ class _ColumnValues:
             atoms[self.value_at] = leaf[self.value_leaf]
             atoms[self.log_at] = np.log(leaf[self.log_leaf])
             atoms[self.log1p_at] = np.log(1.0 + leaf[self.log1p_leaf])
-            for j, e in zip(self.expr_at, self.expressions):
+            for j, formula in zip(self.expr_at, self._formulas):
                 try:
-                    atoms[j] = pyo.value(e)
+                    atoms[j] = formula()
                 except (ValueError, ZeroDivisionError, OverflowError):
                     atoms[j] = np.nan
             return self.matrix @ atoms
@@ -571,7 +581,12 @@ class CompiledSystem:
     def valid(self) -> bool:
         """Whether the model is still the structure compiled, with the values compiled of
         the parameters folded in (the columns' values never matter)."""
-        return signature(self.model) == self.key and np.array_equal(
+        return signature(self.model) == self.key and self.folded_hold()
+
+    def folded_hold(self) -> bool:
+        """Whether the parameters folded in (``columns`` given) still have the values
+        compiled (always, without folded parameters)."""
+        return not self.folded or np.array_equal(
             _leaf_values(self.folded), self.folded_values, equal_nan=True)
 
     def changed(self) -> list:

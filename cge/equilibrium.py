@@ -120,11 +120,12 @@ class Equilibrium:
         initialize_guess(self.model, primitives)
         self.solved = False
         self._checked_structure = None
-        self._counted, self._n_equations = None, 0
+        self._signature = None  # (fingerprint, compiled key) of the structure last seen
         #: What the benchmark solve went through (one line per stage tried).
         self.benchmark_stages: list[str] = []
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
+        self._step_walras: float | None = None
         #: Every IPOPT call's statistics (cleared by nobody: a log for benchmarks).
         self.ipopt_calls: list[SolveStats] = []
         #: How many times the equation system was compiled into an NLP.
@@ -152,8 +153,9 @@ class Equilibrium:
             if self.primitives.closure.deficit == "zero_baseline":
                 self._zero_deficit_baseline()
         changed = self._changed(target)
+        walras = None  # Walras' residual at the solution, when the shock computed it
         if changed:
-            self._homotopy(target, changed)
+            walras = self._homotopy(target, changed)
         info = {"solver": self.last_stats.solver if self.last_stats else None,
                 "iterations": self.last_stats.iterations if self.last_stats else 0,
                 "homotopy_steps": list(self.steps), "changed": changed,
@@ -162,7 +164,7 @@ class Equilibrium:
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
-        out = extract(self.model, info)
+        out = extract(self.model, info, walras=walras)
         out.primitives, out.fixed_region = self.primitives, self.small_open_economy
         return out
 
@@ -236,10 +238,10 @@ class Equilibrium:
         so the limited-memory one pays at every size measured (a 10% tariff cut,
         10 x 10: IPOPT 0.3 s instead of 1.1 s; 20 x 15: 5 s instead of 36 s).
         """
-        sig = structure_signature(self.model)
+        sig, key = self._structure()
         opts = self._options(**extra)
         near = None
-        size = self._size(sig)
+        size = key[2]  # active equations
         if "hessian_approximation" not in opts and (
                 size > LARGE_MODEL or (not self._route_unknowns and size > LARGE_REDUCED_MODEL)):
             if warm:
@@ -248,7 +250,7 @@ class Equilibrium:
                 near = LARGE_MODEL_OPTIONS
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
-                          cache=self._compiled, newton=warm and self.newton,
+                          cache=self._compiled, newton=warm and self.newton, key=key,
                           fallback=fallback or not (warm and self.newton))
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
@@ -257,15 +259,21 @@ class Equilibrium:
 
     def n_equations(self) -> int:
         """Number of active equations of the current system."""
-        return self._size(structure_signature(self.model))
+        return self._structure()[1][2]
 
-    def _size(self, sig) -> int:
-        """Number of active equations (counted once per structure ``sig``)."""
-        if self._counted != sig:
-            self._n_equations = sum(1 for _ in self.model.component_data_objects(
-                pyo.Constraint, active=True, descend_into=True))
-            self._counted = sig
-        return self._n_equations
+    def _structure(self) -> tuple:
+        """``(fingerprint, key)`` of the model's current structure: the fingerprint
+        (:func:`cge.solve.structure_signature`, one fast pass over the constraints and
+        variables) at every call; the key of the compiled systems
+        (:func:`cge.compiled.signature`: which constraints are active, their expressions,
+        which variables are fixed; its last entry the number of active equations) only
+        when the fingerprint changed."""
+        sig = structure_signature(self.model)
+        if self._signature is None or self._signature[0] != sig:
+            from .compiled import signature
+
+            self._signature = (sig, signature(self.model))
+        return self._signature
 
     def _remaining(self) -> float:
         if self._deadline is None:
@@ -283,17 +291,22 @@ class Equilibrium:
         self.last_stats = stats
         return stats
 
-    def _verify(self, stats: SolveStats, last_step=None) -> None:
+    def _verify(self, stats: SolveStats, last_step=None, walras: float | None = None) -> float:
+        """Raise :class:`SolveError` unless ``stats`` succeeded and the point satisfies
+        Walras' law (``walras``: its residual, if already computed at this point),
+        selection and the outside good's conditions; returns Walras' residual."""
         if not stats.success:
             raise SolveError("IPOPT did not find the equilibrium",
                              diagnose(self.model, stats, last_step, self.steps))
-        walras = walras_residual(self.model)
+        if walras is None:
+            walras = walras_residual(self.model)
         if abs(walras) > WALRAS_TOL:
             raise SolveError(f"Walras' law fails: the market left out does not clear "
                              f"(relative excess {walras:.3e})",
                              diagnose(self.model, stats, last_step, self.steps))
         check_selection(self.model)
         check_outside_good_solution(self.model)
+        return walras
 
     def _solve_benchmark(self) -> None:
         """Solve from the initial guess; if IPOPT fails, continue from the economy near
@@ -470,8 +483,9 @@ class Equilibrium:
             only = newton_only
             stats = self._run_step(fallback=not only)
             self.last_stats = stats
-            ok = stats.success and (not check_walras
-                                    or abs(walras_residual(self.model)) <= WALRAS_TOL)
+            walras = walras_residual(self.model) if stats.success and check_walras else None
+            ok = stats.success and (not check_walras or abs(walras) <= WALRAS_TOL)
+            self._step_walras = walras if ok else None  # at the path's last point
             if ok:
                 lam = trial
                 self.steps.append(lam)
@@ -546,9 +560,10 @@ class Equilibrium:
                           if self.solved else None, path)
         return "".join(f"\n  why: {r}" for r in reasons)
 
-    def _homotopy(self, target: Primitives, changed: list[str]) -> None:
+    def _homotopy(self, target: Primitives, changed: list[str]) -> float:
         """Move from the current primitives to ``target`` along the path of
-        :func:`cge.continuation.interpolate` (positive parameters in logs)."""
+        :func:`cge.continuation.interpolate` (positive parameters in logs); returns the
+        residual of Walras' law at the solution."""
         start = self.primitives
 
         def apply(lam):
@@ -557,7 +572,7 @@ class Equilibrium:
 
         stats = self._step(apply, f"the shock to {', '.join(changed)}")
         self.primitives = target
-        self._verify(stats, 1.0)
+        return self._verify(stats, 1.0, walras=self._step_walras)
 
 
 #: Seconds one :meth:`Equilibrium.solve` may take unless ``time_limit`` says otherwise.
@@ -574,12 +589,28 @@ GIVE_UP_AFTER = 3
 AUTARKY_TRADE_COST_FACTORS = (3.0, 10.0, 1.5)
 
 
-def _snapshot(m) -> list[tuple]:
-    return [(v, v.value) for v in m.component_data_objects(pyo.Var, descend_into=True)]
+def _variables(m) -> list:
+    """Every variable of ``m`` (the data of its Var components; the list is kept on the
+    model and built again when its Var components or their sizes change)."""
+    comps = list(m.component_objects(pyo.Var, descend_into=True))
+    sizes = [len(c._data) for c in comps]
+    cached = getattr(m, "_cge_variables", None)
+    if (cached is None or cached[1] != sizes or len(cached[0]) != len(comps)
+            or any(a is not b for a, b in zip(cached[0], comps))):
+        cached = (comps, sizes, [v for c in comps for v in c._data.values()])
+        m._cge_variables = cached
+    return cached[2]
+
+
+def _snapshot(m) -> tuple[list, list]:
+    """The values of every variable of ``m`` (for :func:`_restore`)."""
+    variables = _variables(m)
+    return variables, [v._value for v in variables]
 
 
 def _restore(m, snap) -> None:
-    for v, val in snap:
+    variables, values = snap
+    for v, val in zip(variables, values):
         v.set_value(val, skip_validation=True)
 
 

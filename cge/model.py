@@ -87,6 +87,7 @@ deactivated); :func:`cge.solve.walras_residual` checks it after every solve.
 from __future__ import annotations
 
 import itertools
+import operator
 
 import numpy as np
 import pyomo.environ as pyo
@@ -554,8 +555,14 @@ class _ParameterMap:
 
 
 def _current(datas: list) -> np.ndarray:
-    return np.fromiter((np.nan if d._value is None else d._value for d in datas),
-                       dtype=float, count=len(datas))
+    try:  # every value set: one pass
+        return np.fromiter(map(_VALUE, datas), dtype=float, count=len(datas))
+    except TypeError:
+        return np.fromiter((np.nan if d._value is None else d._value for d in datas),
+                           dtype=float, count=len(datas))
+
+
+_VALUE = operator.attrgetter("_value")
 
 
 #: Parameters whose switching between zero and positive changes the model's structure.

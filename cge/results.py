@@ -37,13 +37,17 @@ summarises.
 
 from __future__ import annotations
 
+import operator
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.common.numeric_types import native_types
 
+from .formula import Formula
 from .parameters import AGENTS
 
 
@@ -155,40 +159,36 @@ class Comparison:
         return _pct(self.new.factors[["factor_price"]], self.base.factors[["factor_price"]]).add_suffix("_pct")
 
 
-def _agents(m, income: np.ndarray, sectors: pd.DataFrame):
+def _agents(m, lay: "_Layout", get, income: np.ndarray, price_index: np.ndarray):
     """Spending E_na (region, agent), real spending E_na/P_na and final demand by sector
     beta_nas E_na (region, agent, sector) of the final-demand agents.
 
     With the agents built (a non-default closure) from the model; under the
     default closure the regional household's spending split by the agent
     parameters where they are given (E_na = omega_na I_n), else all of it
-    the household's.
+    the household's. ``price_index`` is :math:`P_{ns}` (region, sector).
     """
-    R, S = list(m.regions), list(m.sectors)
-    v = pyo.value
+    R, S = lay.R, lay.S
     nR, nS, nA = len(R), len(S), len(AGENTS)
-    P = sectors["price_index"].reindex(pd.MultiIndex.from_product([R, S])).to_numpy(float)
-    logP = np.log(P.reshape(nR, nS))
+    logP = np.log(price_index)
     spending = np.zeros((nR, nA))
-    beta = np.zeros((nR, nA, nS))
-    if hasattr(m, "agent_use"):
-        for n, r in enumerate(R):
-            for k, a in enumerate(AGENTS):
-                beta[n, k] = [v(m.agent_beta[r, a, s]) for s in S]
-                if (r, a) in m.agent_use:
-                    spending[n, k] = v(m.agent_spending[r, a])
+    if lay.agent_spending is not None:
+        beta = get(m.agent_beta, "agents").reshape(nR, nA, nS)
+        for n, k, formula in lay.agent_spending:
+            spending[n, k] = formula()
     else:
+        beta = np.zeros((nR, nA, nS))
         arrays = getattr(m, "_agent_arrays", {})
         omega = arrays.get("agent_share", np.full((nR, nA), np.nan))
         beta_a = arrays.get("agent_beta", np.full((nR, nA, nS), np.nan))
-        for n, r in enumerate(R):
-            b = np.array([v(m.beta[r, s]) for s in S])
+        b = get(m.beta, "cells").reshape(nR, nS)
+        for n in range(nR):
             if np.isfinite(omega[n]).all() and np.isfinite(beta_a[n]).all():
                 spending[n] = omega[n] * income[n]
                 beta[n] = beta_a[n]
             else:
                 spending[n, 0] = income[n]
-                beta[n] = b
+                beta[n] = b[n]
     with np.errstate(divide="ignore", invalid="ignore"):
         lb = np.where(beta > 0,
                       beta * (logP[:, None, :] - np.log(np.where(beta > 0, beta, 1.0))), 0.0)
@@ -211,51 +211,97 @@ def _values(component, index) -> np.ndarray:
     return np.array([component[key].value for key in index], dtype=float)
 
 
-def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
+_VALUE = operator.attrgetter("_value")
+
+
+class _Reader:
+    """The values of many Var and mutable Param data, read in one pass.
+
+    Each component's data objects are looked up once (:meth:`add`, under a label
+    naming the keys: ``"R"``, ``"routes"``...); :meth:`read` then reads every value
+    into one array, and :meth:`get` returns a component's slice of it. A component
+    not added is read with :func:`_values`.
+    """
+
+    def __init__(self):
+        self._objects: list = []
+        self._at: dict[tuple, slice] = {}
+        self._keys: dict[tuple, list] = {}
+        self._values = np.empty(0)
+
+    def add(self, component, label, keys) -> None:
+        if component is None or (id(component), label) in self._at:
+            return
+        keys = list(keys)
+        if not (isinstance(component, pyo.Var)
+                or (isinstance(component, pyo.Param) and component.mutable)):
+            self._keys[id(component), label] = keys  # read with _values
+            return
+        data = [component[k] for k in keys] if component.is_indexed() else [component]
+        start = len(self._objects)
+        self._objects.extend(data)
+        self._at[id(component), label] = slice(start, len(self._objects))
+        self._keys[id(component), label] = keys
+
+    def read(self) -> None:
+        objects = self._objects
+        try:
+            self._values = np.fromiter(map(_VALUE, objects), dtype=float, count=len(objects))
+        except (TypeError, AttributeError):  # a value not set
+            self._values = np.array([o.value for o in objects], dtype=float)
+
+    def get(self, component, label, keys=None) -> np.ndarray:
+        at = self._at.get((id(component), label))
+        if at is None:
+            return _values(component, self._keys.get((id(component), label), keys))
+        return self._values[at]
+
+
+def route_logs(blk, get=None) -> tuple[np.ndarray, np.ndarray | None]:
     r"""Logs of trade values :math:`X_{ni}` and (melitz, cara) cutoffs :math:`\varphi^*_{ni}` of a
     sector block, in the order of ``blk.routes``, computed from arrays.
 
     Where the block holds them as unknowns their values are read; where they are
     closed-form Expressions of the aggregates (``route_unknowns: False``) the
     same closed forms are evaluated with numpy (what evaluating the Expressions
-    one by one would give, thousands of times faster).
+    one by one would give, thousands of times faster). ``get(component, label)``
+    returns the values of a component over the block's regions (``"R"``) or routes
+    (``"routes"``) (default: read them from the model).
     """
-    routes = list(blk.routes)
+    if get is None:
+        get = _Layout.direct(blk)
     melitz = blk.is_melitz
     cara = blk.config.market_structure == "cara"
     if isinstance(blk.log_trade_value, pyo.Var):
-        ltv = _values(blk.log_trade_value, routes)
-        lcut = _values(blk.log_cutoff, routes) if melitz or cara else None
+        ltv = get(blk.log_trade_value, "routes")
+        lcut = get(blk.log_cutoff, "routes") if melitz or cara else None
         return ltv, lcut
-    R = list(blk.regions)
-    pos = {r: j for j, r in enumerate(R)}
-    dest = np.array([pos[n] for n, _ in routes], dtype=int)
-    orig = np.array([pos[i] for _, i in routes], dtype=int)
+    dest, orig = _Layout.route_positions(blk)
     s, k = blk.sigma, blk.k
-    lX = _values(blk.log_expenditure, R)[dest]
-    lP = _values(blk.log_price_index, R)[dest]
-    lc = _values(blk.log_input_price, R)[orig]
-    lphi_min = np.log(_values(blk.phi_min, R))[orig]
-    ltau = np.log(_values(blk.tau, routes))
-    l1t = np.log1p(_values(blk.tariff, routes))
-    la = np.log(_values(blk.pref_weight, routes))
+    lX = get(blk.log_expenditure, "R")[dest]
+    lP = get(blk.log_price_index, "R")[dest]
+    lc = get(blk.log_input_price, "R")[orig]
+    lphi_min = np.log(get(blk.phi_min, "R"))[orig]
+    ltau = np.log(get(blk.tau, "routes"))
+    l1t = np.log1p(get(blk.tariff, "routes"))
+    la = np.log(get(blk.pref_weight, "routes"))
     lcut = None
     if cara:  # cge.blocks.cara.log_cutoff and log_trade_value
         kappa = blk.structure.cara_constants(k)
         lpd = lP + np.log(kappa["utility"] / kappa["spending"])
         lcut = l1t + ltau + lc - lpd
-        lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
-        lL = np.log(_values(blk.population, R))[dest]
+        lstock = get(blk.log_entry_mass, "R")[orig] - np.log(blk.delta)
+        lL = np.log(get(blk.population, "R"))[dest]
         ltv = (lL + lpd - np.log(blk.alpha) + np.log(kappa["spending"])
                + lstock + k * (lphi_min - lcut) - l1t)
     elif melitz:
-        lf = np.log(_values(blk.f, routes))
+        lf = np.log(get(blk.f, "routes"))
         lcut = ((np.log(s) + lf + s * l1t + lc - la - lX - (s - 1) * lP) / (s - 1)
                 + ltau + lc - np.log(blk.rho))
-        lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
+        lstock = get(blk.log_entry_mass, "R")[orig] - np.log(blk.delta)
         ltv = lstock + k * (lphi_min - lcut) + np.log(s * k / (k - s + 1)) + lc + lf
     elif blk.has_firms:
-        lstock = _values(blk.log_entry_mass, R)[orig] - np.log(blk.delta)
+        lstock = get(blk.log_entry_mass, "R")[orig] - np.log(blk.delta)
         ltv = (la + lstock - s * l1t + lX + (s - 1) * lP
                + (1 - s) * (ltau + lc - np.log(blk.rho) - lphi_min))
     else:
@@ -263,26 +309,34 @@ def route_logs(blk) -> tuple[np.ndarray, np.ndarray | None]:
     return ltv, lcut
 
 
-def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The route table and the (region) sector table of sector ``s``, from arrays."""
+#: Components of a sector block the array form reads, over its regions and its routes.
+_BLOCK_REGION_COMPONENTS = ("log_expenditure", "log_price_index", "log_input_price",
+                            "log_input_demand", "log_entry_mass", "phi_min", "population",
+                            "tariff_revenue", "profit", "f_e")
+_BLOCK_ROUTE_COMPONENTS = ("log_trade_value", "log_cutoff", "tau", "tariff", "pref_weight", "f")
+
+
+def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
+    """The route columns and the (region) sector columns of sector ``s``, from arrays
+    (``get`` as in :func:`route_logs`; without the columns that name the rows). Profits
+    that are an Expression come from ``profit`` when given (:class:`_Layout`: constant
+    values or :class:`Formula` objects)."""
     blk = m.sector[s]
     R = list(m.regions)
-    pos = {r: j for j, r in enumerate(R)}
-    routes = list(blk.routes)
-    dest = np.array([pos[n] for n, _ in routes], dtype=int)
-    orig = np.array([pos[i] for _, i in routes], dtype=int)
+    dest, orig = _Layout.route_positions(blk)
+    nroutes = len(dest)
     sigma, k, delta = blk.sigma, blk.k, blk.delta
     ms = blk.config.market_structure
     phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
     if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
         phi_tilde = blk.structure.average_productivity_factor(blk)
-    ltv, lcut = route_logs(blk)
+    ltv, lcut = route_logs(blk, get)
     x = np.exp(ltv)
-    t = _values(blk.tariff, routes)
-    expenditure = np.exp(_values(blk.log_expenditure, R))
-    phi_min = _values(blk.phi_min, R)
-    f = _values(blk.f, routes)
-    entry = np.exp(_values(blk.log_entry_mass, R)) if blk.has_firms else np.full(len(R), np.nan)
+    t = get(blk.tariff, "routes")
+    expenditure = np.exp(get(blk.log_expenditure, "R"))
+    phi_min = get(blk.phi_min, "R")
+    f = get(blk.f, "routes")
+    entry = np.exp(get(blk.log_entry_mass, "R")) if blk.has_firms else np.full(len(R), np.nan)
     if ms in ("melitz", "cara"):
         cut = np.exp(lcut)
         sellers = entry[orig] / delta * (phi_min[orig] / cut) ** k
@@ -292,35 +346,34 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         sellers = entry[orig] / delta
         avg = cut
     else:
-        cut = sellers = avg = np.full(len(routes), np.nan)
-    route_table = pd.DataFrame({
-        "destination": [n for n, _ in routes], "origin": [i for _, i in routes],
-        "sector": s, "trade_value": x, "trade_value_gross": x * (1 + t),
+        cut = sellers = avg = np.full(nroutes, np.nan)
+    route_columns = {
+        "trade_value": x, "trade_value_gross": x * (1 + t),
         "trade_share": x * (1 + t) / expenditure[dest],
         "cutoff": cut, "sellers": sellers, "average_productivity": avg,
-        "tau": _values(blk.tau, routes), "tariff": t, "tariff_revenue": t * x,
+        "tau": get(blk.tau, "routes"), "tariff": t, "tariff_revenue": t * x,
         "fixed_cost": f,
-    })
+    }
     if ms == "cara":  # cge.blocks.cara.route_results, from arrays
         kappa = blk.structure.cara_constants(k)
-        choke = np.exp(_values(blk.log_price_index, R)
+        choke = np.exp(get(blk.log_price_index, "R")
                        + np.log(kappa["utility"] / kappa["spending"]))
         pd_route = choke[dest]
         margin = kappa["margin_mean"] * pd_route
-        route_table["choke_price"] = pd_route
-        route_table["cost_cutoff"] = 1.0 / cut
-        route_table["markup_mean"] = kappa["markup_mean"]
-        route_table["markup_revenue_weighted"] = kappa["markup_revenue_weighted"]
-        route_table["margin_mean"] = margin
-        route_table["price_mean"] = pd_route * k / (k + 1) + margin
+        route_columns["choke_price"] = pd_route
+        route_columns["cost_cutoff"] = 1.0 / cut
+        route_columns["markup_mean"] = np.full(nroutes, float(kappa["markup_mean"]))
+        route_columns["markup_revenue_weighted"] = np.full(
+            nroutes, float(kappa["markup_revenue_weighted"]))
+        route_columns["margin_mean"] = margin
+        route_columns["price_mean"] = pd_route * k / (k + 1) + margin
     nR = len(R)
     output = np.bincount(orig, weights=x, minlength=nR)
-    input_price = np.exp(_values(blk.log_input_price, R))
-    v = pyo.value
+    input_price = np.exp(get(blk.log_input_price, "R"))
     if blk.has_firms:
         cost = np.bincount(orig, weights=f * sellers, minlength=nR) if ms == "melitz" else np.zeros(nR)
         if blk.config.entry == "free":
-            cost = cost + _values(blk.f_e, R) * entry
+            cost = cost + get(blk.f_e, "R") * entry
         if ms == "cara":  # operating profits are the share kappa_3/kappa_1 of sales
             kappa = blk.structure.cara_constants(k)
             net_profit = kappa["profit"] / kappa["spending"] * output - input_price * cost
@@ -328,19 +381,26 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             net_profit = output / sigma - input_price * cost
     else:
         net_profit = np.zeros(nR)
-    profit = np.array([v(blk.profit[r]) for r in R], dtype=float)
-    production_tax = _values(m.production_tax, [(r, s) for r in R])
+    if isinstance(blk.profit, pyo.Var):
+        profit = get(blk.profit, "R")
+    elif isinstance(profit, np.ndarray):
+        profit = profit.copy()
+    elif profit is not None:
+        profit = np.array([f() for f in profit], dtype=float)
+    else:
+        profit = np.array([pyo.value(blk.profit[r]) for r in R], dtype=float)
+    production_tax = get(m.production_tax, ("sector", s), [(r, s) for r in R])
+    log_input_demand = get(blk.log_input_demand, "R")
     columns = {
-        "region": R, "sector": s, "market_structure": ms,
-        "price_index": np.exp(_values(blk.log_price_index, R)),
+        "price_index": np.exp(get(blk.log_price_index, "R")),
         "expenditure": expenditure, "input_price": input_price,
-        "input_demand": np.exp(_values(blk.log_input_demand, R)),
+        "input_demand": np.exp(log_input_demand),
         "output": output,
-        "tariff_revenue": _values(blk.tariff_revenue, R),
+        "tariff_revenue": get(blk.tariff_revenue, "R"),
         "production_tax": production_tax,
         # R^P = t^P/(1+t^P) c Y (the model's production_tax_revenue, from arrays)
         "production_tax_revenue": production_tax / (1 + production_tax) * np.exp(
-            _values(blk.log_input_price, R) + _values(blk.log_input_demand, R)),
+            get(blk.log_input_price, "R") + log_input_demand),
         "profit": profit, "net_profit": net_profit,
     }
     if ms in ("melitz", "cara"):
@@ -368,10 +428,22 @@ def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     else:
         for col in ("entry_mass", "producers", "domestic_cutoff", "exporter_share",
                     "average_productivity"):
-            columns[col] = np.nan
-    sector_table = pd.DataFrame(columns)
-    return route_table, sector_table
+            columns[col] = np.full(nR, np.nan)
+    return route_columns, columns
 
+
+def _sector_tables(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The route table and the (region) sector table of sector ``s``, from arrays (the
+    layout of :func:`_sector_tables_by_expression`)."""
+    blk = m.sector[s]
+    routes = list(blk.routes)
+    R = list(m.regions)
+    route_columns, columns = _sector_columns(m, s, _Layout.direct(blk))
+    route_table = pd.DataFrame({"destination": [n for n, _ in routes],
+                                "origin": [i for _, i in routes], "sector": s, **route_columns})
+    sector_table = pd.DataFrame({"region": R, "sector": s,
+                                 "market_structure": blk.config.market_structure, **columns})
+    return route_table, sector_table
 
 def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tables of sector ``s`` evaluated expression by expression (market structures
@@ -454,65 +526,297 @@ def _sector_tables_by_expression(m, s: str) -> tuple[pd.DataFrame, pd.DataFrame]
     return pd.DataFrame(route_rows), pd.DataFrame(sector_rows)
 
 
-#: Market structures whose tables :func:`_sector_tables` builds from arrays.
+#: Market structures whose tables :func:`_sector_columns` builds from arrays.
 ARRAY_STRUCTURES = ("melitz", "krugman", "armington", "cara")
 
 
-def extract(m: pyo.ConcreteModel, info: dict | None = None) -> Results:
+class _Layout:
+    """What the result tables of one model need that depends on its structure only: the
+    tables' indexes, the positions of every route's destination and origin, the Var and
+    Param data whose values fill them (:class:`_Reader`) and the Expressions evaluated.
+
+    Built once per model (:func:`_layout`, kept on the model): a solve changes values,
+    never the sets, so that every :func:`extract` after the first only reads values
+    and computes with numpy. It stays valid while the components it reads are the
+    model's (:meth:`valid`).
+    """
+
+    def __init__(self, m):
+        from pyomo.core.expr.numeric_expr import ProductExpression
+
+        self.model = weakref.ref(m)
+        R, S, F = list(m.regions), list(m.sectors), list(m.factors)
+        self.R, self.S, self.F = R, S, F
+        reader = self.reader = _Reader()
+        #: (owner, name, component) of everything read: the layout holds while each is there
+        self._components: list[tuple] = []
+        #: sector -> whether its tables come from arrays (:data:`ARRAY_STRUCTURES`)
+        self.array: dict[str, bool] = {}
+        #: sector -> its profits when an Expression: constant (free entry: 0) or formulas
+        self.profit: dict[str, object] = {}
+        dest_names, orig_names, route_sectors, dest_pos, orig_pos = [], [], [], [], []
+        self.route_counts = []
+        for s in S:
+            blk = m.sector[s]
+            self.array[s] = blk.config.market_structure in ARRAY_STRUCTURES
+            routes = list(blk.routes)
+            self.route_counts.append(len(routes))
+            dest, orig = _Layout.route_positions(blk)
+            for n, i in routes:
+                dest_names.append(n)
+                orig_names.append(i)
+            route_sectors.extend([s] * len(routes))
+            dest_pos.append(dest)
+            orig_pos.append(orig)
+            for name in _BLOCK_REGION_COMPONENTS:
+                self._add(blk, name, "R", R)
+            for name in _BLOCK_ROUTE_COMPONENTS:
+                self._add(blk, name, "routes", routes)
+            self._add(m, "production_tax", ("sector", s), [(r, s) for r in R])
+            profit = getattr(blk, "profit", None)
+            self.profit[s] = None
+            if isinstance(profit, pyo.Expression):
+                exprs = [profit[r].expr for r in R]
+                if all(e.__class__ in native_types for e in exprs):  # free entry: 0
+                    self.profit[s] = np.array(exprs, dtype=float)
+                else:
+                    self.profit[s] = [Formula(profit[r]) for r in R]
+                self._components.append((blk, "profit", profit))
+        cells = [(r, f) for r in R for f in F]
+        for name in ("log_factor_price", "endowment"):
+            self._add(m, name, "cells", cells)
+        for name in ("log_income", "population", "deficit"):
+            self._add(m, name, "R", R)
+        self._add(m, "beta", "cells", [(r, s) for r in R for s in S])
+        self.agent_spending = None
+        if hasattr(m, "agent_use"):
+            self._add(m, "agent_beta", "agents", [(r, a, s) for r in R for a in AGENTS for s in S])
+            use = set(m.agent_use)
+            self.agent_spending = [(n, k, Formula(m.agent_spending[r, a])) for n, r in enumerate(R)
+                                   for k, a in enumerate(AGENTS) if (r, a) in use]
+            self._components.append((m, "agent_spending", m.agent_spending))
+        self.cpi = [Formula(m.consumer_price_index[r]) for r in R]
+        self.real_income = [Formula(m.real_income[r]) for r in R]
+        # D_n kappa: the deficit times the value of its unit, evaluated once (else each
+        # region's Expression evaluates world income again)
+        self.deficit_unit = getattr(m, "deficit_unit", None)
+        for r in R:
+            e = m.deficit_value[r].expr
+            if not (isinstance(e, ProductExpression) and e.args[0] is m.deficit[r]
+                    and e.args[1] is self.deficit_unit):
+                self.deficit_unit = None
+        self.deficit_value = [Formula(m.deficit_value[r]) for r in R]
+        if self.deficit_unit is not None:
+            self.deficit_unit = Formula(self.deficit_unit)
+        for name in ("consumer_price_index", "real_income", "deficit_value", "deficit_unit",
+                     "income"):
+            self._components.append((m, name, getattr(m, name, None)))
+        # the indexes of the tables (shallow copies go into every Results)
+        self.routes_index = pd.MultiIndex.from_arrays(
+            [dest_names, orig_names, route_sectors], names=["destination", "origin", "sector"])
+        self.sectors_index = pd.MultiIndex.from_arrays(
+            [R * len(S), [s for s in S for _ in R]], names=["region", "sector"])
+        self.factors_index = pd.MultiIndex.from_tuples(cells, names=["region", "factor"])
+        self.regions_index = pd.Index(R, name="region")
+        #: column Index objects of the tables, by their names (:func:`_frame`)
+        self.column_names: dict[tuple, pd.Index] = {}
+        self.market_structure = pd.DataFrame(
+            {"market_structure": [m.sector[s].config.market_structure for s in S for _ in R]}
+        )["market_structure"].array
+        dest_all = np.concatenate(dest_pos) if dest_pos else np.zeros(0, dtype=int)
+        orig_all = np.concatenate(orig_pos) if orig_pos else np.zeros(0, dtype=int)
+        self.foreign = dest_all != orig_all
+        # the regions of the rows summed by region (:func:`_sums_by_region`), as their
+        # places in the sorted region names (pandas groups by sorted labels, and its sums
+        # depend on the groups' order): the (region, factor) cells, the (sector, region)
+        # rows, the foreign routes' origins and destinations
+        nR = len(R)
+        rank = np.empty(nR, dtype=int)
+        rank[sorted(range(nR), key=R.__getitem__)] = np.arange(nR)
+        self.region_rank = rank
+        self.cell_groups = rank[np.repeat(np.arange(nR), len(F))]
+        self.sector_groups = rank[np.tile(np.arange(nR), len(S))]
+        self.origin_groups = rank[orig_all[self.foreign]]
+        self.destination_groups = rank[dest_all[self.foreign]]
+
+    def __reduce__(self):
+        # a pickled or cloned model lays its tables out again (its own components)
+        return (_no_layout, ())
+
+    def _add(self, owner, name: str, label, keys) -> None:
+        comp = getattr(owner, name, None)
+        if comp is None:
+            return
+        self._components.append((owner, name, comp))
+        self.reader.add(comp, label, keys)
+
+    def valid(self, m) -> bool:
+        """Whether ``m`` is the model laid out and every component read is still its own."""
+        return self.model() is m and all(getattr(owner, name, None) is comp
+                                          for owner, name, comp in self._components)
+
+    @staticmethod
+    def route_positions(blk) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (in ``blk.regions``) of the destination and origin of every route of a
+        sector block (computed once per block)."""
+        cached = getattr(blk, "_cge_route_positions", None)
+        if cached is not None and cached[0] == len(blk.routes):
+            return cached[1], cached[2]
+        pos = {r: j for j, r in enumerate(blk.regions)}
+        routes = list(blk.routes)
+        dest = np.array([pos[n] for n, _ in routes], dtype=int)
+        orig = np.array([pos[i] for _, i in routes], dtype=int)
+        blk._cge_route_positions = (len(routes), dest, orig)
+        return dest, orig
+
+    @staticmethod
+    def direct(blk):
+        """A ``get`` (:func:`route_logs`) reading a block's components from the model."""
+        routes, R = list(blk.routes), list(blk.regions)
+
+        def get(component, label, keys=None):
+            if keys is None:
+                keys = routes if label == "routes" else R
+            return _values(component, keys)
+
+        return get
+
+
+def _no_layout() -> None:
+    return None
+
+
+def _layout(m) -> _Layout:
+    """The :class:`_Layout` of ``m`` (built on first use, kept on the model)."""
+    lay = getattr(m, "_cge_results_layout", None)
+    if lay is None or not lay.valid(m):
+        lay = _Layout(m)
+        m._cge_results_layout = lay
+    return lay
+
+
+def _stack(parts: list[dict], sizes: list[int]) -> dict:
+    """Columns of sector parts stacked (``pd.concat``'s rules: columns in order of first
+    appearance, missing cells NaN)."""
+    names: dict[str, None] = {}
+    for p in parts:
+        names.update(dict.fromkeys(p))
+    out = {}
+    for name in names:
+        chunks = [p[name] if name in p else np.full(n, np.nan) for p, n in zip(parts, sizes)]
+        out[name] = np.concatenate(chunks) if chunks else np.zeros(0)
+    return out
+
+
+def _sums_by_region(values: np.ndarray, groups: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` by region (``groups``: each row's region as its place among the
+    sorted region names; ``rank``: each region's place), as the tables always added
+    them: pandas' ``groupby(level="region").sum()`` of the same rows in the same order
+    (NaN skipped; a region without rows 0). Pandas adds a group's rows in ways that
+    depend on the group ids of all rows (pandas 3.1: ``np.add.reduceat`` over sorted
+    ids, a compensated sum otherwise), and a trade balance near zero is a difference
+    of such sums: the same call, with the ids ``groupby(level="region")`` gives, keeps
+    them the same floats."""
+    by_group = pd.Series(values, copy=False).groupby(groups).sum()
+    sums = np.zeros(len(rank))
+    sums[by_group.index.to_numpy()] = by_group.to_numpy()
+    return sums[rank]
+
+
+def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
+    """A DataFrame of float columns, built from one 2-D block (a shallow copy of the
+    layout's ``index``, so that renaming one table's index renames no other; the column
+    Index from ``names``, kept by the layout per set of column names)."""
+    if all(c.dtype == np.float64 for c in columns.values()):
+        key = tuple(columns)
+        labels = names.get(key)
+        if labels is None:
+            labels = names[key] = pd.Index(key)
+        block = np.empty((len(columns), len(index)))
+        for j, c in enumerate(columns.values()):
+            block[j] = c
+        return pd.DataFrame(block.T, index=index.copy(), columns=labels.copy(), copy=False)
+    return pd.DataFrame(columns, index=index.copy(), copy=False)
+
+
+def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
+            walras: float | None = None) -> Results:
     """Read the current variable values of a built model into :class:`Results` (tables
-    built from arrays, sector by sector)."""
+    built from arrays, on indexes built once per model: :class:`_Layout`). ``walras``:
+    the residual of Walras' law at this point, if the caller has computed it."""
     from .solve import max_residual, walras_residual
 
-    R, S, F = list(m.regions), list(m.sectors), list(m.factors)
-    v = pyo.value
-    tables = [_sector_tables(m, s) if m.sector[s].config.market_structure in ARRAY_STRUCTURES
-              else _sector_tables_by_expression(m, s) for s in S]
-    routes = pd.concat([r for r, _ in tables], ignore_index=True).set_index(
-        ["destination", "origin", "sector"])
-    sectors = pd.concat([t for _, t in tables], ignore_index=True).set_index(["region", "sector"])
+    lay = _layout(m)
+    lay.reader.read()
+    get = lay.reader.get
+    R, S, F = lay.R, lay.S, lay.F
+    nR, nS = len(R), len(S)
+    route_parts, sector_parts = [], []
+    for s in S:
+        if lay.array[s]:
+            rc, sc = _sector_columns(m, s, get, lay.profit[s])
+        else:
+            rt, st = _sector_tables_by_expression(m, s)
+            rc = {c: rt[c].to_numpy() for c in rt.columns
+                  if c not in ("destination", "origin", "sector")}
+            sc = {c: st[c].to_numpy() for c in st.columns
+                  if c not in ("region", "sector", "market_structure")}
+        route_parts.append(rc)
+        sector_parts.append(sc)
+    route_columns = _stack(route_parts, lay.route_counts)
+    sector_columns = _stack(sector_parts, [nR] * nS)
 
-    cells = [(r, f) for r in R for f in F]
-    factors = pd.DataFrame(
-        {"factor_price": np.exp(_values(m.log_factor_price, cells)),  # w = exp(ln w)
-         "endowment": _values(m.endowment, cells)},
-        index=pd.MultiIndex.from_tuples(cells, names=["region", "factor"]))
-
-    foreign = routes[routes.index.get_level_values(0) != routes.index.get_level_values(1)]
-    exports = foreign.groupby(level="origin")["trade_value"].sum().reindex(R, fill_value=0.0)
-    imports = foreign.groupby(level="destination")["trade_value"].sum().reindex(R, fill_value=0.0)
-    regions = pd.DataFrame(index=pd.Index(R, name="region"))
-    regions["income"] = np.exp(_values(m.log_income, R))  # I = exp(ln I)
-    regions["population"] = _values(m.population, R)
-    regions["cpi"] = [v(m.consumer_price_index[r]) for r in R]
-    spending, real, demand = _agents(m, regions["income"].to_numpy(float), sectors)
+    price_index = sector_columns["price_index"].reshape(nS, nR).T  # (region, sector)
+    income = np.exp(get(m.log_income, "R", R))  # I = exp(ln I)
+    population = get(m.population, "R", R)
+    cpi = np.array([f() for f in lay.cpi], dtype=float)
+    spending, real, demand = _agents(m, lay, get, income, price_index)
     closure = getattr(m, "_closure", None)
     if closure is None or closure.is_default:
         # m.real_income: I_n/CPI_n, plus the consumer surplus of linear sectors (cge.quasi_linear)
-        regions["real_income"] = [v(m.real_income[r]) for r in R]
+        real_income = np.array([f() for f in lay.real_income], dtype=float)
     else:
-        regions["real_income"] = spending[:, 0] / regions["cpi"].to_numpy(float)
-    regions["real_income_per_capita"] = regions["real_income"] / regions["population"]
-    by_cell = pd.MultiIndex.from_product([R, S], names=["region", "sector"])
+        real_income = spending[:, 0] / cpi
+    sector_table = dict(sector_columns)
     for k, a in enumerate(AGENTS):
-        regions[f"{a}_spending"] = spending[:, k]
-        sectors[f"{a}_demand"] = pd.Series(demand[:, k, :].reshape(-1), index=by_cell)
-    regions["real_government"] = real[:, 1]
-    regions["real_investment"] = real[:, 2]
+        sector_table[f"{a}_demand"] = demand[:, k, :].T.reshape(-1)
+    factor_price = np.exp(get(m.log_factor_price, "cells"))  # w = exp(ln w)
+    endowment = get(m.endowment, "cells")
+    if lay.deficit_unit is not None:  # D_n kappa, current prices
+        deficit = get(m.deficit, "R", R) * lay.deficit_unit()
+    else:
+        deficit = np.array([f() for f in lay.deficit_value], dtype=float)
+    trade = route_columns["trade_value"][lay.foreign]
+    rank = lay.region_rank
+    factor_income = _sums_by_region(factor_price * endowment, lay.cell_groups, rank)
+    tariff_revenue, production_tax_revenue, profits = (
+        _sums_by_region(sector_columns[name], lay.sector_groups, rank)
+        for name in ("tariff_revenue", "production_tax_revenue", "profit"))
+    exports = _sums_by_region(trade, lay.origin_groups, rank)
+    imports = _sums_by_region(trade, lay.destination_groups, rank)
+    region_table = {"income": income, "population": population, "cpi": cpi,
+                    "real_income": real_income,
+                    "real_income_per_capita": real_income / population}
+    for k, a in enumerate(AGENTS):
+        region_table[f"{a}_spending"] = spending[:, k]
+    region_table.update(
+        real_government=real[:, 1], real_investment=real[:, 2],
+        factor_income=factor_income, tariff_revenue=tariff_revenue,
+        production_tax_revenue=production_tax_revenue, profits=profits,
+        deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
+    names = lay.column_names
+    routes = _frame(route_columns, lay.routes_index, names)
+    sectors = _frame(sector_table, lay.sectors_index, names)
+    sectors.insert(0, "market_structure", lay.market_structure.copy())
+    factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index,
+                     names)
+    regions = _frame(region_table, lay.regions_index, names)
     if hasattr(m, "linear_sectors"):  # the quasi-linear upper tier (cge.quasi_linear)
         from .quasi_linear import household_final_demand
 
         household_final_demand(m, regions, sectors)
-    regions["factor_income"] = (factors["factor_price"] * factors["endowment"]).groupby(level="region").sum()
-    regions["tariff_revenue"] = sectors["tariff_revenue"].groupby(level="region").sum()
-    regions["production_tax_revenue"] = (sectors["production_tax_revenue"]
-                                         .groupby(level="region").sum())
-    regions["profits"] = sectors["profit"].groupby(level="region").sum()
-    regions["deficit"] = [v(m.deficit_value[r]) for r in R]  # D_n kappa, current prices
-    regions["exports"] = exports
-    regions["imports"] = imports
-    regions["trade_balance"] = exports - imports
     return Results(regions=regions, factors=factors, sectors=sectors, routes=routes,
-                   walras_residual=walras_residual(m),
+                   walras_residual=walras_residual(m) if walras is None else walras,
                    max_residual=info["max_residual"] if info and "max_residual" in info
                    else max_residual(m),
                    info=dict(info or {}))

@@ -181,14 +181,22 @@ def check_jacobian_structure(nlp, m: pyo.Block, columns=None) -> tuple[int, int]
 
 
 def structure_signature(m: pyo.Block) -> tuple:
-    """A cheap fingerprint of the equation system's structure (which constraints are
-    active, which variables are fixed). Parameter values do not enter: changing
-    them cannot change the incidence structure."""
-    cons = tuple(id(c) for c in m.component_data_objects(pyo.Constraint, active=True,
-                                                          descend_into=True))
-    fixed = tuple(id(v) for v in m.component_data_objects(pyo.Var, descend_into=True)
-                  if v.fixed)
-    return hash(cons), hash(fixed)
+    """A cheap fingerprint of the equation system's structure: which constraints are
+    active and which expression each holds, which variables are fixed. Parameter
+    values do not enter: changing them cannot change the incidence structure.
+
+    It changes whenever :func:`cge.compiled.signature` does (it reads the same
+    constraint and variable data, straight from each component's data rather than
+    through Pyomo's generic iterators: a quarter of the time), so that a caller can
+    keep the compiled systems' key until it changes (:meth:`cge.Equilibrium._structure`).
+    """
+    cons = []
+    for comp in m.component_objects(pyo.Constraint, active=True, descend_into=True):
+        cons.extend([(id(c), id(c._expr)) for c in comp._data.values() if c._active])
+    fixed = []
+    for comp in m.component_objects(pyo.Var, descend_into=True):
+        fixed.extend([id(v) for v in comp._data.values() if v._fixed])
+    return hash(tuple(cons)), hash(tuple(fixed)), len(cons)
 
 
 # --------------------------------------------------------------- residuals
@@ -262,13 +270,14 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
         if not blk.selects:
             continue
         if blk.is_melitz:  # from arrays (cge.results.route_logs): the same closed forms
-            from .results import route_logs
+            from .results import _Layout, _values, route_logs
 
             cutoffs = np.exp(route_logs(blk)[1])
-            lows = [pyo.value(blk.phi_min[i]) for _, i in blk.routes]
-            for (n, i), phi, lo in zip(blk.routes, cutoffs.tolist(), lows):
-                if phi < lo * (1 - tol):
-                    bad.append((n, i, s, phi, lo))
+            lows = _values(blk.phi_min, list(blk.regions))[_Layout.route_positions(blk)[1]]
+            below = np.flatnonzero(cutoffs < lows * (1 - tol))
+            if below.size:
+                routes = list(blk.routes)
+                bad += [(*routes[j], s, float(cutoffs[j]), float(lows[j])) for j in below]
             continue
         for n, i in blk.routes:
             phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])
@@ -361,7 +370,8 @@ NEAR_SOLUTION = 0.5
 def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = None,
               tee: bool = False, *, structure_check: bool = False,
               near_solution_options: dict | None = None, cache: dict | None = None,
-              newton: bool = False, fallback: bool = True) -> SolveStats:
+              newton: bool = False, key: tuple | None = None,
+              fallback: bool = True) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
@@ -375,10 +385,11 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     compiles the model anew). With ``newton`` (a warm start: a shock or homotopy
     step) a start near a solution is first solved by the chord Newton method of
     :mod:`cge.newton`; IPOPT runs from the same start if it gives up
-    (``SolveStats.method`` says which method's result it is). With ``newton`` and not
-    ``fallback`` only the Newton method runs, from any start, and its failure is
-    returned (status ``newton_failed``): a path that shortens its step instead
-    (:mod:`cge.continuation`).
+    (``SolveStats.method`` says which method's result it is). ``key`` is the model's
+    :func:`cge.compiled.signature` if the caller knows it (computed otherwise). With
+    ``newton`` and not ``fallback`` only the Newton method runs, from any start, and its
+    failure is returned (status ``newton_failed``): a path that shortens its step
+    instead (:mod:`cge.continuation`).
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -390,7 +401,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     if solver == "cyipopt":
         configure_pynumero()
         return _run_cyipopt(m, opts, structure_check, near_solution_options, cache, newton,
-                            fallback)
+                            key, fallback)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -403,9 +414,14 @@ def _cached(cache: dict | None, key, kind: str, build):
     ``build()`` when missing or no longer valid); returns ``(system, compiled)``."""
     from .solver_options import compiled_kept
 
+    from .compiled import CompiledSystem
+
     entry = cache.get(key) if cache is not None else None
     system = entry.get(kind) if entry is not None else None
-    if system is not None and system.valid():
+    # ``key`` is the model's structure now: a compiled system depends on it (and on the
+    # values it folded in, if any: cge.compiled.vary); a folded one on every value
+    if system is not None and system.key == key and (
+            system.folded_hold() if isinstance(system, CompiledSystem) else system.valid()):
         return system, False
     if system is not None and kind == "system" and hasattr(system, "changed"):
         # the same structure with other values of parameters folded in: those that
@@ -450,7 +466,7 @@ def _compile(m: pyo.Block, n_equations: int):
 def _run_cyipopt(m, opts, structure_check: bool = False,
                  near_solution_options: dict | None = None,
                  cache: dict | None = None, newton: bool = False,
-                 fallback: bool = True) -> SolveStats:
+                 key: tuple | None = None, fallback: bool = True) -> SolveStats:
     """IPOPT through cyipopt (or, for a warm start, the Newton method of :mod:`cge.newton`)
     on the compiled system (:class:`cge.compiled.CompiledSystem`, kept in ``cache``
     between calls and compiled again only when the model's structure changed).
@@ -464,7 +480,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     from .compiled import FoldedSystem, signature
 
     t0 = time.perf_counter()
-    key = signature(m)
+    key = signature(m) if key is None else key
     system, compiled = _cached(cache, key, "system", lambda: _compile(m, key[2]))
     system.update()
     if structure_check:

@@ -21,6 +21,8 @@ from calibration import caliendo_parro as cp
 from cge.cli import app
 from cge.tolerance import limit, WALRAS_TERMS
 
+import pinned  # tests/pinned.py
+
 ROOT = Path(__file__).resolve().parents[1]
 CP_DIR = ROOT.parent / "shared" / "data" / "caliendo_parro_2015"
 
@@ -86,3 +88,11 @@ def test_welfare_and_tariffs_as_caliendo_parro(nafta_run):
                                atol=1e-12)
     np.testing.assert_allclose(merged.loc[~listed, "tariff_new"],
                                merged.loc[~listed, "tariff_base"], atol=1e-12)
+
+
+def test_results_are_pinned(nafta_run):
+    """The NAFTA counterfactual (from the zero-deficit baseline) is where it was before the
+    speed work of issue 14, to 1e-9 of each column's scale (tests/pinned.py)."""
+    _, out, _ = nafta_run
+    problems = pinned.differences(pinned.from_folder(out), pinned.load("nafta"))
+    assert not problems, "\n".join(problems)

@@ -17,6 +17,8 @@ from cge.scenario import (
 )
 from cge.tolerance import limit, WALRAS_TERMS
 
+import pinned  # tests/pinned.py
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Runs whose data the repository cannot ship are built from ../shared/data by their own
 #: tests (tests/test_nafta.py); every other run is checked here.
@@ -469,6 +471,33 @@ def test_run_identities_and_expectations(path):
     assert res.expectations, "expectations were not checked"
     failed = [f"[{c.model}] {c.statement} (got {c.value})" for c in res.expectations if not c.passed]
     assert not failed, failed
+
+
+@pytest.mark.solver
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW_RUNS
+                                  else p for p in RUNS], ids=[p.stem for p in RUNS])
+def test_run_results_are_pinned(path):
+    """Each run's counterfactual (prices, quantities, welfare) is where it was before the
+    speed work of issue 14, to 1e-9 of each column's scale (tests/pinned.py)."""
+    problems = pinned.differences(pinned.from_result(result_of(path)), pinned.load(path.stem))
+    assert not problems, "\n".join(problems)
+
+
+def test_pins_catch_a_moved_value():
+    stored = pinned.load("tariff_unilateral")
+    column = next(c for c in sorted(stored) if c.endswith("/factors/factor_price"))
+    key = sorted(stored[column])[-1]
+    scale = max(abs(v) for v in stored[column].values())
+    for step, caught in ((0.5e-9, False), (2e-9, True)):
+        moved = {c: dict(v) for c, v in stored.items()}
+        moved[column][key] += step * scale
+        assert bool(pinned.differences(moved, stored)) is caught
+    missing = {c: v for c, v in stored.items() if c != column}
+    assert pinned.differences(missing, stored) == [f"{column}: missing column"]
+
+
+def test_every_run_has_pinned_results():
+    assert {p.stem for p in RUNS} <= {p.stem for p in pinned.PINNED.glob("*.json")}
 
 
 SOE = """\

@@ -1,0 +1,164 @@
+"""What the work on a solve call's overhead (issue 14) must not change: the result tables'
+values, and re-checking and recompiling whenever the model's structure changes.
+
+The time itself is measured in ``bench/bench_overhead.py``, never here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+
+from cge import Equilibrium, Primitives, examples
+from cge.equilibrium import _restore, _snapshot
+from cge.errors import StructureError
+from cge.formula import Formula
+from cge.results import _layout, extract
+from cge.solve import structure_signature
+
+
+@pytest.fixture(scope="module")
+def shocked():
+    """The bundled 3 x 3 economy (three market structures, deficits, IO links) with a
+    fixed-entry sector (its profits an unknown), after a tariff cut."""
+    data = examples.three_by_three().to_mapping()
+    data["entry"] = {"manufacturing": "fixed"}
+    data["entrants"] = {"*": {"*": 1.0, "manufacturing": 5.0}}
+    prim = Primitives.from_mapping(data)
+    eq = Equilibrium(prim)
+    eq.solve()
+    res = eq.solve(tariff=prim["tariff"] * 0.8)
+    return eq, res
+
+
+def test_formulas_give_pyomos_floats(shocked):
+    """Every Expression of the model compiled to a formula evaluates to exactly the float
+    Pyomo's own evaluation gives (no fallback)."""
+    eq, _ = shocked
+    count = 0
+    for e in eq.model.component_data_objects(pyo.Expression, descend_into=True):
+        formula = Formula(e)
+        assert formula._fn is not None, e.name
+        assert formula() == pyo.value(e), e.name
+        count += 1
+    assert count > 100
+
+
+def test_formula_of_an_unset_variable_asks_pyomo():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    m.e = pyo.Expression(expr=pyo.exp(m.x) + 1)
+    formula = Formula(m.e)
+    with pytest.raises(ValueError):  # Pyomo's error for a variable without a value
+        formula()
+    m.x.set_value(0.5)
+    assert formula() == pyo.value(m.e)
+
+
+def test_region_table_is_the_models_expressions(shocked):
+    """The regions table read through the layout (formulas, one read of every value) is
+    the model's own Expressions: CPI, real income, deficits in current prices, income."""
+    eq, res = shocked
+    m = eq.model
+    assert res.regions["deficit"].abs().max() > 0
+    for r in m.regions:
+        row = res.regions.loc[r]
+        for col, expr in (("cpi", m.consumer_price_index[r]), ("real_income", m.real_income[r]),
+                          ("deficit", m.deficit_value[r]), ("income", m.income[r])):
+            assert row[col] == pytest.approx(pyo.value(expr), rel=1e-12), (r, col)
+    for (r, s), row in res.sectors.iterrows():
+        assert row["profit"] == pytest.approx(pyo.value(m.sector[s].profit[r]), rel=1e-12,
+                                              abs=1e-12 * res.sectors["output"].max())
+
+
+def test_tables_follow_the_model_not_a_cached_layout(shocked):
+    """The layout is kept per model: a clone gets its own (its values, not the original's),
+    and a component replaced on the model is read from the new one."""
+    eq, res = shocked
+    m = eq.model
+    again = extract(m, {"max_residual": 0.0})
+    for name in ("regions", "sectors", "routes", "factors"):
+        assert getattr(again, name).equals(getattr(res, name)), name
+    clone = m.clone()
+    r = next(iter(clone.regions))
+    clone.log_income[r].set_value(clone.log_income[r].value + 0.1)
+    cloned = extract(clone, {"max_residual": 0.0})
+    assert _layout(clone) is not _layout(m)
+    assert cloned.regions.loc[r, "income"] == pytest.approx(res.regions.loc[r, "income"]
+                                                            * np.exp(0.1), rel=1e-12)
+    original = extract(m, {"max_residual": 0.0})
+    assert original.regions.loc[r, "income"] == res.regions.loc[r, "income"]
+    # a component replaced by a new one (same name) is read from the new one
+    population = {k: 2.0 * pyo.value(clone.population[k]) for k in clone.regions}
+    clone.del_component(clone.population)
+    clone.population = pyo.Param(clone.regions, initialize=population, mutable=True)
+    assert extract(clone, {"max_residual": 0.0}).regions["population"].to_numpy() == \
+        pytest.approx(2.0 * res.regions["population"].to_numpy(), rel=1e-15)
+    # renaming one table's index renames no other table's
+    first = extract(m, {"max_residual": 0.0})
+    first.routes.index.names = ["a", "b", "c"]
+    assert list(extract(m, {"max_residual": 0.0}).routes.index.names) == [
+        "destination", "origin", "sector"]
+
+
+def test_structure_fingerprint():
+    """The fingerprint changes with the structure (a constraint deactivated, a variable
+    fixed, an equation's expression replaced), never with values."""
+    m = Equilibrium(examples.three_by_three()).model
+    base = structure_signature(m)
+    m.log_income["North"].set_value(3.0)
+    m.sector["manufacturing"].tariff["South", "North"] = 0.3
+    assert structure_signature(m) == base
+    con = m.unit_cost["North", "services"]
+    con.deactivate()
+    assert structure_signature(m) != base
+    con.activate()
+    assert structure_signature(m) == base
+    m.log_income["North"].fix()
+    assert structure_signature(m) != base
+    m.log_income["North"].unfix()
+    con.set_value(con.expr.args[0] == con.expr.args[1])
+    assert structure_signature(m) != base
+
+
+def test_structure_changed_behind_the_solver_is_checked_and_compiled_again():
+    """A constraint deactivated directly on the model: the next solve sees the new
+    structure (compiles it and finds it not square); back to the old one, it solves with
+    the system compiled before."""
+    eq = Equilibrium(examples.three_by_three())
+    eq.solve()
+    compiled = eq.compilations
+    con = eq.model.unit_cost["North", "services"]
+    con.deactivate()
+    with pytest.raises(StructureError):
+        eq.resolve()
+    assert len(eq._compiled) == 2  # the new structure compiled next to the old one
+    con.activate()
+    stats = eq.resolve()
+    assert stats.success and stats.iterations == 0
+    assert eq.compilations == compiled and len(eq._compiled) == 2
+
+
+def test_snapshot_restores_every_variable():
+    m = Equilibrium(examples.three_by_three()).model
+    snap = _snapshot(m)
+    variables = list(m.component_data_objects(pyo.Var, descend_into=True))
+    before = [v.value for v in variables]
+    for v in variables:
+        v.set_value((v.value or 0.0) + 1.0, skip_validation=True)
+    m.extra = pyo.Var(initialize=7.0)  # a variable added after the snapshot
+    _restore(m, snap)
+    assert [v.value for v in variables] == before
+    assert m.extra.value == 7.0
+    assert any(v is m.extra for v in _snapshot(m)[0])
+
+
+def test_a_clone_lays_its_tables_out_again(shocked):
+    eq, res = shocked
+    m = eq.model
+    extract(m, {"max_residual": 0.0})
+    copy = m.clone()
+    assert getattr(copy, "_cge_results_layout", None) is None  # not a copy of m's
+    again = extract(copy, {"max_residual": 0.0})
+    assert again.regions.equals(res.regions) and again.routes.equals(res.routes)
