@@ -36,6 +36,35 @@ whose benchmark replicates in 0 iterations; issue 14):
   construction spends ~2 s building expressions; the garbage collector's ~3 s for the
   model's objects is paid at construction or, if paused, at the next allocations
   (measured: pausing it saves nothing end to end).
+
+The zero-deficit baseline (issue 14, the scenario as shipped): it spent 5 minutes in
+IPOPT because (1) the system (6,758 equations in the reduced formulation, about 144
+thousand mutable parameters) is above ``cge.solve.PARAMETRIC_MAX_WORK`` and was compiled
+with every value folded in, once per set of values, so that every homotopy step
+compiled it again (5 compilations); (2) the full step, deficits from the data to zero,
+is beyond Newton's reach (the Newton direction overshoots in Indonesia's textile price
+index: no decrease along it), and the step went to limited-memory IPOPT, which hit its
+200 iterations (3-5 minutes) before the path halved the step; (3) half steps again
+went to IPOPT (13 iterations). Now the parameters that will change (the deficits, the
+shock's tariffs) are columns of a system compiled once with every other value folded
+in (``cge.compiled.vary``), and paths on large systems shorten a step Newton cannot
+correct instead of calling IPOPT (``cge.continuation.newton_first``): the baseline is
+two failed Newton attempts (1 s each) and 4 Newton steps (lambda 0.25, 0.375, 0.625,
+1), 9 factorisations of the 6,758-equation Jacobian (0.7 s each) in all; the shock
+one Newton solve (2 factorisations) instead of 5 IPOPT iterations.
+
+Measured on an otherwise quiet 2-core machine (CPU seconds; before: commit 976bd30):
+
+==========================================  ============  ============
+stage                                       as shipped    world_income_share
+==========================================  ============  ============
+build: Pyomo model and initial guess        7.0 / 6.9     7.0 / 6.6
+solve: compile NLP                          ~12 (5) / 5.0  6.7 (2) / 4.9
+solve: IPOPT / Newton                       ~290 / 7.7    20.7 / 3.3
+results.xlsx (XlsxWriter)                   3.9 / 3.8     3.9 / 4.0
+everything else                             ~15 / 9.6     ~10 / 9.9
+total                                       (see report) / 33.2   49.0 / 28.7
+==========================================  ============  ============
 """
 
 from __future__ import annotations

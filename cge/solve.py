@@ -449,8 +449,11 @@ def _cached(cache: dict | None, key, kind: str, build):
 def _compile(m: pyo.Block, n_equations: int):
     """The compiled system of ``m``: parameter columns (compiled once per structure,
     :class:`cge.compiled.CompiledSystem`) unless loading it would cost too much
-    (:data:`PARAMETRIC_MAX_WORK`); then values folded in (compiled per set of
-    parameter values, :class:`cge.compiled.FoldedSystem`)."""
+    (:data:`PARAMETRIC_MAX_WORK`); then values folded in, except those of the
+    parameters declared to vary (:func:`cge.compiled.vary`: the deficit closure's, a
+    scenario's shock, any found changed before), which are columns, so that changing
+    them compiles nothing (at most as many columns as equations; without any, or with
+    more, :class:`cge.compiled.FoldedSystem`, compiled per set of parameter values)."""
     from .compiled import CompiledSystem, FoldedSystem, varying
 
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
@@ -616,8 +619,8 @@ HESSIAN_MAX_EQUATIONS = 500
 #: equation and variable, and the columns (about one per parameter) are most of the
 #: variables: 4,290 equations and 105 thousand columns at 30 x 20 load in 5.6 s, where
 #: the folded system (4,290 variables) loads in 0.35 s. Above this the system is
-#: compiled with the values folded in, once per set of values (the Newton method
-#: still solves warm starts).
+#: compiled with the values folded in, except the parameters declared to vary
+#: (:func:`_compile`).
 PARAMETRIC_MAX_WORK = 1.0e9
 
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the
