@@ -53,18 +53,19 @@ two failed Newton attempts (1 s each) and 4 Newton steps (lambda 0.25, 0.375, 0.
 1), 9 factorisations of the 6,758-equation Jacobian (0.7 s each) in all; the shock
 one Newton solve (2 factorisations) instead of 5 IPOPT iterations.
 
-Measured on an otherwise quiet 2-core machine (CPU seconds; before: commit 976bd30):
+Measured on a 2-core machine shared with other work (CPU seconds, before -> after;
+before: commit 976bd30; the results agree to 1e-12 relative):
 
-==========================================  ============  ============
-stage                                       as shipped    world_income_share
-==========================================  ============  ============
-build: Pyomo model and initial guess        7.0 / 6.9     7.0 / 6.6
-solve: compile NLP                          ~12 (5) / 5.0  6.7 (2) / 4.9
-solve: IPOPT / Newton                       ~290 / 7.7    20.7 / 3.3
-results.xlsx (XlsxWriter)                   3.9 / 3.8     3.9 / 4.0
-everything else                             ~15 / 9.6     ~10 / 9.9
-total                                       (see report) / 33.2   49.0 / 28.7
-==========================================  ============  ============
+============================================  =====================  =====================
+stage                                         as shipped             world_income_share
+============================================  =====================  =====================
+build: Pyomo model and initial guess          6.7 -> 6.9             7.0 -> 6.6
+solve: compile NLP (compilations)             17.5 (5) -> 5.0 (1)    6.7 (2) -> 4.9 (1)
+solve: IPOPT + Newton                         261.8 -> 7.7           20.7 -> 3.3
+output: results.xlsx (XlsxWriter)             4.0 -> 3.8             3.9 -> 4.0
+everything else                               11.0 -> 9.7            10.7 -> 10.0
+total                                         301.0 -> 33.2          49.0 -> 28.7
+============================================  =====================  =====================
 """
 
 from __future__ import annotations
