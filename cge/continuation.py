@@ -46,8 +46,8 @@ import pyomo.environ as pyo
 from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 
-__all__ = ["Path", "changed_parameters", "explain", "interpolate", "newton_first", "next_newton_step", "next_step",
-           "path_kind"]
+__all__ = ["Path", "changed_parameters", "explain", "interpolate", "newton_first", "next_newton_step",
+           "next_step", "path_kind", "shorten"]
 
 #: Corrector iterations up to which the next step is doubled, and above which it is halved.
 EASY_STEP, HARD_STEP = 6, 20
@@ -62,6 +62,11 @@ NEWTON_FIRST_ABOVE = 5_000
 #: Newton-only attempts that fail in a row (each shortening the step) before the next
 #: attempts fall back to IPOPT (Newton first, then IPOPT from the same start).
 NEWTON_ATTEMPTS = 4
+#: A step whose Newton corrector found no decrease of the residual along its first
+#: direction (not even 1/64 of it: the start is far outside Newton's reach) is divided by
+#: this instead of halved (the zero-deficit baseline of the 31 x 40 economy: the full
+#: step and the half step both fail so, the quarter step converges).
+FAR_SHORTEN = 4
 #: Factorisations of a Newton corrector up to which the next step is doubled, and from
 #: which it is halved (in between it is kept).
 EASY_NEWTON, HARD_NEWTON = 2, 4
@@ -157,6 +162,14 @@ def changed_parameters(m: pyo.Block, a: Primitives, b: Primitives) -> list:
     if a.numeraire.value != b.numeraire.value:
         out.append(m.numeraire_value)
     return out
+
+
+def shorten(step: float, stats) -> float:
+    """The step to retry after a Newton corrector of size ``step`` gave up (``stats``, its
+    :class:`cge.solve.SolveStats`): divided by :data:`FAR_SHORTEN` if Newton found no
+    decrease along its first direction, else halved."""
+    far = stats.newton_steps == 0 and stats.newton_failure.startswith("stalled: no decrease")
+    return step / (FAR_SHORTEN if far else 2)
 
 
 class Path:

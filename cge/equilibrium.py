@@ -30,7 +30,7 @@ from .blocks.outside import check_outside_good_solution
 from .closure import apply_small_open_economy
 from .continuation import (
     NEWTON_ATTEMPTS, Path as SolutionPath, explain, interpolate, newton_first,
-    next_newton_step, next_step,
+    next_newton_step, next_step, shorten,
 )
 from .compiled import vary
 from .deficits import describe as describe_deficits, hold_deficits, varying_parameters
@@ -505,8 +505,8 @@ class Equilibrium:
                 _restore(self.model, snapshot)
                 if predicted:
                     predict = False
-                elif step / 2 >= self.min_step:
-                    step /= 2
+                elif shorten(step, stats) >= self.min_step:
+                    step = shorten(step, stats)
                     predict = True
                 if newton_failed >= NEWTON_ATTEMPTS or step / 2 < self.min_step:
                     newton_only = False

@@ -146,3 +146,14 @@ def test_run_ipopt_without_fallback_returns_newtons_failure(monkeypatch):
     stats = solve.run_ipopt(eq.model, cache=eq._compiled, newton=True, fallback=False)
     assert not stats.success and stats.status == "newton_failed" and stats.method == "newton"
     assert stats.ipopt_time == 0.0 and stats.newton_failure
+
+
+def test_a_step_far_outside_newtons_reach_is_quartered():
+    """No decrease along Newton's first direction: the step is divided by FAR_SHORTEN; any
+    other failure halves it."""
+    far = solve.SolveStats("cyipopt", "newton_failed", "", 0, 0.0, 0.0, 1.0, False,
+                           newton_failure="stalled: no decrease along the Newton direction")
+    other = solve.SolveStats("cyipopt", "newton_failed", "", 3, 0.0, 0.0, 1.0, False,
+                             newton_steps=3, newton_failure="no convergence in 40 steps")
+    assert continuation.shorten(1.0, far) == 1.0 / continuation.FAR_SHORTEN
+    assert continuation.shorten(1.0, other) == 0.5
