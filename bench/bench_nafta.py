@@ -49,9 +49,10 @@ went to IPOPT (13 iterations). Now the parameters that will change (the deficits
 shock's tariffs) are columns of a system compiled once with every other value folded
 in (``cge.compiled.vary``), and paths on large systems shorten a step Newton cannot
 correct instead of calling IPOPT (``cge.continuation.newton_first``): the baseline is
-two failed Newton attempts (1 s each) and 4 Newton steps (lambda 0.25, 0.375, 0.625,
-1), 9 factorisations of the 6,758-equation Jacobian (0.7 s each) in all; the shock
-one Newton solve (2 factorisations) instead of 5 IPOPT iterations.
+one failed Newton attempt (the full step; no decrease along Newton's direction, so the
+step is quartered) and 4 Newton steps (lambda 0.25, 0.375, 0.625, 1), 8 factorisations
+of the 6,758-equation Jacobian (0.7 s each) in all; the shock one Newton solve (2
+factorisations) instead of 5 IPOPT iterations.
 
 Measured on a 2-core machine shared with other work (CPU seconds, before -> after;
 before: commit 976bd30; the results agree to 1e-12 relative):
