@@ -46,8 +46,8 @@ import pyomo.environ as pyo
 from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
 
-__all__ = ["Path", "changed_parameters", "explain", "interpolate", "newton_first", "next_newton_step",
-           "next_step", "path_kind", "shorten"]
+__all__ = ["Path", "changed_parameters", "explain", "interpolate", "newton_first",
+           "next_newton_step", "next_step", "path_kind", "shorten"]
 
 #: Corrector iterations up to which the next step is doubled, and above which it is halved.
 EASY_STEP, HARD_STEP = 6, 20
