@@ -24,6 +24,15 @@ The step size (:func:`next_step`)
     Adapted to the iterations of the last corrector: doubled after an easy
     step, kept after a moderate one, halved after a hard one, halved on
     failure.
+Large systems (:func:`newton_first`)
+    Above :data:`NEWTON_FIRST_ABOVE` equations the corrector is the Newton method
+    alone, on the system compiled once with the path's parameters as columns
+    (:func:`changed_parameters`, :func:`cge.compiled.vary`): a step it cannot correct
+    is shortened (:func:`shorten`), the next step follows its factorisations
+    (:func:`next_newton_step`), and IPOPT backs it up only after
+    :data:`NEWTON_ATTEMPTS` failures in a row. The zero-deficit baseline of Caliendo
+    and Parro's 31 x 40 economy: 4 Newton steps and one failed attempt, 8 s, where
+    IPOPT took 5 minutes.
 Why a path ends (:func:`explain`)
     When the step falls below the minimum, the conditions that make an
     equilibrium cease to exist along the path are checked at the last
