@@ -72,7 +72,7 @@ def test_declared_parameters_are_columns_and_the_rest_folded_in(monkeypatch):
     eq, base, new, _ = _run(True, monkeypatch)
     assert eq.compilations == 1, [s.compiled for s in eq.ipopt_calls]
     (system,) = [entry["system"] for entry in eq._compiled.values()]
-    assert isinstance(system, compiled.CompiledSystem) and system.folded
+    assert isinstance(system, compiled.CompiledSystem) and system.folded and system.hessian
     declared = {id(p) for p in compiled.varying(eq.model)}
     assert {id(p) for p in system.sources} <= declared
     assert {id(p) for p in eq.model.deficit.values()} <= {id(p) for p in system.sources}
