@@ -481,8 +481,6 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     residual within ``constr_viol_tol`` and ``tol``): a calibrated benchmark
     replicates without a factorisation. IPOPT with an exact Hessian solves the
     :class:`cge.compiled.FoldedSystem` (compiled per set of parameter values)."""
-    from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
-
     from .compiled import FoldedSystem, signature
 
     t0 = time.perf_counter()
@@ -547,7 +545,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         folded.update()
         system = folded
     nlp = system.problem_nlp(exact_hessian=exact)
-    problem = CyIpoptNLP(nlp, intermediate_callback=count)
+    problem = _cyipopt_nlp()(nlp, intermediate_callback=count)
     for key_, val in opts.items():
         _add_option(problem, key_, val)
     t1, c1 = time.perf_counter(), time.process_time()
@@ -629,6 +627,23 @@ PARAMETRIC_MAX_WORK = 1.0e9
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the
 #: small-open-economy closure's); older ones are dropped.
 COMPILED_KEPT = 2
+
+
+def _cyipopt_nlp():
+    """PyNumero's cyipopt problem class, imported at the first IPOPT call: a replicated
+    benchmark or a Newton solve never needs it, and importing cyipopt (which loads
+    scipy.optimize and scipy.stats) is about half a second of a fresh process's first
+    solve. A cyipopt that cannot be imported here is a :class:`SolverNotFoundError`
+    saying why (:func:`cge.toolchain.default_solver` chose the route without importing it)."""
+    from .toolchain import SolverNotFoundError, _detect_cyipopt
+
+    try:
+        import cyipopt  # noqa: F401
+        from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
+    except Exception:  # noqa: BLE001 - any import failure is reported the same way
+        raise SolverNotFoundError("IPOPT through cyipopt is needed for this solve, but "
+                                  + _detect_cyipopt(probe_linear_solver=False).detail) from None
+    return CyIpoptNLP
 
 
 def _add_option(problem, key: str, val) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +207,35 @@ def test_parse_banner():
         "This is Ipopt version 3.14.11, running with linear solver MUMPS 5.5.1.\n"
     ) == ("mumps", "MUMPS 5.5.1")
     assert toolchain._parse_banner("nothing here") is None
+
+
+def test_replicating_a_benchmark_does_not_import_cyipopt():
+    """Choosing the route finds cyipopt without importing it, so a fresh process that builds
+    a calibrated economy and replicates its benchmark (no IPOPT call) never imports it: half
+    a second of import + first solve. IPOPT calls import it (tests everywhere else)."""
+    code = textwrap.dedent("""
+        import sys
+        from calibration.calibrate import set_start
+        from cge import Equilibrium
+        from cge.scenario import prepare_scenario
+        data = prepare_scenario("runs/us_china_tariffs.yaml").data
+        eq = Equilibrium(data.primitives)
+        set_start(eq, data.start)
+        eq.solve()
+        assert eq.last_stats.method == "none", eq.last_stats
+        print("cyipopt imported:", "cyipopt" in sys.modules)
+    """)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "cyipopt imported: False" in out.stdout
+
+
+def test_cyipopt_missing_at_the_first_ipopt_call_is_named(monkeypatch):
+    from cge import solve
+
+    monkeypatch.setitem(sys.modules, "cyipopt", None)
+    with pytest.raises(SolverNotFoundError, match="IPOPT through cyipopt is needed.*cannot import cyipopt"):
+        solve._cyipopt_nlp()
