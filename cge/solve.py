@@ -430,7 +430,12 @@ def _compile(m: pyo.Block, n_equations: int):
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
                      if c.mutable)
     if n_equations * (n_equations + parameters) > PARAMETRIC_MAX_WORK:
-        return FoldedSystem(m)
+        from .tape import TapeSystem, Unsupported
+
+        try:
+            return TapeSystem(m)
+        except Unsupported:
+            return FoldedSystem(m)
     return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
 
 
@@ -500,7 +505,8 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         return True
 
     exact = opts.get("hessian_approximation", "exact") != "limited-memory"
-    if exact and not system.hessian:  # too large a Hessian with the parameter columns
+    # too large a Hessian with the parameter columns, or a tape (cge.tape: no NLP for IPOPT)
+    if (exact and not system.hessian) or not getattr(system, "serves_ipopt", True):
         folded, again = _cached(cache, key, "folded", lambda: FoldedSystem(m))
         compiled = int(compiled) + int(again)
         folded.update()

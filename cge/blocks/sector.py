@@ -239,10 +239,10 @@ class HeterogeneousFirmSectorData(BlockData):
             spec = PARAMETERS[name]
             data = values.get(name, {}) or {}
             init = {key: float(data.get(key, spec.default)) for key in index}
-            # Values come from checked primitives: no domain for Pyomo to test value by
-            # value (real numbers by construction); a rule, so that Pyomo walks the index
+            # Values come from checked primitives: the domain Any, so that Pyomo does not
+            # test value by value that they are real (they are by construction); a rule, so that Pyomo walks the index
             # set instead of validating every key of a dict.
-            return pyo.Param(index, initialize=_lookup(init), mutable=True,
+            return pyo.Param(index, initialize=_lookup(init), mutable=True, within=pyo.Any,
                              doc=f"{spec.symbol}: {doc} [{spec.units}]")
 
         self.phi_min = param("phi_min", self.regions, "Pareto lower bound / productivity")
