@@ -351,6 +351,13 @@ class _Group:
         return a, b
 
 
+def _ones(mat):
+    """``mat`` with every stored entry one (a structure, for :meth:`TapeSystem.pattern`)."""
+    out = mat.copy()
+    out.data = np.abs(out.data) + 1.0
+    return out
+
+
 class TapeSystem:
     """One model's active equality system as a numpy tape, compiled once per structure
     (see the module docstring). The interface of :class:`cge.compiled.CompiledSystem`
@@ -480,19 +487,22 @@ class TapeSystem:
         with np.errstate(all="ignore"):
             return self._const + self._ex @ x + self._ew @ self._w
 
-    def _jacobian_at(self, x: np.ndarray):
-        """The Jacobian (CSR, equations x unknowns) at ``x`` by forward differentiation."""
+    def _jacobian_at(self, x: np.ndarray, pattern: bool = False):
+        """The Jacobian (CSR, equations x unknowns) at ``x`` by forward differentiation;
+        with ``pattern`` its structure (every coefficient and local derivative taken as
+        one, so that no entry cancels or vanishes at particular values: a tariff of zero
+        still couples its route's unknowns, as in the compiled NLP)."""
         from scipy.sparse import csr_matrix, diags, vstack
 
         if self._x is None or not np.array_equal(self._x, x):
             self._evaluate(x)
-        nx = len(self.free)
         grads = []  # per depth: gradients of its variable nodes (CSR, nodes x unknowns)
+        ones = _ones if pattern else (lambda mat: mat)
 
         def gradient(rows, blocks):
-            g = rows[1]
+            g = ones(rows[1])
             for k, blk in blocks:
-                g = g + blk @ grads[k]
+                g = g + ones(blk) @ grads[k]
             return g
 
         with np.errstate(all="ignore"):
@@ -501,7 +511,9 @@ class TapeSystem:
                 for g, (first, second), (a, b) in zip(groups, plan, args):
                     ga = gradient(g.first, first)
                     fn = g.function
-                    if second is None:
+                    if pattern:
+                        part = ga if second is None else ga + gradient(g.second, second)
+                    elif second is None:
                         part = diags(_UNARY[fn][1](a)) @ ga
                     else:
                         gb = gradient(g.second, second)
@@ -517,9 +529,11 @@ class TapeSystem:
                         part = diags(da) @ ga + diags(db) @ gb
                     parts.append(part)
                 grads.append(vstack(parts, format="csr") if len(parts) > 1 else parts[0].tocsr())
-            jac = csr_matrix(self._ex)
+            jac = csr_matrix(ones(self._ex))
             for k, blk in self._output_blocks:
-                jac = jac + blk @ grads[k]
+                jac = jac + ones(blk) @ grads[k]
+        if pattern:
+            jac.data[:] = 1.0
         return jac.tocsr()
 
     # ------------------------------------------------------------ model -> tape
@@ -571,6 +585,11 @@ class TapeSystem:
         """The Jacobian at the point set last (``nlp.set_primals``), scipy CSC."""
         return self._jacobian_at(self.nlp.primals).tocsc()
 
+    def pattern(self):
+        """The Jacobian's structure (CSR of ones): every unknown each equation reads
+        through a function, whatever the values."""
+        return self._jacobian_at(self.nlp.primals, pattern=True)
+
     def load(self, x: np.ndarray) -> None:
         """Write the solution ``x`` into the Pyomo model's variables."""
         self.nlp.set_primals(x)
@@ -600,7 +619,9 @@ class _Evaluator:
         return self._system._residuals_at(self.primals)
 
     def evaluate_jacobian(self):
-        return self._system._jacobian_at(self.primals).tocoo()
+        """The Jacobian's structure with ones for values: what the structure check
+        (:func:`cge.solve.check_jacobian_structure`, its only caller) matches on."""
+        return self._system.pattern().tocoo()
 
     def n_constraints(self) -> int:
         return len(self._system.constraints)
