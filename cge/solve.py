@@ -423,8 +423,9 @@ def _cached(cache: dict | None, key, kind: str, build):
 def _compile(m: pyo.Block, n_equations: int):
     """The compiled system of ``m``: parameter columns (compiled once per structure,
     :class:`cge.compiled.CompiledSystem`) unless loading it would cost too much
-    (:data:`PARAMETRIC_MAX_WORK`); then values folded in (compiled per set of
-    parameter values, :class:`cge.compiled.FoldedSystem`)."""
+    (:data:`PARAMETRIC_MAX_WORK`); then a numpy tape (also once per structure,
+    :class:`cge.tape.TapeSystem`), or, for expressions the tape does not evaluate, values
+    folded in (compiled per set of parameter values, :class:`cge.compiled.FoldedSystem`)."""
     from .compiled import CompiledSystem, FoldedSystem
 
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
@@ -448,7 +449,8 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 
     IPOPT is not called when the start already solves the system (largest
     residual within ``constr_viol_tol`` and ``tol``): a calibrated benchmark
-    replicates without a factorisation. IPOPT with an exact Hessian solves the
+    replicates without a factorisation. IPOPT with an exact Hessian, and every IPOPT
+    call on a system compiled as a tape (:mod:`cge.tape`), solves the
     :class:`cge.compiled.FoldedSystem` (compiled per set of parameter values)."""
     from pyomo.contrib.pynumero.interfaces.cyipopt_interface import CyIpoptNLP
 
@@ -583,12 +585,16 @@ def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
 HESSIAN_MAX_EQUATIONS = 500
 
 #: Largest (equations x (equations + mutable parameters)) compiled with parameter columns.
-#: Loading a compiled NLP (the AMPL Solver Library's reader) costs about 12 ns per
-#: equation and variable, and the columns (about one per parameter) are most of the
-#: variables: 4,290 equations and 105 thousand columns at 30 x 20 load in 5.6 s, where
-#: the folded system (4,290 variables) loads in 0.35 s. Above this the system is
-#: compiled with the values folded in, once per set of values (the Newton method
-#: still solves warm starts).
+#: Loading a compiled NLP grows with the product of equations and columns because
+#: PyNumero's reader of the AMPL Solver Library always builds the structure of the
+#: Hessian of the Lagrangian (``sphsetup`` in ``AmplInterface::initialize``, even when
+#: no Hessian is ever evaluated), and inside the log-sum-exp aggregates every column is
+#: coupled with every unknown of its sum: 4,290 equations and 100 thousand columns at
+#: 30 x 20 load in 6.4 s (the NL writer takes 6.5 s more), where the folded system
+#: (4,290 variables) loads in 0.35 s. Above this the residuals and Jacobian come from a
+#: numpy tape of the equations (:class:`cge.tape.TapeSystem`: no NL file, no Hessian),
+#: compiled once per structure; IPOPT calls compile the values folded in
+#: (:class:`cge.compiled.FoldedSystem`), once per set of values.
 PARAMETRIC_MAX_WORK = 1.0e9
 
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the
