@@ -428,12 +428,6 @@ class TapeSystem:
     serves_ipopt = False
 
     def __init__(self, m: pyo.Block):
-        from .model import _without_cyclic_collection
-
-        with _without_cyclic_collection():  # millions of objects, no cyclic garbage
-            self._compile(m)
-
-    def _compile(self, m: pyo.Block) -> None:
         from .compiled import signature
 
         self.model = m
