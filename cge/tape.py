@@ -249,6 +249,17 @@ class _Walker:
                         if c is not None:
                             xs[c] = xs.get(c, 0.0) + k * coef
                             continue
+                elif akind == _UNARYFN:  # log(tau) and the like, seen before
+                    (arg,) = a.args
+                    j = self._quick.get((a.getname(), 0.0, id(arg)))
+                    if j is not None:
+                        ws[j] = ws.get(j, 0.0) + k
+                        continue
+                elif akind == _NAMED:  # a named Expression walked before
+                    done = self._named.get(id(a))
+                    if done is not None:
+                        acc.add(done, k)
+                        continue
                 walk(a, k, acc)
         elif kind == _MONOMIAL:
             coef, var = e.args
