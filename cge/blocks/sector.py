@@ -77,7 +77,7 @@ from pyomo.network import Port
 
 from ..parameters import ENTRY_MODES, MARKET_STRUCTURES, PARAMETERS
 from . import armington, cara, krugman, linear, melitz, outside
-from ._common import log_sum_exp
+from ._common import log_sum_exp, release_shared
 
 __all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG",
            "STRUCTURES"]
@@ -233,6 +233,7 @@ class HeterogeneousFirmSectorData(BlockData):
         self._declare_variables()
         self._declare_equations()
         self._declare_ports()
+        release_shared(self)
 
     def _declare_parameters(self, values):
         def param(name, index, doc):
