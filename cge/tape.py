@@ -483,7 +483,7 @@ class TapeSystem:
         self._variable_slice: list[slice] = []
         keys = np.stack([depth[order], variable[order], fcode[order]], axis=1)
         bounds = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
-        starts = np.concatenate([[0], bounds])
+        starts = np.concatenate([[0], bounds]) if n_nodes else np.zeros(0, dtype=np.int64)
         ends = np.concatenate([bounds, [n_nodes]])
         last_depth = -1
         for s, e in zip(starts.tolist(), ends.tolist()):
