@@ -449,11 +449,13 @@ def _cached(cache: dict | None, key, kind: str, build):
 def _compile(m: pyo.Block, n_equations: int):
     """The compiled system of ``m``: parameter columns (compiled once per structure,
     :class:`cge.compiled.CompiledSystem`) unless loading it would cost too much
-    (:data:`PARAMETRIC_MAX_WORK`); then values folded in, except those of the
-    parameters declared to vary (:func:`cge.compiled.vary`: the deficit closure's, a
-    scenario's shock, any found changed before), which are columns, so that changing
-    them compiles nothing (at most as many columns as equations; without any, or with
-    more, :class:`cge.compiled.FoldedSystem`, compiled per set of parameter values)."""
+    (:data:`PARAMETRIC_MAX_WORK`). Above it, the parameters declared to vary
+    (:func:`cge.compiled.vary`: the deficit closure's, a scenario's shock, any found
+    changed before) are columns and every other value is folded in, when there are at most
+    as many of them as equations (a system IPOPT can solve too); otherwise a numpy tape
+    (:class:`cge.tape.TapeSystem`, once per structure, for residual checks and Newton
+    solves), or, for expressions the tape does not evaluate, every value folded in
+    (:class:`cge.compiled.FoldedSystem`, compiled per set of parameter values)."""
     from .compiled import CompiledSystem, FoldedSystem, varying
 
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
@@ -465,7 +467,12 @@ def _compile(m: pyo.Block, n_equations: int):
             # non-zeros, 504 thousand folded; no slower to compile): exact-Hessian IPOPT
             # calls need no FoldedSystem besides
             return CompiledSystem(m, columns=columns, hessian=True)
-        return FoldedSystem(m)
+        from .tape import TapeSystem, Unsupported
+
+        try:
+            return TapeSystem(m)
+        except Unsupported:
+            return FoldedSystem(m)
     return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
 
 
@@ -479,7 +486,8 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 
     IPOPT is not called when the start already solves the system (largest
     residual within ``constr_viol_tol`` and ``tol``): a calibrated benchmark
-    replicates without a factorisation. IPOPT with an exact Hessian solves the
+    replicates without a factorisation. IPOPT with an exact Hessian, and every IPOPT
+    call on a system compiled as a tape (:mod:`cge.tape`), solves the
     :class:`cge.compiled.FoldedSystem` (compiled per set of parameter values)."""
     from .compiled import FoldedSystem, signature
 
@@ -539,7 +547,8 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         return True
 
     exact = opts.get("hessian_approximation", "exact") != "limited-memory"
-    if exact and not system.hessian:  # too large a Hessian with the parameter columns
+    # too large a Hessian with the parameter columns, or a tape (cge.tape: no NLP for IPOPT)
+    if (exact and not system.hessian) or not getattr(system, "serves_ipopt", True):
         folded, again = _cached(cache, key, "folded", lambda: FoldedSystem(m))
         compiled = int(compiled) + int(again)
         folded.update()
@@ -616,12 +625,17 @@ def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
 HESSIAN_MAX_EQUATIONS = 500
 
 #: Largest (equations x (equations + mutable parameters)) compiled with parameter columns.
-#: Loading a compiled NLP (the AMPL Solver Library's reader) costs about 12 ns per
-#: equation and variable, and the columns (about one per parameter) are most of the
-#: variables: 4,290 equations and 105 thousand columns at 30 x 20 load in 5.6 s, where
-#: the folded system (4,290 variables) loads in 0.35 s. Above this the system is
-#: compiled with the values folded in, except the parameters declared to vary
-#: (:func:`_compile`).
+#: Loading a compiled NLP grows with the product of equations and columns because
+#: PyNumero's reader of the AMPL Solver Library always builds the structure of the
+#: Hessian of the Lagrangian (``sphsetup`` in ``AmplInterface::initialize``, even when
+#: no Hessian is ever evaluated), and inside the log-sum-exp aggregates every column is
+#: coupled with every unknown of its sum: 4,290 equations and 100 thousand columns at
+#: 30 x 20 load in 6.4 s (the NL writer takes 6.5 s more), where the folded system
+#: (4,290 variables) loads in 0.35 s. Above this the parameters declared to vary are
+#: columns, with every other value folded in (:func:`_compile`), or the residuals and
+#: Jacobian come from a numpy tape of the equations (:class:`cge.tape.TapeSystem`: no NL
+#: file, no Hessian), compiled once per structure; IPOPT calls on a tape compile the
+#: values folded in (:class:`cge.compiled.FoldedSystem`), once per set of values.
 PARAMETRIC_MAX_WORK = 1.0e9
 
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the

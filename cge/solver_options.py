@@ -96,8 +96,11 @@ Jacobian non-zero outside Python: 0.2 to 0.25 GB at 30 x 20, 0.63 GB at
 one is released *before* the next is compiled, so that two never coexist:
 peak memory at 30 x 20 0.85 -> 0.73 GB, at 45 x 30 2.46 -> 2.15 GB, at 60 x 40
 5.1 -> 4.10 GB (IPOPT solving the shock). With warm solves by :mod:`cge.newton`
-(IPOPT not called in the shock) 60 x 40 peaks at 3.59 GB, and at 3.72 GB without
-the release of stale systems and :data:`NL_FILE_OPTIONS`.
+(IPOPT not called in the shock) 60 x 40 peaked at 3.59 GB, and at 3.72 GB without
+the release of stale systems and :data:`NL_FILE_OPTIONS`; since the residual checks
+and Newton solves above :data:`cge.solve.PARAMETRIC_MAX_WORK` use a numpy tape of the
+equations (:mod:`cge.tape`: no NL file, no AMPL Solver Library, compiled once per
+structure), it peaks at 3.0 GB (the Newton method's sparse LU included).
 
 Since warm solves go to :mod:`cge.newton` first, the Hessian and MUMPS choices
 apply to the IPOPT calls that remain: cold starts, and warm solves the Newton

@@ -131,15 +131,19 @@ def test_homotopy_steps_and_a_sequence_of_shocks_agree_with_ipopt(economy):
     _same_tables(i2, n2)
 
 
-def test_systems_too_large_for_parameter_columns_fold_the_values_and_use_newton(
+def test_systems_too_large_for_parameter_columns_are_tapes_and_use_newton(
         economy, monkeypatch):
-    """Above cge.solve.PARAMETRIC_MAX_WORK the system is compiled with the values folded
-    in, once per set of values: a shock compiles again, and Newton still solves it."""
+    """Above cge.solve.PARAMETRIC_MAX_WORK residuals and Jacobian come from a numpy tape
+    (cge.tape) compiled once per structure: the shock compiles nothing, Newton solves it
+    on the tape, and the equilibrium is IPOPT's."""
     from cge import solve
+    from cge.tape import TapeSystem
 
     monkeypatch.setattr(solve, "PARAMETRIC_MAX_WORK", 0)
     eq, res = _shocked(economy)
-    assert eq.last_stats.method == "newton" and eq.last_stats.compiled
+    assert eq.last_stats.method == "newton" and not eq.last_stats.compiled
+    (entry,) = eq._compiled.values()
+    assert isinstance(entry["system"], TapeSystem)
     monkeypatch.undo()
     _, ref = _shocked(economy, newton=False)
     _same_tables(ref, res)

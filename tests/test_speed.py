@@ -84,6 +84,28 @@ def test_one_compilation_per_structure_across_shocks_and_homotopy_steps(calibrat
     assert eq.compilations == 1
 
 
+def test_above_the_parametric_limit_replication_and_shocks_compile_once(calibrated, monkeypatch):
+    """Above cge.solve.PARAMETRIC_MAX_WORK (a 60 x 40 economy) the system is a numpy tape
+    (cge.tape), compiled once per structure: the calibrated benchmark replicates without
+    IPOPT, and shocks solved by Newton compile nothing more; the equilibria are those of
+    the parametric compiled system."""
+    from cge import solve
+
+    prim, _ = calibrated
+    ref = _started(calibrated)
+    ref.solve()
+    monkeypatch.setattr(solve, "PARAMETRIC_MAX_WORK", 0)
+    eq = _started(calibrated)
+    eq.solve()
+    assert eq.last_stats.method == "none" and eq.compilations == 1
+    for tariff in (prim["tariff"] * 0.9, prim["tariff"] * 0.5):
+        res = eq.solve(tariff=tariff)
+        assert eq.last_stats.method == "newton"
+        _tables_close(ref.solve(tariff=tariff), res)
+    assert eq.compilations == 1, "shocks compile nothing"
+    assert eq.resolve().iterations == 0
+
+
 def test_changed_parameter_is_seen_by_a_cached_system(calibrated):
     """A parameter changed behind the cache's back (set directly on the model) is solved
     with its new value: the compiled system reads it at every solve."""

@@ -77,7 +77,7 @@ from pyomo.network import Port
 
 from ..parameters import ENTRY_MODES, MARKET_STRUCTURES, PARAMETERS
 from . import armington, cara, krugman, linear, melitz, outside
-from ._common import log_sum_exp
+from ._common import log_sum_exp, release_shared
 
 __all__ = ["HeterogeneousFirmSector", "HeterogeneousFirmSectorData", "SECTOR_CONFIG",
            "STRUCTURES"]
@@ -233,16 +233,17 @@ class HeterogeneousFirmSectorData(BlockData):
         self._declare_variables()
         self._declare_equations()
         self._declare_ports()
+        release_shared(self)
 
     def _declare_parameters(self, values):
         def param(name, index, doc):
             spec = PARAMETERS[name]
             data = values.get(name, {}) or {}
             init = {key: float(data.get(key, spec.default)) for key in index}
-            # Values come from checked primitives: no domain for Pyomo to test value by
-            # value (real numbers by construction); a rule, so that Pyomo walks the index
+            # Values come from checked primitives: the domain Any, so that Pyomo does not
+            # test value by value that they are real (they are by construction); a rule, so that Pyomo walks the index
             # set instead of validating every key of a dict.
-            return pyo.Param(index, initialize=_lookup(init), mutable=True,
+            return pyo.Param(index, initialize=_lookup(init), mutable=True, within=pyo.Any,
                              doc=f"{spec.symbol}: {doc} [{spec.units}]")
 
         self.phi_min = param("phi_min", self.regions, "Pareto lower bound / productivity")

@@ -1,0 +1,701 @@
+r"""The equation system evaluated with numpy: residuals and Jacobian without an NL file.
+
+:class:`cge.compiled.CompiledSystem` hands the equations to the AMPL Solver
+Library (ASL) through Pyomo's NL writer. Loading an NL file, PyNumero's reader
+also builds the sparsity of the Hessian of the Lagrangian, whether or not it
+is ever asked for (``sphsetup`` in PyNumero's ``AmplInterface::initialize``).
+With parameters as columns (compiled once per structure) that Hessian couples
+every column inside a log-sum-exp aggregate with every unknown of the sum, so
+that the load grows with the product of equations and columns; folding the
+values in instead (:class:`cge.compiled.FoldedSystem`) means compiling again
+for every set of parameter values (60 x 40: about 30 CPU seconds each time).
+
+A square solve near a solution (the calibrated benchmark's residual check,
+and the Newton method of :mod:`cge.newton`) needs no Hessian: residuals and
+the Jacobian are enough. :class:`TapeSystem` compiles the active equations
+once per structure into a *tape*: every equation, and every argument of a
+nonlinear function in it, is an affine form
+
+.. math:: a = c + \sum_j C_j x_j + \sum_k D_k w_k
+
+of the unknowns :math:`x` (the model's free variables) and of *nodes*
+:math:`w`: the parameters (and fixed variables) the equations read, and the
+values of nonlinear functions (``exp``, ``log``, ``sqrt``, products,
+quotients, powers) of such affine forms. Named Expressions are expanded once
+and shared; identical nodes (``log`` of the same tariff in several equations)
+are one node. Nodes are sorted by depth, so that one numpy operation per
+depth and function evaluates them all:
+
+* the nodes that read parameters only are evaluated at :meth:`TapeSystem.update`
+  (new parameter values cost an evaluation, never a compilation);
+* residuals evaluate the nodes that depend on the unknowns, depth by depth;
+* the Jacobian is forward differentiation, depth by depth, with sparse
+  matrices: a node's gradient is its local derivative times its arguments'
+  gradients, :math:`\nabla a = C + D\,\nabla w`.
+
+Pyomo stays the place where equations are declared: the tape is made from the
+model's own expressions, and diagnostics read the Pyomo model. Expressions of
+other kinds (``Expr_if``, external functions, ...) raise :class:`Unsupported`;
+the caller then compiles a :class:`~cge.compiled.FoldedSystem` instead. IPOPT
+never sees a tape: its calls use a compiled NLP (:mod:`cge.solve`).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.numeric_types import native_types
+from pyomo.core.expr.numeric_expr import (
+    AbsExpression, DivisionExpression, MonomialTermExpression, NegationExpression,
+    PowExpression, ProductExpression, SumExpression, UnaryFunctionExpression,
+)
+from pyomo.core.expr.relational_expr import EqualityExpression
+
+__all__ = ["TapeSystem", "Unsupported"]
+
+
+class Unsupported(Exception):
+    """An expression the tape does not evaluate (the caller compiles an NLP instead)."""
+
+
+#: Unary functions: value and derivative.
+_UNARY = {
+    "exp": (np.exp, np.exp),
+    "log": (np.log, lambda a: 1.0 / a),
+    "sqrt": (np.sqrt, lambda a: 0.5 / np.sqrt(a)),
+    "log10": (np.log10, lambda a: 1.0 / (a * np.log(10.0))),
+}
+_FUNCTIONS = tuple(_UNARY) + ("*", "/", "**")
+
+# how the walker treats an expression class
+_SUM, _MONOMIAL, _PRODUCT, _DIVISION, _POWER, _NEGATION, _UNARYFN, _NAMED, _PARAM, _VAR, \
+    _NUMBER = range(11)
+
+
+class _Affine:
+    """``const + sum(x coefficient) + sum(node coefficient)`` being collected."""
+
+    __slots__ = ("const", "x", "w")
+
+    def __init__(self):
+        self.const = 0.0
+        self.x: dict[int, float] = {}
+        self.w: dict[int, float] = {}
+
+    def add(self, other: "_Affine", k: float) -> None:
+        self.const += k * other.const
+        x, w = self.x, self.w
+        for j, c in other.x.items():
+            x[j] = x.get(j, 0.0) + k * c
+        for j, c in other.w.items():
+            w[j] = w.get(j, 0.0) + k * c
+
+    def key(self) -> tuple:
+        return (self.const, tuple(sorted(self.x.items())), tuple(sorted(self.w.items())))
+
+
+class _Walker:
+    """Walks the model's expressions into affine forms and nodes."""
+
+    def __init__(self):
+        #: unknowns: id(VarData) -> column
+        self.column: dict[int, int] = {}
+        self.variables: list = []
+        #: nodes: leaves (ParamData, fixed VarData) and functions
+        self.leaf: dict[int, int] = {}
+        self.leaves: list = []
+        self.leaf_node: list[int] = []
+        #: per node: function name ("" for a leaf), its arguments (slots, -1 for none),
+        #: depth, whether it depends on the unknowns
+        self.function: list[str] = []
+        self.first = array("q")
+        self.second = array("q")
+        self.depth = array("q")
+        self.variable = array("b")
+        #: affine forms (node arguments, equations) stored flat, one *slot* each: the
+        #: constant, how many x and node terms, and the terms
+        self.const = array("d")
+        self.nx = array("q")
+        self.nw = array("q")
+        self.xi, self.xv = array("q"), array("d")
+        self.wi, self.wv = array("q"), array("d")
+        self._node_of: dict[tuple, int] = {}
+        self._named: dict[int, _Affine] = {}
+        self._quick: dict[tuple, int] = {}
+        self._kind: dict[type, int] = {}
+
+    # ------------------------------------------------------------- registry
+    def slot(self, a: _Affine) -> int:
+        """Store the affine form ``a``; its slot."""
+        j = len(self.const)
+        self.const.append(a.const)
+        self.nx.append(len(a.x))
+        self.nw.append(len(a.w))
+        self.xi.extend(a.x)
+        self.xv.extend(a.x.values())
+        self.wi.extend(a.w)
+        self.wv.extend(a.w.values())
+        return j
+
+    def _new_node(self, function: str, arguments, depth: int, variable: bool) -> int:
+        j = len(self.function)
+        self.function.append(function)
+        slot = self.slot
+        self.first.append(slot(arguments[0]) if arguments else -1)
+        self.second.append(slot(arguments[1]) if len(arguments) > 1 else -1)
+        self.depth.append(depth)
+        self.variable.append(variable)
+        return j
+
+    def _leaf_node(self, obj) -> int:
+        j = self.leaf.get(id(obj))
+        if j is None:
+            j = self.leaf[id(obj)] = self._new_node("", (), 0, False)
+            self.leaves.append(obj)
+            self.leaf_node.append(j)
+        return j
+
+    def _function_node(self, function: str, arguments: list[_Affine]) -> int:
+        depth, variable = 0, False
+        deep, var = self.depth, self.variable
+        for a in arguments:
+            if a.x:
+                variable = True
+            for k in a.w:
+                if deep[k] > depth:
+                    depth = deep[k]
+                if var[k]:
+                    variable = True
+        if variable:  # seldom written twice (measured: 1% at 10 x 10): not looked up
+            return self._new_node(function, arguments, depth + 1, True)
+        key = (function,) + tuple(a.key() for a in arguments)
+        j = self._node_of.get(key)
+        if j is None:
+            j = self._node_of[key] = self._new_node(function, arguments, depth + 1, False)
+        return j
+
+    def _classify(self, e) -> int:
+        cls = e.__class__
+        if not e.is_expression_type():
+            if e.is_parameter_type():
+                kind = _PARAM
+            elif e.is_variable_type():
+                kind = _VAR
+            elif e.is_constant():
+                kind = _NUMBER
+            else:
+                raise Unsupported(f"{cls.__name__} ({e})")
+        elif e.is_named_expression_type():
+            kind = _NAMED
+        elif isinstance(e, MonomialTermExpression):
+            kind = _MONOMIAL
+        elif isinstance(e, SumExpression):
+            kind = _SUM
+        elif isinstance(e, NegationExpression):
+            kind = _NEGATION
+        elif isinstance(e, ProductExpression):
+            kind = _PRODUCT
+        elif isinstance(e, DivisionExpression):
+            kind = _DIVISION
+        elif isinstance(e, PowExpression):
+            kind = _POWER
+        elif isinstance(e, UnaryFunctionExpression) and not isinstance(e, AbsExpression):
+            kind = _UNARYFN  # which function: checked node by node
+        else:
+            raise Unsupported(f"{cls.__name__} ({e})")
+        self._kind[cls] = kind
+        return kind
+
+    # ---------------------------------------------------------------- walking
+    def affine(self, e) -> _Affine:
+        acc = _Affine()
+        self.walk(e, 1.0, acc)
+        return acc
+
+    def walk(self, e, k: float, acc: _Affine) -> None:
+        """Add ``k * e`` to ``acc``."""
+        cls = e.__class__
+        if cls in native_types:
+            acc.const += k * e
+            return
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(e)
+        if kind == _SUM:
+            walk, kinds, column, xs, ws, leaf = (self.walk, self._kind, self.column, acc.x,
+                                                 acc.w, self.leaf)
+            for a in e.args:
+                acls = a.__class__
+                if acls in native_types:
+                    acc.const += k * a
+                    continue
+                akind = kinds.get(acls)
+                if akind == _VAR and not a.fixed:  # the common leaves, without recursion
+                    c = column.get(id(a))
+                    if c is not None:
+                        xs[c] = xs.get(c, 0.0) + k
+                        continue
+                elif akind == _PARAM:
+                    j = leaf.get(id(a))
+                    if j is not None:
+                        ws[j] = ws.get(j, 0.0) + k
+                        continue
+                elif akind == _MONOMIAL:
+                    coef, var = a.args
+                    if coef.__class__ in native_types and not var.fixed:
+                        c = column.get(id(var))
+                        if c is not None:
+                            xs[c] = xs.get(c, 0.0) + k * coef
+                            continue
+                elif akind == _UNARYFN:  # log(tau) and the like, seen before
+                    (arg,) = a.args
+                    j = self._quick.get((a.getname(), 0.0, id(arg)))
+                    if j is not None:
+                        ws[j] = ws.get(j, 0.0) + k
+                        continue
+                elif akind == _NAMED:  # a named Expression walked before
+                    done = self._named.get(id(a))
+                    if done is not None:
+                        acc.add(done, k)
+                        continue
+                walk(a, k, acc)
+        elif kind == _MONOMIAL:
+            coef, var = e.args
+            if coef.__class__ in native_types:
+                self.walk(var, k * coef, acc)
+            else:
+                self._node(acc, k, "*", (coef, var))
+        elif kind == _VAR:
+            if e.fixed:
+                j = self._leaf_node(e)
+                acc.w[j] = acc.w.get(j, 0.0) + k
+            else:
+                c = self.column.get(id(e))
+                if c is None:
+                    c = self.column[id(e)] = len(self.variables)
+                    self.variables.append(e)
+                acc.x[c] = acc.x.get(c, 0.0) + k
+        elif kind == _PARAM:
+            if e.is_constant():  # an immutable parameter: a number
+                acc.const += k * pyo.value(e)
+            else:
+                j = self._leaf_node(e)
+                acc.w[j] = acc.w.get(j, 0.0) + k
+        elif kind == _NAMED:
+            done = self._named.get(id(e))
+            if done is None:
+                done = self._named[id(e)] = self.affine(e.expr)
+            acc.add(done, k)
+        elif kind == _NEGATION:
+            self.walk(e.args[0], -k, acc)
+        elif kind == _PRODUCT:
+            a, b = e.args
+            if a.__class__ in native_types:
+                self.walk(b, k * a, acc)
+            elif b.__class__ in native_types:
+                self.walk(a, k * b, acc)
+            else:
+                self._node(acc, k, "*", (a, b))
+        elif kind == _DIVISION:
+            a, b = e.args
+            if b.__class__ in native_types:
+                self.walk(a, k / b, acc)
+            else:
+                self._node(acc, k, "/", (a, b))
+        elif kind == _POWER:
+            a, b = e.args
+            if b.__class__ in native_types and b == 1:
+                self.walk(a, k, acc)
+            else:
+                self._node(acc, k, "**", (a, b))
+        elif kind == _UNARYFN:
+            name = e.getname()
+            if name not in _UNARY:
+                raise Unsupported(f"function {name}")
+            (arg,) = e.args
+            # (inline: the key of a function of one parameter, as _leaf_function_key)
+            akind = self._kind.get(arg.__class__)
+            if akind == _PARAM or akind == _VAR:
+                key = (name, 0.0, id(arg))
+            else:
+                key = self._leaf_function_key(name, arg)
+            if key is None:
+                self._node(acc, k, name, (arg,))
+                return
+            # a function of one parameter (log(tau), log(1 + t)): written in many
+            # equations, walked once
+            j = self._quick.get(key)
+            if j is None:
+                j = self._quick[key] = self._function_node(name, [self.affine(arg)])
+            acc.w[j] = acc.w.get(j, 0.0) + k
+        else:  # _NUMBER
+            acc.const += k * pyo.value(e)
+
+    def _leaf_function_key(self, name: str, arg):
+        """A key for ``name(arg)`` when ``arg`` is a parameter or variable, or a number
+        plus a parameter; None otherwise."""
+        cls = arg.__class__
+        if cls in native_types:
+            return None
+        kind = self._kind.get(cls)
+        if kind is None:
+            kind = self._classify(arg)
+        if kind == _PARAM or kind == _VAR:
+            return (name, 0.0, id(arg))
+        if kind == _SUM and arg.nargs() == 2:
+            a, b = arg.args
+            if a.__class__ in native_types and b.__class__ not in native_types \
+                    and self._kind.get(b.__class__) == _PARAM:
+                return (name, a, id(b))
+        return None
+
+    def _node(self, acc: _Affine, k: float, function: str, args) -> None:
+        j = self._function_node(function, [self.affine(a) for a in args])
+        acc.w[j] = acc.w.get(j, 0.0) + k
+
+
+class _Slots:
+    """The walker's flat affine forms as numpy arrays, cut into coefficient matrices."""
+
+    def __init__(self, walker: _Walker, nx: int, position: np.ndarray, nw: int):
+        self.const = np.frombuffer(walker.const, dtype=float)
+        self.nx, self.nw = np.frombuffer(walker.nx, dtype=np.int64), np.frombuffer(
+            walker.nw, dtype=np.int64)
+        self.x0 = np.concatenate([[0], np.cumsum(self.nx)[:-1]])
+        self.w0 = np.concatenate([[0], np.cumsum(self.nw)[:-1]])
+        self.xi = np.frombuffer(walker.xi, dtype=np.int64)
+        self.xv = np.frombuffer(walker.xv, dtype=float)
+        self.wi = position[np.frombuffer(walker.wi, dtype=np.int64)]
+        self.wv = np.frombuffer(walker.wv, dtype=float)
+        self.shape_x, self.shape_w = nx, nw
+
+    @staticmethod
+    def _gather(starts, lengths, index, values, ncols):
+        from scipy.sparse import csr_matrix
+
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        at = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        mat = csr_matrix((values[at], index[at], indptr), shape=(len(lengths), ncols))
+        mat.sum_duplicates()
+        return mat
+
+    def rows(self, slots: np.ndarray):
+        """Constant vector and the x- and node-coefficient matrices (CSR) of ``slots``."""
+        cx = self._gather(self.x0[slots], self.nx[slots], self.xi, self.xv, self.shape_x)
+        cw = self._gather(self.w0[slots], self.nw[slots], self.wi, self.wv, self.shape_w)
+        return self.const[slots].copy(), cx, cw
+
+
+class _Group:
+    """The nodes of one depth and one function, evaluated together."""
+
+    def __init__(self, function, nodes, first, second, slots: _Slots):
+        self.function = function
+        self.nodes = nodes  # their positions in the node vector
+        self.first = slots.rows(first)
+        self.second = slots.rows(second) if function in ("*", "/", "**") else None
+
+    @staticmethod
+    def _argument(rows, x, w):
+        const, cx, cw = rows
+        return const + cx @ x + cw @ w
+
+    def evaluate(self, x, w) -> tuple:
+        a = self._argument(self.first, x, w)
+        if self.second is None:
+            w[self.nodes] = _UNARY[self.function][0](a)
+            return a, None
+        b = self._argument(self.second, x, w)
+        if self.function == "*":
+            w[self.nodes] = a * b
+        elif self.function == "/":
+            w[self.nodes] = a / b
+        else:
+            w[self.nodes] = a ** b
+        return a, b
+
+
+def _ones(mat):
+    """``mat`` with every stored entry one (a structure, for :meth:`TapeSystem.pattern`)."""
+    out = mat.copy()
+    out.data = np.abs(out.data) + 1.0
+    return out
+
+
+class TapeSystem:
+    """One model's active equality system as a numpy tape, compiled once per structure
+    (see the module docstring). The interface of :class:`cge.compiled.CompiledSystem`
+    that the residual check, the structure check and :mod:`cge.newton` use:
+    ``update``, ``residuals``, ``jacobian``, ``start``, ``bounds``, ``load``,
+    ``check_structure``, ``valid``, ``free`` and ``nlp`` (an evaluator with
+    ``set_primals`` and ``evaluate_constraints``). IPOPT calls need a compiled NLP
+    (:attr:`serves_ipopt` is False)."""
+
+    #: no Hessian (exact-Hessian IPOPT calls compile a FoldedSystem)
+    hessian = False
+    #: IPOPT cannot be handed a tape: the caller compiles an NLP for IPOPT calls
+    serves_ipopt = False
+
+    def __init__(self, m: pyo.Block):
+        from .compiled import signature
+
+        self.model = m
+        self.key = signature(m)
+        self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
+                                                         descend_into=True))
+        walker = _Walker()
+        outputs = array("q")
+        for c in self.constraints:
+            expr = c.expr
+            if not (c.equality and isinstance(expr, EqualityExpression)):
+                raise Unsupported(f"{c.name}: not an equation")
+            lhs, rhs = expr.args
+            acc = _Affine()
+            walker.walk(lhs, 1.0, acc)
+            walker.walk(rhs, -1.0, acc)
+            outputs.append(walker.slot(acc))
+        #: the model's free variables (the unknowns), in column order
+        self.variables = walker.variables
+        nx = len(self.variables)
+        self.free = np.arange(nx)
+        # node positions: leaves first, then functions by depth (and function)
+        walker._named = walker._node_of = walker._quick = None  # (memory)
+        depth = np.frombuffer(walker.depth, dtype=np.int64)
+        variable = np.frombuffer(walker.variable, dtype=np.int8).astype(bool)
+        n_nodes = len(depth)
+        func = walker.function
+        fcode = np.array([_FUNCTIONS.index(f) + 1 if f else 0 for f in func], dtype=np.int64)
+        order = np.lexsort((fcode, variable, depth))
+        position = np.empty(n_nodes, dtype=np.int64)
+        position[order] = np.arange(n_nodes)
+        self.n_nodes = n_nodes
+        slots = _Slots(walker, nx, position, n_nodes)
+        first = np.frombuffer(walker.first, dtype=np.int64)
+        second = np.frombuffer(walker.second, dtype=np.int64)
+        self._leaves = walker.leaves
+        self._leaf_position = position[np.array(walker.leaf_node, dtype=np.int64)]
+        # groups: (depth, variable, function) in evaluation order
+        self._parameter_groups: list[_Group] = []
+        self._variable_groups: list[list[_Group]] = []  # per depth
+        self._variable_depth_start: list[int] = []
+        self._variable_slice: list[slice] = []
+        keys = np.stack([depth[order], variable[order], fcode[order]], axis=1)
+        bounds = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
+        starts = np.concatenate([[0], bounds]) if n_nodes else np.zeros(0, dtype=np.int64)
+        ends = np.concatenate([bounds, [n_nodes]])
+        last_depth = -1
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            d, var, fc = (int(v) for v in keys[s])
+            if fc == 0:
+                continue  # leaves
+            members = order[s:e]
+            group = _Group(_FUNCTIONS[fc - 1], np.arange(s, e), first[members], second[members],
+                           slots)
+            if not var:
+                self._parameter_groups.append(group)
+                continue
+            if d != last_depth:
+                self._variable_groups.append([])
+                last_depth = d
+            self._variable_groups[-1].append(group)
+        self._const, self._ex, self._ew = slots.rows(np.frombuffer(outputs, dtype=np.int64))
+        del slots, walker
+        # the variable nodes, and for the Jacobian the node coefficients restricted to them
+        self._variable_nodes = np.flatnonzero(variable[order])
+        vpos = np.full(n_nodes, -1, dtype=np.int64)
+        vpos[self._variable_nodes] = np.arange(len(self._variable_nodes))
+        self._vpos = vpos
+        self._jacobian_plan = self._plan()
+        self._w = np.zeros(n_nodes)
+        self._x0 = np.zeros(nx)
+        self._lb = np.full(nx, -np.inf)
+        self._ub = np.full(nx, np.inf)
+        self._x = None
+        self.nlp = _Evaluator(self)
+
+    # ------------------------------------------------------------- Jacobian plan
+    def _plan(self):
+        """Per depth of variable nodes: the node-coefficient matrices of the arguments
+        restricted to variable nodes of each lower depth (the chain rule's blocks)."""
+        spans = []
+        for groups in self._variable_groups:
+            first = groups[0].nodes[0]
+            last = groups[-1].nodes[-1] + 1
+            spans.append((self._vpos[first], self._vpos[last - 1] + 1))
+        self._spans = spans
+
+        def split(cw):
+            cw = cw[:, self._variable_nodes]  # columns: variable nodes
+            blocks = []
+            for k, (lo, hi) in enumerate(spans):
+                blk = cw[:, lo:hi]
+                if blk.nnz:
+                    blocks.append((k, blk.tocsr()))
+            return blocks
+
+        plan = []
+        for groups in self._variable_groups:
+            plan.append([(split(g.first[2]), split(g.second[2]) if g.second else None)
+                         for g in groups])
+        self._output_blocks = split(self._ew)
+        return plan
+
+    # ------------------------------------------------------------- evaluation
+    def _evaluate(self, x: np.ndarray) -> list:
+        """Evaluate the variable nodes at ``x``; returns every group's arguments."""
+        w = self._w
+        args = []
+        with np.errstate(all="ignore"):
+            for groups in self._variable_groups:
+                args.append([g.evaluate(x, w) for g in groups])
+        self._x, self._args = x.copy(), args
+        return args
+
+    def _residuals_at(self, x: np.ndarray) -> np.ndarray:
+        self._evaluate(x)
+        with np.errstate(all="ignore"):
+            return self._const + self._ex @ x + self._ew @ self._w
+
+    def _jacobian_at(self, x: np.ndarray, pattern: bool = False):
+        """The Jacobian (CSR, equations x unknowns) at ``x`` by forward differentiation;
+        with ``pattern`` its structure (every coefficient and local derivative taken as
+        one, so that no entry cancels or vanishes at particular values: a tariff of zero
+        still couples its route's unknowns, as in the compiled NLP)."""
+        from scipy.sparse import csr_matrix, diags, vstack
+
+        if self._x is None or not np.array_equal(self._x, x):
+            self._evaluate(x)
+        grads = []  # per depth: gradients of its variable nodes (CSR, nodes x unknowns)
+        ones = _ones if pattern else (lambda mat: mat)
+
+        def gradient(rows, blocks):
+            g = ones(rows[1])
+            for k, blk in blocks:
+                g = g + ones(blk) @ grads[k]
+            return g
+
+        with np.errstate(all="ignore"):
+            for groups, plan, args in zip(self._variable_groups, self._jacobian_plan, self._args):
+                parts = []
+                for g, (first, second), (a, b) in zip(groups, plan, args):
+                    ga = gradient(g.first, first)
+                    fn = g.function
+                    if pattern:
+                        part = ga if second is None else ga + gradient(g.second, second)
+                    elif second is None:
+                        part = diags(_UNARY[fn][1](a)) @ ga
+                    else:
+                        gb = gradient(g.second, second)
+                        if fn == "*":
+                            da, db = b, a
+                        elif fn == "/":
+                            da, db = 1.0 / b, -a / (b * b)
+                        else:
+                            da = b * a ** (b - 1.0)
+                            # d(a^b)/db only where b depends on the unknowns
+                            live = np.diff(gb.indptr) > 0
+                            db = np.where(live, np.log(np.where(live, a, 1.0)) * a ** b, 0.0)
+                        part = diags(da) @ ga + diags(db) @ gb
+                    parts.append(part)
+                grads.append(vstack(parts, format="csr") if len(parts) > 1 else parts[0].tocsr())
+            jac = csr_matrix(ones(self._ex))
+            for k, blk in self._output_blocks:
+                jac = jac + ones(blk) @ grads[k]
+        if pattern:
+            jac.data[:] = 1.0
+        return jac.tocsr()
+
+    # ------------------------------------------------------------ model -> tape
+    def valid(self) -> bool:
+        """Whether the model is still the structure compiled (values never matter)."""
+        from .compiled import signature
+
+        return signature(self.model) == self.key
+
+    def update(self) -> None:
+        """Copy the current variable values and bounds, and the parameters' values, into
+        the tape (and evaluate the nodes that read parameters only)."""
+        inf = np.inf
+        vals, los, his = [], [], []
+        for v in self.variables:
+            val, lo, hi = v.value, v.lb, v.ub
+            vals.append(0.0 if val is None else val)
+            los.append(-inf if lo is None else lo)
+            his.append(inf if hi is None else hi)
+        self._x0[:], self._lb[:], self._ub[:] = vals, los, his
+        w = self._w
+        w[:] = np.nan
+        w[self._leaf_position] = np.array(
+            [np.nan if p.value is None else p.value for p in self._leaves], dtype=float)
+        with np.errstate(all="ignore"):
+            for g in self._parameter_groups:
+                g.evaluate(self._x0, w)
+        bad = np.flatnonzero(~np.isfinite(w[self._leaf_position]))
+        if bad.size:
+            from .errors import InputError
+
+            names = [self._leaves[j].name for j in bad[:5].tolist()]
+            raise InputError("parameters whose values the equations cannot use (not "
+                             f"finite): {'; '.join(names)}")
+        self._x = None
+
+    def residuals(self) -> np.ndarray:
+        """Residuals of the equations (left minus right side) at the values last
+        :meth:`update`-d."""
+        return self._residuals_at(self._x0)
+
+    def start(self) -> np.ndarray:
+        return self._x0.copy()
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._lb.copy(), self._ub.copy()
+
+    def jacobian(self):
+        """The Jacobian at the point set last (``nlp.set_primals``), scipy CSC."""
+        return self._jacobian_at(self.nlp.primals).tocsc()
+
+    def pattern(self):
+        """The Jacobian's structure (CSR of ones): every unknown each equation reads
+        through a function, whatever the values."""
+        return self._jacobian_at(self.nlp.primals, pattern=True)
+
+    def load(self, x: np.ndarray) -> None:
+        """Write the solution ``x`` into the Pyomo model's variables."""
+        self.nlp.set_primals(x)
+        for val, v in zip(x.tolist(), self.variables):
+            v.set_value(val, skip_validation=True)
+
+    def check_structure(self) -> None:
+        """Square and structurally nonsingular, from the tape's Jacobian
+        (:func:`cge.solve.check_jacobian_structure`)."""
+        from .solve import check_jacobian_structure
+
+        check_jacobian_structure(self.nlp, self.model)
+
+
+class _Evaluator:
+    """The few calls of a PyNumero NLP that :mod:`cge.newton` and the structure check
+    make, on a tape."""
+
+    def __init__(self, system: TapeSystem):
+        self._system = system
+        self.primals = system._x0
+
+    def set_primals(self, x: np.ndarray) -> None:
+        self.primals = np.array(x, dtype=float)
+
+    def evaluate_constraints(self) -> np.ndarray:
+        return self._system._residuals_at(self.primals)
+
+    def evaluate_jacobian(self):
+        """The Jacobian's structure with ones for values: what the structure check
+        (:func:`cge.solve.check_jacobian_structure`, its only caller) matches on."""
+        return self._system.pattern().tocoo()
+
+    def n_constraints(self) -> int:
+        return len(self._system.constraints)
+
+    def n_primals(self) -> int:
+        return len(self._system.free)
