@@ -423,7 +423,7 @@ def _cached(cache: dict | None, key, kind: str, build):
     if system is not None and system.key == key and (
             system.folded_hold() if isinstance(system, CompiledSystem) else system.valid()):
         return system, False
-    if system is not None and kind == "system" and hasattr(system, "changed"):
+    if system is not None and hasattr(system, "changed"):
         # the same structure with other values of parameters folded in: those that
         # changed become columns of the next compilation (cge.compiled.vary)
         from .compiled import vary
@@ -449,31 +449,39 @@ def _cached(cache: dict | None, key, kind: str, build):
 def _compile(m: pyo.Block, n_equations: int):
     """The compiled system of ``m``: parameter columns (compiled once per structure,
     :class:`cge.compiled.CompiledSystem`) unless loading it would cost too much
-    (:data:`PARAMETRIC_MAX_WORK`). Above it, the parameters declared to vary
-    (:func:`cge.compiled.vary`: the deficit closure's, a scenario's shock, any found
-    changed before) are columns and every other value is folded in, when there are at most
-    as many of them as equations (a system IPOPT can solve too); otherwise a numpy tape
-    (:class:`cge.tape.TapeSystem`, once per structure, for residual checks and Newton
-    solves), or, for expressions the tape does not evaluate, every value folded in
-    (:class:`cge.compiled.FoldedSystem`, compiled per set of parameter values)."""
-    from .compiled import CompiledSystem, FoldedSystem, varying
+    (:data:`PARAMETRIC_MAX_WORK`); then a numpy tape (also once per structure,
+    :class:`cge.tape.TapeSystem`: residual checks and Newton solves), or, for expressions
+    the tape does not evaluate, the system IPOPT solves at that size
+    (:func:`_ipopt_system`)."""
+    from .compiled import CompiledSystem
 
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
                      if c.mutable)
     if n_equations * (n_equations + parameters) > PARAMETRIC_MAX_WORK:
-        columns = varying(m)
-        if columns and len(columns) <= n_equations:
-            # few columns add little to the Hessian (Caliendo-Parro 31 x 40: 532 thousand
-            # non-zeros, 504 thousand folded; no slower to compile): exact-Hessian IPOPT
-            # calls need no FoldedSystem besides
-            return CompiledSystem(m, columns=columns, hessian=True)
         from .tape import TapeSystem, Unsupported
 
         try:
             return TapeSystem(m)
         except Unsupported:
-            return FoldedSystem(m)
+            return _ipopt_system(m, n_equations)
     return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
+
+
+def _ipopt_system(m: pyo.Block, n_equations: int):
+    """A compiled NLP with an exact Hessian for IPOPT where the parametric system is too
+    large (its Hessian, or its load): the parameters declared to vary
+    (:func:`cge.compiled.vary`: the deficit closure's, a scenario's shock, any found
+    changed before) are columns and every other value is folded in, so that changing
+    them compiles nothing, when there are at most as many of them as equations
+    (Caliendo-Parro 31 x 40: 532 thousand Hessian non-zeros, 504 thousand folded; no
+    slower to compile); otherwise every value is folded in
+    (:class:`cge.compiled.FoldedSystem`, compiled per set of parameter values)."""
+    from .compiled import CompiledSystem, FoldedSystem, varying
+
+    columns = varying(m)
+    if columns and len(columns) <= n_equations:
+        return CompiledSystem(m, columns=columns, hessian=True)
+    return FoldedSystem(m)
 
 
 def _run_cyipopt(m, opts, structure_check: bool = False,
@@ -486,10 +494,10 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 
     IPOPT is not called when the start already solves the system (largest
     residual within ``constr_viol_tol`` and ``tol``): a calibrated benchmark
-    replicates without a factorisation. IPOPT with an exact Hessian, and every IPOPT
-    call on a system compiled as a tape (:mod:`cge.tape`), solves the
-    :class:`cge.compiled.FoldedSystem` (compiled per set of parameter values)."""
-    from .compiled import FoldedSystem, signature
+    replicates without a factorisation. IPOPT with an exact Hessian where the parametric
+    system has none, and every IPOPT call on a system compiled as a tape
+    (:mod:`cge.tape`), solves :func:`_ipopt_system`'s."""
+    from .compiled import signature
 
     t0 = time.perf_counter()
     key = signature(m) if key is None else key
@@ -549,7 +557,7 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
     exact = opts.get("hessian_approximation", "exact") != "limited-memory"
     # too large a Hessian with the parameter columns, or a tape (cge.tape: no NLP for IPOPT)
     if (exact and not system.hessian) or not getattr(system, "serves_ipopt", True):
-        folded, again = _cached(cache, key, "folded", lambda: FoldedSystem(m))
+        folded, again = _cached(cache, key, "folded", lambda: _ipopt_system(m, key[2]))
         compiled = int(compiled) + int(again)
         folded.update()
         system = folded
@@ -619,8 +627,7 @@ def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:
 
 #: Systems with at most this many equations are compiled with a Hessian that includes the
 #: parameter columns (:class:`cge.compiled.CompiledSystem`); larger ones solve
-#: exact-Hessian IPOPT calls on a :class:`cge.compiled.FoldedSystem` compiled per set of
-#: parameter values (a 10 x 10 economy, 730 equations: 1.1 million Hessian non-zeros
+#: exact-Hessian IPOPT calls on :func:`_ipopt_system`'s (a 10 x 10 economy, 730 equations: 1.1 million Hessian non-zeros
 #: with the columns, 25 thousand without).
 HESSIAN_MAX_EQUATIONS = 500
 
@@ -631,11 +638,10 @@ HESSIAN_MAX_EQUATIONS = 500
 #: no Hessian is ever evaluated), and inside the log-sum-exp aggregates every column is
 #: coupled with every unknown of its sum: 4,290 equations and 100 thousand columns at
 #: 30 x 20 load in 6.4 s (the NL writer takes 6.5 s more), where the folded system
-#: (4,290 variables) loads in 0.35 s. Above this the parameters declared to vary are
-#: columns, with every other value folded in (:func:`_compile`), or the residuals and
-#: Jacobian come from a numpy tape of the equations (:class:`cge.tape.TapeSystem`: no NL
-#: file, no Hessian), compiled once per structure; IPOPT calls on a tape compile the
-#: values folded in (:class:`cge.compiled.FoldedSystem`), once per set of values.
+#: (4,290 variables) loads in 0.35 s. Above this the residuals and Jacobian come from a
+#: numpy tape of the equations (:class:`cge.tape.TapeSystem`: no NL file, no Hessian),
+#: compiled once per structure; IPOPT calls compile :func:`_ipopt_system`'s NLP (the
+#: parameters declared to vary as columns, every other value folded in).
 PARAMETRIC_MAX_WORK = 1.0e9
 
 #: How many compiled systems (structures) a cache keeps (e.g. the benchmark's and the

@@ -1,8 +1,9 @@
 """The zero-deficit baseline as a Newton path on a system compiled once (issue 14).
 
-Large systems (above ``cge.solve.PARAMETRIC_MAX_WORK``) are compiled with the
-parameters declared to vary as columns and every other value folded in
-(:func:`cge.compiled.vary`); paths on large systems (above
+Large systems (above ``cge.solve.PARAMETRIC_MAX_WORK``) are numpy tapes compiled
+once per structure (:mod:`cge.tape`); where IPOPT solves them, or the tape cannot
+evaluate them, they are compiled with the parameters declared to vary as columns
+and every other value folded in (:func:`cge.compiled.vary`); paths on large systems (above
 ``cge.continuation.NEWTON_FIRST_ABOVE`` equations) use Newton correctors only and
 shorten a step Newton cannot correct instead of handing it to IPOPT. Both
 thresholds are lowered here so that the toy economy takes these routes; the
@@ -17,7 +18,7 @@ import pytest
 
 import calibration as cal
 from calibration.examples import toy_benchmark
-from cge import Equilibrium, compiled, continuation, newton, solve
+from cge import Equilibrium, compiled, continuation, newton, solve, tape
 from cge.tolerance import assert_close
 
 #: Results of two routes agree to this relative precision (both solve to SOLVER_TOL).
@@ -49,12 +50,19 @@ def _tariff_war(prim, rate=0.3):
     return np.where(foreign, prim["tariff"] + rate, prim["tariff"])
 
 
-def _run(large: bool, monkeypatch, declare_shock: bool = True):
-    """Benchmark, zero-deficit baseline and a tariff war, on the large-system routes or not."""
+def _no_tape(m):
+    raise tape.Unsupported("the tape is switched off by the test")
+
+
+def _run(large: bool, monkeypatch, declare_shock: bool = True, use_tape: bool = False):
+    """Benchmark, zero-deficit baseline and a tariff war, on the large-system routes or not
+    (with the tape, or with the compiled NLP IPOPT solves at that size)."""
     with monkeypatch.context() as mp:
         if large:
             mp.setattr(solve, "PARAMETRIC_MAX_WORK", 0)
             mp.setattr(continuation, "NEWTON_FIRST_ABOVE", 0)
+            if not use_tape:
+                mp.setattr(tape, "TapeSystem", _no_tape)
         eq, prim = _calibrated()
         shocked = prim.copy(tariff=_tariff_war(prim))
         if declare_shock:
@@ -65,8 +73,21 @@ def _run(large: bool, monkeypatch, declare_shock: bool = True):
     return eq, base, new, baseline_calls
 
 
+def test_large_system_path_on_the_tape_compiles_once(monkeypatch):
+    """On the tape, the benchmark, every Newton step of the zero-deficit baseline and the
+    shock compile once, with the equilibria of the default routes."""
+    eq, base, new, _ = _run(True, monkeypatch, use_tape=True)
+    assert eq.compilations == 1, [s.compiled for s in eq.ipopt_calls]
+    (system,) = [entry["system"] for entry in eq._compiled.values()]
+    assert isinstance(system, tape.TapeSystem)
+    ref_eq, ref_base, ref_new, _ = _run(False, monkeypatch)
+    _same_tables(ref_base, base)
+    _same_tables(ref_new, new)
+
+
 def test_declared_parameters_are_columns_and_the_rest_folded_in(monkeypatch):
-    """Benchmark, every step of the zero-deficit baseline and the shock: one compilation of
+    """The compiled NLP of a large system (what IPOPT solves at that size, and what replaces
+    the tape where it cannot evaluate the equations): benchmark, every step of the zero-deficit baseline and the shock: one compilation of
     a system whose columns are the deficits and the shocked tariffs only; the same
     equilibria as with every parameter a column."""
     eq, base, new, _ = _run(True, monkeypatch)
@@ -89,6 +110,7 @@ def test_a_folded_parameter_that_changes_makes_it_a_column(monkeypatch):
     assert eq.compilations == 2
     with monkeypatch.context() as mp:
         mp.setattr(solve, "PARAMETRIC_MAX_WORK", 0)
+        mp.setattr(tape, "TapeSystem", _no_tape)
         again = eq.solve(new.primitives.copy(tariff=_tariff_war(new.primitives, 0.1)))
     assert eq.compilations == 2 and again.max_residual < 1e-9
     (system,) = [entry["system"] for entry in eq._compiled.values()]
