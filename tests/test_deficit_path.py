@@ -13,29 +13,13 @@ equilibria must be those of the default routes.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import calibration as cal
 from calibration.examples import toy_benchmark
 from cge import Equilibrium, compiled, continuation, newton, solve, tape
-from cge.tolerance import assert_close
 
-#: Results of two routes agree to this relative precision (both solve to SOLVER_TOL).
-SAME = 1e-9
-
-
-def _same_tables(a, b):
-    """Every number of the four tables within SAME of its column's scale."""
-    for name in ("regions", "factors", "sectors", "routes"):
-        x, y = getattr(a, name), getattr(b, name)
-        table = np.nanmax(np.abs(x.select_dtypes("number").to_numpy(float)))
-        for col in x.columns:
-            if pd.api.types.is_numeric_dtype(x[col]) and not pd.api.types.is_bool_dtype(x[col]):
-                want = x[col].to_numpy(float)
-                scale = max(np.nanmax(np.abs(want)), 1e-3 * table)
-                assert_close(y[col].to_numpy(float), want, scale=scale, rel=SAME,
-                             err_msg=f"{name}.{col}")
+from tables import assert_same_tables  # tests/tables.py
 
 
 def _calibrated(deficit: str = "zero_baseline", **kwargs):
@@ -81,8 +65,8 @@ def test_large_system_path_on_the_tape_compiles_once(monkeypatch):
     (system,) = [entry["system"] for entry in eq._compiled.values()]
     assert isinstance(system, tape.TapeSystem)
     ref_eq, ref_base, ref_new, _ = _run(False, monkeypatch)
-    _same_tables(ref_base, base)
-    _same_tables(ref_new, new)
+    assert_same_tables(ref_base, base)
+    assert_same_tables(ref_new, new)
 
 
 def test_declared_parameters_are_columns_and_the_rest_folded_in(monkeypatch):
@@ -98,8 +82,8 @@ def test_declared_parameters_are_columns_and_the_rest_folded_in(monkeypatch):
     assert {id(p) for p in system.sources} <= declared
     assert {id(p) for p in eq.model.deficit.values()} <= {id(p) for p in system.sources}
     ref_eq, ref_base, ref_new, _ = _run(False, monkeypatch)
-    _same_tables(ref_base, base)
-    _same_tables(ref_new, new)
+    assert_same_tables(ref_base, base)
+    assert_same_tables(ref_new, new)
 
 
 def test_a_folded_parameter_that_changes_makes_it_a_column(monkeypatch):
@@ -143,8 +127,8 @@ def test_zero_deficit_baseline_is_a_newton_path_without_ipopt(monkeypatch):
     assert max(s.ipopt_time for s in baseline) == 0.0
     monkeypatch.undo()
     _, ref_base, ref_new, _ = _run(False, monkeypatch)
-    _same_tables(ref_base, base)
-    _same_tables(ref_new, new)
+    assert_same_tables(ref_base, base)
+    assert_same_tables(ref_new, new)
 
 
 def test_ipopt_corrects_after_newton_gives_up_repeatedly(monkeypatch):

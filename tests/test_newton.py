@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyomo.environ as pyo
 import pytest
 
 from cge import Equilibrium, examples, newton
 from cge.solve import max_residual
-from cge.tolerance import RESIDUAL_TOL, SOLVER_TOL, assert_close
+from cge.tolerance import RESIDUAL_TOL, SOLVER_TOL
 
-#: Results of the two methods agree to this relative precision (both solve to SOLVER_TOL).
-SAME = 1e-9
-
-
-def _same_tables(a, b):
-    """Every number of the four tables within SAME of its column's scale (columns that are
-    zero in equilibrium, free-entry profits, on the scale of the table's values)."""
-    for name in ("regions", "factors", "sectors", "routes"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.index.equals(y.index) and list(x.columns) == list(y.columns), name
-        table = np.nanmax(np.abs(x.select_dtypes("number").to_numpy(float)))
-        for col in x.columns:
-            if pd.api.types.is_numeric_dtype(x[col]) and not pd.api.types.is_bool_dtype(x[col]):
-                want = x[col].to_numpy(float)
-                scale = max(np.nanmax(np.abs(want)), 1e-3 * table)
-                assert_close(y[col].to_numpy(float), want, scale=scale, rel=SAME,
-                             err_msg=f"{name}.{col}")
+from tables import assert_same_tables  # tests/tables.py
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +34,7 @@ def test_a_shock_is_a_newton_solve_with_ipopt_s_equilibrium(economy):
     assert stats.ipopt_time == 0.0 and stats.newton_time > 0 and stats.solver_time == stats.newton_time
     assert stats.max_residual <= SOLVER_TOL
     assert all(s.method == "ipopt" for s in ref_eq.ipopt_calls)
-    _same_tables(ref, res)
+    assert_same_tables(ref, res)
 
 
 def test_newton_falls_back_to_ipopt_when_it_stalls(economy, monkeypatch):
@@ -67,7 +50,7 @@ def test_newton_falls_back_to_ipopt_when_it_stalls(economy, monkeypatch):
     assert "Newton method gave up" in stats.message
     monkeypatch.undo()
     _, ref = _shocked(economy, newton=False)
-    _same_tables(ref, res)
+    assert_same_tables(ref, res)
 
 
 def test_newton_gives_up_far_from_a_solution_and_leaves_the_model():
@@ -127,8 +110,8 @@ def test_homotopy_steps_and_a_sequence_of_shocks_agree_with_ipopt(economy):
     assert len(steps) > 1
     assert any(s.method == "newton" for s in eq.ipopt_calls)
     assert max_residual(eq.model) <= RESIDUAL_TOL
-    _same_tables(i1, n1)
-    _same_tables(i2, n2)
+    assert_same_tables(i1, n1)
+    assert_same_tables(i2, n2)
 
 
 def test_systems_too_large_for_parameter_columns_are_tapes_and_use_newton(
@@ -146,4 +129,4 @@ def test_systems_too_large_for_parameter_columns_are_tapes_and_use_newton(
     assert isinstance(entry["system"], TapeSystem)
     monkeypatch.undo()
     _, ref = _shocked(economy, newton=False)
-    _same_tables(ref, res)
+    assert_same_tables(ref, res)
