@@ -26,8 +26,9 @@ The step size (:func:`next_step`)
     failure.
 Large systems (:func:`newton_first`)
     Above :data:`NEWTON_FIRST_ABOVE` equations the corrector is the Newton method
-    alone, on the system compiled once with the path's parameters as columns
-    (:func:`changed_parameters`, :func:`cge.compiled.vary`): a step it cannot correct
+    alone, on a system compiled once for the whole path (the numpy tape of
+    :mod:`cge.tape`, or where IPOPT needs an NLP one with the path's parameters as
+    columns: :func:`changed_parameters`, :func:`cge.compiled.vary`): a step it cannot correct
     is shortened (:func:`shorten`), the next step follows its factorisations
     (:func:`next_newton_step`), and IPOPT backs it up only after
     :data:`NEWTON_ATTEMPTS` failures in a row. The zero-deficit baseline of Caliendo
