@@ -46,12 +46,9 @@ from array import array
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.common.numeric_types import native_types
-from pyomo.core.expr.numeric_expr import (
-    AbsExpression, DivisionExpression, MonomialTermExpression, NegationExpression,
-    PowExpression, ProductExpression, SumExpression, UnaryFunctionExpression,
-)
 from pyomo.core.expr.relational_expr import EqualityExpression
+
+from .affine import MONOMIAL, PRODUCT, DIVISION, POWER, UNARY, Affine, AffineWalker
 
 __all__ = ["TapeSystem", "Unsupported"]
 
@@ -68,43 +65,17 @@ _UNARY = {
     "log10": (np.log10, lambda a: 1.0 / (a * np.log(10.0))),
 }
 _FUNCTIONS = tuple(_UNARY) + ("*", "/", "**")
-
-# how the walker treats an expression class
-_SUM, _MONOMIAL, _PRODUCT, _DIVISION, _POWER, _NEGATION, _UNARYFN, _NAMED, _PARAM, _VAR, \
-    _NUMBER = range(11)
+#: the function of a node of each kind that is not linear (unary ones: by name)
+_BINARY = {MONOMIAL: "*", PRODUCT: "*", DIVISION: "/", POWER: "**"}
 
 
-class _Affine:
-    """``const + sum(x coefficient) + sum(node coefficient)`` being collected."""
-
-    __slots__ = ("const", "x", "w")
+class _Walker(AffineWalker):
+    """The shared walker (:mod:`cge.affine`) with nodes for terms: a leaf's node, or a
+    function's node of its arguments' affine forms (stored flat, see :meth:`slot`)."""
 
     def __init__(self):
-        self.const = 0.0
-        self.x: dict[int, float] = {}
-        self.w: dict[int, float] = {}
-
-    def add(self, other: "_Affine", k: float) -> None:
-        self.const += k * other.const
-        x, w = self.x, self.w
-        for j, c in other.x.items():
-            x[j] = x.get(j, 0.0) + k * c
-        for j, c in other.w.items():
-            w[j] = w.get(j, 0.0) + k * c
-
-    def key(self) -> tuple:
-        return (self.const, tuple(sorted(self.x.items())), tuple(sorted(self.w.items())))
-
-
-class _Walker:
-    """Walks the model's expressions into affine forms and nodes."""
-
-    def __init__(self):
-        #: unknowns: id(VarData) -> column
-        self.column: dict[int, int] = {}
-        self.variables: list = []
+        super().__init__()
         #: nodes: leaves (ParamData, fixed VarData) and functions
-        self.leaf: dict[int, int] = {}
         self.leaves: list = []
         self.leaf_node: list[int] = []
         #: per node: function name ("" for a leaf), its arguments (slots, -1 for none),
@@ -122,12 +93,9 @@ class _Walker:
         self.xi, self.xv = array("q"), array("d")
         self.wi, self.wv = array("q"), array("d")
         self._node_of: dict[tuple, int] = {}
-        self._named: dict[int, _Affine] = {}
-        self._quick: dict[tuple, int] = {}
-        self._kind: dict[type, int] = {}
 
     # ------------------------------------------------------------- registry
-    def slot(self, a: _Affine) -> int:
+    def slot(self, a: Affine) -> int:
         """Store the affine form ``a``; its slot."""
         j = len(self.const)
         self.const.append(a.const)
@@ -149,15 +117,7 @@ class _Walker:
         self.variable.append(variable)
         return j
 
-    def _leaf_node(self, obj) -> int:
-        j = self.leaf.get(id(obj))
-        if j is None:
-            j = self.leaf[id(obj)] = self._new_node("", (), 0, False)
-            self.leaves.append(obj)
-            self.leaf_node.append(j)
-        return j
-
-    def _function_node(self, function: str, arguments: list[_Affine]) -> int:
+    def _function_node(self, function: str, arguments: list[Affine]) -> int:
         depth, variable = 0, False
         deep, var = self.depth, self.variable
         for a in arguments:
@@ -176,183 +136,30 @@ class _Walker:
             j = self._node_of[key] = self._new_node(function, arguments, depth + 1, False)
         return j
 
-    def _classify(self, e) -> int:
-        cls = e.__class__
-        if not e.is_expression_type():
-            if e.is_parameter_type():
-                kind = _PARAM
-            elif e.is_variable_type():
-                kind = _VAR
-            elif e.is_constant():
-                kind = _NUMBER
-            else:
-                raise Unsupported(f"{cls.__name__} ({e})")
-        elif e.is_named_expression_type():
-            kind = _NAMED
-        elif isinstance(e, MonomialTermExpression):
-            kind = _MONOMIAL
-        elif isinstance(e, SumExpression):
-            kind = _SUM
-        elif isinstance(e, NegationExpression):
-            kind = _NEGATION
-        elif isinstance(e, ProductExpression):
-            kind = _PRODUCT
-        elif isinstance(e, DivisionExpression):
-            kind = _DIVISION
-        elif isinstance(e, PowExpression):
-            kind = _POWER
-        elif isinstance(e, UnaryFunctionExpression) and not isinstance(e, AbsExpression):
-            kind = _UNARYFN  # which function: checked node by node
-        else:
-            raise Unsupported(f"{cls.__name__} ({e})")
-        self._kind[cls] = kind
-        return kind
-
-    # ---------------------------------------------------------------- walking
-    def affine(self, e) -> _Affine:
-        acc = _Affine()
-        self.walk(e, 1.0, acc)
-        return acc
-
-    def walk(self, e, k: float, acc: _Affine) -> None:
-        """Add ``k * e`` to ``acc``."""
-        cls = e.__class__
-        if cls in native_types:
-            acc.const += k * e
-            return
-        kind = self._kind.get(cls)
-        if kind is None:
-            kind = self._classify(e)
-        if kind == _SUM:
-            walk, kinds, column, xs, ws, leaf = (self.walk, self._kind, self.column, acc.x,
-                                                 acc.w, self.leaf)
-            for a in e.args:
-                acls = a.__class__
-                if acls in native_types:
-                    acc.const += k * a
-                    continue
-                akind = kinds.get(acls)
-                if akind == _VAR and not a.fixed:  # the common leaves, without recursion
-                    c = column.get(id(a))
-                    if c is not None:
-                        xs[c] = xs.get(c, 0.0) + k
-                        continue
-                elif akind == _PARAM:
-                    j = leaf.get(id(a))
-                    if j is not None:
-                        ws[j] = ws.get(j, 0.0) + k
-                        continue
-                elif akind == _MONOMIAL:
-                    coef, var = a.args
-                    if coef.__class__ in native_types and not var.fixed:
-                        c = column.get(id(var))
-                        if c is not None:
-                            xs[c] = xs.get(c, 0.0) + k * coef
-                            continue
-                elif akind == _UNARYFN:  # log(tau) and the like, seen before
-                    (arg,) = a.args
-                    j = self._quick.get((a.getname(), 0.0, id(arg)))
-                    if j is not None:
-                        ws[j] = ws.get(j, 0.0) + k
-                        continue
-                elif akind == _NAMED:  # a named Expression walked before
-                    done = self._named.get(id(a))
-                    if done is not None:
-                        acc.add(done, k)
-                        continue
-                walk(a, k, acc)
-        elif kind == _MONOMIAL:
-            coef, var = e.args
-            if coef.__class__ in native_types:
-                self.walk(var, k * coef, acc)
-            else:
-                self._node(acc, k, "*", (coef, var))
-        elif kind == _VAR:
-            if e.fixed:
-                j = self._leaf_node(e)
-                acc.w[j] = acc.w.get(j, 0.0) + k
-            else:
-                c = self.column.get(id(e))
-                if c is None:
-                    c = self.column[id(e)] = len(self.variables)
-                    self.variables.append(e)
-                acc.x[c] = acc.x.get(c, 0.0) + k
-        elif kind == _PARAM:
-            if e.is_constant():  # an immutable parameter: a number
-                acc.const += k * pyo.value(e)
-            else:
-                j = self._leaf_node(e)
-                acc.w[j] = acc.w.get(j, 0.0) + k
-        elif kind == _NAMED:
-            done = self._named.get(id(e))
-            if done is None:
-                done = self._named[id(e)] = self.affine(e.expr)
-            acc.add(done, k)
-        elif kind == _NEGATION:
-            self.walk(e.args[0], -k, acc)
-        elif kind == _PRODUCT:
-            a, b = e.args
-            if a.__class__ in native_types:
-                self.walk(b, k * a, acc)
-            elif b.__class__ in native_types:
-                self.walk(a, k * b, acc)
-            else:
-                self._node(acc, k, "*", (a, b))
-        elif kind == _DIVISION:
-            a, b = e.args
-            if b.__class__ in native_types:
-                self.walk(a, k / b, acc)
-            else:
-                self._node(acc, k, "/", (a, b))
-        elif kind == _POWER:
-            a, b = e.args
-            if b.__class__ in native_types and b == 1:
-                self.walk(a, k, acc)
-            else:
-                self._node(acc, k, "**", (a, b))
-        elif kind == _UNARYFN:
-            name = e.getname()
-            if name not in _UNARY:
-                raise Unsupported(f"function {name}")
-            (arg,) = e.args
-            # (inline: the key of a function of one parameter, as _leaf_function_key)
-            akind = self._kind.get(arg.__class__)
-            if akind == _PARAM or akind == _VAR:
-                key = (name, 0.0, id(arg))
-            else:
-                key = self._leaf_function_key(name, arg)
-            if key is None:
-                self._node(acc, k, name, (arg,))
-                return
-            # a function of one parameter (log(tau), log(1 + t)): written in many
-            # equations, walked once
-            j = self._quick.get(key)
-            if j is None:
-                j = self._quick[key] = self._function_node(name, [self.affine(arg)])
-            acc.w[j] = acc.w.get(j, 0.0) + k
-        else:  # _NUMBER
-            acc.const += k * pyo.value(e)
-
-    def _leaf_function_key(self, name: str, arg):
-        """A key for ``name(arg)`` when ``arg`` is a parameter or variable, or a number
-        plus a parameter; None otherwise."""
-        cls = arg.__class__
-        if cls in native_types:
+    # ------------------------------------------------------------- back end
+    def leaf(self, obj):
+        if obj.is_parameter_type() and obj.is_constant():  # an immutable parameter
             return None
-        kind = self._kind.get(cls)
-        if kind is None:
-            kind = self._classify(arg)
-        if kind == _PARAM or kind == _VAR:
-            return (name, 0.0, id(arg))
-        if kind == _SUM and arg.nargs() == 2:
-            a, b = arg.args
-            if a.__class__ in native_types and b.__class__ not in native_types \
-                    and self._kind.get(b.__class__) == _PARAM:
-                return (name, a, id(b))
-        return None
+        j = self._new_node("", (), 0, False)
+        self.leaves.append(obj)
+        self.leaf_node.append(j)
+        return j
 
-    def _node(self, acc: _Affine, k: float, function: str, args) -> None:
-        j = self._function_node(function, [self.affine(a) for a in args])
+    def leaf_function(self, e, key):
+        name = key[0]
+        if name not in _UNARY:
+            raise Unsupported(f"function {name}")
+        return self._function_node(name, [self.affine(e.args[0])])
+
+    def nonlinear(self, e, kind, k, acc):
+        function = _BINARY.get(kind)
+        if function is None:
+            if kind != UNARY:
+                raise Unsupported(f"{e.__class__.__name__} ({e})")
+            function = e.getname()
+            if function not in _UNARY:
+                raise Unsupported(f"function {function}")
+        j = self._function_node(function, [self.affine(a) for a in e.args])
         acc.w[j] = acc.w.get(j, 0.0) + k
 
 
@@ -452,7 +259,7 @@ class TapeSystem:
             if not (c.equality and isinstance(expr, EqualityExpression)):
                 raise Unsupported(f"{c.name}: not an equation")
             lhs, rhs = expr.args
-            acc = _Affine()
+            acc = Affine()
             walker.walk(lhs, 1.0, acc)
             walker.walk(rhs, -1.0, acc)
             outputs.append(walker.slot(acc))
@@ -461,7 +268,7 @@ class TapeSystem:
         nx = len(self.variables)
         self.free = np.arange(nx)
         # node positions: leaves first, then functions by depth (and function)
-        walker._named = walker._node_of = walker._quick = None  # (memory)
+        walker._named = walker._node_of = walker._function_term = walker._term = None  # (memory)
         depth = np.frombuffer(walker.depth, dtype=np.int64)
         variable = np.frombuffer(walker.variable, dtype=np.int8).astype(bool)
         n_nodes = len(depth)
