@@ -124,13 +124,13 @@ class AffineWalker:
 
     def __init__(self):
         #: unknowns: id(VarData) -> number, and the variables in that order
-        self.column: dict[int, int] = {}
+        self._unknown: dict[int, int] = {}
         self.variables: list = []
         #: terms of the leaves (id -> term), of the functions of one leaf
         #: ((function, number, id of the leaf) -> term), forms of named Expressions
         self._term: dict[int, int] = {}
         self._function_term: dict[tuple, int] = {}
-        self._named: dict[int, Affine] = {}
+        self._named_form: dict[int, Affine] = {}
 
     # ---------------------------------------------------------------- back end
     def leaf(self, obj):
@@ -165,7 +165,7 @@ class AffineWalker:
             kd = _classify(e)
         if kd == SUM:
             # the common arguments seen before are added here, without recursion
-            walk, kinds, column, terms, xs, ws = (self.walk, _KIND, self.column, self._term,
+            walk, kinds, column, terms, xs, ws = (self.walk, _KIND, self._unknown, self._term,
                                                   acc.x, acc.w)
             for a in e.args:
                 acls = a.__class__
@@ -197,7 +197,7 @@ class AffineWalker:
                         ws[j] = ws.get(j, 0.0) + k
                         continue
                 elif akind == NAMED:
-                    done = self._named.get(id(a))
+                    done = self._named_form.get(id(a))
                     if done is not None:
                         acc.add(done, k)
                         continue
@@ -209,9 +209,9 @@ class AffineWalker:
             else:
                 self.nonlinear(e, kd, k, acc)
         elif kd == VAR and not e.fixed:
-            c = self.column.get(id(e))
+            c = self._unknown.get(id(e))
             if c is None:
-                c = self.column[id(e)] = len(self.variables)
+                c = self._unknown[id(e)] = len(self.variables)
                 self.variables.append(e)
             acc.x[c] = acc.x.get(c, 0.0) + k
         elif kd == PARAM or kd == VAR:  # a parameter or fixed variable
@@ -227,9 +227,9 @@ class AffineWalker:
             if not self.share_named:
                 self.walk(e.expr, k, acc)
                 return
-            done = self._named.get(id(e))
+            done = self._named_form.get(id(e))
             if done is None:
-                done = self._named[id(e)] = self.affine(e.expr)
+                done = self._named_form[id(e)] = self.affine(e.expr)
             acc.add(done, k)
         elif kd == NEGATION:
             self.walk(e.args[0], -k, acc)

@@ -39,11 +39,9 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
 from pyomo.core.expr.relational_expr import EqualityExpression
-from pyomo.core.expr.numeric_expr import (
-    DivisionExpression, MonomialTermExpression, NegationExpression, ProductExpression,
-    SumExpression, UnaryFunctionExpression,
-)
+from pyomo.core.expr.numeric_expr import MonomialTermExpression, SumExpression
 
+from .affine import NAMED, PARAM, SUM, UNARY, VAR, Affine, AffineWalker, NotAffine, is_node, kind
 from .formula import Formula
 from .solver_options import NL_FILE_OPTIONS
 
@@ -78,18 +76,7 @@ def varying(m: pyo.Block) -> list:
     return list(m.__dict__.get("_cge_varying", {}).values())
 
 
-class _Affine:
-    """An expression being collected as ``const + sum(coef * var) + sum(mult * atom)``."""
-
-    __slots__ = ("const", "variables", "atoms")
-
-    def __init__(self):
-        self.const = 0.0
-        self.variables: dict[int, list] = {}
-        self.atoms: dict[int, float] = {}
-
-
-class _Substitution:
+class _Substitution(AffineWalker):
     r"""Copies expressions so that parameters enter as parameter columns.
 
     The parameter-only part of every affine argument of a nonlinear function
@@ -105,11 +92,17 @@ class _Substitution:
     (:meth:`values`). What reads parameters non-affinely (a parameter times an
     unknown) gets a column per parameter. Subtrees that read no parameter are
     shared, not copied, and so are named Expressions that read none.
+
+    The affine forms are :mod:`cge.affine`'s, with atoms for terms.
     """
+
+    #: a named Expression is walked where read (its form is not kept)
+    share_named = False
 
     CHUNK = 4096
 
     def __init__(self, block: pyo.Block, columns=None):
+        super().__init__()
         self.block = block
         #: ids of the parameters and fixed variables that become columns (None: all);
         #: the others are folded in as numbers (their values at compilation), and
@@ -130,8 +123,6 @@ class _Substitution:
         self.rows: list[dict[int, float]] = []
         self._column_of: dict[tuple, object] = {}
         self._named: dict[int, object] = {}
-        self._kind: dict[type, int] = {}
-        self._op: dict[type, tuple[int, bool]] = {}
 
     # ---------------------------------------------------------------- folding
     def _folds(self, leaf) -> bool:
@@ -150,14 +141,12 @@ class _Substitution:
         found = memo.get(id(e))
         if found is not None:
             return found
-        kind = self._kind.get(cls)
-        if kind is None:
-            kind = self._classify(e)
-        if kind == _PARAM or kind == _VAR:
+        kd = kind(e)
+        if kd == PARAM or kd == VAR:
             found = id(e) in self.only
-        elif kind == _NAMED:
+        elif kd == NAMED:
             found = self._reads_columns(e.expr)
-        elif kind == _NODE:
+        elif is_node(kd):
             found = False
             for a in e.args:
                 if self._reads_columns(a):
@@ -186,13 +175,13 @@ class _Substitution:
             self.leaves.append(leaf)
         return j
 
-    def _atom_index(self, kind: str, obj) -> int:
-        ref = self._leaf_index(obj) if kind != "expr" else obj
-        key = (kind, ref if kind != "expr" else id(obj))
+    def _atom_index(self, form: str, obj) -> int:
+        ref = self._leaf_index(obj) if form != "expr" else obj
+        key = (form, ref if form != "expr" else id(obj))
         j = self._atom.get(key)
         if j is None:
             j = self._atom[key] = len(self.atoms)
-            self.atoms.append((kind, ref))
+            self.atoms.append((form, ref))
         return j
 
     def _column(self, atoms: dict[int, float]):
@@ -204,141 +193,60 @@ class _Substitution:
             self.rows.append(dict(atoms))
         return col
 
-    def _classify(self, e) -> int:
-        if not e.is_expression_type():
-            kind = _PARAM if e.is_parameter_type() else _VAR if e.is_variable_type() else _OTHER
-        elif e.is_named_expression_type():
-            kind = _NAMED
-        else:
-            kind = _NODE
-        self._kind[e.__class__] = kind
-        return kind
-
     # ------------------------------------------------------------- affine parts
-    def _parameter_atom(self, e) -> int:
-        """The atom of a parameter-only expression ``e`` (recognised forms: ``p``,
-        ``log(p)``, ``log(1 + p)``; anything else is evaluated as an expression)."""
-        cls = e.__class__
-        kind = self._kind.get(cls) if cls not in native_types else None
-        if kind is None and cls not in native_types:
-            kind = self._classify(e)
-        if kind == _PARAM or kind == _VAR:
-            return self._atom_index("value", e)
-        if isinstance(e, UnaryFunctionExpression) and e.getname() == "log":
-            (arg,) = e.args
-            akind = self._kind.get(arg.__class__) if arg.__class__ not in native_types else None
-            if akind is None and arg.__class__ not in native_types:
-                akind = self._classify(arg)
-            if akind == _PARAM:
-                return self._atom_index("log", arg)
-            if isinstance(arg, SumExpression) and arg.nargs() == 2:
-                a, b = arg.args
-                if a.__class__ in native_types and a == 1 and not b.__class__ in native_types \
-                        and self._kind.get(b.__class__) == _PARAM:
-                    return self._atom_index("log1p", b)
+    def leaf(self, obj):
+        """A parameter or fixed variable: its value atom, or folded in."""
+        return None if self._folds(obj) else self._atom_index("value", obj)
+
+    def leaf_function(self, e, key):
+        """A function of one parameter: atoms ``log(p)`` and ``log(1 + p)`` (evaluated
+        with numpy), any other as an expression; folded in with its parameter."""
+        if e.is_potentially_variable():  # of an unknown (or a fixed variable): not affine
+            raise NotAffine
+        name, number, _ = key
+        (arg,) = e.args
+        leaf = arg.args[1] if kind(arg) == SUM else arg
+        if self._folds(leaf):
+            return None
+        if name == "log" and leaf is arg:
+            return self._atom_index("log", leaf)
+        if name == "log" and number == 1:
+            return self._atom_index("log1p", leaf)
         return self._atom_index("expr", e)
 
-    def _operation(self, e) -> int:
-        """How :meth:`_affine` treats expression nodes of ``e``'s class."""
-        if isinstance(e, MonomialTermExpression):
-            op = _MONOMIAL
-        elif isinstance(e, SumExpression):
-            op = _SUM
-        elif isinstance(e, NegationExpression):
-            op = _NEGATION
-        elif isinstance(e, ProductExpression):
-            op = _PRODUCT
-        elif isinstance(e, DivisionExpression):
-            op = _DIVISION
-        else:
-            op = _FUNCTION
-        self._op[e.__class__] = (op, not e.is_potentially_variable())
-        return self._op[e.__class__]
-
-    def _affine(self, e, k: float, acc: _Affine) -> bool:
-        """Add ``k * e`` to ``acc`` if ``e`` is affine in the unknowns with parameter-only
-        parts; False (``acc`` then undefined) if it is not."""
-        cls = e.__class__
-        if cls in native_types:
-            acc.const += k * e
-            return True
-        kind = self._kind.get(cls)
-        if kind is None:
-            kind = self._classify(e)
-        if kind == _NODE:
-            op, npv = self._op.get(cls) or self._operation(e)
-            if op == _SUM:
-                affine = self._affine
-                for a in e.args:
-                    if not affine(a, k, acc):
-                        return False
-                return True
-            if op == _MONOMIAL:
-                coef, var = e.args
-                if coef.__class__ in native_types:
-                    return self._affine(var, k * coef, acc)
-                return False
-            if op == _NEGATION:
-                return self._affine(e.args[0], -k, acc)
-            if op == _PRODUCT:
-                a, b = e.args
-                if a.__class__ in native_types:
-                    return self._affine(b, k * a, acc)
-                if b.__class__ in native_types:
-                    return self._affine(a, k * b, acc)
-            elif op == _DIVISION:
-                a, b = e.args
-                if b.__class__ in native_types:
-                    return self._affine(a, k / b, acc)
-            if npv:
-                if not self._reads_columns(e):
-                    acc.const += k * pyo.value(e)
-                    return True
-                j = self._parameter_atom(e)
-                atoms = acc.atoms
-                atoms[j] = atoms.get(j, 0.0) + k
-                return True
-            return False
-        if kind == _VAR:
-            if e.fixed and self._folds(e):
-                acc.const += k * e.value
-            elif e.fixed:
-                j = self._atom_index("value", e)
-                acc.atoms[j] = acc.atoms.get(j, 0.0) + k
-            else:
-                entry = acc.variables.get(id(e))
-                if entry is None:
-                    acc.variables[id(e)] = [e, k]
-                else:
-                    entry[1] += k
-            return True
-        if kind == _PARAM:
-            if self._folds(e):
-                acc.const += k * e.value
-                return True
-            j = self._atom_index("value", e)
-            acc.atoms[j] = acc.atoms.get(j, 0.0) + k
-            return True
-        if kind == _OTHER:
+    def nonlinear(self, e, kd, k, acc):
+        """A parameter-only node: an atom (or folded in); one reading an unknown is not
+        affine."""
+        if not is_node(kd):  # a leaf that is neither parameter nor variable: a number
             acc.const += k * pyo.value(e)
-            return True
-        return self._affine(e.expr, k, acc)  # a named expression
+            return
+        if e.is_potentially_variable():
+            raise NotAffine
+        if not self._reads_columns(e):
+            acc.const += k * pyo.value(e)
+            return
+        j = self._atom_index("expr", e)
+        acc.w[j] = acc.w.get(j, 0.0) + k
 
     def _linearised(self, e):
         """``e`` with its parameter-only part as one column, if ``e`` is affine and reads
         parameters; else ``e`` copied node by node."""
-        acc = _Affine()
-        if not self._affine(e, 1.0, acc) or not any(acc.atoms.values()):
-            kind = self._kind.get(e.__class__)
-            return self._copy(e) if kind == _NODE else self(e)
-        atoms = {j: m for j, m in acc.atoms.items() if m != 0.0}
+        acc = Affine()
+        try:
+            self.walk(e, 1.0, acc)
+        except NotAffine:
+            acc = None
+        if acc is None or not any(acc.w.values()):
+            return self._copy(e) if is_node(kind(e)) else self(e)
+        atoms = {j: m for j, m in acc.w.items() if m != 0.0}
         # a column stands for the combination scaled to a first multiplier of one, so
         # that proportional combinations (a route's trade cost in its trade value and in
         # its price-index term) share it
         first = atoms[min(atoms)]
         col = self._column({j: m / first for j, m in atoms.items()})
         terms = [col if first == 1.0 else MonomialTermExpression((first, col))]
-        for var, coef in acc.variables.values():
+        for c, coef in acc.x.items():
+            var = self.variables[c]
             if coef == 1.0:
                 terms.append(var)
             elif coef != 0.0:
@@ -362,22 +270,20 @@ class _Substitution:
             return e
         if self.only is not None and not self._reads_columns(e):
             return e  # the model's own: the NL writer folds its parameters
-        kind = self._kind.get(cls)
-        if kind is None:
-            kind = self._classify(e)
-        if kind == _NODE:
+        kd = kind(e)
+        if is_node(kd):
             if not e.is_potentially_variable():
                 return e if e.is_constant() else self._linearised(e)
-            if isinstance(e, UnaryFunctionExpression):
+            if kd == UNARY:
                 (arg,) = e.args
                 new = self._linearised(arg) if arg.__class__ not in native_types else arg
                 return e if new is arg else e.create_node_with_local_data([new])
             return self._copy(e)
-        if kind == _PARAM:  # a mutable ParamData (immutable ones are numbers)
+        if kd == PARAM:  # a mutable ParamData (immutable ones are numbers)
             return self._column({self._atom_index("value", e): 1.0})
-        if kind == _VAR:
+        if kd == VAR:
             return self._column({self._atom_index("value", e): 1.0}) if e.fixed else e
-        if kind == _NAMED:
+        if kd == NAMED:
             done = self._named.get(id(e))
             if done is None:
                 inner = e.expr
@@ -399,10 +305,6 @@ class _Substitution:
         if self.only is not None and not self._reads_columns(e):
             return e
         return self._linearised(e)
-
-
-_NODE, _PARAM, _VAR, _NAMED, _OTHER = range(5)
-_SUM, _MONOMIAL, _NEGATION, _PRODUCT, _DIVISION, _FUNCTION = range(6)
 
 
 class _ColumnValues:
@@ -604,16 +506,9 @@ class CompiledSystem:
     def update(self) -> None:
         """Copy the current variable values and bounds, and the parameters' values, into
         the NLP."""
-        inf = np.inf
         x, lb, ub = self._x0, self._lb, self._ub
         free = self.free
-        vals, los, his = [], [], []
-        for v in self.variables:
-            val, lo, hi = v.value, v.lb, v.ub
-            vals.append(0.0 if val is None else val)
-            los.append(-inf if lo is None else lo)
-            his.append(inf if hi is None else hi)
-        x[free], lb[free], ub[free] = vals, los, his
+        x[free], lb[free], ub[free] = variable_values(self.variables)
         p = self.parameter_values()
         bad = ~np.isfinite(p)
         if bad.any():
@@ -669,7 +564,20 @@ def _foldable(m: pyo.Block) -> list:
 
 
 def _leaf_values(leaves) -> np.ndarray:
+    """The values of parameters or fixed variables (NaN for none)."""
     return np.array([np.nan if x.value is None else x.value for x in leaves], dtype=float)
+
+
+def variable_values(variables) -> tuple[list, list, list]:
+    """Values (0 for none), lower and upper bounds (infinite for none) of ``variables``."""
+    inf = np.inf
+    vals, los, his = [], [], []
+    for v in variables:
+        val, lo, hi = v.value, v.lb, v.ub
+        vals.append(0.0 if val is None else val)
+        los.append(-inf if lo is None else lo)
+        his.append(inf if hi is None else hi)
+    return vals, los, his
 
 
 class _Bounded:
@@ -745,14 +653,8 @@ class FoldedSystem:
             self._values(), self.folded_values, equal_nan=True)
 
     def update(self) -> None:
-        inf = np.inf
-        x, lb, ub = self._x0, self._lb, self._ub
-        for j, v in enumerate(self.variables):
-            x[j] = v.value if v.value is not None else 0.0
-            lo, hi = v.lb, v.ub
-            lb[j] = -inf if lo is None else lo
-            ub[j] = inf if hi is None else hi
-        self.nlp.set_primals(x)
+        self._x0[:], self._lb[:], self._ub[:] = variable_values(self.variables)
+        self.nlp.set_primals(self._x0)
 
     problem_nlp = CompiledSystem.problem_nlp
     residuals = CompiledSystem.residuals

@@ -268,7 +268,7 @@ class TapeSystem:
         nx = len(self.variables)
         self.free = np.arange(nx)
         # node positions: leaves first, then functions by depth (and function)
-        walker._named = walker._node_of = walker._function_term = walker._term = None  # (memory)
+        walker._named_form = walker._unknown = walker._node_of = walker._function_term = walker._term = None  # (memory)
         depth = np.frombuffer(walker.depth, dtype=np.int64)
         variable = np.frombuffer(walker.variable, dtype=np.int8).astype(bool)
         n_nodes = len(depth)
@@ -424,18 +424,12 @@ class TapeSystem:
     def update(self) -> None:
         """Copy the current variable values and bounds, and the parameters' values, into
         the tape (and evaluate the nodes that read parameters only)."""
-        inf = np.inf
-        vals, los, his = [], [], []
-        for v in self.variables:
-            val, lo, hi = v.value, v.lb, v.ub
-            vals.append(0.0 if val is None else val)
-            los.append(-inf if lo is None else lo)
-            his.append(inf if hi is None else hi)
-        self._x0[:], self._lb[:], self._ub[:] = vals, los, his
+        from .compiled import _leaf_values, variable_values
+
+        self._x0[:], self._lb[:], self._ub[:] = variable_values(self.variables)
         w = self._w
         w[:] = np.nan
-        w[self._leaf_position] = np.array(
-            [np.nan if p.value is None else p.value for p in self._leaves], dtype=float)
+        w[self._leaf_position] = _leaf_values(self._leaves)
         with np.errstate(all="ignore"):
             for g in self._parameter_groups:
                 g.evaluate(self._x0, w)
