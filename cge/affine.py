@@ -192,15 +192,25 @@ class AffineWalker:
                             continue
                 elif akind == UNARY:  # log(tau) and the like
                     (arg,) = a.args
-                    j = self._function_term.get((a.getname(), 0.0, id(arg)))
-                    if j is not None:
-                        ws[j] = ws.get(j, 0.0) + k
-                        continue
+                    bkind = kinds.get(arg.__class__)
+                    if bkind == PARAM or bkind == VAR:
+                        j = self._function_term.get((a.getname(), 0.0, id(arg)))
+                        if j is not None:
+                            ws[j] = ws.get(j, 0.0) + k
+                            continue
                 elif akind == NAMED:
                     done = self._named_form.get(id(a))
                     if done is not None:
                         acc.add(done, k)
                         continue
+                elif akind == PRODUCT:  # a number times an expression: one call less
+                    b, c = a.args
+                    if b.__class__ in native_types:
+                        walk(c, k * b, acc)
+                        continue
+                elif akind == NEGATION:
+                    walk(a.args[0], -k, acc)
+                    continue
                 walk(a, k, acc)
         elif kd == MONOMIAL:
             coef, var = e.args
@@ -254,7 +264,12 @@ class AffineWalker:
             else:
                 self.nonlinear(e, kd, k, acc)
         elif kd == UNARY:
-            key = self.leaf_function_key(e)
+            (arg,) = e.args
+            akind = _KIND.get(arg.__class__)
+            if akind == PARAM or akind == VAR:  # (inline: leaf_function_key's first case)
+                key = (e.getname(), 0.0, id(arg))
+            else:
+                key = self.leaf_function_key(e)
             if key is None:
                 self.nonlinear(e, kd, k, acc)
                 return

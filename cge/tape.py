@@ -65,6 +65,8 @@ _UNARY = {
     "log10": (np.log10, lambda a: 1.0 / (a * np.log(10.0))),
 }
 _FUNCTIONS = tuple(_UNARY) + ("*", "/", "**")
+#: a node's function as a number: 0 for a leaf, else one more than its place in _FUNCTIONS
+_CODE = {f: j + 1 for j, f in enumerate(_FUNCTIONS)}
 #: the function of a node of each kind that is not linear (unary ones: by name)
 _BINARY = {MONOMIAL: "*", PRODUCT: "*", DIVISION: "/", POWER: "**"}
 
@@ -78,12 +80,11 @@ class _Walker(AffineWalker):
         #: nodes: leaves (ParamData, fixed VarData) and functions
         self.leaves: list = []
         self.leaf_node: list[int] = []
-        #: per node: function name ("" for a leaf), its arguments (slots, -1 for none),
-        #: depth, whether it depends on the unknowns
-        self.function: list[str] = []
+        #: per node: its function (:data:`_CODE`, 0 for a leaf), its arguments (slots, -1
+        #: for none), whether it depends on the unknowns (depths: :func:`_depths`)
+        self.function = array("b")
         self.first = array("q")
         self.second = array("q")
-        self.depth = array("q")
         self.variable = array("b")
         #: affine forms (node arguments, equations) stored flat, one *slot* each: the
         #: constant, how many x and node terms, and the terms
@@ -93,54 +94,64 @@ class _Walker(AffineWalker):
         self.xi, self.xv = array("q"), array("d")
         self.wi, self.wv = array("q"), array("d")
         self._node_of: dict[tuple, int] = {}
+        # (the appends, bound once: millions of calls)
+        self._slot_put = (self.const.append, self.nx.append, self.nw.append, self.xi.extend,
+                          self.xv.extend, self.wi.extend, self.wv.extend)
+        self._node_put = (self.function.append, self.first.append, self.second.append,
+                          self.variable.append)
 
     # ------------------------------------------------------------- registry
     def slot(self, a: Affine) -> int:
         """Store the affine form ``a``; its slot."""
         j = len(self.const)
-        self.const.append(a.const)
-        self.nx.append(len(a.x))
-        self.nw.append(len(a.w))
-        self.xi.extend(a.x)
-        self.xv.extend(a.x.values())
-        self.wi.extend(a.w)
-        self.wv.extend(a.w.values())
+        const, nx, nw, xi, xv, wi, wv = self._slot_put
+        x, w = a.x, a.w
+        const(a.const)
+        nx(len(x))
+        nw(len(w))
+        if x:
+            xi(x)
+            xv(x.values())
+        if w:
+            wi(w)
+            wv(w.values())
         return j
 
-    def _new_node(self, function: str, arguments, depth: int, variable: bool) -> int:
+    def _new_node(self, function: str, arguments, variable: bool) -> int:
         j = len(self.function)
-        self.function.append(function)
-        slot = self.slot
-        self.first.append(slot(arguments[0]) if arguments else -1)
-        self.second.append(slot(arguments[1]) if len(arguments) > 1 else -1)
-        self.depth.append(depth)
-        self.variable.append(variable)
+        put_function, put_first, put_second, put_variable = self._node_put
+        put_function(_CODE[function] if function else 0)
+        put_first(self.slot(arguments[0]) if arguments else -1)
+        put_second(self.slot(arguments[1]) if len(arguments) > 1 else -1)
+        put_variable(variable)
         return j
 
     def _function_node(self, function: str, arguments: list[Affine]) -> int:
-        depth, variable = 0, False
-        deep, var = self.depth, self.variable
+        variable = False
+        var = self.variable
         for a in arguments:
             if a.x:
                 variable = True
+                break
             for k in a.w:
-                if deep[k] > depth:
-                    depth = deep[k]
                 if var[k]:
                     variable = True
+                    break
+            if variable:
+                break
         if variable:  # seldom written twice (measured: 1% at 10 x 10): not looked up
-            return self._new_node(function, arguments, depth + 1, True)
+            return self._new_node(function, arguments, True)
         key = (function,) + tuple(a.key() for a in arguments)
         j = self._node_of.get(key)
         if j is None:
-            j = self._node_of[key] = self._new_node(function, arguments, depth + 1, False)
+            j = self._node_of[key] = self._new_node(function, arguments, False)
         return j
 
     # ------------------------------------------------------------- back end
     def leaf(self, obj):
         if obj.is_parameter_type() and obj.is_constant():  # an immutable parameter
             return None
-        j = self._new_node("", (), 0, False)
+        j = self._new_node("", (), False)
         self.leaves.append(obj)
         self.leaf_node.append(j)
         return j
@@ -159,8 +170,34 @@ class _Walker(AffineWalker):
             function = e.getname()
             if function not in _UNARY:
                 raise Unsupported(f"function {function}")
-        j = self._function_node(function, [self.affine(a) for a in e.args])
+        arguments = []
+        for a in e.args:
+            form = Affine()
+            self.walk(a, 1.0, form)
+            arguments.append(form)
+        j = self._function_node(function, arguments)
         acc.w[j] = acc.w.get(j, 0.0) + k
+
+
+def _depths(first: np.ndarray, second: np.ndarray, nw: np.ndarray, wi: np.ndarray) -> np.ndarray:
+    """The depth of every node: 0 for a leaf, else one more than the deepest node its
+    arguments (slots ``first``, ``second``; -1 for none) read. One numpy pass per depth."""
+    n_nodes, n_slots = len(first), len(nw)
+    depth = np.zeros(n_nodes, dtype=np.int64)
+    function = first >= 0
+    has_second = second >= 0
+    nonempty = np.flatnonzero(nw)
+    starts = (np.cumsum(nw) - nw)[nonempty]
+    slot_depth = np.zeros(n_slots, dtype=np.int64)
+    while True:
+        if len(wi):
+            slot_depth[nonempty] = np.maximum.reduceat(depth[wi], starts)
+        new = np.where(function, 1 + np.maximum(
+            slot_depth[np.where(function, first, 0)],
+            np.where(has_second, slot_depth[np.where(has_second, second, 0)], 0)), 0)
+        if np.array_equal(new, depth):
+            return depth
+        depth = new
 
 
 class _Slots:
@@ -269,18 +306,18 @@ class TapeSystem:
         self.free = np.arange(nx)
         # node positions: leaves first, then functions by depth (and function)
         walker._named_form = walker._unknown = walker._node_of = walker._function_term = walker._term = None  # (memory)
-        depth = np.frombuffer(walker.depth, dtype=np.int64)
         variable = np.frombuffer(walker.variable, dtype=np.int8).astype(bool)
-        n_nodes = len(depth)
-        func = walker.function
-        fcode = np.array([_FUNCTIONS.index(f) + 1 if f else 0 for f in func], dtype=np.int64)
+        fcode = np.frombuffer(walker.function, dtype=np.int8).astype(np.int64)
+        n_nodes = len(fcode)
+        first = np.frombuffer(walker.first, dtype=np.int64)
+        second = np.frombuffer(walker.second, dtype=np.int64)
+        depth = _depths(first, second, np.frombuffer(walker.nw, dtype=np.int64),
+                        np.frombuffer(walker.wi, dtype=np.int64))
         order = np.lexsort((fcode, variable, depth))
         position = np.empty(n_nodes, dtype=np.int64)
         position[order] = np.arange(n_nodes)
         self.n_nodes = n_nodes
         slots = _Slots(walker, nx, position, n_nodes)
-        first = np.frombuffer(walker.first, dtype=np.int64)
-        second = np.frombuffer(walker.second, dtype=np.int64)
         self._leaves = walker.leaves
         self._leaf_position = position[np.array(walker.leaf_node, dtype=np.int64)]
         # groups: (depth, variable, function) in evaluation order
