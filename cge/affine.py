@@ -266,10 +266,14 @@ class AffineWalker:
         elif kd == UNARY:
             (arg,) = e.args
             akind = _KIND.get(arg.__class__)
+            if akind is None and arg.__class__ not in native_types:
+                akind = _classify(arg)
             if akind == PARAM or akind == VAR:  # (inline: leaf_function_key's first case)
                 key = (e.getname(), 0.0, id(arg))
-            else:
+            elif akind == SUM and arg.nargs() == 2:
                 key = self.leaf_function_key(e)
+            else:
+                key = None
             if key is None:
                 self.nonlinear(e, kd, k, acc)
                 return
