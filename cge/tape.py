@@ -21,10 +21,11 @@ nonlinear function in it, is an affine form
 of the unknowns :math:`x` (the model's free variables) and of *nodes*
 :math:`w`: the parameters (and fixed variables) the equations read, and the
 values of nonlinear functions (``exp``, ``log``, ``sqrt``, products,
-quotients, powers) of such affine forms. Named Expressions are expanded once
-and shared; identical nodes (``log`` of the same tariff in several equations)
-are one node. Nodes are sorted by depth, so that one numpy operation per
-depth and function evaluates them all:
+quotients, powers) of such affine forms (:mod:`cge.affine`'s walker, with
+nodes for its terms). Named Expressions are expanded once and shared;
+identical nodes (``log`` of the same tariff in several equations) are one
+node. Nodes are sorted by depth, so that one numpy operation per depth and
+function evaluates them all:
 
 * the nodes that read parameters only are evaluated at :meth:`TapeSystem.update`
   (new parameter values cost an evaluation, never a compilation);
