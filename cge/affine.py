@@ -127,9 +127,11 @@ class AffineWalker:
         self._unknown: dict[int, int] = {}
         self.variables: list = []
         #: terms of the leaves (id -> term), of the functions of one leaf
-        #: ((function, number, id of the leaf) -> term), forms of named Expressions
+        #: ((function, number, id of the leaf) -> term; and by the function's id, for
+        #: one written once and read in several equations), forms of named Expressions
         self._term: dict[int, int] = {}
         self._function_term: dict[tuple, int] = {}
+        self._function_seen: dict[int, int] = {}
         self._named_form: dict[int, Affine] = {}
 
     # ---------------------------------------------------------------- back end
@@ -191,6 +193,10 @@ class AffineWalker:
                             xs[c] = xs.get(c, 0.0) + k * coef
                             continue
                 elif akind == UNARY:  # log(tau) and the like
+                    j = self._function_seen.get(id(a))
+                    if j is not None:
+                        ws[j] = ws.get(j, 0.0) + k
+                        continue
                     (arg,) = a.args
                     bkind = kinds.get(arg.__class__)
                     if bkind == PARAM or bkind == VAR:
@@ -264,6 +270,10 @@ class AffineWalker:
             else:
                 self.nonlinear(e, kd, k, acc)
         elif kd == UNARY:
+            j = self._function_seen.get(id(e))
+            if j is not None:
+                acc.w[j] = acc.w.get(j, 0.0) + k
+                return
             (arg,) = e.args
             akind = _KIND.get(arg.__class__)
             if akind is None and arg.__class__ not in native_types:
@@ -286,6 +296,7 @@ class AffineWalker:
                     acc.const += k * pyo.value(e)
                     return
                 self._function_term[key] = j
+            self._function_seen[id(e)] = j
             acc.w[j] = acc.w.get(j, 0.0) + k
         elif kd == NUMBER:
             acc.const += k * pyo.value(e)

@@ -306,7 +306,8 @@ class TapeSystem:
         nx = len(self.variables)
         self.free = np.arange(nx)
         # node positions: leaves first, then functions by depth (and function)
-        walker._named_form = walker._unknown = walker._node_of = walker._function_term = walker._term = None  # (memory)
+        walker._named_form = walker._unknown = walker._node_of = walker._function_term = None
+        walker._function_seen = walker._term = None  # (memory)
         variable = np.frombuffer(walker.variable, dtype=np.int8).astype(bool)
         fcode = np.frombuffer(walker.function, dtype=np.int8).astype(np.int64)
         n_nodes = len(fcode)
