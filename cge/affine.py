@@ -1,4 +1,4 @@
-r"""Pyomo expressions read as affine forms: the walker :mod:`cge.tape` and :mod:`cge.compiled` share.
+r"""Pyomo expressions read as affine forms: one walker for :mod:`cge.tape` and :mod:`cge.compiled`.
 
 Both the numpy tape (:class:`cge.tape.TapeSystem`) and the parameter
 substitution of the compiled NLP (:class:`cge.compiled.CompiledSystem`) read an
@@ -218,57 +218,6 @@ class AffineWalker:
                     walk(a.args[0], -k, acc)
                     continue
                 walk(a, k, acc)
-        elif kd == MONOMIAL:
-            coef, var = e.args
-            if coef.__class__ in native_types:
-                self.walk(var, k * coef, acc)
-            else:
-                self.nonlinear(e, kd, k, acc)
-        elif kd == VAR and not e.fixed:
-            c = self._unknown.get(id(e))
-            if c is None:
-                c = self._unknown[id(e)] = len(self.variables)
-                self.variables.append(e)
-            acc.x[c] = acc.x.get(c, 0.0) + k
-        elif kd == PARAM or kd == VAR:  # a parameter or fixed variable
-            j = self._term.get(id(e))
-            if j is None:
-                j = self.leaf(e)
-                if j is None:
-                    acc.const += k * e.value
-                    return
-                self._term[id(e)] = j
-            acc.w[j] = acc.w.get(j, 0.0) + k
-        elif kd == NAMED:
-            if not self.share_named:
-                self.walk(e.expr, k, acc)
-                return
-            done = self._named_form.get(id(e))
-            if done is None:
-                done = self._named_form[id(e)] = self.affine(e.expr)
-            acc.add(done, k)
-        elif kd == NEGATION:
-            self.walk(e.args[0], -k, acc)
-        elif kd == PRODUCT:
-            a, b = e.args
-            if a.__class__ in native_types:
-                self.walk(b, k * a, acc)
-            elif b.__class__ in native_types:
-                self.walk(a, k * b, acc)
-            else:
-                self.nonlinear(e, kd, k, acc)
-        elif kd == DIVISION:
-            a, b = e.args
-            if b.__class__ in native_types:
-                self.walk(a, k / b, acc)
-            else:
-                self.nonlinear(e, kd, k, acc)
-        elif kd == POWER:
-            a, b = e.args
-            if b.__class__ in native_types and b == 1:
-                self.walk(a, k, acc)
-            else:
-                self.nonlinear(e, kd, k, acc)
         elif kd == UNARY:
             j = self._function_seen.get(id(e))
             if j is not None:
@@ -298,6 +247,58 @@ class AffineWalker:
                 self._function_term[key] = j
             self._function_seen[id(e)] = j
             acc.w[j] = acc.w.get(j, 0.0) + k
+        elif kd == PARAM or kd == VAR:
+            if kd == VAR and not e.fixed:  # an unknown
+                c = self._unknown.get(id(e))
+                if c is None:
+                    c = self._unknown[id(e)] = len(self.variables)
+                    self.variables.append(e)
+                acc.x[c] = acc.x.get(c, 0.0) + k
+            else:  # a parameter or fixed variable
+                j = self._term.get(id(e))
+                if j is None:
+                    j = self.leaf(e)
+                    if j is None:
+                        acc.const += k * e.value
+                        return
+                    self._term[id(e)] = j
+                acc.w[j] = acc.w.get(j, 0.0) + k
+        elif kd == NAMED:
+            if not self.share_named:
+                self.walk(e.expr, k, acc)
+                return
+            done = self._named_form.get(id(e))
+            if done is None:
+                done = self._named_form[id(e)] = self.affine(e.expr)
+            acc.add(done, k)
+        elif kd == PRODUCT:
+            a, b = e.args
+            if a.__class__ in native_types:
+                self.walk(b, k * a, acc)
+            elif b.__class__ in native_types:
+                self.walk(a, k * b, acc)
+            else:
+                self.nonlinear(e, kd, k, acc)
+        elif kd == MONOMIAL:
+            coef, var = e.args
+            if coef.__class__ in native_types:
+                self.walk(var, k * coef, acc)
+            else:
+                self.nonlinear(e, kd, k, acc)
+        elif kd == NEGATION:
+            self.walk(e.args[0], -k, acc)
+        elif kd == DIVISION:
+            a, b = e.args
+            if b.__class__ in native_types:
+                self.walk(a, k / b, acc)
+            else:
+                self.nonlinear(e, kd, k, acc)
+        elif kd == POWER:
+            a, b = e.args
+            if b.__class__ in native_types and b == 1:
+                self.walk(a, k, acc)
+            else:
+                self.nonlinear(e, kd, k, acc)
         elif kd == NUMBER:
             acc.const += k * pyo.value(e)
         else:  # LEAF, NODE
