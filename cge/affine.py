@@ -11,8 +11,7 @@ variables, numbered in the order first met: :attr:`AffineWalker.variables`)
 and *terms* :math:`w` whose meaning is the back end's. :class:`AffineWalker`
 does what is linear, once for both: it classifies Pyomo's expression classes
 (:func:`kind`, cached per class), adds sums, negations, monomials, products
-and quotients by numbers, ``a ** 1`` and named Expressions (each walked once,
-its form kept: a closed form is read in many equations) into the form, and
+and quotients by numbers, ``a ** 1`` and named Expressions into the form, and
 hands everything else to three methods a back end defines:
 
 * :meth:`AffineWalker.leaf`: a mutable parameter or a fixed variable; its term,
@@ -119,6 +118,9 @@ class Affine:
 class AffineWalker:
     """Walks expressions into :class:`Affine` forms (see the module docstring); a back end
     defines :meth:`leaf`, :meth:`leaf_function` and :meth:`nonlinear`."""
+
+    #: whether a named Expression's form is kept and reused (False: walked where read)
+    share_named = True
 
     def __init__(self):
         #: unknowns: id(VarData) -> number, and the variables in that order
@@ -261,7 +263,10 @@ class AffineWalker:
                         return
                     self._term[id(e)] = j
                 acc.w[j] = acc.w.get(j, 0.0) + k
-        elif kd == NAMED:  # walked once, its form kept (a closed form read in many equations)
+        elif kd == NAMED:
+            if not self.share_named:
+                self.walk(e.expr, k, acc)
+                return
             done = self._named_form.get(id(e))
             if done is None:
                 done = self._named_form[id(e)] = self.affine(e.expr)

@@ -96,6 +96,9 @@ class _Substitution(AffineWalker):
     The affine forms are :mod:`cge.affine`'s, with atoms for terms.
     """
 
+    #: a named Expression is walked where read (its form is not kept)
+    share_named = False
+
     CHUNK = 4096
 
     def __init__(self, block: pyo.Block, columns=None):

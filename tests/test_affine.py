@@ -82,7 +82,11 @@ def test_a_named_expression_is_walked_once_and_shared(m):
     acc = walker.affine(m.e + 2 * m.e)
     assert _named(walker, acc) == {"const": 0.0, "x": {"x": 9.0},
                                    "w": {("node", affine.PRODUCT): 3.0}}
-    assert len(walker.terms) == 1  # (walked where read, the product would be handed over twice)
+    assert len(walker.terms) == 1
+    walker = _Recorder()
+    walker.share_named = False  # walked where read: the product handed over twice
+    acc = walker.affine(m.e + 2 * m.e)
+    assert sorted(acc.w.values()) == [1.0, 2.0] and len(walker.terms) == 2
 
 
 def test_nonlinear_nodes_go_to_the_back_end(m):
