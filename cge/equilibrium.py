@@ -120,6 +120,7 @@ class Equilibrium:
         initialize_guess(self.model, primitives)
         self.solved = False
         self._checked_structure = None
+        self._checked = None  # the last primitives checked (cge.checks.Checked)
         self._signature = None  # (fingerprint, compiled key) of the structure last seen
         #: What the benchmark solve went through (one line per stage tried).
         self.benchmark_stages: list[str] = []
@@ -195,7 +196,9 @@ class Equilibrium:
             want = self.primitives.arrays[name].shape
             if arr.shape != want:
                 raise InputError(f"{name}: wrong shape {arr.shape}, expected {want}")
-        check_primitives(target)
+        # every check the new values need (those reading what changed since the last
+        # primitives checked: cge.checks.CHECK_READS)
+        self._checked = check_primitives(target, since=self._checked)
         if (target.numeraire.kind, target.numeraire.region, target.numeraire.label) != (
                 self.primitives.numeraire.kind, self.primitives.numeraire.region,
                 self.primitives.numeraire.label):

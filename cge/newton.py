@@ -82,13 +82,16 @@ class NewtonResult:
 
 def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
           deadline: float | None = None, max_steps: int | None = None,
-          max_factorizations: int | None = None) -> NewtonResult:
+          max_factorizations: int | None = None,
+          start_residuals: np.ndarray | None = None) -> NewtonResult:
     """Solve the compiled system from its current start (:meth:`CompiledSystem.update`).
 
     Returns a :class:`NewtonResult`; the model is not touched (the caller loads
     ``x`` on convergence). ``deadline`` is a :func:`time.perf_counter` value;
     ``max_steps`` and ``max_factorizations`` default to :data:`MAX_STEPS` and
-    :data:`MAX_FACTORIZATIONS`.
+    :data:`MAX_FACTORIZATIONS`. ``start_residuals``: the residuals at the start, when
+    the caller has evaluated them (:meth:`CompiledSystem.residuals` after ``update``);
+    they are not evaluated again.
     """
     from scipy.sparse.linalg import splu
 
@@ -117,7 +120,11 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
     if len(free) != nlp.n_constraints():
         return done(False, "the system is not square", x, None)
     try:
-        g = residual(x)
+        if start_residuals is not None:
+            g = np.array(start_residuals, dtype=float)
+            g = g if np.isfinite(g).all() else None
+        else:
+            g = residual(x)
     except Exception as exc:  # an evaluation error at the start
         return done(False, f"the equations cannot be evaluated at the start ({exc})", x, None)
     if g is None:

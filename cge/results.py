@@ -626,18 +626,14 @@ class _Layout:
         dest_all = np.concatenate(dest_pos) if dest_pos else np.zeros(0, dtype=int)
         orig_all = np.concatenate(orig_pos) if orig_pos else np.zeros(0, dtype=int)
         self.foreign = dest_all != orig_all
-        # the regions of the rows summed by region (:func:`_sums_by_region`), as their
-        # places in the sorted region names (pandas groups by sorted labels, and its sums
-        # depend on the groups' order): the (region, factor) cells, the (sector, region)
-        # rows, the foreign routes' origins and destinations
+        # the regions of the rows summed by region (:class:`_RegionSums`): the (region,
+        # factor) cells, the (sector, region) rows, the foreign routes' origins and
+        # destinations
         nR = len(R)
-        rank = np.empty(nR, dtype=int)
-        rank[sorted(range(nR), key=R.__getitem__)] = np.arange(nR)
-        self.region_rank = rank
-        self.cell_groups = rank[np.repeat(np.arange(nR), len(F))]
-        self.sector_groups = rank[np.tile(np.arange(nR), len(S))]
-        self.origin_groups = rank[orig_all[self.foreign]]
-        self.destination_groups = rank[dest_all[self.foreign]]
+        self.cell_sums = _RegionSums(np.repeat(np.arange(nR), len(F)), nR)
+        self.sector_sums = _RegionSums(np.tile(np.arange(nR), len(S)), nR)
+        self.origin_sums = _RegionSums(orig_all[self.foreign], nR)
+        self.destination_sums = _RegionSums(dest_all[self.foreign], nR)
 
     def __reduce__(self):
         # a pickled or cloned model lays its tables out again (its own components)
@@ -708,19 +704,35 @@ def _stack(parts: list[dict], sizes: list[int]) -> dict:
     return out
 
 
-def _sums_by_region(values: np.ndarray, groups: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Sums of ``values`` by region (``groups``: each row's region as its place among the
-    sorted region names; ``rank``: each region's place), as the tables always added
-    them: pandas' ``groupby(level="region").sum()`` of the same rows in the same order
-    (NaN skipped; a region without rows 0). Pandas adds a group's rows in ways that
-    depend on the group ids of all rows (pandas 3.1: ``np.add.reduceat`` over sorted
-    ids, a compensated sum otherwise), and a trade balance near zero is a difference
-    of such sums: the same call, with the ids ``groupby(level="region")`` gives, keeps
-    them the same floats."""
-    by_group = pd.Series(values, copy=False).groupby(groups).sum()
-    sums = np.zeros(len(rank))
-    sums[by_group.index.to_numpy()] = by_group.to_numpy()
-    return sums[rank]
+class _RegionSums:
+    """Sums by region of the rows of a table whose regions are fixed by the layout
+    (``groups``: each row's region, as its position in the model's regions).
+
+    The rows are put in order of their region once (a stable sort: within a region the
+    rows keep their order), so that each call is one gather and one
+    ``np.add.reduceat`` over the regions' contiguous runs (numpy adds each run
+    pairwise, as pandas' ``groupby(...).sum()`` does for sorted groups); NaN counts as
+    zero and a region without rows sums to 0, as in pandas.
+    """
+
+    def __init__(self, groups: np.ndarray, regions: int):
+        groups = np.asarray(groups, dtype=int)
+        self.order = np.argsort(groups, kind="stable")
+        ordered = groups[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) \
+            if ordered.size else np.zeros(0, dtype=int)
+        self.present = ordered[self.starts]
+        self.regions = regions
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.regions)
+        if self.starts.size:
+            v = values[self.order]
+            nan = np.isnan(v)
+            if nan.any():
+                v = np.where(nan, 0.0, v)
+            out[self.present] = np.add.reduceat(v, self.starts)
+        return out
 
 
 def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
@@ -787,13 +799,12 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     else:
         deficit = np.array([f() for f in lay.deficit_value], dtype=float)
     trade = route_columns["trade_value"][lay.foreign]
-    rank = lay.region_rank
-    factor_income = _sums_by_region(factor_price * endowment, lay.cell_groups, rank)
+    factor_income = lay.cell_sums(factor_price * endowment)
     tariff_revenue, production_tax_revenue, profits = (
-        _sums_by_region(sector_columns[name], lay.sector_groups, rank)
+        lay.sector_sums(sector_columns[name])
         for name in ("tariff_revenue", "production_tax_revenue", "profit"))
-    exports = _sums_by_region(trade, lay.origin_groups, rank)
-    imports = _sums_by_region(trade, lay.destination_groups, rank)
+    exports = lay.origin_sums(trade)
+    imports = lay.destination_sums(trade)
     region_table = {"income": income, "population": population, "cpi": cpi,
                     "real_income": real_income,
                     "real_income_per_capita": real_income / population}

@@ -162,3 +162,38 @@ def test_a_clone_lays_its_tables_out_again(shocked):
     assert getattr(copy, "_cge_results_layout", None) is None  # not a copy of m's
     again = extract(copy, {"max_residual": 0.0})
     assert again.regions.equals(res.regions) and again.routes.equals(res.routes)
+
+
+def test_region_sums_are_pandas_groupby_sums(shocked):
+    """The regions table's sums by region (factor income, revenues, profits, exports,
+    imports) are pandas' ``groupby(region).sum()`` of the other tables' rows, to rounding
+    (1e-14 of each column's scale; trade balances on the scale of income)."""
+    _, res = shocked
+    reg, sec, routes = res.regions, res.sectors, res.routes
+    fac = res.factors
+    foreign = routes[routes.index.get_level_values("destination")
+                     != routes.index.get_level_values("origin")]["trade_value"]
+    want = {
+        "factor_income": (fac["factor_price"] * fac["endowment"]).groupby(level="region").sum(),
+        "tariff_revenue": sec["tariff_revenue"].groupby(level="region").sum(),
+        "production_tax_revenue": sec["production_tax_revenue"].groupby(level="region").sum(),
+        "profits": sec["profit"].groupby(level="region").sum(),
+        "exports": foreign.groupby(level="origin").sum(),
+        "imports": foreign.groupby(level="destination").sum(),
+    }
+    want["trade_balance"] = want["exports"] - want["imports"]
+    income = reg["income"].abs().max()
+    for col, expected in want.items():
+        expected = expected.reindex(reg.index, fill_value=0.0).to_numpy()
+        scale = income if col == "trade_balance" else max(np.abs(expected).max(), 1e-300)
+        np.testing.assert_allclose(reg[col].to_numpy(), expected, rtol=0, atol=1e-14 * scale,
+                                   err_msg=col)
+    assert reg["exports"].gt(0).all() and reg["tariff_revenue"].gt(0).any()
+
+
+def test_region_sums_skip_nan_and_empty_regions():
+    from cge.results import _RegionSums
+
+    sums = _RegionSums(np.array([2, 0, 2, 0]), 4)
+    np.testing.assert_array_equal(sums(np.array([1.0, np.nan, 2.0, 5.0])), [5.0, 0.0, 3.0, 0.0])
+    assert _RegionSums(np.zeros(0, dtype=int), 2)(np.zeros(0)).tolist() == [0.0, 0.0]
