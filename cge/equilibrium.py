@@ -18,6 +18,7 @@ a new NLP. Failures raise :class:`~cge.errors.SolveError` with a
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -218,7 +219,8 @@ class Equilibrium:
             out.append("numeraire")
         return out
 
-    def _run(self, warm: bool = False, fallback: bool = True, **extra) -> SolveStats:
+    def _run(self, warm: bool = False, fallback: bool = True, structure: tuple | None = None,
+             **extra) -> SolveStats:
         """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
         :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
         checked with it whenever it differs from the last one checked.
@@ -240,8 +242,11 @@ class Equilibrium:
         sector (every origin's cutoff depends on the destination's aggregates),
         so the limited-memory one pays at every size measured (a 10% tariff cut,
         10 x 10: IPOPT 0.3 s instead of 1.1 s; 20 x 15: 5 s instead of 36 s).
+
+        ``structure``: :meth:`_structure` if the caller knows it is current (a path's
+        steps, which write parameter values only).
         """
-        sig, key = self._structure()
+        sig, key = structure or self._structure()
         opts = self._options(**extra)
         near = None
         size = key[2]  # active equations
@@ -463,14 +468,16 @@ class Equilibrium:
         method's factorisations (:func:`cge.continuation.next_newton_step`).
         """
         snapshot = _snapshot(self.model)
-        path = SolutionPath(self.model)
-        path.record(0.0)
+        path = SolutionPath(self.model, snapshot[0])
+        path.record(0.0, snapshot[1])
         lam, step = 0.0, first_step
         self.steps = []
         stats = None
         predict, failed, newton_failed = True, 0, 0
+        # the structure of every step's system: ``apply`` writes parameter values only
+        structure = self._structure()
         newton_only = self.newton and self.solver in (None, "cyipopt") and \
-            newton_first(self.n_equations())
+            newton_first(structure[1][2])
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
@@ -484,7 +491,7 @@ class Equilibrium:
             if predicted:
                 path.predict(trial)
             only = newton_only
-            stats = self._run_step(fallback=not only)
+            stats = self._run_step(fallback=not only, structure=structure)
             self.last_stats = stats
             walras = walras_residual(self.model) if stats.success and check_walras else None
             ok = stats.success and (not check_walras or abs(walras) <= WALRAS_TOL)
@@ -493,9 +500,10 @@ class Equilibrium:
                 lam = trial
                 self.steps.append(lam)
                 snapshot = _snapshot(self.model)
-                path.record(lam)
+                path.record(lam, snapshot[1])
                 if self.progress:
                     self.progress(lam, stats)
+                    structure = self._structure()  # in case the callback changed the model
                 step = min(next_newton_step(step, stats.factorizations)
                            if newton_only and stats.method == "newton"
                            else next_step(step, stats.effort), 1.0)
@@ -539,14 +547,14 @@ class Equilibrium:
                         raise SolveError(f"{what} could not be stepped in: {tried}" + why, failure)
         return stats
 
-    def _run_step(self, fallback: bool = True) -> SolveStats:
+    def _run_step(self, fallback: bool = True, structure: tuple | None = None) -> SolveStats:
         """One corrector solve of a path step; equations that cannot be evaluated at the
         start (an overflow at a predicted point, a logarithm of a non-positive level)
         make a failed step, not a traceback."""
         from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
 
         try:
-            return self._run(warm=True, fallback=fallback)
+            return self._run(warm=True, fallback=fallback, structure=structure)
         except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
@@ -608,7 +616,10 @@ def _variables(m) -> list:
 def _snapshot(m) -> tuple[list, list]:
     """The values of every variable of ``m`` (for :func:`_restore`)."""
     variables = _variables(m)
-    return variables, [v._value for v in variables]
+    return variables, list(map(_VALUE, variables))
+
+
+_VALUE = operator.attrgetter("_value")
 
 
 def _restore(m, snap) -> None:

@@ -265,15 +265,23 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
     the formulas overstate the mass of sellers; the routes are named.
     """
     bad = []
+    get = None
     for s in m.sectors:
         blk = m.sector[s]
         if not blk.selects:
             continue
         if blk.is_melitz:  # from arrays (cge.results.route_logs): the same closed forms
-            from .results import _Layout, _values, route_logs
+            from .results import _Layout, _layout, route_logs
 
-            cutoffs = np.exp(route_logs(blk)[1])
-            lows = _values(blk.phi_min, list(blk.regions))[_Layout.route_positions(blk)[1]]
+            if get is None:  # every value the result tables read, in one pass
+                lay = _layout(m)
+                lay.reader.read()
+                get = lay.reader.get
+            # (the layout reads the model's regions, in their order: a block of other
+            # regions reads its own)
+            read = get if list(blk.regions) == lay.R else _Layout.direct(blk)
+            cutoffs = np.exp(route_logs(blk, read)[1])
+            lows = read(blk.phi_min, "R")[_Layout.route_positions(blk)[1]]
             below = np.flatnonzero(cutoffs < lows * (1 - tol))
             if below.size:
                 routes = list(blk.routes)

@@ -197,3 +197,34 @@ def test_region_sums_skip_nan_and_empty_regions():
     sums = _RegionSums(np.array([2, 0, 2, 0]), 4)
     np.testing.assert_array_equal(sums(np.array([1.0, np.nan, 2.0, 5.0])), [5.0, 0.0, 3.0, 0.0])
     assert _RegionSums(np.zeros(0, dtype=int), 2)(np.zeros(0)).tolist() == [0.0, 0.0]
+
+
+def test_path_from_a_snapshot_is_the_path_from_the_model():
+    """continuation.Path given a snapshot's variables and values records the same points
+    (free variables only, unset values NaN) as one reading the model, and predicts the
+    same secant point."""
+    from cge.continuation import Path
+
+    m = Equilibrium(examples.three_by_three()).model
+    r = next(iter(m.regions))
+    m.log_income[r].fix()
+    free = [v for v in m.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
+    free[3].set_value(None)
+    a, b = Path(m), Path(m, _snapshot(m)[0])
+    a.record(0.0)
+    b.record(0.0, _snapshot(m)[1])
+    assert [id(v) for v in a.variables] == [id(v) for v in b.variables] == [id(v) for v in free]
+    np.testing.assert_array_equal(a.points[0][1], b.points[0][1])
+    assert np.isnan(b.points[0][1][3]) and len(b.points[0][1]) == len(free)
+    free[3].set_value(0.5)
+    for v in free:
+        v.set_value((v.value or 0.0) + 0.25, skip_validation=True)
+    a.record(0.5)
+    b.record(0.5, _snapshot(m)[1])
+    np.testing.assert_array_equal(a.points[1][1], b.points[1][1])
+    assert a.start.keys() == b.start.keys()
+    np.testing.assert_array_equal(list(a.start.values()), list(b.start.values()))
+    assert a.fall(free[0]) == b.fall(free[0]) == -0.25
+    b.predict(1.0)
+    assert free[0].value == pytest.approx(a.points[1][1][0] + 0.25)
+    assert m.log_income[r].value == a.start.get(id(m.log_income[r]), m.log_income[r].value)
