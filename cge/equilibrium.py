@@ -38,7 +38,7 @@ from .deficits import describe as describe_deficits, hold_deficits, varying_para
 from .errors import InputError, SolveError
 from .model import build_model, index_parameters, initialize_guess, set_parameters
 from .parameters import PARAMETERS
-from .primitives import Numeraire, Primitives
+from .primitives import Numeraire, Primitives, same_values
 from .results import Results, extract
 from .solve import (
     RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, diagnose, residual_homotopy,
@@ -212,8 +212,7 @@ class Equilibrium:
     def _changed(self, target: Primitives) -> list[str]:
         out = []
         for name, arr in target.arrays.items():
-            old = self.primitives.arrays[name]
-            if not np.array_equal(arr, old, equal_nan=True):
+            if not same_values(arr, self.primitives.arrays[name]):
                 out.append(name)
         if target.numeraire.value != self.primitives.numeraire.value:
             out.append("numeraire")

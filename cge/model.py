@@ -568,6 +568,11 @@ class _ParameterMap:
             [np.full(len(flat), name in _SIGN_STRUCTURAL) for name, _, flat, _, _
              in self.entries]) if self.entries else np.zeros(0, bool)
         self.labels = [(name, key) for name, _, _, _, keys in self.entries for key in keys]
+        #: the structural parameters the model was built with, (name, sector); they are
+        #: constants of its equations
+        self.structural = np.array([[float(getattr(m.sector[s].config, name))
+                                     for s in prim.sectors] for name in STRUCTURAL]
+                                   ).reshape(len(STRUCTURAL), len(prim.sectors))
 
     def _add(self, name, comp, keys, idx, shape, nan_to_num=False):
         flat = (np.ravel_multi_index(tuple(np.array(idx, dtype=int).T), shape) if idx
@@ -613,13 +618,10 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     problems = []
     # structural parameters and active routes, all sectors at once (listed sector by
     # sector)
-    configs = [m.sector[s].config for s in prim.sectors]
-    by_sector = []
-    for order, name in enumerate(STRUCTURAL):
-        built = np.array([float(getattr(cfg, name)) for cfg in configs])
-        by_sector += [(j, order, f"{name}[sector={prim.sectors[j]}]: structural parameter "
-                                 "changed; rebuild the model")
-                      for j in np.flatnonzero(~np.isclose(prim[name], built)).tolist()]
+    given = np.array([prim[name] for name in STRUCTURAL]).reshape(pmap.structural.shape)
+    by_sector = [(j, order, f"{STRUCTURAL[order]}[sector={prim.sectors[j]}]: structural "
+                            "parameter changed; rebuild the model")
+                 for order, j in np.argwhere(~np.isclose(given, pmap.structural)).tolist()]
     switched = np.isfinite(prim["tau"]) != pmap.route_mask
     R = prim.regions
     for j in np.flatnonzero(switched.any(axis=(0, 1))).tolist():
