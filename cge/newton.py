@@ -9,7 +9,9 @@ system of :class:`cge.compiled.CompiledSystem`, parameter columns held at
 their values) by Newton's method with a reused factorisation:
 
 1. Factorise the Jacobian :math:`J(x_k)` once (``scipy.sparse.linalg.splu``,
-   a sparse LU with a fill-reducing column ordering, on the free columns only).
+   a sparse LU with a fill-reducing column ordering, on the free columns only;
+   systems of at most :data:`DENSE_MAX` equations: a dense LU,
+   ``scipy.linalg.lu_factor``, faster there than the sparse one and its set-up).
 2. Step :math:`x_{k+1} = x_k + t\,d_k` with :math:`d_k = -J^{-1} F(x_k)`
    (a back-solve with the kept factors), :math:`t = 1` if that lowers the
    residual norm :math:`\|F\|_2` enough (:math:`\|F(x_{k+1})\|_2 \le
@@ -58,6 +60,49 @@ ARMIJO = 1e-4
 #: Steps after the tolerance is met that keep lowering the largest residual (each kept
 #: only if it does) while it is above :data:`cge.solve.POLISH_BELOW`.
 POLISH_STEPS = 2
+#: Largest system (equations) factorised as a dense matrix (``scipy.linalg.lu_factor``).
+#: Measured on 3 x 3 economies (72 equations): building the dense Jacobian and its LU
+#: take 0.1 ms where the sparse Jacobian's free columns and ``splu`` take 0.36 ms; at
+#: 10 x 10 (730 equations) the two LUs take about the same time, and the sparse one
+#: needs far less memory above that.
+DENSE_MAX = 300
+
+
+class _DenseLU:
+    """A dense LU factorisation with the ``solve`` of scipy's ``SuperLU``."""
+
+    def __init__(self, matrix: np.ndarray):
+        import warnings
+
+        from scipy.linalg import LinAlgWarning, lu_factor
+
+        # lu_factor warns, not raises, on an exactly singular matrix: refuse it like splu
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LinAlgWarning)
+            self._lu = lu_factor(matrix, check_finite=False)
+        if not np.all(np.diagonal(self._lu[0])):
+            raise RuntimeError("the factor U is exactly singular")
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        from scipy.linalg import lu_solve
+
+        return lu_solve(self._lu, rhs, check_finite=False)
+
+
+def dense_jacobian(system) -> np.ndarray | None:
+    """The Jacobian's free columns (what ``system.jacobian()`` returns) as a dense array,
+    built straight from the compiled NLP's COO Jacobian (small systems: the sparse
+    column selection costs more than the factorisation); ``None`` for systems other
+    than :class:`cge.compiled.CompiledSystem` and :class:`cge.compiled.FoldedSystem`."""
+    from .compiled import CompiledSystem, FoldedSystem
+
+    if not isinstance(system, (CompiledSystem, FoldedSystem)):
+        return None
+    jac = system.nlp.evaluate_jacobian()
+    rows, cols = jac.shape
+    flat = np.asarray(jac.row, dtype=np.int64) * cols + np.asarray(jac.col, dtype=np.int64)
+    full = np.bincount(flat, weights=jac.data, minlength=rows * cols).reshape(rows, cols)
+    return full[:, system.free]
 
 
 @dataclass
@@ -147,11 +192,17 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
                                    "convergence", x, g)
             try:
                 nlp.set_primals(x)
-                jac = system.jacobian()
-                with np.errstate(all="ignore"):
-                    if not np.isfinite(jac.data).all():
+                dense = dense_jacobian(system) if len(free) <= DENSE_MAX else None
+                if dense is not None:
+                    if not np.isfinite(dense).all():
                         raise ValueError("the Jacobian is not finite")
-                    lu = splu(jac, permc_spec="COLAMD")
+                    lu = _DenseLU(dense)
+                else:
+                    jac = system.jacobian()
+                    with np.errstate(all="ignore"):
+                        if not np.isfinite(jac.data).all():
+                            raise ValueError("the Jacobian is not finite")
+                        lu = splu(jac, permc_spec="COLAMD")
             except Exception as exc:  # singular or not finite
                 return done(False, f"the Jacobian cannot be factorised ({exc})", x, g)
             factorizations += 1
