@@ -37,6 +37,7 @@ summarises.
 
 from __future__ import annotations
 
+import math
 import operator
 import weakref
 from dataclasses import dataclass, field
@@ -228,6 +229,9 @@ class _Reader:
         self._at: dict[tuple, slice] = {}
         self._keys: dict[tuple, list] = {}
         self._values = np.empty(0)
+        #: changes whenever :meth:`read` finds other values than the last read (what is
+        #: computed from them can be kept while it stays: :meth:`_Layout.route_logs`)
+        self.generation = 0
 
     def add(self, component, label, keys) -> None:
         if component is None or (id(component), label) in self._at:
@@ -246,9 +250,12 @@ class _Reader:
     def read(self) -> None:
         objects = self._objects
         try:
-            self._values = np.fromiter(map(_VALUE, objects), dtype=float, count=len(objects))
+            values = np.fromiter(map(_VALUE, objects), dtype=float, count=len(objects))
         except (TypeError, AttributeError):  # a value not set
-            self._values = np.array([o.value for o in objects], dtype=float)
+            values = np.array([o.value for o in objects], dtype=float)
+        if values.shape != self._values.shape or values.tobytes() != self._values.tobytes():
+            self.generation += 1
+        self._values = values
 
     def get(self, component, label, keys=None) -> np.ndarray:
         at = self._at.get((id(component), label))
@@ -316,11 +323,12 @@ _BLOCK_REGION_COMPONENTS = ("log_expenditure", "log_price_index", "log_input_pri
 _BLOCK_ROUTE_COMPONENTS = ("log_trade_value", "log_cutoff", "tau", "tariff", "pref_weight", "f")
 
 
-def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
+def _sector_columns(m, s: str, get, profit=None, logs=None) -> tuple[dict, dict]:
     """The route columns and the (region) sector columns of sector ``s``, from arrays
     (``get`` as in :func:`route_logs`; without the columns that name the rows). Profits
     that are an Expression come from ``profit`` when given (:class:`_Layout`: constant
-    values or :class:`Formula` objects)."""
+    values or :class:`Formula` objects); ``logs``: :func:`route_logs` of the sector, if
+    computed already."""
     blk = m.sector[s]
     R = list(m.regions)
     dest, orig = _Layout.route_positions(blk)
@@ -330,7 +338,7 @@ def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
     phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
     if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
         phi_tilde = blk.structure.average_productivity_factor(blk)
-    ltv, lcut = route_logs(blk, get)
+    ltv, lcut = route_logs(blk, get) if logs is None else logs
     x = np.exp(ltv)
     t = get(blk.tariff, "routes")
     expenditure = np.exp(get(blk.log_expenditure, "R"))
@@ -548,6 +556,7 @@ class _Layout:
         R, S, F = list(m.regions), list(m.sectors), list(m.factors)
         self.R, self.S, self.F = R, S, F
         reader = self.reader = _Reader()
+        self._route_logs: dict[str, tuple] = {}
         #: (owner, name, component) of everything read: the layout holds while each is there
         self._components: list[tuple] = []
         #: sector -> whether its tables come from arrays (:data:`ARRAY_STRUCTURES`)
@@ -639,6 +648,17 @@ class _Layout:
         # a pickled or cloned model lays its tables out again (its own components)
         return (_no_layout, ())
 
+    def route_logs(self, s: str, blk) -> tuple[np.ndarray, np.ndarray | None]:
+        """:func:`route_logs` of sector ``s`` (block ``blk``) at the values the reader read
+        last (call ``self.reader.read()`` first), computed once for those values: the
+        checks after a solve (:func:`cge.solve.check_selection`) and the tables share
+        them."""
+        generation = self.reader.generation
+        kept = self._route_logs.get(s)
+        if kept is None or kept[0] != generation:
+            kept = self._route_logs[s] = (generation, route_logs(blk, self.reader.get))
+        return kept[1]
+
     def _add(self, owner, name: str, label, keys) -> None:
         comp = getattr(owner, name, None)
         if comp is None:
@@ -708,31 +728,28 @@ class _RegionSums:
     """Sums by region of the rows of a table whose regions are fixed by the layout
     (``groups``: each row's region, as its position in the model's regions).
 
-    The rows are put in order of their region once (a stable sort: within a region the
-    rows keep their order), so that each call is one gather and one
-    ``np.add.reduceat`` over the regions' contiguous runs (numpy adds each run
-    pairwise, as pandas' ``groupby(...).sum()`` does for sorted groups); NaN counts as
-    zero and a region without rows sums to 0, as in pandas.
+    Each region's rows (found once, in their order) are added by :func:`math.fsum`: the
+    correctly rounded sum, so the same floats whatever the order of the rows or the
+    memory they sit in (numpy's pairwise sums depend on the alignment; pandas' groupby
+    sums on the group ids). NaN counts as zero and a region without rows sums to 0, as in
+    pandas' ``groupby(...).sum()``.
     """
 
     def __init__(self, groups: np.ndarray, regions: int):
         groups = np.asarray(groups, dtype=int)
-        self.order = np.argsort(groups, kind="stable")
-        ordered = groups[self.order]
-        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) \
-            if ordered.size else np.zeros(0, dtype=int)
-        self.present = ordered[self.starts]
-        self.regions = regions
+        order = np.argsort(groups, kind="stable")
+        self.order = order
+        ends = np.searchsorted(groups[order], np.arange(regions), side="right")
+        starts = np.r_[0, ends[:-1]] if regions else ends
+        self.slices = [slice(a, b) for a, b in zip(starts.tolist(), ends.tolist())]
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        out = np.zeros(self.regions)
-        if self.starts.size:
-            v = values[self.order]
-            nan = np.isnan(v)
-            if nan.any():
-                v = np.where(nan, 0.0, v)
-            out[self.present] = np.add.reduceat(v, self.starts)
-        return out
+        v = values[self.order]
+        nan = np.isnan(v)
+        if nan.any():
+            v = np.where(nan, 0.0, v)
+        rows = v.tolist()
+        return np.array([math.fsum(rows[at]) for at in self.slices], dtype=float)
 
 
 def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
@@ -766,7 +783,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     route_parts, sector_parts = [], []
     for s in S:
         if lay.array[s]:
-            rc, sc = _sector_columns(m, s, get, lay.profit[s])
+            rc, sc = _sector_columns(m, s, get, lay.profit[s], lay.route_logs(s, m.sector[s]))
         else:
             rt, st = _sector_tables_by_expression(m, s)
             rc = {c: rt[c].to_numpy() for c in rt.columns

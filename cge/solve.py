@@ -279,8 +279,12 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
                 get = lay.reader.get
             # (the layout reads the model's regions, in their order: a block of other
             # regions reads its own)
-            read = get if list(blk.regions) == lay.R else _Layout.direct(blk)
-            cutoffs = np.exp(route_logs(blk, read)[1])
+            if list(blk.regions) == lay.R:  # (shared with the result tables)
+                read, logs = get, lay.route_logs(s, blk)
+            else:
+                read = _Layout.direct(blk)
+                logs = route_logs(blk, read)
+            cutoffs = np.exp(logs[1])
             lows = read(blk.phi_min, "R")[_Layout.route_positions(blk)[1]]
             below = np.flatnonzero(cutoffs < lows * (1 - tol))
             if below.size:
