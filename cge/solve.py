@@ -239,7 +239,36 @@ def walras_residual(m: pyo.Block) -> float:
         return balance_of_payments_residual(m)
     con = m.walras_market
     con = next(iter(con.values())) if hasattr(con, "values") else con
-    return float(pyo.value(con.body) - pyo.value(con.upper))
+    kept = getattr(m, "_cge_walras", None)
+    if kept is None or not kept.holds(con):
+        kept = m._cge_walras = _Residual(con)
+    return kept()
+
+
+class _Residual:
+    """The residual (body minus bound) of an equality constraint, compiled once
+    (:class:`cge.formula.Formula`: the floats Pyomo's evaluation gives) while the
+    constraint holds the same expression."""
+
+    def __init__(self, con):
+        from .formula import Formula
+
+        self.con, self.expr = con, con.expr
+        self.body, self.upper = Formula(con.body), Formula(con.upper)
+
+    def holds(self, con) -> bool:
+        return self.con is con and self.expr is con.expr
+
+    def __call__(self) -> float:
+        return float(self.body() - self.upper())
+
+    def __reduce__(self):
+        # a pickled or cloned model compiles its own
+        return (_no_residual, ())
+
+
+def _no_residual() -> None:
+    return None
 
 
 NEAR_ZERO_LOG = -20.0

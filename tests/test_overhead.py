@@ -228,3 +228,56 @@ def test_path_from_a_snapshot_is_the_path_from_the_model():
     b.predict(1.0)
     assert free[0].value == pytest.approx(a.points[1][1][0] + 0.25)
     assert m.log_income[r].value == a.start.get(id(m.log_income[r]), m.log_income[r].value)
+
+
+def test_walras_residual_is_pyomos_and_follows_the_constraint(shocked):
+    """Walras' residual (compiled once) is the float Pyomo's evaluation of the market left
+    out gives, also after a value changes, the constraint's expression is replaced or the
+    model is cloned."""
+    from cge.solve import walras_residual
+
+    eq, _ = shocked
+    m = eq.model.clone()
+    con = next(iter(m.walras_market.values()))
+
+    def pyomo():
+        return float(pyo.value(con.body) - pyo.value(con.upper))
+
+    assert walras_residual(m) == pyomo()
+    r = next(iter(m.regions))
+    m.log_income[r].set_value(m.log_income[r].value + 0.01)
+    assert walras_residual(m) == pyomo() != 0.0
+    con.set_value(con.body - 0.5 == con.upper)
+    assert walras_residual(m) == pyomo()
+    copy = m.clone()
+    assert getattr(copy, "_cge_walras", None) is None  # compiled for its own constraint
+    assert walras_residual(copy) == walras_residual(m)
+
+
+def test_same_values_is_array_equal_with_nan():
+    from cge.primitives import same_values
+
+    a = np.array([[1.0, np.nan], [0.0, 2.0]])
+    assert same_values(a, a.copy())
+    assert same_values(a, np.array([[1.0, np.nan], [-0.0, 2.0]]))  # -0 == 0, as array_equal
+    assert not same_values(a, np.array([[1.0, np.nan], [0.0, 2.5]]))
+    assert not same_values(a, a.reshape(-1))
+    assert same_values(np.array([1, 2]), np.array([1.0, 2.0]))
+
+
+def test_region_sums_do_not_depend_on_memory_alignment():
+    """The same rows give the same floats wherever they sit in memory (numpy's pairwise
+    sums do not: they depend on the alignment)."""
+    from cge.results import _RegionSums
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=500) * 10.0 ** rng.integers(-8, 8, size=500)
+    groups = rng.integers(0, 4, size=500)
+    sums = _RegionSums(groups, 5)
+    want = sums(rows)
+    for offset in range(1, 8):
+        buf = np.empty(500 + offset)
+        buf[offset:] = rows
+        np.testing.assert_array_equal(sums(buf[offset:]), want)
+    import math
+    assert want[0] == math.fsum(rows[groups == 0]) and want[4] == 0.0
