@@ -498,7 +498,7 @@ class Equilibrium:
             if ok:
                 lam = trial
                 self.steps.append(lam)
-                snapshot = _snapshot(self.model)
+                snapshot = _snapshot(self.model, snapshot[0])  # (a step adds no variable)
                 path.record(lam, snapshot[1])
                 if self.progress:
                     self.progress(lam, stats)
@@ -612,9 +612,11 @@ def _variables(m) -> list:
     return cached[2]
 
 
-def _snapshot(m) -> tuple[list, list]:
-    """The values of every variable of ``m`` (for :func:`_restore`)."""
-    variables = _variables(m)
+def _snapshot(m, variables: list | None = None) -> tuple[list, list]:
+    """The values of every variable of ``m`` (for :func:`_restore`); ``variables``: the
+    list of an earlier snapshot, when no variable can have been added since."""
+    if variables is None:
+        variables = _variables(m)
     return variables, list(map(_VALUE, variables))
 
 
