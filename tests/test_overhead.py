@@ -281,3 +281,42 @@ def test_region_sums_do_not_depend_on_memory_alignment():
         np.testing.assert_array_equal(sums(buf[offset:]), want)
     import math
     assert want[0] == math.fsum(rows[groups == 0]) and want[4] == 0.0
+
+
+@pytest.mark.parametrize("entry", ["free", "fixed"])
+def test_all_melitz_tables_are_the_sector_by_sector_tables(entry):
+    """Where every sector is Melitz (closed-form routes) the tables are computed for all
+    sectors at once (cge.results._AllMelitz): the same floats as sector by sector, and the
+    route logs check_selection reads are the same."""
+    from cge.results import _Layout, route_logs
+
+    data = examples.random_economy(4, 3, seed=5, io=True, market_structure="melitz").to_mapping()
+    if entry == "fixed":
+        data["entry"] = {"*": "fixed"}
+        data["entrants"] = {"*": {"*": 50.0}}
+    prim = Primitives.from_mapping(data)
+    eq = Equilibrium(prim)
+    eq.solve()
+    res = eq.solve(tariff=prim["tariff"] * 0.7)
+    lay = _layout(eq.model)
+    assert lay.all_melitz is not None
+    lay.reader.read()
+    for s in eq.model.sectors:
+        blk = eq.model.sector[s]
+        for got, want in zip(lay.route_logs(s, blk), route_logs(blk, _Layout.direct(blk))):
+            np.testing.assert_array_equal(got, want)
+    kept, lay.all_melitz = lay.all_melitz, None
+    try:
+        slow = extract(eq.model, {"max_residual": 0.0})
+    finally:
+        lay.all_melitz = kept
+    fast = extract(eq.model, {"max_residual": 0.0})
+    for name in ("regions", "factors", "sectors", "routes"):
+        assert getattr(fast, name).equals(getattr(slow, name)), name
+        assert getattr(res, name).equals(getattr(slow, name)), name
+    assert (res.sectors["profit"].abs() > 0).any() == (entry == "fixed")
+
+
+def test_mixed_structures_are_tabled_sector_by_sector(shocked):
+    eq, _ = shocked
+    assert _layout(eq.model).all_melitz is None
