@@ -23,6 +23,8 @@ def _index_names(prim, name: str, idx: tuple[int, ...]) -> str:
 
 
 def _report(prim, name, mask, values, rule) -> list[str]:
+    if not mask.any():
+        return []
     bad = np.argwhere(mask)
     out = []
     for idx in bad[:_MAX_LISTED]:
@@ -223,23 +225,23 @@ def check_routes(prim) -> list[str]:
     """Domestic sales bear no tariff and every market that buys a sector has a supplier."""
     out = []
     tariff = prim["tariff"]
-    for n, r in enumerate(prim.regions):
-        for j, s in enumerate(prim.sectors):
-            if tariff[n, n, j] != 0:
-                out.append(
-                    f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
-                    "a region cannot levy an import tariff on its own sales"
-                )
+    regions, sectors = prim.regions, prim.sectors
+    own = tariff[np.arange(len(regions)), np.arange(len(regions))]  # (region, sector)
+    for n, j in np.argwhere(own != 0).tolist():
+        r, s = regions[n], sectors[j]
+        out.append(
+            f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
+            "a region cannot levy an import tariff on its own sales"
+        )
     demand = final_demand_mask(prim)
     demand |= (prim["input_share"] > 0).any(axis=1)  # (region, input sector)
-    for j, s in enumerate(prim.sectors):
-        active = prim.active_routes(j)
-        for n, r in enumerate(prim.regions):
-            if demand[n, j] and not active[n].any():
-                out.append(
-                    f"tau[destination={r}, origin=*, sector={s}]: every route into {r} is "
-                    f"inactive (inf) but {r} buys sector {s}"
-                )
+    closed = ~np.isfinite(prim["tau"]).any(axis=1)  # (destination, sector): no open route
+    for j, n in np.argwhere((demand & closed).T).tolist():
+        r, s = regions[n], sectors[j]
+        out.append(
+            f"tau[destination={r}, origin=*, sector={s}]: every route into {r} is "
+            f"inactive (inf) but {r} buys sector {s}"
+        )
     return out
 
 
@@ -344,6 +346,16 @@ class Checked:
         self.meta = _meta(prim)
         self.arrays = {name: np.array(arr, copy=True) for name, arr in prim.arrays.items()}
 
+    def updated(self, prim, names) -> "Checked":
+        """The record of ``prim``, which differs from the primitives of this one in the
+        arrays ``names`` only (copied; the others are this record's)."""
+        new = object.__new__(Checked)
+        new.meta = self.meta
+        new.arrays = dict(self.arrays)
+        for name in names:
+            new.arrays[name] = np.array(prim.arrays[name], copy=True)
+        return new
+
     def changed(self, prim) -> set[str] | None:
         """The names of the arrays of ``prim`` that differ from those checked; ``None`` if
         anything else the checks read differs (every check must run)."""
@@ -385,7 +397,7 @@ def check_primitives(prim, since: Checked | None = None) -> Checked:
             break  # later checks index arrays by shape
     if problems:
         raise InputError(problems)
-    return Checked(prim)
+    return Checked(prim) if changed is None else since.updated(prim, changed)
 
 
 # ----------------------------------------------------------------------
