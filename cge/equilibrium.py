@@ -255,7 +255,14 @@ class Equilibrium:
                 opts = {**LARGE_MODEL_OPTIONS, **opts}
             else:
                 near = LARGE_MODEL_OPTIONS
-        stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
+        solver = self.solver
+        if solver is None:  # the default route, found once (a search of the installation)
+            solver = self.__dict__.get("_default_route")
+            if solver is None:
+                from .toolchain import default_solver
+
+                solver = self._default_route = default_solver()
+        stats = run_ipopt(self.model, solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
                           cache=self._compiled, newton=warm and self.newton, key=key,
                           fallback=fallback or not (warm and self.newton))
