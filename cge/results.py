@@ -1048,8 +1048,11 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
         deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
     names = lay.column_names
     routes = _frame(route_columns, lay.routes_index, names)
-    sectors = _frame(sector_table, lay.sectors_index, names)
-    sectors.insert(0, "market_structure", lay.market_structure.copy())
+    # market_structure first: a placeholder in the float block, then its strings (cheaper
+    # than DataFrame.insert, which builds the column labels again)
+    sectors = _frame({"market_structure": np.zeros(len(lay.sectors_index)), **sector_table},
+                     lay.sectors_index, names)
+    sectors.isetitem(0, lay.market_structure.copy())
     factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index,
                      names)
     regions = _frame(region_table, lay.regions_index, names)
