@@ -51,6 +51,7 @@ __all__ = [
     "stale_folders", "ensure_folder", "check_writable", "filesystem_error", "user_umask",
     "read_bytes", "read_text", "decode_text", "content_kind", "check_workbook_file",
     "load_yaml", "compose_yaml", "load_json", "sha256_bytes", "sha256_file", "sha256_canonical",
+    "file_checksums", "changed_files",
     "json_default", "signals_deferred", "fault_hook",
 ]
 
@@ -890,6 +891,36 @@ def sha256_file(path: str | Path) -> str:
     except OSError as exc:
         raise filesystem_error(exc, path, "read") from None
     return h.hexdigest()
+
+
+def file_checksums(folder: str | Path, names: Iterable[str]) -> dict[str, str]:
+    """sha256 of each regular file ``names`` of ``folder`` (what cge records of the files
+    it wrote, so that a later write can tell a file the user changed since)."""
+    folder = Path(folder)
+    return {name: sha256_file(folder / name) for name in sorted(names)
+            if (folder / name).is_file() and not (folder / name).is_symlink()}
+
+
+def changed_files(folder: str | Path, recorded: Any) -> list[str]:
+    """The files of ``folder`` whose content differs from the sha256 ``recorded`` for
+    them (a mapping of name to checksum, as :func:`file_checksums` made it): files cge
+    wrote that were edited, or saved again by another program, since. Names without a
+    recorded checksum, and files that are gone, are not reported; ``recorded`` that is
+    not such a mapping (a folder written before cge recorded checksums) reports none."""
+    if not isinstance(recorded, dict):
+        return []
+    folder = Path(folder)
+    changed = []
+    for name, digest in sorted(recorded.items()):
+        if (not isinstance(name, str) or not isinstance(digest, str) or "/" in name
+                or "\\" in name or name in ("", ".", "..")):
+            continue
+        path = folder / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            changed.append(name)  # a folder or link where cge wrote a file
+        elif path.is_file() and sha256_file(path) != digest:
+            changed.append(name)
+    return changed
 
 
 def json_default(x):

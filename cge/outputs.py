@@ -30,7 +30,8 @@ from . import fsio
 from .errors import CGEError, FileSystemError, InputError, OutputError, Terminated
 
 __all__ = ["OutputPlan", "plan_output", "plan_runs", "default_target", "check_output_file", "is_cge_folder", "owned_names", "write_results_folder",
-           "terminate_as_interrupt", "check_results_folder", "protected_folders"]
+           "terminate_as_interrupt", "check_results_folder", "protected_folders", "edited_files",
+           "check_unchanged"]
 
 RUN_INFO = "run_info.json"
 _TABLES = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors",
@@ -119,6 +120,9 @@ class OutputPlan:
     remove: set[str] = field(default_factory=set)
     kept: list[str] = field(default_factory=list)
     lock: fsio.FolderLock | None = None
+    #: what the plan was made with (the folder is checked again before it is written)
+    sources: tuple[Path, ...] = ()
+    force: bool = False
 
     def release(self) -> None:
         if self.lock is not None:
@@ -173,6 +177,7 @@ def plan_output(target: str | Path, *, sources: Sequence[str | Path] = (), force
             raise fsio.filesystem_error(exc, target, "read the folder") from None
         if entries:
             owned = owned_names(target) if is_cge_folder(target) else set()
+            check_unchanged(target)
             foreign = entries - owned
             if not owned:
                 clash = entries & DEFAULT_OWNED
@@ -201,7 +206,8 @@ def plan_output(target: str | Path, *, sources: Sequence[str | Path] = (), force
         else:
             mode = "replace"
     fsio.check_writable(target, need_bytes=_estimate_bytes(target))
-    plan = OutputPlan(target, mode, remove, kept)
+    plan = OutputPlan(target, mode, remove, kept, sources=tuple(Path(p) for p in sources),
+                      force=force)
     if lock:
         plan.lock = fsio.FolderLock(target).acquire()
     return plan
@@ -257,6 +263,28 @@ def check_output_file(path: str | Path) -> Path:
     return path
 
 
+def edited_files(folder: str | Path) -> list[str]:
+    """Files of the results folder ``folder`` that changed after cge wrote them (their
+    sha256 differs from the one its run_info.json recorded), e.g. a results.xlsx
+    edited and saved in a spreadsheet program."""
+    info = _run_info(Path(folder)) or {}
+    return fsio.changed_files(folder, info.get("files_sha256"))
+
+
+def check_unchanged(folder: str | Path) -> None:
+    """Refuse to write into a results folder whose files changed after cge wrote them:
+    they are the user's work now, and replacing the folder would lose it; not even
+    ``--force`` replaces them."""
+    edited = edited_files(folder)
+    if edited:
+        raise OutputError(
+            f"{Path(folder)}: {_listing(edited)} changed after cge wrote "
+            f"{'it' if len(edited) == 1 else 'them'} (the content differs from the checksum "
+            f"in {RUN_INFO}: edited, or saved again by another program); writing the results "
+            "here would lose those changes, and even --force does not replace them. Move or "
+            "rename the changed files, or choose a new folder")
+
+
 # ======================================================================
 # Writing
 # ======================================================================
@@ -300,8 +328,9 @@ def write_results_folder(result, target: str | Path | OutputPlan, *, force: bool
     else:
         plan, own = plan_output(target, sources=_sources(result), force=force), True
     try:
-        with fsio.folder_transaction(plan.target, merge=plan.mode == "merge",
-                                     remove=plan.remove) as tmp:
+        now = plan if own else _checked_again(plan)
+        with fsio.folder_transaction(now.target, merge=now.mode == "merge",
+                                     remove=now.remove) as tmp:
             write_results_into(result, tmp, **options)
     except FileSystemError as exc:
         kept = _keep_elsewhere(result, write_results_into, **options)
@@ -312,6 +341,20 @@ def write_results_folder(result, target: str | Path | OutputPlan, *, force: bool
         if own:
             plan.release()
     return plan.target
+
+
+def _checked_again(plan: OutputPlan) -> OutputPlan:
+    """The plan made before the solve, checked again just before writing: files added to
+    the folder, or cge's files edited, while the run was solving are the user's and
+    must not be lost (they would be, were the folder replaced whole). A folder that
+    cge may no longer write becomes a :class:`FileSystemError`, so that the solved
+    results are saved elsewhere."""
+    try:
+        return plan_output(plan.target, sources=plan.sources, force=plan.force, lock=False)
+    except OutputError as exc:
+        why = str(exc).removeprefix(f"{plan.target}: ")
+        raise FileSystemError(plan.target, f"the folder changed while the run was solving: "
+                              f"{why}", action="write the results folder") from None
 
 
 def _sources(result) -> list[Path]:

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fsio import atomic_directory, atomic_write, json_default, sha256_bytes, sha256_canonical
+from .fsio import (atomic_directory, atomic_write, file_checksums, json_default, sha256_bytes,
+                   sha256_canonical)
 
 SHEETS = ("summary", "welfare", "welfare_sectors", "trade", "firms", "prices_factors")
 PLOTS = ("welfare_by_region.png", "cutoffs_productivity.png", "trade_heatmap.png",
@@ -586,6 +587,8 @@ def write_results_into(result, folder: str | Path, *, excel: bool = True, plots:
         atomic_write(folder / "report.html", render_run(result, tables, info, pictures=folder))
     names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
     info["files"] = sorted(set(names) | {"run_info.json"})
+    # what each file held when cge wrote it: a later run replaces none that changed since
+    info["files_sha256"] = file_checksums(folder, set(names) - {"run_info.json"})
     atomic_write(folder / "run_info.json", json.dumps(info, indent=2))
     return info["files"]
 

@@ -13,6 +13,9 @@ The rule is that of a results folder (:mod:`cge.outputs`, ``docs/errors.md``):
   replaced, anything else is left alone. Any other folder is refused unless
   ``--force``, and even then cge adds its files without replacing a file of the
   same name it did not write (:func:`check_file_folder`, :func:`file_folder`);
+* a file cge wrote that changed since (its sha256, which the manifest records,
+  differs: edited, or saved again by a spreadsheet program) is the user's: it is
+  refused by name, even with ``--force``;
 * every file is written to a temporary name and renamed into place, and a folder's
   files are written into a temporary sibling folder first (:func:`cge.fsio.
   folder_transaction`): an error or Ctrl-C leaves the previous files as they were.
@@ -68,6 +71,24 @@ def owned_files(folder: str | Path) -> set[str] | None:
     return {f for f in files if f and "/" not in f and "\\" not in f and f not in (".", "..")}
 
 
+def _edited(folder: Path) -> list[str]:
+    """cge's files in ``folder`` that changed after cge wrote them (their sha256 differs
+    from the manifest's): the user's work now."""
+    info = fsio.read_json_or_none(folder / MANIFEST)
+    return fsio.changed_files(folder, info.get("sha256") if isinstance(info, dict) else None)
+
+
+def _refuse_edited(folder: Path, given: str = "") -> None:
+    edited = _edited(folder)
+    if edited:
+        raise OutputError(
+            f"{folder}{given}: {_listing(edited)} changed after cge wrote "
+            f"{'it' if len(edited) == 1 else 'them'} (the content differs from the checksum in "
+            f"{MANIFEST}: edited, or saved again by another program); cge would replace "
+            f"{'it' if len(edited) == 1 else 'them'} and lose those changes, and even {FORCE} "
+            "does not. Move or rename the changed files, or choose a new folder")
+
+
 def _entries(folder: Path) -> set[str]:
     try:
         return {e.name for e in folder.iterdir() if not e.name.startswith(".")}
@@ -95,6 +116,8 @@ def check_file_folder(folder: str | Path, *, force: bool = False, option: str = 
     if folder.is_dir():
         entries = _entries(folder)
         owned = owned_files(folder)
+        if owned is not None:
+            _refuse_edited(folder, given)
         if entries and owned is None:
             if not force:
                 raise OutputError(
@@ -124,6 +147,7 @@ def file_folder(folder: str | Path, *, force: bool = False, command: str = "",
     with fsio.folder_transaction(folder, merge=True) as tmp:
         yield tmp
         written = {e.name for e in tmp.iterdir()}
+        recorded = {}
         if folder.is_dir():
             foreign = (_entries(folder) - (before or set())) & written
             if foreign:
@@ -131,8 +155,14 @@ def file_folder(folder: str | Path, *, force: bool = False, command: str = "",
                     f"{folder}: holds files cge did not write of the names it writes: "
                     f"{_listing(foreign)}; even with {FORCE} cge does not replace them: "
                     "choose a new folder")
+            _refuse_edited(folder)  # again: the work may have taken a while
+            info = fsio.read_json_or_none(folder / MANIFEST)
+            if isinstance(info, dict) and isinstance(info.get("sha256"), dict):
+                recorded = {k: v for k, v in info["sha256"].items() if k in (before or set())}
         from . import __version__
 
+        recorded.update(fsio.file_checksums(tmp, written))
         manifest = {"command": command, "files": sorted((before or set()) | written),
+                    "sha256": dict(sorted(recorded.items())),
                     "versions": {"cge": __version__}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

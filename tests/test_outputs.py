@@ -25,8 +25,8 @@ from cge.cli import app
 from cge.errors import (EXIT_FILESYSTEM, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_SOLVE,
                         EXIT_TERMINATED, FileSystemError, InputError, OutputError, Terminated,
                         exit_code)
-from cge.outputs import (check_results_folder, is_cge_folder, plan_output, terminate_as_interrupt,
-                         write_results_folder)
+from cge.outputs import (check_results_folder, edited_files, is_cge_folder, plan_output,
+                         terminate_as_interrupt, write_results_folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = """name: small
@@ -298,6 +298,60 @@ def test_a_cge_folder_with_user_files_is_refused(previous):
     with pytest.raises(OutputError) as info:
         plan_output(out)
     assert "the results folder holds files cge did not write: notes.txt" in str(info.value)
+
+
+def test_a_file_edited_after_cge_wrote_it_is_never_replaced(solved, previous):
+    """An analyst's edits to a results file (notes in summary.csv, a sheet added in
+    Excel) make it theirs: refused, and not even --force replaces it."""
+    out, _ = previous
+    recorded = json.loads((out / "run_info.json").read_text())["files_sha256"]
+    assert set(recorded) == {p.name for p in out.iterdir()} - {"run_info.json"}
+    assert edited_files(out) == []
+    with (out / "summary.csv").open("a") as fh:
+        fh.write("my note,,,\n")
+    mine = snapshot(out)
+    assert edited_files(out) == ["summary.csv"]
+    for force in (False, True):
+        with pytest.raises(OutputError) as info:
+            write_results_folder(solved, out, force=force, **FAST)
+        assert (f"{out}: summary.csv changed after cge wrote it (the content differs from the "
+                "checksum in run_info.json") in str(info.value)
+        assert "even --force does not replace them" in str(info.value)
+    assert snapshot(out) == mine and hidden(out.parent) == []
+    (out / "summary.csv").rename(out.parent / "my_summary.csv")  # as the message says
+    write_results_folder(solved, out, **FAST)
+    assert (out / "summary.csv").is_file() and edited_files(out) == []
+    assert "my note" in (out.parent / "my_summary.csv").read_text()
+
+
+def test_files_added_or_edited_while_solving_are_kept(solved, previous):
+    """The folder is checked again after the solve: a file dropped into it (or one of
+    cge's files edited) while the run was solving is not lost with the old folder;
+    the new results are saved elsewhere and the error names both."""
+    out, _ = previous
+    original = (out / "trade.csv").read_bytes()
+    for change in ("add", "edit"):
+        plan = plan_output(out)
+        if change == "add":
+            (out / "notes.txt").write_text("written during the run")
+        else:
+            (out / "trade.csv").write_text("edited during the run")
+        mine = snapshot(out)
+        try:
+            with pytest.raises(FileSystemError) as info:
+                write_results_folder(solved, plan, **FAST)
+        finally:
+            plan.release()
+        exc = info.value
+        assert f"cannot write the results folder {out}: the folder changed while the run " \
+               "was solving" in str(exc)
+        assert ("notes.txt" if change == "add" else "trade.csv changed after cge wrote it") \
+            in str(exc)
+        assert exc.kept is not None and is_cge_folder(exc.kept)
+        assert snapshot(out) == mine and hidden(out.parent) == []
+        (out / "notes.txt").unlink(missing_ok=True)
+        (out / "trade.csv").write_bytes(original)
+    assert edited_files(out) == []
 
 
 def test_forced_removes_only_cges_stale_files(solved, previous):

@@ -132,6 +132,29 @@ def test_national_output_folder(national_sam):
     _no_temporaries(national_sam)
 
 
+def test_a_file_cge_wrote_and_the_user_edited_is_kept(national_sam):
+    """The manifest records each file's sha256; an edited one is the user's, refused by
+    name even with --force, until it is moved away."""
+    folder = national_sam / "north"
+    assert _national(national_sam, folder).exit_code == 0
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert set(manifest["sha256"]) == set(manifest["files"]) - {MANIFEST}
+    with (folder / "regions.csv").open("ab") as fh:
+        fh.write(b"my edit\n")
+    edited = (folder / "regions.csv").read_bytes()
+    for force in ((), ("--force",)):
+        res = _national(national_sam, folder, *force)
+        flat = " ".join(res.output.split())
+        assert res.exit_code == 1, res.output
+        assert "regions.csv changed after cge wrote it" in flat and "even --force" in flat
+        assert (folder / "regions.csv").read_bytes() == edited
+    (folder / "regions.csv").rename(national_sam / "my_regions.csv")
+    res = _national(national_sam, folder)
+    assert res.exit_code == 0, res.output
+    assert (folder / "regions.csv").is_file() and (national_sam / "my_regions.csv").is_file()
+    _no_temporaries(national_sam)
+
+
 # ---------------------------------------------------------- cge gravity -o/-w/-s
 @pytest.fixture
 def table(tmp_path):
