@@ -100,10 +100,14 @@ def dense_jacobian(system) -> np.ndarray | None:
     if not isinstance(system, (CompiledSystem, FoldedSystem)):
         return None
     jac = system.nlp.evaluate_jacobian()
-    rows, cols = jac.shape
-    flat = np.asarray(jac.row, dtype=np.int64) * cols + np.asarray(jac.col, dtype=np.int64)
-    full = np.bincount(flat, weights=jac.data, minlength=rows * cols).reshape(rows, cols)
-    return full[:, system.free]
+    rows, free = jac.shape[0], system.free
+    column = np.full(jac.shape[1], -1, dtype=np.int64)  # NLP column -> free column
+    column[free] = np.arange(len(free))
+    col = column[jac.col]
+    keep = col >= 0  # (entries of parameter columns dropped)
+    flat = np.asarray(jac.row, dtype=np.int64)[keep] * len(free) + col[keep]
+    return np.bincount(flat, weights=jac.data[keep],
+                       minlength=rows * len(free)).reshape(rows, len(free))
 
 
 @dataclass
