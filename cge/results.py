@@ -183,13 +183,11 @@ def _agents(m, lay: "_Layout", get, income: np.ndarray, price_index: np.ndarray)
         omega = arrays.get("agent_share", np.full((nR, nA), np.nan))
         beta_a = arrays.get("agent_beta", np.full((nR, nA, nS), np.nan))
         b = get(m.beta, "cells").reshape(nR, nS)
-        for n in range(nR):
-            if np.isfinite(omega[n]).all() and np.isfinite(beta_a[n]).all():
-                spending[n] = omega[n] * income[n]
-                beta[n] = beta_a[n]
-            else:
-                spending[n, 0] = income[n]
-                beta[n] = b[n]
+        given = np.isfinite(omega).all(axis=1) & np.isfinite(beta_a).all(axis=(1, 2))
+        spending[given] = omega[given] * income[given, None]
+        beta[given] = beta_a[given]
+        spending[~given, 0] = income[~given]
+        beta[~given] = b[~given][:, None, :]  # (every agent: the household's shares)
     with np.errstate(divide="ignore", invalid="ignore"):
         lb = np.where(beta > 0,
                       beta * (logP[:, None, :] - np.log(np.where(beta > 0, beta, 1.0))), 0.0)
