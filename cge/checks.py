@@ -23,6 +23,8 @@ def _index_names(prim, name: str, idx: tuple[int, ...]) -> str:
 
 
 def _report(prim, name, mask, values, rule) -> list[str]:
+    if not mask.any():
+        return []
     bad = np.argwhere(mask)
     out = []
     for idx in bad[:_MAX_LISTED]:
@@ -33,10 +35,12 @@ def _report(prim, name, mask, values, rule) -> list[str]:
     return out
 
 
-def check_shapes(prim) -> list[str]:
-    """Every array has the shape its labels imply."""
+def check_shapes(prim, names=None) -> list[str]:
+    """Every array (of ``names``, if given) has the shape its labels imply."""
     out = []
     for name, arr in prim.arrays.items():
+        if names is not None and name not in names:
+            continue
         dims = PARAMETERS[name].dims
         want = tuple(len(prim.labels(d)) for d in dims)
         if arr.shape != want:
@@ -44,10 +48,13 @@ def check_shapes(prim) -> list[str]:
     return out
 
 
-def check_ranges(prim) -> list[str]:
-    """Each parameter lies in its admissible range from the parameter table."""
+def check_ranges(prim, names=None) -> list[str]:
+    """Each parameter (of ``names``, if given) lies in its admissible range from the
+    parameter table."""
     out = []
     for name, spec in PARAMETERS.items():
+        if names is not None and name not in names:
+            continue
         a = prim.arrays[name]
         if spec.optional:
             # NaN means "not given" (check_closure asks for what a closure needs); every
@@ -218,23 +225,23 @@ def check_routes(prim) -> list[str]:
     """Domestic sales bear no tariff and every market that buys a sector has a supplier."""
     out = []
     tariff = prim["tariff"]
-    for n, r in enumerate(prim.regions):
-        for j, s in enumerate(prim.sectors):
-            if tariff[n, n, j] != 0:
-                out.append(
-                    f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
-                    "a region cannot levy an import tariff on its own sales"
-                )
+    regions, sectors = prim.regions, prim.sectors
+    own = tariff[np.arange(len(regions)), np.arange(len(regions))]  # (region, sector)
+    for n, j in np.argwhere(own != 0).tolist():
+        r, s = regions[n], sectors[j]
+        out.append(
+            f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
+            "a region cannot levy an import tariff on its own sales"
+        )
     demand = final_demand_mask(prim)
     demand |= (prim["input_share"] > 0).any(axis=1)  # (region, input sector)
-    for j, s in enumerate(prim.sectors):
-        active = prim.active_routes(j)
-        for n, r in enumerate(prim.regions):
-            if demand[n, j] and not active[n].any():
-                out.append(
-                    f"tau[destination={r}, origin=*, sector={s}]: every route into {r} is "
-                    f"inactive (inf) but {r} buys sector {s}"
-                )
+    closed = ~np.isfinite(prim["tau"]).any(axis=1)  # (destination, sector): no open route
+    for j, n in np.argwhere((demand & closed).T).tolist():
+        r, s = regions[n], sectors[j]
+        out.append(
+            f"tau[destination={r}, origin=*, sector={s}]: every route into {r} is "
+            f"inactive (inf) but {r} buys sector {s}"
+        )
     return out
 
 
@@ -306,15 +313,91 @@ CHECKS = (
 )
 
 
-def check_primitives(prim) -> None:
-    """Run every check; raise one :class:`InputError` naming all problems found."""
+#: The parameter arrays each check reads (beyond the labels, market structures, entry,
+#: numeraire and closure, whose change re-runs every check). A check whose arrays are
+#: all unchanged since primitives that passed every check cannot find a new problem and
+#: is not run again (:func:`check_primitives` with ``since``); a check not listed here
+#: always runs. ``check_shapes`` and ``check_ranges`` check each array on its own and
+#: run on the changed arrays. ``tests/test_overhead_checks.py`` runs every check on
+#: primitives that record what they read, and fails on a read not listed here.
+CHECK_READS: dict = {
+    check_pareto_shape: ("k", "sigma"),
+    check_final_demand_shares: ("beta",),
+    check_agent_shares: ("agent_share", "agent_beta"),
+    check_closure: ("agent_share", "agent_beta", "real_government", "real_investment"),
+    check_cost_shares: ("factor_share", "input_share"),
+    check_factor_use: ("factor_share",),
+    check_deficits: ("deficit",),
+    check_routes: ("tariff", "tau", "beta", "agent_share", "agent_beta", "input_share"),
+    check_domestic_routes: ("tau",),
+    check_demand: ("beta", "agent_share", "agent_beta", "input_share"),
+    check_numeraire: ("factor_share",),
+}
+#: The checks that look at each array on its own (run on the changed arrays only).
+_PER_ARRAY = (check_shapes, check_ranges)
+
+
+class Checked:
+    """A record of primitives that passed every check (:func:`check_primitives`): copies
+    of their arrays and everything else the checks read, so that primitives changed
+    afterwards (even in place) are compared with what was checked."""
+
+    def __init__(self, prim):
+        self.meta = _meta(prim)
+        self.arrays = {name: np.array(arr, copy=True) for name, arr in prim.arrays.items()}
+
+    def updated(self, prim, names) -> "Checked":
+        """The record of ``prim``, which differs from the primitives of this one in the
+        arrays ``names`` only (copied; the others are this record's)."""
+        new = object.__new__(Checked)
+        new.meta = self.meta
+        new.arrays = dict(self.arrays)
+        for name in names:
+            new.arrays[name] = np.array(prim.arrays[name], copy=True)
+        return new
+
+    def changed(self, prim) -> set[str] | None:
+        """The names of the arrays of ``prim`` that differ from those checked; ``None`` if
+        anything else the checks read differs (every check must run)."""
+        if _meta(prim) != self.meta or prim.arrays.keys() != self.arrays.keys():
+            return None
+        from .primitives import same_values
+
+        return {name for name, arr in prim.arrays.items()
+                if not (isinstance(arr, np.ndarray) and same_values(arr, self.arrays[name]))}
+
+
+def _meta(prim) -> tuple:
+    return (tuple(prim.regions), tuple(prim.sectors), tuple(prim.factors),
+            dict(prim.market_structure), dict(prim.entry), prim.numeraire, prim.closure)
+
+
+def check_primitives(prim, since: Checked | None = None) -> Checked:
+    """Run every check; raise one :class:`InputError` naming all problems found.
+
+    ``since``: the :class:`Checked` record of primitives that passed every check (what
+    this function returned for them). Then only the checks that read an array changed
+    since (:data:`CHECK_READS`; the per-array checks on the changed arrays) run, and all
+    of them when anything else changed: the problems found are those of the changed
+    values, which the unchanged ones could not have. Returns the record of ``prim``.
+    """
+    changed = since.changed(prim) if since is not None else None
+    if changed is not None and not changed:
+        return since
     problems: list[str] = []
     for check in CHECKS:
-        problems += check(prim)
+        if changed is not None:
+            if check in _PER_ARRAY:
+                problems += check(prim, changed)
+            elif check not in CHECK_READS or changed.intersection(CHECK_READS[check]):
+                problems += check(prim)
+        else:
+            problems += check(prim)
         if check is check_shapes and problems:
             break  # later checks index arrays by shape
     if problems:
         raise InputError(problems)
+    return Checked(prim) if changed is None else since.updated(prim, changed)
 
 
 # ----------------------------------------------------------------------

@@ -49,12 +49,15 @@ Why a path ends (:func:`explain`)
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 import pyomo.environ as pyo
 
 from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives
+
+_FIXED = operator.attrgetter("fixed")
 
 __all__ = ["Path", "changed_parameters", "explain", "interpolate", "newton_first",
            "next_newton_step", "next_step", "path_kind", "shorten"]
@@ -189,22 +192,50 @@ class Path:
     closure, stay where they are).
     """
 
-    def __init__(self, m: pyo.Block):
-        self.variables = [v for v in m.component_data_objects(pyo.Var, descend_into=True)
-                          if not v.fixed]
+    def __init__(self, m: pyo.Block, variables: list | None = None):
+        """``variables``: every variable of ``m`` when the caller has them listed (as
+        :func:`cge.equilibrium._snapshot` does); the free ones are the path's."""
+        if variables is None:
+            variables = list(m.component_data_objects(pyo.Var, descend_into=True))
+        fixed = np.fromiter(map(_FIXED, variables), dtype=bool, count=len(variables))
+        #: positions of the free variables among ``variables``
+        self._free = np.flatnonzero(~fixed)
+        self._all = variables
+        self._variables = None
         self.points: list[tuple[float, np.ndarray]] = []
-        #: The values at the start of the path (the first point recorded), by variable.
-        self.start: dict = {}
+        self._start: np.ndarray | None = None
+        self._start_at: dict | None = None
 
-    def values(self) -> np.ndarray:
-        return np.array([np.nan if v.value is None else v.value for v in self.variables])
+    @property
+    def variables(self) -> list:
+        """The free variables (the path's unknowns)."""
+        if self._variables is None:
+            self._variables = [self._all[j] for j in self._free.tolist()]
+        return self._variables
 
-    def record(self, lam: float) -> None:
-        """Add the current (solved) point at ``lam``; keeps the last two."""
-        x = self.values()
-        if not self.start:
-            self.start = {id(v): val for v, val in zip(self.variables, x)}
+    def values(self, every: list | None = None) -> np.ndarray:
+        """The free variables' values (NaN: none); ``every``: the values of every variable,
+        if the caller has read them (in the order of the ``variables`` given)."""
+        if every is None:
+            every = [v._value for v in self._all]
+        return np.array(every, dtype=float)[self._free]  # None becomes NaN
+
+    def record(self, lam: float, every: list | None = None) -> None:
+        """Add the current (solved) point at ``lam``; keeps the last two. ``every``: the
+        values of every variable at that point, if read already (:meth:`values`)."""
+        x = self.values(every)
+        if self._start is None:
+            self._start = x
         self.points = (self.points + [(lam, x)])[-2:]
+
+    @property
+    def start(self) -> dict:
+        """The values at the start of the path (the first point recorded), by variable id."""
+        if self._start is None:
+            return {}
+        if self._start_at is None:
+            self._start_at = {id(v): val for v, val in zip(self.variables, self._start.tolist())}
+        return self._start_at
 
     def fall(self, v) -> float:
         """How far log-variable ``v`` has fallen since the start of the path (in logs)."""

@@ -18,6 +18,7 @@ a new NLP. Failures raise :class:`~cge.errors.SolveError` with a
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +38,7 @@ from .deficits import describe as describe_deficits, hold_deficits, varying_para
 from .errors import InputError, SolveError
 from .model import build_model, index_parameters, initialize_guess, set_parameters
 from .parameters import PARAMETERS
-from .primitives import Numeraire, Primitives
+from .primitives import Numeraire, Primitives, same_values
 from .results import Results, extract
 from .solve import (
     RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, diagnose, residual_homotopy,
@@ -120,6 +121,7 @@ class Equilibrium:
         initialize_guess(self.model, primitives)
         self.solved = False
         self._checked_structure = None
+        self._checked = None  # the last primitives checked (cge.checks.Checked)
         self._signature = None  # (fingerprint, compiled key) of the structure last seen
         #: What the benchmark solve went through (one line per stage tried).
         self.benchmark_stages: list[str] = []
@@ -195,7 +197,9 @@ class Equilibrium:
             want = self.primitives.arrays[name].shape
             if arr.shape != want:
                 raise InputError(f"{name}: wrong shape {arr.shape}, expected {want}")
-        check_primitives(target)
+        # every check the new values need (those reading what changed since the last
+        # primitives checked: cge.checks.CHECK_READS)
+        self._checked = check_primitives(target, since=self._checked)
         if (target.numeraire.kind, target.numeraire.region, target.numeraire.label) != (
                 self.primitives.numeraire.kind, self.primitives.numeraire.region,
                 self.primitives.numeraire.label):
@@ -208,14 +212,14 @@ class Equilibrium:
     def _changed(self, target: Primitives) -> list[str]:
         out = []
         for name, arr in target.arrays.items():
-            old = self.primitives.arrays[name]
-            if not np.array_equal(arr, old, equal_nan=True):
+            if not same_values(arr, self.primitives.arrays[name]):
                 out.append(name)
         if target.numeraire.value != self.primitives.numeraire.value:
             out.append("numeraire")
         return out
 
-    def _run(self, warm: bool = False, fallback: bool = True, **extra) -> SolveStats:
+    def _run(self, warm: bool = False, fallback: bool = True, structure: tuple | None = None,
+             **extra) -> SolveStats:
         """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
         :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
         checked with it whenever it differs from the last one checked.
@@ -237,8 +241,11 @@ class Equilibrium:
         sector (every origin's cutoff depends on the destination's aggregates),
         so the limited-memory one pays at every size measured (a 10% tariff cut,
         10 x 10: IPOPT 0.3 s instead of 1.1 s; 20 x 15: 5 s instead of 36 s).
+
+        ``structure``: :meth:`_structure` if the caller knows it is current (a path's
+        steps, which write parameter values only).
         """
-        sig, key = self._structure()
+        sig, key = structure or self._structure()
         opts = self._options(**extra)
         near = None
         size = key[2]  # active equations
@@ -248,7 +255,14 @@ class Equilibrium:
                 opts = {**LARGE_MODEL_OPTIONS, **opts}
             else:
                 near = LARGE_MODEL_OPTIONS
-        stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
+        solver = self.solver
+        if solver is None:  # the default route, found once (a search of the installation)
+            solver = self.__dict__.get("_default_route")
+            if solver is None:
+                from .toolchain import default_solver
+
+                solver = self._default_route = default_solver()
+        stats = run_ipopt(self.model, solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
                           cache=self._compiled, newton=warm and self.newton, key=key,
                           fallback=fallback or not (warm and self.newton))
@@ -460,14 +474,16 @@ class Equilibrium:
         method's factorisations (:func:`cge.continuation.next_newton_step`).
         """
         snapshot = _snapshot(self.model)
-        path = SolutionPath(self.model)
-        path.record(0.0)
+        path = SolutionPath(self.model, snapshot[0])
+        path.record(0.0, snapshot[1])
         lam, step = 0.0, first_step
         self.steps = []
         stats = None
         predict, failed, newton_failed = True, 0, 0
+        # the structure of every step's system: ``apply`` writes parameter values only
+        structure = self._structure()
         newton_only = self.newton and self.solver in (None, "cyipopt") and \
-            newton_first(self.n_equations())
+            newton_first(structure[1][2])
         while lam < 1.0:
             trial = min(1.0, lam + step)
             if self._remaining() <= 0:
@@ -481,7 +497,7 @@ class Equilibrium:
             if predicted:
                 path.predict(trial)
             only = newton_only
-            stats = self._run_step(fallback=not only)
+            stats = self._run_step(fallback=not only, structure=structure)
             self.last_stats = stats
             walras = walras_residual(self.model) if stats.success and check_walras else None
             ok = stats.success and (not check_walras or abs(walras) <= WALRAS_TOL)
@@ -489,10 +505,11 @@ class Equilibrium:
             if ok:
                 lam = trial
                 self.steps.append(lam)
-                snapshot = _snapshot(self.model)
-                path.record(lam)
+                snapshot = _snapshot(self.model, snapshot[0])  # (a step adds no variable)
+                path.record(lam, snapshot[1])
                 if self.progress:
                     self.progress(lam, stats)
+                    structure = self._structure()  # in case the callback changed the model
                 step = min(next_newton_step(step, stats.factorizations)
                            if newton_only and stats.method == "newton"
                            else next_step(step, stats.effort), 1.0)
@@ -536,14 +553,14 @@ class Equilibrium:
                         raise SolveError(f"{what} could not be stepped in: {tried}" + why, failure)
         return stats
 
-    def _run_step(self, fallback: bool = True) -> SolveStats:
+    def _run_step(self, fallback: bool = True, structure: tuple | None = None) -> SolveStats:
         """One corrector solve of a path step; equations that cannot be evaluated at the
         start (an overflow at a predicted point, a logarithm of a non-positive level)
         make a failed step, not a traceback."""
         from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
 
         try:
-            return self._run(warm=True, fallback=fallback)
+            return self._run(warm=True, fallback=fallback, structure=structure)
         except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
@@ -602,10 +619,15 @@ def _variables(m) -> list:
     return cached[2]
 
 
-def _snapshot(m) -> tuple[list, list]:
-    """The values of every variable of ``m`` (for :func:`_restore`)."""
-    variables = _variables(m)
-    return variables, [v._value for v in variables]
+def _snapshot(m, variables: list | None = None) -> tuple[list, list]:
+    """The values of every variable of ``m`` (for :func:`_restore`); ``variables``: the
+    list of an earlier snapshot, when no variable can have been added since."""
+    if variables is None:
+        variables = _variables(m)
+    return variables, list(map(_VALUE, variables))
+
+
+_VALUE = operator.attrgetter("_value")
 
 
 def _restore(m, snap) -> None:

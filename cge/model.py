@@ -547,6 +547,32 @@ class _ParameterMap:
             for n, i in m.sector[s].routes:
                 mask[R[n], R[i]] = True
             self.routes.append(mask)
+        #: the same masks as one (destination, origin, sector) array
+        self.route_mask = (np.stack(self.routes, axis=2) if self.routes
+                           else np.zeros((len(R), len(R), 0), dtype=bool))
+        # Every entry at once (set_parameters): the ParamData in one list, and where each
+        # one's value sits in the concatenation of the arrays named (each raveled once)
+        self.names = list(dict.fromkeys(name for name, *_ in self.entries))
+        offsets, at = {}, 0
+        for name in self.names:
+            offsets[name] = at
+            at += prim[name].size
+        self.datas = [d for _, datas, *_ in self.entries for d in datas]
+        self.gather = np.concatenate([flat + offsets[name] for name, _, flat, *_ in self.entries]
+                                     ) if self.entries else np.zeros(0, dtype=int)
+        #: positions whose NaN means zero (agent parameters not given)
+        self.nan_to_num = np.concatenate([np.full(len(flat), nan) for _, _, flat, nan, _
+                                          in self.entries]) if self.entries else np.zeros(0, bool)
+        #: positions whose sign switching would change the structure, and their names
+        self.sign_structural = np.concatenate(
+            [np.full(len(flat), name in _SIGN_STRUCTURAL) for name, _, flat, _, _
+             in self.entries]) if self.entries else np.zeros(0, bool)
+        self.labels = [(name, key) for name, _, _, _, keys in self.entries for key in keys]
+        #: the structural parameters the model was built with, (name, sector); they are
+        #: constants of its equations
+        self.structural = np.array([[float(getattr(m.sector[s].config, name))
+                                     for s in prim.sectors] for name in STRUCTURAL]
+                                   ).reshape(len(STRUCTURAL), len(prim.sectors))
 
     def _add(self, name, comp, keys, idx, shape, nan_to_num=False):
         flat = (np.ravel_multi_index(tuple(np.array(idx, dtype=int).T), shape) if idx
@@ -590,30 +616,31 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     """
     pmap = index_parameters(m, prim)
     problems = []
-    for j, s in enumerate(prim.sectors):
-        cfg = m.sector[s].config
-        for name in STRUCTURAL:
-            if not np.isclose(float(prim[name][j]), getattr(cfg, name)):
-                problems.append(f"{name}[sector={s}]: structural parameter changed; rebuild the model")
-        active = prim.active_routes(j)
-        if not np.array_equal(active, pmap.routes[j]):
-            R = prim.regions
-            diff = sorted((R[n], R[i]) for n, i in zip(*np.nonzero(active != pmap.routes[j])))
-            problems.append(
-                f"tau[sector={s}]: routes {diff} switch between active and inactive; "
-                "rebuild the model to change which routes trade")
-    writes = []
-    for name, datas, flat, nan_to_num, keys in pmap.entries:
-        new = prim[name].reshape(-1)[flat]
-        if nan_to_num:
-            new = np.nan_to_num(new)
-        old = _current(datas)
-        if name in _SIGN_STRUCTURAL:
-            for k in np.flatnonzero((old > 0) != (new > 0)):
-                problems.append(f"{name}[{keys[k]}]: switches between zero and positive; rebuild")
-        changed = np.flatnonzero(~((new == old) | (np.isnan(new) & np.isnan(old))))
-        if changed.size:
-            writes.append((datas, changed, new))
+    # structural parameters and active routes, all sectors at once (listed sector by
+    # sector)
+    given = np.array([prim[name] for name in STRUCTURAL]).reshape(pmap.structural.shape)
+    by_sector = [(j, order, f"{STRUCTURAL[order]}[sector={prim.sectors[j]}]: structural "
+                            "parameter changed; rebuild the model")
+                 for order, j in np.argwhere(~np.isclose(given, pmap.structural)).tolist()]
+    switched = np.isfinite(prim["tau"]) != pmap.route_mask
+    R = prim.regions
+    for j in np.flatnonzero(switched.any(axis=(0, 1))).tolist():
+        diff = sorted((R[n], R[i]) for n, i in zip(*np.nonzero(switched[:, :, j])))
+        by_sector.append((j, len(STRUCTURAL), f"tau[sector={prim.sectors[j]}]: routes {diff} "
+                          "switch between active and inactive; rebuild the model to change "
+                          "which routes trade"))
+    problems += [msg for _, _, msg in sorted(by_sector)]
+    # every parameter at once: the new values where the model's parameters sit, the
+    # model's current values, and those that differ
+    new = np.concatenate([prim[name].reshape(-1) for name in pmap.names])[pmap.gather] \
+        if pmap.names else np.zeros(0)
+    if pmap.nan_to_num.any():
+        new[pmap.nan_to_num] = np.nan_to_num(new[pmap.nan_to_num])
+    old = _current(pmap.datas)
+    for k in np.flatnonzero(pmap.sign_structural & ((old > 0) != (new > 0))).tolist():
+        name, key = pmap.labels[k]
+        problems.append(f"{name}[{key}]: switches between zero and positive; rebuild")
+    changed = np.flatnonzero(~((new == old) | (np.isnan(new) & np.isnan(old))))
     if hasattr(m, "agent_use"):
         omega = prim["agent_share"]
         for n, r in enumerate(prim.regions):
@@ -626,9 +653,9 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
                         f"({prim.closure.describe()}); build a new model")
     if problems:
         raise InputError(problems)
-    for datas, changed, new in writes:
-        for k, v in zip(changed.tolist(), new[changed].tolist()):
-            datas[k].set_value(v)
+    datas = pmap.datas
+    for k, v in zip(changed.tolist(), new[changed].tolist()):
+        datas[k].set_value(v)
     m._agent_arrays = {name: prim[name].copy() for name in AGENT_PARAMETERS}
     m.numeraire_value = prim.numeraire.value
 

@@ -156,6 +156,17 @@ class Closure:
         return out
 
 
+def same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays hold the same values (NaN equal to NaN): ``np.array_equal(a, b,
+    equal_nan=True)``, decided by comparing their bytes when those are equal (a shock
+    compares every parameter array with the last ones at every solve)."""
+    if a.shape != b.shape:
+        return False
+    if a.dtype == b.dtype and a.tobytes() == b.tobytes():
+        return True
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
 @dataclass
 class Primitives:
     """A fully specified economy: labels, market structures and parameter arrays.

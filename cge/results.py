@@ -37,6 +37,7 @@ summarises.
 
 from __future__ import annotations
 
+import math
 import operator
 import weakref
 from dataclasses import dataclass, field
@@ -182,13 +183,11 @@ def _agents(m, lay: "_Layout", get, income: np.ndarray, price_index: np.ndarray)
         omega = arrays.get("agent_share", np.full((nR, nA), np.nan))
         beta_a = arrays.get("agent_beta", np.full((nR, nA, nS), np.nan))
         b = get(m.beta, "cells").reshape(nR, nS)
-        for n in range(nR):
-            if np.isfinite(omega[n]).all() and np.isfinite(beta_a[n]).all():
-                spending[n] = omega[n] * income[n]
-                beta[n] = beta_a[n]
-            else:
-                spending[n, 0] = income[n]
-                beta[n] = b[n]
+        given = np.isfinite(omega).all(axis=1) & np.isfinite(beta_a).all(axis=(1, 2))
+        spending[given] = omega[given] * income[given, None]
+        beta[given] = beta_a[given]
+        spending[~given, 0] = income[~given]
+        beta[~given] = b[~given][:, None, :]  # (every agent: the household's shares)
     with np.errstate(divide="ignore", invalid="ignore"):
         lb = np.where(beta > 0,
                       beta * (logP[:, None, :] - np.log(np.where(beta > 0, beta, 1.0))), 0.0)
@@ -228,6 +227,9 @@ class _Reader:
         self._at: dict[tuple, slice] = {}
         self._keys: dict[tuple, list] = {}
         self._values = np.empty(0)
+        #: changes whenever :meth:`read` finds other values than the last read (what is
+        #: computed from them can be kept while it stays: :meth:`_Layout.route_logs`)
+        self.generation = 0
 
     def add(self, component, label, keys) -> None:
         if component is None or (id(component), label) in self._at:
@@ -246,9 +248,12 @@ class _Reader:
     def read(self) -> None:
         objects = self._objects
         try:
-            self._values = np.fromiter(map(_VALUE, objects), dtype=float, count=len(objects))
+            values = np.fromiter(map(_VALUE, objects), dtype=float, count=len(objects))
         except (TypeError, AttributeError):  # a value not set
-            self._values = np.array([o.value for o in objects], dtype=float)
+            values = np.array([o.value for o in objects], dtype=float)
+        if values.shape != self._values.shape or values.tobytes() != self._values.tobytes():
+            self.generation += 1
+        self._values = values
 
     def get(self, component, label, keys=None) -> np.ndarray:
         at = self._at.get((id(component), label))
@@ -316,11 +321,12 @@ _BLOCK_REGION_COMPONENTS = ("log_expenditure", "log_price_index", "log_input_pri
 _BLOCK_ROUTE_COMPONENTS = ("log_trade_value", "log_cutoff", "tau", "tariff", "pref_weight", "f")
 
 
-def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
+def _sector_columns(m, s: str, get, profit=None, logs=None) -> tuple[dict, dict]:
     """The route columns and the (region) sector columns of sector ``s``, from arrays
     (``get`` as in :func:`route_logs`; without the columns that name the rows). Profits
     that are an Expression come from ``profit`` when given (:class:`_Layout`: constant
-    values or :class:`Formula` objects)."""
+    values or :class:`Formula` objects); ``logs``: :func:`route_logs` of the sector, if
+    computed already."""
     blk = m.sector[s]
     R = list(m.regions)
     dest, orig = _Layout.route_positions(blk)
@@ -330,7 +336,7 @@ def _sector_columns(m, s: str, get, profit=None) -> tuple[dict, dict]:
     phi_tilde = (k / (k - sigma + 1)) ** (1 / (sigma - 1)) if ms == "melitz" else 1.0
     if ms == "cara":  # mean productivity of sellers, k/(k-1) times the cutoff
         phi_tilde = blk.structure.average_productivity_factor(blk)
-    ltv, lcut = route_logs(blk, get)
+    ltv, lcut = route_logs(blk, get) if logs is None else logs
     x = np.exp(ltv)
     t = get(blk.tariff, "routes")
     expenditure = np.exp(get(blk.log_expenditure, "R"))
@@ -548,6 +554,7 @@ class _Layout:
         R, S, F = list(m.regions), list(m.sectors), list(m.factors)
         self.R, self.S, self.F = R, S, F
         reader = self.reader = _Reader()
+        self._route_logs: dict[str, tuple] = {}
         #: (owner, name, component) of everything read: the layout holds while each is there
         self._components: list[tuple] = []
         #: sector -> whether its tables come from arrays (:data:`ARRAY_STRUCTURES`)
@@ -626,22 +633,37 @@ class _Layout:
         dest_all = np.concatenate(dest_pos) if dest_pos else np.zeros(0, dtype=int)
         orig_all = np.concatenate(orig_pos) if orig_pos else np.zeros(0, dtype=int)
         self.foreign = dest_all != orig_all
-        # the regions of the rows summed by region (:func:`_sums_by_region`), as their
-        # places in the sorted region names (pandas groups by sorted labels, and its sums
-        # depend on the groups' order): the (region, factor) cells, the (sector, region)
-        # rows, the foreign routes' origins and destinations
+        # the regions of the rows summed by region (:class:`_RegionSums`): the (region,
+        # factor) cells, the (sector, region) rows, the foreign routes' origins and
+        # destinations
         nR = len(R)
-        rank = np.empty(nR, dtype=int)
-        rank[sorted(range(nR), key=R.__getitem__)] = np.arange(nR)
-        self.region_rank = rank
-        self.cell_groups = rank[np.repeat(np.arange(nR), len(F))]
-        self.sector_groups = rank[np.tile(np.arange(nR), len(S))]
-        self.origin_groups = rank[orig_all[self.foreign]]
-        self.destination_groups = rank[dest_all[self.foreign]]
+        self.cell_sums = _RegionSums(np.repeat(np.arange(nR), len(F)), nR)
+        self.sector_sums = _RegionSums(np.tile(np.arange(nR), len(S)), nR)
+        self.origin_sums = _RegionSums(orig_all[self.foreign], nR)
+        self.destination_sums = _RegionSums(dest_all[self.foreign], nR)
+        #: every sector's columns at once (:class:`_AllMelitz`), where that applies
+        self.all_melitz = _AllMelitz.of(m, self, dest_pos, orig_pos)
 
     def __reduce__(self):
         # a pickled or cloned model lays its tables out again (its own components)
         return (_no_layout, ())
+
+    def route_logs(self, s: str, blk) -> tuple[np.ndarray, np.ndarray | None]:
+        """:func:`route_logs` of sector ``s`` (block ``blk``) at the values the reader read
+        last (call ``self.reader.read()`` first), computed once for those values: the
+        checks after a solve (:func:`cge.solve.check_selection`) and the tables share
+        them."""
+        generation = self.reader.generation
+        kept = self._route_logs.get(s)
+        if kept is None or kept[0] != generation:
+            if self.all_melitz is not None:
+                at = self.all_melitz.route_slices[self.S.index(s)]
+                ltv, lcut = self.all_melitz.route_logs(self.reader)
+                kept = (generation, (ltv[at], lcut[at]))
+            else:
+                kept = (generation, route_logs(blk, self.reader.get))
+            self._route_logs[s] = kept
+        return kept[1]
 
     def _add(self, owner, name: str, label, keys) -> None:
         comp = getattr(owner, name, None)
@@ -708,19 +730,235 @@ def _stack(parts: list[dict], sizes: list[int]) -> dict:
     return out
 
 
-def _sums_by_region(values: np.ndarray, groups: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Sums of ``values`` by region (``groups``: each row's region as its place among the
-    sorted region names; ``rank``: each region's place), as the tables always added
-    them: pandas' ``groupby(level="region").sum()`` of the same rows in the same order
-    (NaN skipped; a region without rows 0). Pandas adds a group's rows in ways that
-    depend on the group ids of all rows (pandas 3.1: ``np.add.reduceat`` over sorted
-    ids, a compensated sum otherwise), and a trade balance near zero is a difference
-    of such sums: the same call, with the ids ``groupby(level="region")`` gives, keeps
-    them the same floats."""
-    by_group = pd.Series(values, copy=False).groupby(groups).sum()
-    sums = np.zeros(len(rank))
-    sums[by_group.index.to_numpy()] = by_group.to_numpy()
-    return sums[rank]
+class _AllMelitz:
+    """The route and sector columns of every sector at once, when every sector is a
+    Melitz sector with trade values and cutoffs as closed-form Expressions
+    (``route_unknowns: False``, the default) and the same kind of entry and profits:
+    the formulas of :func:`route_logs` and :func:`_sector_columns` on arrays of every
+    sector's routes (each sector's sigma, k, delta per route), which apply the same
+    operations to the same numbers, element by element, as the sector-by-sector path
+    (``tests/test_overhead.py`` compares them), in a few dozen numpy calls instead of
+    as many per sector.
+    """
+
+    #: components read over (sector, region) and over routes
+    REGION = ("log_expenditure", "log_price_index", "log_input_price", "log_input_demand",
+              "log_entry_mass", "phi_min", "tariff_revenue")
+    ROUTE = ("tau", "tariff", "pref_weight", "f")
+
+    @classmethod
+    def of(cls, m, lay, dest_pos, orig_pos):
+        """The fast path of ``m``'s layout ``lay``, or ``None`` where it does not apply."""
+        blocks = [m.sector[s] for s in lay.S]
+        if not blocks:
+            return None
+        kinds = set()
+        for blk in blocks:
+            cfg = blk.config
+            if (cfg.market_structure != "melitz" or isinstance(blk.log_trade_value, pyo.Var)
+                    or list(blk.regions) != lay.R):
+                return None
+            profit = lay.profit[lay.S[blocks.index(blk)]]
+            kinds.add((cfg.entry, isinstance(blk.profit, pyo.Var),
+                       "array" if isinstance(profit, np.ndarray) else
+                       "none" if profit is None else "formulas"))
+        if len(kinds) != 1:
+            return None
+        fast = cls(m, lay, blocks, dest_pos, orig_pos, kinds.pop())
+        needed = cls.REGION + cls.ROUTE + ("production_tax",) + (
+            ("f_e",) if fast.free_entry else ()) + (("profit",) if fast.profit_var else ())
+        if any(fast.gather[name] is None for name in needed):
+            return None  # a value not among those the layout reads
+        return fast
+
+    def __init__(self, m, lay, blocks, dest_pos, orig_pos, kind):
+        nR, nS = len(lay.R), len(lay.S)
+        self.free_entry = kind[0] == "free"
+        self.profit_var = kind[1]
+        counts = [len(d) for d in dest_pos]
+        ends = np.cumsum(counts).tolist()
+        self.route_slices = [slice(e - c, e) for c, e in zip(counts, ends)]
+        sector = np.repeat(np.arange(nS), counts)
+        #: per route: its (sector, destination) and (sector, origin) cells of (S, R) arrays
+        self.dest = sector * nR + np.concatenate(dest_pos)
+        self.orig = sector * nR + np.concatenate(orig_pos)
+        self.foreign = np.concatenate(dest_pos) != np.concatenate(orig_pos)
+        self.cells = nS * nR
+        self.shape = (nS, nR)
+
+        def per(values, index):
+            return np.array(values, dtype=float)[index]
+
+        sigma = [b.sigma for b in blocks]
+        k = [b.k for b in blocks]
+        delta = [b.delta for b in blocks]
+        rho = [b.rho for b in blocks]
+        # the sector constants, per route and per (sector, region) cell, computed as the
+        # sector-by-sector path computes them (Python floats)
+        self.sigma_r, self.k_r = per(sigma, sector), per(k, sector)
+        self.log_sigma_r = per([np.log(x) for x in sigma], sector)
+        self.log_rho_r = per([np.log(x) for x in rho], sector)
+        self.log_delta_r = per([np.log(x) for x in delta], sector)
+        self.log_revenue_r = per([np.log(s_ * k_ / (k_ - s_ + 1)) for s_, k_ in zip(sigma, k)],
+                                 sector)
+        self.sigma_minus_one_r = per([s_ - 1 for s_ in sigma], sector)
+        tilde = [(k_ / (k_ - s_ + 1)) ** (1 / (s_ - 1)) for s_, k_ in zip(sigma, k)]
+        self.phi_tilde_r = per(tilde, sector)
+        self.delta_r = per(delta, sector)
+        cell_sector = np.repeat(np.arange(nS), nR)
+        self.sigma_c, self.k_c = per(sigma, cell_sector), per(k, cell_sector)
+        self.delta_c, self.phi_tilde_c = per(delta, cell_sector), per(tilde, cell_sector)
+        # where each component's values sit in the reader's array, every sector in turn
+        reader = lay.reader
+        self.gather = {}
+        for name in self.REGION + ("f_e", "profit"):
+            self.gather[name] = self._positions(reader, blocks, name, "R")
+        for name in self.ROUTE:
+            self.gather[name] = self._positions(reader, blocks, name, "routes")
+        parts = [self._slice(reader, getattr(m, "production_tax", None), ("sector", s))
+                 for s in lay.S]
+        self.gather["production_tax"] = (None if any(p is None for p in parts)
+                                         else np.concatenate(parts))
+        self._logs = (None, None)
+
+    @staticmethod
+    def _slice(reader, component, label):
+        at = reader._at.get((id(component), label)) if component is not None else None
+        if at is None:
+            return None
+        return np.arange(at.start, at.stop)
+
+    def _positions(self, reader, blocks, name, label):
+        parts = [self._slice(reader, getattr(b, name, None), label) for b in blocks]
+        if any(p is None for p in parts):
+            return None
+        return np.concatenate(parts)
+
+    def read(self, reader, name, shape=None):
+        values = reader._values[self.gather[name]]
+        return values.reshape(shape) if shape is not None else values
+
+    def route_logs(self, reader):
+        """Logs of every route's trade value and cutoff (:func:`route_logs`, melitz), at the
+        values the reader read last (computed once for them)."""
+        if self._logs[0] == reader.generation:
+            return self._logs[1]
+        lE = self.read(reader, "log_expenditure")
+        lP = self.read(reader, "log_price_index")
+        lcost = self.read(reader, "log_input_price")
+        lX, lPd, lc = lE[self.dest], lP[self.dest], lcost[self.orig]
+        lphi_min = np.log(self.read(reader, "phi_min"))[self.orig]
+        ltau = np.log(self.read(reader, "tau"))
+        l1t = np.log1p(self.read(reader, "tariff"))
+        la = np.log(self.read(reader, "pref_weight"))
+        lf = np.log(self.read(reader, "f"))
+        s, k = self.sigma_r, self.k_r
+        lcut = ((self.log_sigma_r + lf + s * l1t + lc - la - lX - self.sigma_minus_one_r * lPd)
+                / self.sigma_minus_one_r + ltau + lc - self.log_rho_r)
+        lstock = self.read(reader, "log_entry_mass")[self.orig] - self.log_delta_r
+        ltv = lstock + k * (lphi_min - lcut) + self.log_revenue_r + lc + lf
+        self._logs = (reader.generation, (ltv, lcut))
+        return ltv, lcut
+
+    def columns(self, m, lay) -> tuple[dict, dict]:
+        """The stacked route and sector columns (:func:`_stack` of :func:`_sector_columns`)."""
+        reader = lay.reader
+        ltv, lcut = self.route_logs(reader)
+        dest, orig, cells = self.dest, self.orig, self.cells
+        x = np.exp(ltv)
+        t = self.read(reader, "tariff")
+        expenditure = np.exp(self.read(reader, "log_expenditure"))
+        phi_min = self.read(reader, "phi_min")
+        f = self.read(reader, "f")
+        entry = np.exp(self.read(reader, "log_entry_mass"))
+        k = self.k_r
+        cut = np.exp(lcut)
+        sellers = entry[orig] / self.delta_r * (phi_min[orig] / cut) ** k
+        routes = {
+            "trade_value": x, "trade_value_gross": x * (1 + t),
+            "trade_share": x * (1 + t) / expenditure[dest],
+            "cutoff": cut, "sellers": sellers, "average_productivity": cut * self.phi_tilde_r,
+            "tau": self.read(reader, "tau"), "tariff": t, "tariff_revenue": t * x,
+            "fixed_cost": f,
+        }
+        output = np.bincount(orig, weights=x, minlength=cells)
+        input_price = np.exp(self.read(reader, "log_input_price"))
+        cost = np.bincount(orig, weights=f * sellers, minlength=cells)
+        if self.free_entry:
+            cost = cost + self.read(reader, "f_e") * entry
+        net_profit = output / self.sigma_c - input_price * cost
+        if self.profit_var:
+            profit = self.read(reader, "profit")
+        else:
+            parts = []
+            for s in lay.S:
+                blk, kept = m.sector[s], lay.profit[s]
+                if isinstance(kept, np.ndarray):
+                    parts.append(kept.copy())
+                elif kept is not None:
+                    parts.append(np.array([f_() for f_ in kept], dtype=float))
+                else:
+                    parts.append(np.array([pyo.value(blk.profit[r]) for r in lay.R], dtype=float))
+            profit = np.concatenate(parts)
+        production_tax = self.read(reader, "production_tax")
+        log_input_demand = self.read(reader, "log_input_demand")
+        lip = self.read(reader, "log_input_price")
+        low = np.full(cells, np.inf)
+        np.minimum.at(low, orig, cut)
+        foreign = self.foreign
+        low_foreign = np.full(cells, np.inf)
+        np.minimum.at(low_foreign, orig[foreign], cut[foreign])
+        domestic = np.full(cells, np.nan)
+        domestic[orig[~foreign]] = cut[~foreign]
+        serves = np.isfinite(low)
+        kc = self.k_c
+        sectors = {
+            "price_index": np.exp(self.read(reader, "log_price_index")),
+            "expenditure": expenditure, "input_price": input_price,
+            "input_demand": np.exp(log_input_demand),
+            "output": output,
+            "tariff_revenue": self.read(reader, "tariff_revenue"),
+            "production_tax": production_tax,
+            "production_tax_revenue": production_tax / (1 + production_tax) * np.exp(
+                lip + log_input_demand),
+            "profit": profit, "net_profit": net_profit,
+            "entry_mass": entry,
+            "producers": np.where(serves, entry / self.delta_c
+                                  * (phi_min / np.where(serves, low, 1.0)) ** kc, 0.0),
+            "domestic_cutoff": domestic,
+            "exporter_share": np.where(np.isfinite(low_foreign), (low / np.where(
+                np.isfinite(low_foreign), low_foreign, 1.0)) ** kc, 0.0),
+            "average_productivity": np.where(serves, low * self.phi_tilde_c, np.nan),
+        }
+        return routes, sectors
+
+
+class _RegionSums:
+    """Sums by region of the rows of a table whose regions are fixed by the layout
+    (``groups``: each row's region, as its position in the model's regions).
+
+    Each region's rows (found once, in their order) are added by :func:`math.fsum`: the
+    correctly rounded sum, so the same floats whatever the order of the rows or the
+    memory they sit in (numpy's pairwise sums depend on the alignment; pandas' groupby
+    sums on the group ids). NaN counts as zero and a region without rows sums to 0, as in
+    pandas' ``groupby(...).sum()``.
+    """
+
+    def __init__(self, groups: np.ndarray, regions: int):
+        groups = np.asarray(groups, dtype=int)
+        order = np.argsort(groups, kind="stable")
+        self.order = order
+        ends = np.searchsorted(groups[order], np.arange(regions), side="right")
+        starts = np.r_[0, ends[:-1]] if regions else ends
+        self.slices = [slice(a, b) for a, b in zip(starts.tolist(), ends.tolist())]
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        v = values[self.order]
+        nan = np.isnan(v)
+        if nan.any():
+            v = np.where(nan, 0.0, v)
+        rows = v.tolist()
+        return np.array([math.fsum(rows[at]) for at in self.slices], dtype=float)
 
 
 def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
@@ -752,9 +990,9 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     R, S, F = lay.R, lay.S, lay.F
     nR, nS = len(R), len(S)
     route_parts, sector_parts = [], []
-    for s in S:
+    for s in S if lay.all_melitz is None else ():
         if lay.array[s]:
-            rc, sc = _sector_columns(m, s, get, lay.profit[s])
+            rc, sc = _sector_columns(m, s, get, lay.profit[s], lay.route_logs(s, m.sector[s]))
         else:
             rt, st = _sector_tables_by_expression(m, s)
             rc = {c: rt[c].to_numpy() for c in rt.columns
@@ -763,8 +1001,11 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
                   if c not in ("region", "sector", "market_structure")}
         route_parts.append(rc)
         sector_parts.append(sc)
-    route_columns = _stack(route_parts, lay.route_counts)
-    sector_columns = _stack(sector_parts, [nR] * nS)
+    if lay.all_melitz is not None:
+        route_columns, sector_columns = lay.all_melitz.columns(m, lay)
+    else:
+        route_columns = _stack(route_parts, lay.route_counts)
+        sector_columns = _stack(sector_parts, [nR] * nS)
 
     price_index = sector_columns["price_index"].reshape(nS, nR).T  # (region, sector)
     income = np.exp(get(m.log_income, "R", R))  # I = exp(ln I)
@@ -787,13 +1028,12 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     else:
         deficit = np.array([f() for f in lay.deficit_value], dtype=float)
     trade = route_columns["trade_value"][lay.foreign]
-    rank = lay.region_rank
-    factor_income = _sums_by_region(factor_price * endowment, lay.cell_groups, rank)
+    factor_income = lay.cell_sums(factor_price * endowment)
     tariff_revenue, production_tax_revenue, profits = (
-        _sums_by_region(sector_columns[name], lay.sector_groups, rank)
+        lay.sector_sums(sector_columns[name])
         for name in ("tariff_revenue", "production_tax_revenue", "profit"))
-    exports = _sums_by_region(trade, lay.origin_groups, rank)
-    imports = _sums_by_region(trade, lay.destination_groups, rank)
+    exports = lay.origin_sums(trade)
+    imports = lay.destination_sums(trade)
     region_table = {"income": income, "population": population, "cpi": cpi,
                     "real_income": real_income,
                     "real_income_per_capita": real_income / population}
@@ -806,8 +1046,11 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
         deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
     names = lay.column_names
     routes = _frame(route_columns, lay.routes_index, names)
-    sectors = _frame(sector_table, lay.sectors_index, names)
-    sectors.insert(0, "market_structure", lay.market_structure.copy())
+    # market_structure first: a placeholder in the float block, then its strings (cheaper
+    # than DataFrame.insert, which builds the column labels again)
+    sectors = _frame({"market_structure": np.zeros(len(lay.sectors_index)), **sector_table},
+                     lay.sectors_index, names)
+    sectors.isetitem(0, lay.market_structure.copy())
     factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index,
                      names)
     regions = _frame(region_table, lay.regions_index, names)

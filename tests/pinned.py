@@ -90,7 +90,8 @@ def save(run: str, values: dict[str, dict[str, float]]) -> Path:
 def differences(actual: dict, expected: dict, rel: float = PIN_REL) -> list[str]:
     """Every pinned column whose values moved by more than ``rel`` of the column's scale
     (largest absolute pinned value, at least 1 for quantities that are near zero, such as
-    welfare changes in log points, and at least the largest income for trade balances),
+    welfare changes in log points, and at least the largest income for trade balances and
+    tariff revenue),
     or whose entries appeared or disappeared."""
     problems = []
     for column in sorted(set(expected) | set(actual)):
@@ -107,10 +108,14 @@ def differences(actual: dict, expected: dict, rel: float = PIN_REL) -> list[str]
         scale = max(1.0, float(np.abs(e).max())) if column.endswith(("welfare/total",
                                                                      "welfare_log_points")) \
             else float(np.abs(e).max()) or 1.0
-        if "trade_balance" in column:
-            # a difference of flows the size of income: zero by construction under the
-            # zero_baseline deficit closure, where its own largest value is rounding noise
-            income = expected.get(column.replace("trade_balance", "income"))
+        for part in ("trade_balance", "tariff_revenue"):
+            if part not in column:
+                continue
+            # trade balances: a difference of flows the size of income, zero by
+            # construction under the zero_baseline deficit closure; tariff revenue: a part
+            # of income, zero by construction without tariffs (the Borderland runs). There
+            # their own largest value is rounding noise (1e-26), on the scale of income.
+            income = expected.get(column.replace(part, "income"))
             if income:
                 scale = max(scale, float(np.abs(list(income.values())).max()))
         err = np.abs(a - e)

@@ -130,3 +130,31 @@ def test_systems_too_large_for_parameter_columns_are_tapes_and_use_newton(
     monkeypatch.undo()
     _, ref = _shocked(economy, newton=False)
     assert_same_tables(ref, res)
+
+
+def test_dense_jacobian_is_the_systems_jacobian(economy):
+    """The dense Jacobian of small systems is exactly ``system.jacobian()`` (the free
+    columns of the compiled NLP's Jacobian), and a shock solved with the dense LU is the
+    equilibrium solved with the sparse one."""
+    eq, res = _shocked(economy)
+    system = next(iter(eq._compiled.values()))["system"]
+    system.update()
+    dense = newton.dense_jacobian(system)
+    assert dense is not None and dense.shape == (len(system.free),) * 2
+    np.testing.assert_array_equal(dense, system.jacobian().toarray())
+    assert eq.last_stats.method == "newton"
+    sparse = pytest.MonkeyPatch()
+    sparse.setattr(newton, "DENSE_MAX", 0)
+    try:
+        eq2, res2 = _shocked(economy)
+    finally:
+        sparse.undo()
+    assert eq2.last_stats.method == "newton"
+    assert_same_tables(res2, res)
+
+
+def test_dense_lu_refuses_a_singular_matrix():
+    with pytest.raises(RuntimeError, match="singular"):
+        newton._DenseLU(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    np.testing.assert_allclose(newton._DenseLU(np.array([[2.0, 0.0], [1.0, 1.0]])).solve(
+        np.array([2.0, 3.0])), [1.0, 2.0])

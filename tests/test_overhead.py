@@ -162,3 +162,161 @@ def test_a_clone_lays_its_tables_out_again(shocked):
     assert getattr(copy, "_cge_results_layout", None) is None  # not a copy of m's
     again = extract(copy, {"max_residual": 0.0})
     assert again.regions.equals(res.regions) and again.routes.equals(res.routes)
+
+
+def test_region_sums_are_pandas_groupby_sums(shocked):
+    """The regions table's sums by region (factor income, revenues, profits, exports,
+    imports) are pandas' ``groupby(region).sum()`` of the other tables' rows, to rounding
+    (1e-14 of each column's scale; trade balances on the scale of income)."""
+    _, res = shocked
+    reg, sec, routes = res.regions, res.sectors, res.routes
+    fac = res.factors
+    foreign = routes[routes.index.get_level_values("destination")
+                     != routes.index.get_level_values("origin")]["trade_value"]
+    want = {
+        "factor_income": (fac["factor_price"] * fac["endowment"]).groupby(level="region").sum(),
+        "tariff_revenue": sec["tariff_revenue"].groupby(level="region").sum(),
+        "production_tax_revenue": sec["production_tax_revenue"].groupby(level="region").sum(),
+        "profits": sec["profit"].groupby(level="region").sum(),
+        "exports": foreign.groupby(level="origin").sum(),
+        "imports": foreign.groupby(level="destination").sum(),
+    }
+    want["trade_balance"] = want["exports"] - want["imports"]
+    income = reg["income"].abs().max()
+    for col, expected in want.items():
+        expected = expected.reindex(reg.index, fill_value=0.0).to_numpy()
+        scale = income if col == "trade_balance" else max(np.abs(expected).max(), 1e-300)
+        np.testing.assert_allclose(reg[col].to_numpy(), expected, rtol=0, atol=1e-14 * scale,
+                                   err_msg=col)
+    assert reg["exports"].gt(0).all() and reg["tariff_revenue"].gt(0).any()
+
+
+def test_region_sums_skip_nan_and_empty_regions():
+    from cge.results import _RegionSums
+
+    sums = _RegionSums(np.array([2, 0, 2, 0]), 4)
+    np.testing.assert_array_equal(sums(np.array([1.0, np.nan, 2.0, 5.0])), [5.0, 0.0, 3.0, 0.0])
+    assert _RegionSums(np.zeros(0, dtype=int), 2)(np.zeros(0)).tolist() == [0.0, 0.0]
+
+
+def test_path_from_a_snapshot_is_the_path_from_the_model():
+    """continuation.Path given a snapshot's variables and values records the same points
+    (free variables only, unset values NaN) as one reading the model, and predicts the
+    same secant point."""
+    from cge.continuation import Path
+
+    m = Equilibrium(examples.three_by_three()).model
+    r = next(iter(m.regions))
+    m.log_income[r].fix()
+    free = [v for v in m.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
+    free[3].set_value(None)
+    a, b = Path(m), Path(m, _snapshot(m)[0])
+    a.record(0.0)
+    b.record(0.0, _snapshot(m)[1])
+    assert [id(v) for v in a.variables] == [id(v) for v in b.variables] == [id(v) for v in free]
+    np.testing.assert_array_equal(a.points[0][1], b.points[0][1])
+    assert np.isnan(b.points[0][1][3]) and len(b.points[0][1]) == len(free)
+    free[3].set_value(0.5)
+    for v in free:
+        v.set_value((v.value or 0.0) + 0.25, skip_validation=True)
+    a.record(0.5)
+    b.record(0.5, _snapshot(m)[1])
+    np.testing.assert_array_equal(a.points[1][1], b.points[1][1])
+    assert a.start.keys() == b.start.keys()
+    np.testing.assert_array_equal(list(a.start.values()), list(b.start.values()))
+    assert a.fall(free[0]) == b.fall(free[0]) == -0.25
+    b.predict(1.0)
+    assert free[0].value == pytest.approx(a.points[1][1][0] + 0.25)
+    assert m.log_income[r].value == a.start.get(id(m.log_income[r]), m.log_income[r].value)
+
+
+def test_walras_residual_is_pyomos_and_follows_the_constraint(shocked):
+    """Walras' residual (compiled once) is the float Pyomo's evaluation of the market left
+    out gives, also after a value changes, the constraint's expression is replaced or the
+    model is cloned."""
+    from cge.solve import walras_residual
+
+    eq, _ = shocked
+    m = eq.model.clone()
+    con = next(iter(m.walras_market.values()))
+
+    def pyomo():
+        return float(pyo.value(con.body) - pyo.value(con.upper))
+
+    assert walras_residual(m) == pyomo()
+    r = next(iter(m.regions))
+    m.log_income[r].set_value(m.log_income[r].value + 0.01)
+    assert walras_residual(m) == pyomo() != 0.0
+    con.set_value(con.body - 0.5 == con.upper)
+    assert walras_residual(m) == pyomo()
+    copy = m.clone()
+    assert getattr(copy, "_cge_walras", None) is None  # compiled for its own constraint
+    assert walras_residual(copy) == walras_residual(m)
+
+
+def test_same_values_is_array_equal_with_nan():
+    from cge.primitives import same_values
+
+    a = np.array([[1.0, np.nan], [0.0, 2.0]])
+    assert same_values(a, a.copy())
+    assert same_values(a, np.array([[1.0, np.nan], [-0.0, 2.0]]))  # -0 == 0, as array_equal
+    assert not same_values(a, np.array([[1.0, np.nan], [0.0, 2.5]]))
+    assert not same_values(a, a.reshape(-1))
+    assert same_values(np.array([1, 2]), np.array([1.0, 2.0]))
+
+
+def test_region_sums_do_not_depend_on_memory_alignment():
+    """The same rows give the same floats wherever they sit in memory (numpy's pairwise
+    sums do not: they depend on the alignment)."""
+    from cge.results import _RegionSums
+
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=500) * 10.0 ** rng.integers(-8, 8, size=500)
+    groups = rng.integers(0, 4, size=500)
+    sums = _RegionSums(groups, 5)
+    want = sums(rows)
+    for offset in range(1, 8):
+        buf = np.empty(500 + offset)
+        buf[offset:] = rows
+        np.testing.assert_array_equal(sums(buf[offset:]), want)
+    import math
+    assert want[0] == math.fsum(rows[groups == 0]) and want[4] == 0.0
+
+
+@pytest.mark.parametrize("entry", ["free", "fixed"])
+def test_all_melitz_tables_are_the_sector_by_sector_tables(entry):
+    """Where every sector is Melitz (closed-form routes) the tables are computed for all
+    sectors at once (cge.results._AllMelitz): the same floats as sector by sector, and the
+    route logs check_selection reads are the same."""
+    from cge.results import _Layout, route_logs
+
+    data = examples.random_economy(4, 3, seed=5, io=True, market_structure="melitz").to_mapping()
+    if entry == "fixed":
+        data["entry"] = {"*": "fixed"}
+        data["entrants"] = {"*": {"*": 50.0}}
+    prim = Primitives.from_mapping(data)
+    eq = Equilibrium(prim)
+    eq.solve()
+    res = eq.solve(tariff=prim["tariff"] * 0.7)
+    lay = _layout(eq.model)
+    assert lay.all_melitz is not None
+    lay.reader.read()
+    for s in eq.model.sectors:
+        blk = eq.model.sector[s]
+        for got, want in zip(lay.route_logs(s, blk), route_logs(blk, _Layout.direct(blk))):
+            np.testing.assert_array_equal(got, want)
+    kept, lay.all_melitz = lay.all_melitz, None
+    try:
+        slow = extract(eq.model, {"max_residual": 0.0})
+    finally:
+        lay.all_melitz = kept
+    fast = extract(eq.model, {"max_residual": 0.0})
+    for name in ("regions", "factors", "sectors", "routes"):
+        assert getattr(fast, name).equals(getattr(slow, name)), name
+        assert getattr(res, name).equals(getattr(slow, name)), name
+    assert (res.sectors["profit"].abs() > 0).any() == (entry == "fixed")
+
+
+def test_mixed_structures_are_tabled_sector_by_sector(shocked):
+    eq, _ = shocked
+    assert _layout(eq.model).all_melitz is None
