@@ -215,7 +215,8 @@ class Equilibrium:
             out.append("numeraire")
         return out
 
-    def _run(self, warm: bool = False, fallback: bool = True, **extra) -> SolveStats:
+    def _run(self, warm: bool = False, fallback: bool = True, chord: bool = False,
+             **extra) -> SolveStats:
         """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
         :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
         checked with it whenever it differs from the last one checked.
@@ -251,7 +252,8 @@ class Equilibrium:
         stats = run_ipopt(self.model, self.solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
                           cache=self._compiled, newton=warm and self.newton, key=key,
-                          fallback=fallback or not (warm and self.newton))
+                          fallback=fallback or not (warm and self.newton),
+                          chord=chord and warm and self.newton)
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -481,7 +483,7 @@ class Equilibrium:
             if predicted:
                 path.predict(trial)
             only = newton_only
-            stats = self._run_step(fallback=not only)
+            stats = self._run_step(fallback=not only, chord=newton_only)
             self.last_stats = stats
             walras = walras_residual(self.model) if stats.success and check_walras else None
             ok = stats.success and (not check_walras or abs(walras) <= WALRAS_TOL)
@@ -536,14 +538,14 @@ class Equilibrium:
                         raise SolveError(f"{what} could not be stepped in: {tried}" + why, failure)
         return stats
 
-    def _run_step(self, fallback: bool = True) -> SolveStats:
+    def _run_step(self, fallback: bool = True, chord: bool = False) -> SolveStats:
         """One corrector solve of a path step; equations that cannot be evaluated at the
         start (an overflow at a predicted point, a logarithm of a non-positive level)
         make a failed step, not a traceback."""
         from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
 
         try:
-            return self._run(warm=True, fallback=fallback)
+            return self._run(warm=True, fallback=fallback, chord=chord)
         except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise

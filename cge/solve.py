@@ -371,7 +371,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
               tee: bool = False, *, structure_check: bool = False,
               near_solution_options: dict | None = None, cache: dict | None = None,
               newton: bool = False, key: tuple | None = None,
-              fallback: bool = True) -> SolveStats:
+              fallback: bool = True, chord: bool = False) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
@@ -389,7 +389,11 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     :func:`cge.compiled.signature` if the caller knows it (computed otherwise). With
     ``newton`` and not ``fallback`` only the Newton method runs, from any start, and its
     failure is returned (status ``newton_failed``): a path that shortens its step
-    instead (:mod:`cge.continuation`).
+    instead (:mod:`cge.continuation`). With ``newton`` and ``chord`` the Newton method
+    starts from the last factorisation of the Jacobian that a Newton solve of the same
+    compiled system made (kept in ``cache``), refactorising only when those factors
+    contract the residual too slowly: the steps of a path share factorisations
+    (:func:`cge.newton.solve`, ``factors``).
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -401,7 +405,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     if solver == "cyipopt":
         configure_pynumero()
         return _run_cyipopt(m, opts, structure_check, near_solution_options, cache, newton,
-                            key, fallback)
+                            key, fallback, chord)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -487,7 +491,8 @@ def _ipopt_system(m: pyo.Block, n_equations: int):
 def _run_cyipopt(m, opts, structure_check: bool = False,
                  near_solution_options: dict | None = None,
                  cache: dict | None = None, newton: bool = False,
-                 key: tuple | None = None, fallback: bool = True) -> SolveStats:
+                 key: tuple | None = None, fallback: bool = True,
+                 chord: bool = False) -> SolveStats:
     """IPOPT through cyipopt (or, for a warm start, the Newton method of :mod:`cge.newton`)
     on the compiled system (:class:`cge.compiled.CompiledSystem`, kept in ``cache``
     between calls and compiled again only when the model's structure changed).
@@ -525,10 +530,16 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 
         limit = opts.get("max_wall_time")
         # IPOPT's iteration limit bounds the Newton steps too (options ask for a bounded effort)
+        entry = cache.get(key) if cache is not None else None
+        kept = entry.get("factors") if chord and entry is not None else None
         res = newton_method.solve(system, solved_tol, polish_below=POLISH_BELOW,
                                   deadline=t0 + float(limit) if limit is not None else None,
                                   max_steps=min(newton_method.MAX_STEPS,
-                                                int(opts.get("max_iter", newton_method.MAX_STEPS))))
+                                                int(opts.get("max_iter", newton_method.MAX_STEPS))),
+                                  factors=kept[1] if kept is not None and kept[0] is system
+                                  else None, krylov=chord)
+        if chord and entry is not None and res.factors is not None:
+            entry["factors"] = (system, res.factors)  # for the next chord solve
         note = dict(newton_time=res.time, newton_cpu_time=res.cpu_time,
                     factorizations=res.factorizations, newton_steps=res.steps)
         if res.converged:
