@@ -139,6 +139,22 @@ def tidy_tables(result) -> dict[str, pd.DataFrame]:
 # ======================================================================
 # Run information
 # ======================================================================
+def _module_version(name: str) -> str:
+    """The version of package ``name``: its ``__version__`` if it is imported, else its
+    installed metadata (importing cyipopt, which loads scipy.optimize, or openpyxl only to
+    read a version took most of a second of a run)."""
+    import sys
+    from importlib import metadata
+
+    module = sys.modules.get(name)
+    if module is not None:
+        return module.__version__
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return __import__(name).__version__
+
+
 def _versions() -> dict[str, str]:
     import pyomo
 
@@ -147,9 +163,7 @@ def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "cge": cge.__version__,
            "pyomo": pyomo.version.version}
     try:
-        import cyipopt
-
-        out["cyipopt"] = cyipopt.__version__
+        out["cyipopt"] = _module_version("cyipopt")
     except Exception:  # noqa: BLE001 - optional
         pass
     try:
@@ -163,7 +177,7 @@ def _versions() -> dict[str, str]:
         out.setdefault("ipopt", "unknown")
     for mod in ("numpy", "pandas", "openpyxl", "matplotlib", "pydantic"):
         try:
-            out[mod] = __import__(mod).__version__
+            out[mod] = _module_version(mod)
         except Exception:  # noqa: BLE001
             pass
     return out
