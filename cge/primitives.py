@@ -558,6 +558,10 @@ def _to_nested(arr: np.ndarray, label_lists: list[Sequence[str]], skip_nan: bool
     if not label_lists:
         x = float(arr)
         return "inf" if math.isinf(x) else x
+    if len(label_lists) == 1:  # the last axis at once: the same floats, "inf" and skips
+        return {lab: "inf" if math.isinf(x) else x
+                for lab, x in zip(label_lists[0], np.asarray(arr, dtype=float).tolist())
+                if not (skip_nan and math.isnan(x))}
     out = {}
     for j, lab in enumerate(label_lists[0]):
         if skip_nan and np.isnan(arr[j]).all():

@@ -247,7 +247,9 @@ def _write_sheet(wb, ws, frame: pd.DataFrame, title: str | None = None) -> None:
             cell_format = formats.setdefault(fmt, wb.add_format({"num_format": fmt}))
             width = max(len(str(col)), 12)
             values = series.to_numpy(dtype=float, na_value=np.nan)
-            column = [float(v) if np.isfinite(v) else None for v in values.tolist()]
+            column = values.tolist()
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():
+                column[i] = None
         else:
             cell_format = None
             width = max([len(str(col))] + [len(str(v)) for v in series.head(200)])
