@@ -282,11 +282,18 @@ def build_model(prim: Primitives, agents: bool | None = None,
     m.income = pyo.Expression(m.regions, rule=lambda m, n: pyo.exp(m.log_income[n]),
                               doc="I_n: household income = final spending")
 
+    cost_values = {}
+
     def log_cost_value(i, s):
         """ln(c_is Y_is / (1 + t^P_is)): what (i, s) pays factors and intermediate inputs
-        for its composite input (the tax-exclusive value)."""
-        return (m.sector[s].log_input_price[i] + m.sector[s].log_input_demand[i]
-                - pyo.log(1 + m.production_tax[i, s]))
+        for its composite input (the tax-exclusive value); one expression per (i, s),
+        shared by the equations that use it (every buyer of an input in region i)."""
+        value = cost_values.get((i, s))
+        if value is None:
+            value = cost_values[i, s] = (m.sector[s].log_input_price[i]
+                                         + m.sector[s].log_input_demand[i]
+                                         - pyo.log(1 + m.production_tax[i, s]))
+        return value
 
     def log_sum_exp(terms):
         return pyo.log(sum(pyo.exp(t) for t in terms))
