@@ -145,6 +145,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
 
     steps = factorizations = krylov_steps = 0
     lu = last_lu = factors  # the kept factors; the last ones made, to hand on
+    factors = None  # (only lu and last_lu hold them: both are dropped before a factorisation)
     slow_chord = False  # with ``krylov``: the kept factors contract too slowly
     x = system.start()
     if len(free) != nlp.n_constraints():
@@ -171,6 +172,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             if factorizations >= max_factorizations:
                 return done(False, f"stalled: {factorizations} factorisations without "
                                    "convergence", x, g)
+            last_lu = None  # old factors never coexist with new ones (memory at scale)
             try:
                 nlp.set_primals(x)
                 jac = system.jacobian()

@@ -531,14 +531,15 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
         limit = opts.get("max_wall_time")
         # IPOPT's iteration limit bounds the Newton steps too (options ask for a bounded effort)
         entry = cache.get(key) if cache is not None else None
-        kept = entry.get("factors") if chord and entry is not None else None
+        # (taken out of the cache, not copied: the method drops them before it factorises)
         res = newton_method.solve(system, solved_tol, polish_below=POLISH_BELOW,
                                   deadline=t0 + float(limit) if limit is not None else None,
                                   max_steps=min(newton_method.MAX_STEPS,
                                                 int(opts.get("max_iter", newton_method.MAX_STEPS))),
-                                  factors=kept[1] if kept is not None and kept[0] is system
-                                  else None, krylov=chord)
-        if chord and entry is not None and res.factors is not None:
+                                  factors=_kept_factors(entry, system) if chord else None,
+                                  krylov=chord)
+        if chord and entry is not None and res.factors is not None and \
+                res.factors.nnz <= FACTORS_KEPT_MAX:
             entry["factors"] = (system, res.factors)  # for the next chord solve
         note = dict(newton_time=res.time, newton_cpu_time=res.cpu_time,
                     factorizations=res.factorizations, newton_steps=res.steps)
@@ -604,6 +605,19 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 POLISH_BELOW = 1e-13
 #: Largest system (equations) polished: one sparse LU of the Jacobian.
 POLISH_MAX = 20_000
+
+
+#: Largest factorisation (entries of L and U) that a chord solve keeps for the next one
+#: (``run_ipopt(chord=True)``, :func:`cge.newton.solve` ``factors``): about 0.25 GB.
+#: Caliendo and Parro's 31 x 40 Jacobian (6,758 equations) fills in to 4 million.
+FACTORS_KEPT_MAX = 20_000_000
+
+
+def _kept_factors(entry: dict | None, system):
+    """The factors the last chord solve of ``system`` kept (removed from the cache
+    ``entry``: the solve hands on its own), or None."""
+    kept = entry.pop("factors", None) if entry is not None else None
+    return kept[1] if kept is not None and kept[0] is system else None
 
 
 def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:

@@ -187,3 +187,27 @@ def test_krylov_steps_on_a_path_share_one_factorisation(economy, monkeypatch):
     ref.solve()
     assert_same_tables(ref.solve(tau=tau), first)
     assert_same_tables(ref.solve(tau=tau, tariff=economy["tariff"] * 0.8), second)
+
+
+def test_factorisations_above_the_limit_are_not_kept_between_solves(economy, monkeypatch):
+    """A factorisation larger than cge.solve.FACTORS_KEPT_MAX entries is not kept for the
+    next step (memory at scale): every step of the path factorises its own Jacobian."""
+    from cge import continuation, solve
+
+    tau = economy["tau"].copy()
+    tau[~np.eye(len(economy.regions), dtype=bool)] *= 30.0
+    monkeypatch.setattr(continuation, "NEWTON_FIRST_ABOVE", 0)
+    monkeypatch.setattr(solve, "FACTORS_KEPT_MAX", 0)
+    calls = []
+    original = newton.solve
+
+    def counted(system, *args, **kwargs):
+        calls.append(kwargs.get("factors") is not None)
+        return original(system, *args, **kwargs)
+
+    monkeypatch.setattr(newton, "solve", counted)
+    eq = Equilibrium(economy)
+    eq.solve()
+    eq.solve(tau=tau)
+    assert calls and not any(calls)
+    assert all("factors" not in entry for entry in eq._compiled.values())
