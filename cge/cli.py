@@ -341,6 +341,9 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 progress.update(overall, advance=1)
             continue
         _print_result(console, result)
+        from cge.collector import collect_solved
+
+        collect_solved()  # the solved models are garbage now (cycles): before the outputs
         try:
             target = result.write(plans[j], excel=excel, plots=plots)
         except FileSystemError as exc:

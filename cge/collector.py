@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
-__all__ = ["FULL_COLLECTION_THRESHOLD", "few_full_collections"]
+__all__ = ["FULL_COLLECTION_THRESHOLD", "few_full_collections", "collect_solved"]
 
 #: The collector's third threshold inside :func:`few_full_collections`: collections of the
 #: middle generation between full collections (CPython's default: 10).
@@ -34,3 +34,11 @@ def few_full_collections():
         yield
     finally:
         gc.set_threshold(young, middle, old)
+
+
+def collect_solved() -> None:
+    """One full collection now, where a command is done with its models: between a
+    scenario's solve and the writing of its results the model, its tape and its Jacobian's
+    factors are garbage held in cycles, which :func:`few_full_collections` would leave
+    alive while the results are written (the NAFTA run: about 0.4 CPU s)."""
+    gc.collect()

@@ -1,5 +1,6 @@
 """cge.collector: full collections of Python's cyclic garbage collector are held back
-while `cge run` builds and solves (and the thresholds restored after)."""
+while `cge run` builds and solves (and the thresholds restored after); one full
+collection frees the solved models before the results are written."""
 
 from __future__ import annotations
 
@@ -37,8 +38,11 @@ def test_cge_run_builds_and_solves_with_few_full_collections(tmp_path, monkeypat
             seen.append(gc.get_threshold()[2])
             yield
 
+    collected = []
     monkeypatch.setattr(collector, "few_full_collections", recording)
+    monkeypatch.setattr(collector, "collect_solved", lambda: collected.append(gc.get_count()))
     result = CliRunner().invoke(app, ["run", str(ROOT / "runs" / "tariff_unilateral.yaml"),
                                       "-o", str(tmp_path / "out"), "--no-excel", "--no-plots"])
     assert result.exit_code == 0, result.output
     assert len(seen) == 2 and min(seen) >= collector.FULL_COLLECTION_THRESHOLD
+    assert len(collected) == 1  # once, between the solve and the results folder
