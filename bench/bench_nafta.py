@@ -119,7 +119,7 @@ total                                                33.19   19.61
 The command itself (``/usr/bin/time python -m cge run runs/nafta.yaml``, exit
 included), alternated on the same machine: main 36.5 / 42.4 / 42.5 CPU s (user + system),
 this branch 18.3 (before the collection between solve and outputs; with and without it,
-run alternately: 21.4-23.8 and 23.4-24.6) / 23.1 / 25.0; peak memory 636 MB and 678 MB (the tape and the kept
+run alternately: 21.7-23.8 and 23.4-24.6) / 23.1 / 25.0; peak memory 636 MB and 678 MB (the tape and the kept
 factors are alive at the solve's peak; the solved model is freed before the outputs).
 """
 
