@@ -351,8 +351,13 @@ def _read_sam(book: _Book, region: str, sheet: str, accounts: list[str], problem
                 if c not in index:
                     continue
                 cell = row[c_idx] if c_idx < len(row) else ws.cell(row=r_idx, column=c_idx + 1)
-                val = _number(book, sheet, cell, f"row account {r}, column account {c}", local,
-                              blank=0.0 if blank_as_zero else None)
+                val = cell.value
+                kind = val.__class__
+                if (kind is float or kind is int) and math.isfinite(val):  # (most cells)
+                    val = float(val)
+                else:
+                    val = _number(book, sheet, cell, f"row account {r}, column account {c}",
+                                  local, blank=0.0 if blank_as_zero else None)
                 A[index[r], index[c]] = val
                 cells[r, c] = cell.coordinate
     problems += local

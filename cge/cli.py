@@ -233,6 +233,7 @@ def run(
     A results folder is replaced only if cge made it; anything else is refused
     before solving (see --force). The folder is written whole or not at all.
     """
+    from cge.collector import few_full_collections
     from cge.errors import FileSystemError, InputError, exit_code
     from cge.outputs import plan_runs, terminate_as_interrupt
     from cge.scenario import prepare_scenario, run_scenario
@@ -241,9 +242,10 @@ def run(
     prepared_all = []
     for scenario in scenarios:
         try:
-            prepared_all.append(_with_warnings(
-                console, lambda s: prepare_scenario(s, accept_implausible=accept_implausible or None),
-                scenario))
+            with few_full_collections():  # (cge.collector: large models, few cycles)
+                prepared_all.append(_with_warnings(
+                    console, lambda s: prepare_scenario(s, accept_implausible=accept_implausible
+                                                        or None), scenario))
         except (InputError, FileSystemError) as exc:
             _fail(console, exc, exit_code(exc))
     names = [p.scenario.name for p in prepared_all]
@@ -259,8 +261,9 @@ def run(
                 plans = plan_runs(prepared_all, outdir, force=force)
             except (InputError, FileSystemError) as exc:
                 _fail(console, exc, exit_code(exc))
-            status = _run_all(console, prepared_all, plans, run_scenario, several, excel, plots,
-                              strict, subtotals, time_limit)
+            with few_full_collections():
+                status = _run_all(console, prepared_all, plans, run_scenario, several, excel,
+                                  plots, strict, subtotals, time_limit)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: no debris, previous results intact
         console.print(f"[red]interrupted[/red] ({str(exc) or 'Ctrl-C'}); results folders not "
                       "written were left as they were", highlight=False)
@@ -338,6 +341,9 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 progress.update(overall, advance=1)
             continue
         _print_result(console, result)
+        from cge.collector import collect_solved
+
+        collect_solved()  # the solved models are garbage now (cycles): before the outputs
         try:
             target = result.write(plans[j], excel=excel, plots=plots)
         except FileSystemError as exc:

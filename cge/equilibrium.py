@@ -219,6 +219,7 @@ class Equilibrium:
         return out
 
     def _run(self, warm: bool = False, fallback: bool = True, structure: tuple | None = None,
+             chord: bool = False,
              **extra) -> SolveStats:
         """One solve (IPOPT, or for a ``warm`` start near a solution the Newton method of
         :mod:`cge.newton` first); the structure (square, structurally nonsingular) is
@@ -265,7 +266,8 @@ class Equilibrium:
         stats = run_ipopt(self.model, solver, opts, near_solution_options=near,
                           structure_check=sig != self._checked_structure,
                           cache=self._compiled, newton=warm and self.newton, key=key,
-                          fallback=fallback or not (warm and self.newton))
+                          fallback=fallback or not (warm and self.newton),
+                          chord=chord and warm and self.newton)
         self._checked_structure = sig
         self.ipopt_calls.append(stats)
         self.compilations += int(stats.compiled)
@@ -497,7 +499,7 @@ class Equilibrium:
             if predicted:
                 path.predict(trial)
             only = newton_only
-            stats = self._run_step(fallback=not only, structure=structure)
+            stats = self._run_step(fallback=not only, structure=structure, chord=newton_only)
             self.last_stats = stats
             walras = walras_residual(self.model) if stats.success and check_walras else None
             ok = stats.success and (not check_walras or abs(walras) <= WALRAS_TOL)
@@ -553,14 +555,15 @@ class Equilibrium:
                         raise SolveError(f"{what} could not be stepped in: {tried}" + why, failure)
         return stats
 
-    def _run_step(self, fallback: bool = True, structure: tuple | None = None) -> SolveStats:
+    def _run_step(self, fallback: bool = True, structure: tuple | None = None,
+                  chord: bool = False) -> SolveStats:
         """One corrector solve of a path step; equations that cannot be evaluated at the
         start (an overflow at a predicted point, a logarithm of a non-positive level)
         make a failed step, not a traceback."""
         from pyomo.contrib.pynumero.exceptions import PyNumeroEvaluationError
 
         try:
-            return self._run(warm=True, fallback=fallback, structure=structure)
+            return self._run(warm=True, fallback=fallback, structure=structure, chord=chord)
         except (PyNumeroEvaluationError, ArithmeticError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise

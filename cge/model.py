@@ -282,11 +282,26 @@ def build_model(prim: Primitives, agents: bool | None = None,
     m.income = pyo.Expression(m.regions, rule=lambda m, n: pyo.exp(m.log_income[n]),
                               doc="I_n: household income = final spending")
 
+    cost_values, logs = {}, {}
+
+    def log_of(param, key):
+        """``log(param[key])``, one expression per parameter entry (shared by the unit-cost
+        and market equations that read it)."""
+        expr = logs.get((param.local_name, key))
+        if expr is None:
+            expr = logs[param.local_name, key] = pyo.log(param[key])
+        return expr
+
     def log_cost_value(i, s):
         """ln(c_is Y_is / (1 + t^P_is)): what (i, s) pays factors and intermediate inputs
-        for its composite input (the tax-exclusive value)."""
-        return (m.sector[s].log_input_price[i] + m.sector[s].log_input_demand[i]
-                - pyo.log(1 + m.production_tax[i, s]))
+        for its composite input (the tax-exclusive value); one expression per (i, s),
+        shared by the equations that use it (every buyer of an input in region i)."""
+        value = cost_values.get((i, s))
+        if value is None:
+            value = cost_values[i, s] = (m.sector[s].log_input_price[i]
+                                         + m.sector[s].log_input_demand[i]
+                                         - pyo.log(1 + m.production_tax[i, s]))
+        return value
 
     def log_sum_exp(terms):
         return pyo.log(sum(pyo.exp(t) for t in terms))
@@ -324,10 +339,10 @@ def build_model(prim: Primitives, agents: bool | None = None,
         """
         rhs = pyo.log(1 + m.production_tax[i, s])
         rhs += sum(m.factor_share[i, s, f] * (m.log_factor_price[i, f]
-                                              - pyo.log(m.factor_share[i, s, f]))
+                                              - log_of(m.factor_share, (i, s, f)))
                    for f in factors_of[i, s])
         rhs += sum(m.input_share[i, s, u] * (m.sector[u].log_price_index[i]
-                                            - pyo.log(m.input_share[i, s, u]))
+                                            - log_of(m.input_share, (i, s, u)))
                    for u in inputs_of[i, s])
         return m.sector[s].log_input_price[i] == rhs
 
@@ -338,7 +353,7 @@ def build_model(prim: Primitives, agents: bool | None = None,
 
         (factors are paid the value of the composite input net of the production tax)
         """
-        demand = log_sum_exp([pyo.log(m.factor_share[i, s, f]) + log_cost_value(i, s)
+        demand = log_sum_exp([log_of(m.factor_share, (i, s, f)) + log_cost_value(i, s)
                               for s in users_of_factor[i, f]])
         return demand == m.log_factor_price[i, f] + pyo.log(m.endowment[i, f])
 
@@ -356,7 +371,8 @@ def build_model(prim: Primitives, agents: bool | None = None,
                      for a in AGENTS if (n, a) in m.agent_use and s in agent_buys[n, a]]
         else:
             terms = [pyo.log(m.beta[n, s]) + m.log_income[n]] if final_demand[n, s] else []
-        terms += [pyo.log(m.input_share[n, u, s]) + log_cost_value(n, u) for u in buyers_of[n, s]]
+        terms += [log_of(m.input_share, (n, u, s)) + log_cost_value(n, u)
+                  for u in buyers_of[n, s]]
         if s in quasi_linear.linear:  # the block's budget sets X_ns (docs/model.md, "linear")
             return pyo.Constraint.Skip
         if s == quasi_linear.outside:  # income effects fall on the outside good

@@ -108,6 +108,15 @@ def dense_jacobian(system) -> np.ndarray | None:
     flat = np.asarray(jac.row, dtype=np.int64)[keep] * len(free) + col[keep]
     return np.bincount(flat, weights=jac.data[keep],
                        minlength=rows * len(free)).reshape(rows, len(free))
+#: Krylov steps (``solve(krylov=True)``): the Newton equation :math:`J(x_k)\,d = -F(x_k)`
+#: is solved by GMRES, preconditioned with the kept factors, to a relative residual of
+#: :math:`\|F(x_k)\|_2` within these bounds (an inexact Newton method: loose far from the
+#: solution, where the equations' curvature dominates the step's error, and tight near
+#: it, where the convergence stays quadratic)...
+KRYLOV_TOL = (1e-10, 1e-4)
+#: ... in at most this many GMRES iterations (each a back-solve with the kept factors and
+#: a product with the Jacobian); if it needs more, the Jacobian is factorised instead.
+KRYLOV_ITERATIONS = 50
 
 
 @dataclass
@@ -128,13 +137,21 @@ class NewtonResult:
     cpu_time: float
     #: the final point (the full primal vector of the compiled NLP)
     x: np.ndarray | None = None
+    #: the last factorisation of the Jacobian (``scipy.sparse.linalg.splu``), or the
+    #: ``factors`` passed in if none was made: what a next solve of the same system may
+    #: start from (``solve(factors=...)``)
+    factors: object | None = None
+    #: steps whose direction GMRES solved with the kept factors as preconditioner
+    #: (``solve(krylov=True)``; counted in ``steps`` too)
+    krylov_steps: int = 0
 
 
 def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
           deadline: float | None = None, max_steps: int | None = None,
           max_factorizations: int | None = None,
-          start_residuals: np.ndarray | None = None) -> NewtonResult:
-    """Solve the compiled system from its current start (:meth:`CompiledSystem.update`).
+          start_residuals: np.ndarray | None = None, factors=None,
+          krylov: bool = False) -> NewtonResult:
+    r"""Solve the compiled system from its current start (:meth:`CompiledSystem.update`).
 
     Returns a :class:`NewtonResult`; the model is not touched (the caller loads
     ``x`` on convergence). ``deadline`` is a :func:`time.perf_counter` value;
@@ -142,6 +159,19 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
     :data:`MAX_FACTORIZATIONS`. ``start_residuals``: the residuals at the start, when
     the caller has evaluated them (:meth:`CompiledSystem.residuals` after ``update``);
     they are not evaluated again.
+
+    ``factors``, a factorisation of the same system's Jacobian at another point (an
+    earlier solve's :attr:`NewtonResult.factors`, e.g. at the previous step of a path),
+    are the kept factors from the start: the first steps are chord steps. With
+    ``krylov``, kept factors that contract the residual too slowly (or whose full step is
+    refused) are not replaced by a factorisation: the next steps are Newton steps whose
+    equation :math:`J(x_k)\,d = -F(x_k)` GMRES solves with the kept factors as its
+    preconditioner (:data:`KRYLOV_TOL`; one evaluation of the Jacobian and a few
+    back-solves each, where a factorisation of the Caliendo-Parro system costs as much as
+    a few dozen back-solves); the Jacobian is factorised again only when GMRES needs more
+    than :data:`KRYLOV_ITERATIONS` iterations, when no decrease is found along its
+    direction, or when a step leaves the variables' bounds. The point solved is the same
+    (every step is checked on the equations themselves); only the route to it changes.
     """
     from scipy.sparse.linalg import splu
 
@@ -163,9 +193,13 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
         res = float(np.abs(g).max()) if g is not None and g.size else (0.0 if g is not None
                                                                       else float("inf"))
         return NewtonResult(ok, reason, steps, factorizations, counts["evaluations"], res,
-                            time.perf_counter() - t0, time.process_time() - c0, x)
+                            time.perf_counter() - t0, time.process_time() - c0, x,
+                            lu if lu is not None else last_lu, krylov_steps)
 
-    steps = factorizations = 0
+    steps = factorizations = krylov_steps = 0
+    lu = last_lu = factors  # the kept factors; the last ones made, to hand on
+    factors = None  # (only lu and last_lu hold them: both are dropped before a factorisation)
+    slow_chord = False  # with ``krylov``: the kept factors contract too slowly
     x = system.start()
     if len(free) != nlp.n_constraints():
         return done(False, "the system is not square", x, None)
@@ -180,7 +214,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
     if g is None:
         return done(False, "the equations are not finite at the start", x, None)
     norm = float(np.linalg.norm(g))
-    lu, fresh, polishing = None, False, 0
+    fresh, polishing = False, 0
     while True:
         largest = float(np.abs(g).max()) if g.size else 0.0
         if largest <= tol and (largest <= polish_below or polishing >= POLISH_STEPS):
@@ -195,6 +229,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             if factorizations >= max_factorizations:
                 return done(False, f"stalled: {factorizations} factorisations without "
                                    "convergence", x, g)
+            last_lu = None  # old factors never coexist with new ones (memory at scale)
             try:
                 nlp.set_primals(x)
                 dense = dense_jacobian(system) if len(free) <= DENSE_MAX else None
@@ -211,9 +246,23 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             except Exception as exc:  # singular or not finite
                 return done(False, f"the Jacobian cannot be factorised ({exc})", x, g)
             factorizations += 1
-            fresh = True
-        with np.errstate(all="ignore"):
-            step = lu.solve(-g)
+            fresh, last_lu, slow_chord = True, lu, False
+        # a Newton direction (fresh factors, or GMRES on the Jacobian here) may be
+        # shortened; a chord direction (kept factors) is replaced rather than shortened
+        newton_direction = fresh
+        if krylov and slow_chord and not fresh:
+            step = _krylov_direction(system, x, g, lu, min(max(norm, KRYLOV_TOL[0]),
+                                                           KRYLOV_TOL[1]))
+            if step is None:  # GMRES did not converge: factorise here
+                if polishing:  # (not for a polish step: the tolerance is met)
+                    nlp.set_primals(x)
+                    return done(True, "converged", x, g)
+                lu = None
+                continue
+            newton_direction = True
+        else:
+            with np.errstate(all="ignore"):
+                step = lu.solve(-g)
         if not np.isfinite(step).all():
             if fresh:
                 return done(False, "the Newton step is not finite", x, g)
@@ -225,8 +274,8 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             trial[free] += t * step
             xf = trial[free]
             if (xf < lb).any() or (xf > ub).any():
-                if polishing:
-                    break
+                if polishing or (krylov and not fresh):
+                    break  # with ``krylov``: factorise here first
                 return done(False, "a Newton step leaves the variables' bounds", x, g)
             try:
                 gt = residual(trial)
@@ -241,7 +290,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
                 if nt <= (1 - ARMIJO * t) * norm:
                     accepted = (trial, gt, nt)
                     break
-            if not fresh:
+            if not newton_direction:
                 break  # refactorise rather than shorten a step from old factors
             t /= 2
         if accepted is None:
@@ -250,12 +299,77 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
                 return done(True, "converged", x, g)
             if fresh:
                 return done(False, "stalled: no decrease along the Newton direction", x, g)
-            lu = None
+            if krylov and not slow_chord:
+                slow_chord = True  # a Krylov step next, from the same factors
+            else:
+                lu = None
             continue
         steps += 1
+        krylov_steps += int(newton_direction and not fresh)
         trial, gt, nt = accepted
         slow = t < 1.0 or nt > SLOW_CONTRACTION * norm
         x, g, norm = trial, gt, nt
         fresh = False
         if slow and not polishing:
-            lu = None
+            if krylov:
+                slow_chord = True
+            else:
+                lu = None
+
+
+def _krylov_direction(system, x: np.ndarray, g: np.ndarray, lu,
+                      rtol: float) -> np.ndarray | None:
+    r"""The Newton direction :math:`d` of :math:`J(x)\,d = -g` by GMRES with the factors
+    ``lu`` (of the Jacobian elsewhere) as preconditioner, to the relative residual
+    ``rtol``; None if the Jacobian is not finite or GMRES does not get there in
+    :data:`KRYLOV_ITERATIONS` iterations."""
+    system.nlp.set_primals(x)
+    try:
+        jac = system.jacobian()
+    except Exception:  # an evaluation error: factorising here will say what it is
+        return None
+    with np.errstate(all="ignore"):
+        if not np.isfinite(jac.data).all():
+            return None
+        d = gmres(jac, -g, lu.solve, rtol, KRYLOV_ITERATIONS)
+        # checked on the equation itself (the method's estimate is rounded too)
+        if d is None or not np.isfinite(d).all() or \
+                np.linalg.norm(jac @ d + g) > 10 * rtol * np.linalg.norm(g):
+            return None
+    return d
+
+
+def gmres(a, b: np.ndarray, precondition, rtol: float, iterations: int) -> np.ndarray | None:
+    r"""The solution of :math:`A x = b` by GMRES (Saad and Schultz's generalised minimal
+    residual method) with right preconditioning: :math:`A M^{-1} y = b`, :math:`x =
+    M^{-1} y`, ``precondition`` applying :math:`M^{-1}` (here a back-solve with the
+    factors of a nearby Jacobian), so that the residual minimised is the equation's own;
+    the Krylov basis is orthogonalised by classical Gram-Schmidt twice. Returns None if
+    the relative residual :math:`\|b - Ax\|_2 / \|b\|_2` is still above ``rtol`` after
+    ``iterations`` iterations (no restart). (SciPy's ``gmres`` preconditions from the left
+    and stops on the preconditioned residual.)"""
+    beta = float(np.linalg.norm(b))
+    if beta == 0.0:
+        return np.zeros_like(b)
+    n = len(b)
+    basis = np.empty((iterations + 1, n))
+    directions = np.empty((iterations, n))
+    hessenberg = np.zeros((iterations + 1, iterations))
+    basis[0] = b / beta
+    for k in range(iterations):
+        directions[k] = precondition(basis[k])
+        w = a @ directions[k]
+        h = basis[:k + 1] @ w
+        w -= h @ basis[:k + 1]
+        h2 = basis[:k + 1] @ w
+        w -= h2 @ basis[:k + 1]
+        hessenberg[:k + 1, k] = h + h2
+        hessenberg[k + 1, k] = norm = float(np.linalg.norm(w))
+        rhs = np.zeros(k + 2)
+        rhs[0] = beta
+        y = np.linalg.lstsq(hessenberg[:k + 2, :k + 1], rhs, rcond=None)[0]
+        residual = float(np.linalg.norm(rhs - hessenberg[:k + 2, :k + 1] @ y))
+        if residual <= rtol * beta or norm == 0.0:
+            return y @ directions[:k + 1]
+        basis[k + 1] = w / norm
+    return None

@@ -479,13 +479,18 @@ def parse_labelled(
         parts = [f"{dims[a]}={label_sets[dims[a]][j]}" for a, j in enumerate(index)]
         return "[" + ", ".join(parts) + "]"
 
+    last = len(dims) - 1
+
     def fill(val: Any, index: tuple[int, ...]) -> None:
         depth = len(index)
         if depth == len(dims) or not isinstance(val, (Mapping, list, tuple, np.ndarray)):
             out[index] = _to_number(name, where(index), val, problems)
             return
         dim = dims[depth]
-        labels = list(label_sets[dim])
+        labels = label_sets[dim]
+        if depth == last and _numbers_along(val, labels, out, index):
+            return
+        labels = list(labels)
         if isinstance(val, Mapping):
             unknown = [k for k in val if k != WILDCARD and k not in labels]
             for k in unknown:
@@ -518,6 +523,35 @@ def parse_labelled(
     return out
 
 
+#: Types of the entries :func:`_numbers_along` takes as they are (``bool`` is not one).
+_NUMBER_TYPES = frozenset({float, int, np.float64, np.int64})
+
+
+def _numbers_along(val: Any, labels: Sequence[str], out: np.ndarray, index: tuple) -> bool:
+    """The common case of :func:`parse_labelled`'s last axis at once: a mapping with every
+    label and no wildcard, or a list of the right length, of numbers that are not NaN.
+    Writes them into ``out[index]`` and returns True; returns False (nothing written) for
+    anything else, which is then parsed entry by entry with its messages."""
+    if isinstance(val, Mapping):
+        if len(val) != len(labels) or WILDCARD in val:
+            return False
+        try:
+            values = [val[lab] for lab in labels]
+        except (KeyError, TypeError):
+            return False
+    elif isinstance(val, (list, tuple)) and len(val) == len(labels):
+        values = val
+    else:
+        return False
+    if not all(type(v) in _NUMBER_TYPES for v in values):
+        return False
+    row = np.array(values, dtype=float)
+    if np.isnan(row).any():
+        return False
+    out[index] = row
+    return True
+
+
 def _overlay(default: Any, specific: Any) -> Any:
     """``specific`` over ``default``: nested mappings merge, anything else replaces."""
     if not isinstance(specific, Mapping):
@@ -535,6 +569,10 @@ def _to_nested(arr: np.ndarray, label_lists: list[Sequence[str]], skip_nan: bool
     if not label_lists:
         x = float(arr)
         return "inf" if math.isinf(x) else x
+    if len(label_lists) == 1:  # the last axis at once: the same floats, "inf" and skips
+        return {lab: "inf" if math.isinf(x) else x
+                for lab, x in zip(label_lists[0], np.asarray(arr, dtype=float).tolist())
+                if not (skip_nan and math.isnan(x))}
     out = {}
     for j, lab in enumerate(label_lists[0]):
         if skip_nan and np.isnan(arr[j]).all():

@@ -139,6 +139,22 @@ def tidy_tables(result) -> dict[str, pd.DataFrame]:
 # ======================================================================
 # Run information
 # ======================================================================
+def _module_version(name: str) -> str:
+    """The version of package ``name``: its ``__version__`` if it is imported, else its
+    installed metadata (importing cyipopt, which loads scipy.optimize, or openpyxl only to
+    read a version took most of a second of a run)."""
+    import sys
+    from importlib import metadata
+
+    module = sys.modules.get(name)
+    if module is not None:
+        return module.__version__
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return __import__(name).__version__
+
+
 def _versions() -> dict[str, str]:
     import pyomo
 
@@ -147,9 +163,7 @@ def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "cge": cge.__version__,
            "pyomo": pyomo.version.version}
     try:
-        import cyipopt
-
-        out["cyipopt"] = cyipopt.__version__
+        out["cyipopt"] = _module_version("cyipopt")
     except Exception:  # noqa: BLE001 - optional
         pass
     try:
@@ -163,7 +177,7 @@ def _versions() -> dict[str, str]:
         out.setdefault("ipopt", "unknown")
     for mod in ("numpy", "pandas", "openpyxl", "matplotlib", "pydantic"):
         try:
-            out[mod] = __import__(mod).__version__
+            out[mod] = _module_version(mod)
         except Exception:  # noqa: BLE001
             pass
     return out
@@ -216,13 +230,14 @@ def _cell_value(v):
 
 def _write_sheet(wb, ws, frame: pd.DataFrame, title: str | None = None) -> None:
     """One table on an XlsxWriter worksheet: a bold white-on-blue header, number formats
-    by column, widths, the header row frozen and filtered; rows written from arrays."""
+    by column, widths, the header row frozen and filtered; rows written from arrays, by
+    column on a :class:`cge.xlsx_columns.ColumnSheet` (cell by cell on another sheet)."""
     header = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": f"#{_HEADER_FILL}",
                             "align": "center", "valign": "vcenter", "text_wrap": True})
     cols = list(frame.columns)
     ws.write_row(0, 0, [str(c) for c in cols], header)
     ws.set_row(0, 30)
-    formats = {}
+    formats, columns = {}, []
     for j, col in enumerate(cols):
         series = frame[col]
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
@@ -232,13 +247,20 @@ def _write_sheet(wb, ws, frame: pd.DataFrame, title: str | None = None) -> None:
             cell_format = formats.setdefault(fmt, wb.add_format({"num_format": fmt}))
             width = max(len(str(col)), 12)
             values = series.to_numpy(dtype=float, na_value=np.nan)
-            column = [float(v) if np.isfinite(v) else None for v in values.tolist()]
+            column = values.tolist()
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():
+                column[i] = None
         else:
             cell_format = None
             width = max([len(str(col))] + [len(str(v)) for v in series.head(200)])
             column = [_cell_value(v) for v in series.tolist()]
         ws.set_column(j, j, min(max(10, width + 2), 40), cell_format)
-        ws.write_column(1, j, column, cell_format)
+        columns.append((column, cell_format))
+    if hasattr(ws, "write_columns"):
+        ws.write_columns(1, columns)
+    else:
+        for j, (column, cell_format) in enumerate(columns):
+            ws.write_column(1, j, column, cell_format)
     ws.freeze_panes(1, 0)
     if frame.shape[0] and frame.shape[1]:
         ws.autofilter(0, 0, frame.shape[0], len(cols) - 1)
@@ -305,13 +327,16 @@ def write_workbook(tables: dict[str, pd.DataFrame], info: dict, path: str | Path
     times faster than openpyxl on large tables)."""
     import xlsxwriter
 
+    from .xlsx_columns import ColumnSheet
+
     def write(tmp: Path):
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_numbers": False,
                                             "strings_to_formulas": False,
                                             "strings_to_urls": False})
         try:
             for name in SHEETS + tuple(n for n in EXTRA_SHEETS if n in tables):
-                _write_sheet(wb, wb.add_worksheet(name), tables[name], name)
+                _write_sheet(wb, wb.add_worksheet(name, worksheet_class=ColumnSheet),
+                             tables[name], name)
             _write_run_info(wb, wb.add_worksheet("run_info"), info, tables["identities"],
                             tables["expectations"])
         finally:

@@ -1173,7 +1173,9 @@ def _check_one(e: Expectation, run: "ModelRun", label: str, out: list) -> None:
     for r, sign in e.welfare.items():
         for rr in expand(r):
             add(f"welfare change of {rr} is {sign}", wel.loc[rr, "welfare_change_pct"], sign)
-    per_capita = run.comparison.welfare["welfare_per_capita_change_pct"]
+    # (run.comparison.welfare decomposes the change again: only when it is asked for)
+    per_capita = run.comparison.welfare["welfare_per_capita_change_pct"] \
+        if e.welfare_per_capita else None
     for r, sign in e.welfare_per_capita.items():
         for rr in expand(r):
             add(f"welfare per capita of {rr} changes {sign} (%)", per_capita.loc[rr], sign)

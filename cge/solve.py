@@ -412,7 +412,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
               tee: bool = False, *, structure_check: bool = False,
               near_solution_options: dict | None = None, cache: dict | None = None,
               newton: bool = False, key: tuple | None = None,
-              fallback: bool = True) -> SolveStats:
+              fallback: bool = True, chord: bool = False) -> SolveStats:
     """Solve the square system from the current variable values; load the result.
 
     Never raises on non-convergence: the returned :class:`SolveStats` says what
@@ -430,7 +430,11 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     :func:`cge.compiled.signature` if the caller knows it (computed otherwise). With
     ``newton`` and not ``fallback`` only the Newton method runs, from any start, and its
     failure is returned (status ``newton_failed``): a path that shortens its step
-    instead (:mod:`cge.continuation`).
+    instead (:mod:`cge.continuation`). With ``newton`` and ``chord`` the Newton method
+    starts from the last factorisation of the Jacobian that a Newton solve of the same
+    compiled system made (kept in ``cache``), refactorising only when those factors
+    contract the residual too slowly: the steps of a path share factorisations
+    (:func:`cge.newton.solve`, ``factors``).
     """
     from .toolchain import configure_pynumero, default_solver
 
@@ -442,7 +446,7 @@ def run_ipopt(m: pyo.Block, solver: str | None = None, options: dict | None = No
     if solver == "cyipopt":
         configure_pynumero()
         return _run_cyipopt(m, opts, structure_check, near_solution_options, cache, newton,
-                            key, fallback)
+                            key, fallback, chord)
     if solver == "ipopt":
         if structure_check:
             check_structure(m)
@@ -528,7 +532,8 @@ def _ipopt_system(m: pyo.Block, n_equations: int):
 def _run_cyipopt(m, opts, structure_check: bool = False,
                  near_solution_options: dict | None = None,
                  cache: dict | None = None, newton: bool = False,
-                 key: tuple | None = None, fallback: bool = True) -> SolveStats:
+                 key: tuple | None = None, fallback: bool = True,
+                 chord: bool = False) -> SolveStats:
     """IPOPT through cyipopt (or, for a warm start, the Newton method of :mod:`cge.newton`)
     on the compiled system (:class:`cge.compiled.CompiledSystem`, kept in ``cache``
     between calls and compiled again only when the model's structure changed).
@@ -570,11 +575,18 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 
         limit = opts.get("max_wall_time")
         # IPOPT's iteration limit bounds the Newton steps too (options ask for a bounded effort)
+        entry = cache.get(key) if cache is not None else None
+        # (taken out of the cache, not copied: the method drops them before it factorises)
         res = newton_method.solve(system, solved_tol, polish_below=POLISH_BELOW,
                                   deadline=t0 + float(limit) if limit is not None else None,
                                   max_steps=min(newton_method.MAX_STEPS,
                                                 int(opts.get("max_iter", newton_method.MAX_STEPS))),
-                                  start_residuals=g0)  # evaluated above: not again
+                                  start_residuals=g0,  # evaluated above: not again
+                                  factors=_kept_factors(entry, system) if chord else None,
+                                  krylov=chord)
+        if chord and entry is not None and hasattr(res.factors, "nnz") and \
+                res.factors.nnz <= FACTORS_KEPT_MAX:
+            entry["factors"] = (system, res.factors)  # for the next chord solve
         note = dict(newton_time=res.time + t_eval, newton_cpu_time=res.cpu_time + c_eval,
                     factorizations=res.factorizations, newton_steps=res.steps)
         if res.converged:
@@ -640,6 +652,19 @@ def _run_cyipopt(m, opts, structure_check: bool = False,
 POLISH_BELOW = 1e-13
 #: Largest system (equations) polished: one sparse LU of the Jacobian.
 POLISH_MAX = 20_000
+
+
+#: Largest factorisation (entries of L and U) that a chord solve keeps for the next one
+#: (``run_ipopt(chord=True)``, :func:`cge.newton.solve` ``factors``): about 0.25 GB.
+#: Caliendo and Parro's 31 x 40 Jacobian (6,758 equations) fills in to 4 million.
+FACTORS_KEPT_MAX = 20_000_000
+
+
+def _kept_factors(entry: dict | None, system):
+    """The factors the last chord solve of ``system`` kept (removed from the cache
+    ``entry``: the solve hands on its own), or None."""
+    kept = entry.pop("factors", None) if entry is not None else None
+    return kept[1] if kept is not None and kept[0] is system else None
 
 
 def _polish(system, x: np.ndarray, g: np.ndarray, maxres: float) -> float:

@@ -241,3 +241,25 @@ def test_file_errors_name_the_file(tmp_path):
     text.write_text(yaml.safe_dump(BASE))
     with pytest.raises(InputError, match="expected a .yaml"):
         Primitives.from_file(text)
+
+
+def test_whole_rows_of_numbers_parse_as_entry_by_entry():
+    """parse_labelled takes a last axis of plain numbers at once (cge.primitives.
+    _numbers_along); the array is the one the entry-by-entry parse gives (forced here by
+    a wildcard), and rows with text, NaN, booleans or missing labels keep their messages."""
+    from cge.primitives import WILDCARD, parse_labelled
+
+    labels = {"region": ["A", "B", "C"], "sector": ["x", "y"]}
+    rows = {"A": {"x": 1, "y": 2.5}, "B": [np.float64(3.0), np.int64(4)],
+            "C": {"y": float("inf"), "x": -1e300}}
+    fast = parse_labelled("p", rows, ["region", "sector"], labels, None, problems := [])
+    slow_rows = {"A": {WILDCARD: 0, "x": 1, "y": 2.5}, "B": {WILDCARD: 0, "x": 3.0, "y": 4},
+                 "C": {WILDCARD: 0, "y": "inf", "x": -1e300}}
+    slow = parse_labelled("p", slow_rows, ["region", "sector"], labels, None, [])
+    assert not problems
+    np.testing.assert_array_equal(fast, slow)
+    bad = {"A": {"x": float("nan"), "y": 1.0}, "B": {"x": True, "y": 1.0}, "C": {"x": 1.0}}
+    parse_labelled("p", bad, ["region", "sector"], labels, None, problems := [])
+    assert problems == ["p[region=A, sector=x]: value is NaN",
+                        "p[region=B, sector=x]: expected a number, got True",
+                        "p[region=C, sector=y]: missing entry (no default)"]

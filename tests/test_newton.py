@@ -158,3 +158,84 @@ def test_dense_lu_refuses_a_singular_matrix():
         newton._DenseLU(np.array([[1.0, 2.0], [2.0, 4.0]]))
     np.testing.assert_allclose(newton._DenseLU(np.array([[2.0, 0.0], [1.0, 1.0]])).solve(
         np.array([2.0, 3.0])), [1.0, 2.0])
+
+
+def test_gmres_with_a_nearby_factorisation_solves_the_equation():
+    """cge.newton.gmres: preconditioned by the factors of a perturbed matrix it solves
+    A x = b to the tolerance asked (the residual is the equation's own), and says so
+    (None) when the iterations allowed do not get there."""
+    from scipy.sparse import eye, random as sparse_random
+    from scipy.sparse.linalg import splu
+
+    rng = np.random.default_rng(3)
+    n = 300
+    a = (eye(n) * 4.0 + sparse_random(n, n, density=0.02, random_state=rng)).tocsc()
+    nearby = (a + 0.3 * sparse_random(n, n, density=0.01, random_state=rng)).tocsc()
+    b = rng.standard_normal(n)
+    lu = splu(nearby)
+    x = newton.gmres(a, b, lu.solve, 1e-10, 60)
+    assert x is not None
+    assert np.linalg.norm(a @ x - b) <= 1e-10 * np.linalg.norm(b)
+    exact = splu(a).solve(b)
+    assert np.abs(x - exact).max() <= 1e-8 * np.abs(exact).max()
+    assert newton.gmres(a, b, lu.solve, 1e-14, 1) is None
+    assert not newton.gmres(a, np.zeros(n), lu.solve, 1e-10, 5).any()
+
+
+def test_krylov_steps_on_a_path_share_one_factorisation(economy, monkeypatch):
+    """Paths on large systems (cge.continuation.newton_first; here forced on a 3 x 3
+    economy) hand each step's factors to the next (cge.newton.solve(factors=...,
+    krylov=True)): a step factorises nothing when the kept factors, as chord steps or as
+    GMRES's preconditioner for Newton steps, carry it; the equilibria are IPOPT's."""
+    from cge import continuation
+
+    tau = economy["tau"].copy()
+    tau[~np.eye(len(economy.regions), dtype=bool)] *= 30.0
+    monkeypatch.setattr(continuation, "NEWTON_FIRST_ABOVE", 0)
+    calls = []
+    solve = newton.solve
+
+    def counted(system, *args, **kwargs):
+        res = solve(system, *args, **kwargs)
+        calls.append((kwargs.get("factors") is not None, res))
+        return res
+
+    monkeypatch.setattr(newton, "solve", counted)
+    eq = Equilibrium(economy)
+    eq.solve()
+    first = eq.solve(tau=tau)
+    second = eq.solve(tau=tau, tariff=economy["tariff"] * 0.8)
+    monkeypatch.undo()
+    assert len(calls) >= 2 and all(inherited for inherited, _ in calls[1:])
+    assert all(res.converged for _, res in calls[-1:])
+    assert sum(res.factorizations for _, res in calls) < len(calls)
+    assert any(res.krylov_steps > 0 and res.factorizations == 0 and res.converged
+               for _, res in calls)
+    ref = Equilibrium(economy, newton=False)
+    ref.solve()
+    assert_same_tables(ref.solve(tau=tau), first)
+    assert_same_tables(ref.solve(tau=tau, tariff=economy["tariff"] * 0.8), second)
+
+
+def test_factorisations_above_the_limit_are_not_kept_between_solves(economy, monkeypatch):
+    """A factorisation larger than cge.solve.FACTORS_KEPT_MAX entries is not kept for the
+    next step (memory at scale): every step of the path factorises its own Jacobian."""
+    from cge import continuation, solve
+
+    tau = economy["tau"].copy()
+    tau[~np.eye(len(economy.regions), dtype=bool)] *= 30.0
+    monkeypatch.setattr(continuation, "NEWTON_FIRST_ABOVE", 0)
+    monkeypatch.setattr(solve, "FACTORS_KEPT_MAX", 0)
+    calls = []
+    original = newton.solve
+
+    def counted(system, *args, **kwargs):
+        calls.append(kwargs.get("factors") is not None)
+        return original(system, *args, **kwargs)
+
+    monkeypatch.setattr(newton, "solve", counted)
+    eq = Equilibrium(economy)
+    eq.solve()
+    eq.solve(tau=tau)
+    assert calls and not any(calls)
+    assert all("factors" not in entry for entry in eq._compiled.values())
