@@ -232,7 +232,9 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             last_lu = None  # old factors never coexist with new ones (memory at scale)
             try:
                 nlp.set_primals(x)
-                dense = dense_jacobian(system) if len(free) <= DENSE_MAX else None
+                # (Krylov paths keep sparse factors, which the next solve is handed)
+                dense = (dense_jacobian(system) if len(free) <= DENSE_MAX and not krylov
+                         else None)
                 if dense is not None:
                     if not np.isfinite(dense).all():
                         raise ValueError("the Jacobian is not finite")
