@@ -133,6 +133,9 @@ class AffineWalker:
         self._function_term: dict[tuple, int] = {}
         self._function_seen: dict[int, int] = {}
         self._named_form: dict[int, Affine] = {}
+        #: every node remembered above by its id, held so that its id is not reused by
+        #: a new node while the walker lives (an expression built, walked and freed)
+        self._held: list = []
 
     # ---------------------------------------------------------------- back end
     def leaf(self, obj):
@@ -246,13 +249,14 @@ class AffineWalker:
                     return
                 self._function_term[key] = j
             self._function_seen[id(e)] = j
+            self._held.append(e)
             acc.w[j] = acc.w.get(j, 0.0) + k
         elif kd == PARAM or kd == VAR:
             if kd == VAR and not e.fixed:  # an unknown
                 c = self._unknown.get(id(e))
                 if c is None:
                     c = self._unknown[id(e)] = len(self.variables)
-                    self.variables.append(e)
+                    self.variables.append(e)  # (held: the list keeps its id)
                 acc.x[c] = acc.x.get(c, 0.0) + k
             else:  # a parameter or fixed variable
                 j = self._term.get(id(e))
@@ -262,6 +266,7 @@ class AffineWalker:
                         acc.const += k * e.value
                         return
                     self._term[id(e)] = j
+                    self._held.append(e)
                 acc.w[j] = acc.w.get(j, 0.0) + k
         elif kd == NAMED:
             if not self.share_named:
@@ -270,6 +275,7 @@ class AffineWalker:
             done = self._named_form.get(id(e))
             if done is None:
                 done = self._named_form[id(e)] = self.affine(e.expr)
+                self._held.append(e)
             acc.add(done, k)
         elif kd == PRODUCT:
             a, b = e.args

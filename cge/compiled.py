@@ -155,6 +155,7 @@ class _Substitution(AffineWalker):
         else:
             found = False
         memo[id(e)] = found
+        self._held.append(e)  # (its id stays its own while the memo lives)
         return found
 
     # ---------------------------------------------------------------- registry
@@ -295,6 +296,7 @@ class _Substitution(AffineWalker):
                     self.block.named[k] = new
                     done = self.block.named[k]
                 self._named[id(e)] = done
+                self._held.append(e)
             return done
         return e
 

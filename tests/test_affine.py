@@ -110,3 +110,16 @@ def test_kinds(m):
     assert k(pyo.Expr_if(m.x >= 0, m.x, m.y)) == affine.NODE
     assert all(affine.is_node(k(e)) for e in (m.x + m.y, pyo.exp(m.x)))
     assert not any(affine.is_node(k(e)) for e in (m.x, m.p, m.e))
+
+
+def test_a_freed_expression_does_not_lend_its_form_to_a_new_one(m):
+    """Forms remembered by a node's id must not be handed to a new node that Python
+    placed at a freed node's address (expressions built, walked and dropped)."""
+    walker = _Recorder()
+    for _ in range(200):
+        log_p = walker.affine(pyo.log(m.p)).w
+        log_1q = walker.affine(pyo.log(1 + m.q)).w
+        log_q = walker.affine(3 * pyo.log(m.q)).w
+        assert (log_p, log_1q, log_q) == ({0: 1.0}, {1: 1.0}, {2: 3.0})
+    assert walker.terms == [("function", "log", 0.0), ("function", "log", 1),
+                            ("function", "log", 0.0)]
