@@ -961,20 +961,94 @@ class _RegionSums:
         return np.array([math.fsum(rows[at]) for at in self.slices], dtype=float)
 
 
-def _frame(columns: dict, index: pd.Index, names: dict) -> pd.DataFrame:
-    """A DataFrame of float columns, built from one 2-D block (a shallow copy of the
-    layout's ``index``, so that renaming one table's index renames no other; the column
-    Index from ``names``, kept by the layout per set of column names)."""
-    if all(c.dtype == np.float64 for c in columns.values()):
-        key = tuple(columns)
-        labels = names.get(key)
-        if labels is None:
-            labels = names[key] = pd.Index(key)
-        block = np.empty((len(columns), len(index)))
-        for j, c in enumerate(columns.values()):
-            block[j] = c
-        return pd.DataFrame(block.T, index=index.copy(), columns=labels.copy(), copy=False)
-    return pd.DataFrame(columns, index=index.copy(), copy=False)
+def _frame(columns: dict, index: pd.Index, names: dict, strings: tuple = ()) -> pd.DataFrame:
+    """A DataFrame of float columns, built from one 2-D block (on a copy of the layout's
+    ``index``, :func:`_index_copy`, so that renaming one table's index renames no other;
+    the column Index from ``names``, kept by the layout per set of column names).
+
+    ``strings``: ``(label, array)`` pairs of string columns placed first (an
+    ExtensionArray each, copied), then the float ``columns``. The frame is assembled
+    from its blocks (:func:`pandas.api.internals.create_dataframe_from_blocks`: what the
+    constructor builds, without inferring it again) where pandas offers that."""
+    if not all(c.dtype == np.float64 for c in columns.values()):
+        frame = pd.DataFrame(columns, index=_index_copy(index), copy=False)
+        for at, (label, values) in enumerate(strings):
+            frame.insert(at, label, values.copy())
+        return frame
+    key = tuple(label for label, _ in strings) + tuple(columns)
+    labels = names.get(key)
+    if labels is None:
+        labels = names[key] = pd.Index(key)
+    first = len(strings)
+    block = np.empty((len(columns), len(index)))
+    for j, c in enumerate(columns.values()):
+        block[j] = c
+    if _from_blocks is not None:
+        blocks = [(values.copy(), np.array([at])) for at, (_, values) in enumerate(strings)]
+        blocks.append((block, np.arange(first, first + len(columns))))
+        return _from_blocks(blocks, index=_index_copy(index), columns=_index_copy(labels))
+    frame = pd.DataFrame(block.T, index=_index_copy(index), columns=_index_copy(labels[first:]),
+                         copy=False)
+    for at, (label, values) in enumerate(strings):
+        frame.insert(at, label, values.copy())
+    return frame
+
+
+try:  # pandas >= 3.0: a DataFrame from its blocks, without the constructor's inference
+    from pandas.api.internals import create_dataframe_from_blocks as _from_blocks
+except ImportError:  # pragma: no cover - older pandas: the constructor
+    _from_blocks = None
+
+
+def _index_copy(index: pd.Index) -> pd.Index:
+    """A new Index object equal to ``index``, sharing its immutable data (values, levels,
+    codes) and with its own names: renaming it (``.names = ...``, ``.name = ...``, the
+    only change pandas makes to an Index in place) renames no other.
+
+    ``Index.copy()`` builds a MultiIndex again from its levels and codes (tens of
+    microseconds, three tables per solve); this copies the object's attributes, its
+    names list and an empty cache, where a probe (:func:`_copies_names`, once per
+    Index class) shows that this gives an equal Index whose renaming leaves the
+    original alone; otherwise ``index.copy()``."""
+    cls = type(index)
+    ok = _SHALLOW_COPY.get(cls)
+    if ok is None:
+        ok = _SHALLOW_COPY[cls] = _copies_names(index)
+    return _shallow(index) if ok else index.copy()
+
+
+#: Index class -> whether :func:`_shallow` copies it (:func:`_copies_names`)
+_SHALLOW_COPY: dict[type, bool] = {}
+
+
+def _shallow(index: pd.Index) -> pd.Index:
+    new = object.__new__(type(index))
+    state = new.__dict__
+    state.update(index.__dict__)
+    if isinstance(state.get("_names"), list):
+        state["_names"] = list(state["_names"])
+    state["_cache"] = {}
+    return new
+
+
+def _copies_names(index: pd.Index) -> bool:
+    """Whether :func:`_shallow` of (a copy of) ``index`` is equal to it, with the same
+    names and dtype, and renaming it renames nothing else."""
+    try:
+        probe = index.copy()
+        names = list(probe.names)
+        new = _shallow(probe)
+        if not (type(new) is type(probe) and new.equals(probe) and list(new.names) == names
+                and new.dtype == probe.dtype and "_cache" in probe.__dict__
+                and all(isinstance(v, (list, tuple)) for k, v in probe.__dict__.items()
+                        if k == "_names")):
+            return False
+        new.names = [f"_cge_probe_{j}" for j in range(len(names))]
+        return (list(probe.names) == names and list(index.names) == names
+                and list(new.names) == [f"_cge_probe_{j}" for j in range(len(names))]
+                and new.equals(probe))
+    except Exception:  # an Index class laid out otherwise: copy it
+        return False
 
 
 def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
@@ -1046,11 +1120,8 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
         deficit=deficit, exports=exports, imports=imports, trade_balance=exports - imports)
     names = lay.column_names
     routes = _frame(route_columns, lay.routes_index, names)
-    # market_structure first: a placeholder in the float block, then its strings (cheaper
-    # than DataFrame.insert, which builds the column labels again)
-    sectors = _frame({"market_structure": np.zeros(len(lay.sectors_index)), **sector_table},
-                     lay.sectors_index, names)
-    sectors.isetitem(0, lay.market_structure.copy())
+    sectors = _frame(sector_table, lay.sectors_index, names,
+                     strings=(("market_structure", lay.market_structure),))
     factors = _frame({"factor_price": factor_price, "endowment": endowment}, lay.factors_index,
                      names)
     regions = _frame(region_table, lay.regions_index, names)
