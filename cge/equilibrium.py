@@ -40,6 +40,7 @@ from .model import build_model, index_parameters, initialize_guess, set_paramete
 from .parameters import PARAMETERS
 from .primitives import Numeraire, Primitives, same_values
 from .results import Results, extract
+from .shape import shape
 from .solve import (
     RESIDUAL_TOL, SolveStats, bounded_logs, check_selection, diagnose, residual_homotopy,
     run_ipopt, structure_signature, walras_residual,
@@ -610,16 +611,9 @@ AUTARKY_TRADE_COST_FACTORS = (3.0, 10.0, 1.5)
 
 
 def _variables(m) -> list:
-    """Every variable of ``m`` (the data of its Var components; the list is kept on the
-    model and built again when its Var components or their sizes change)."""
-    comps = list(m.component_objects(pyo.Var, descend_into=True))
-    sizes = [len(c._data) for c in comps]
-    cached = getattr(m, "_cge_variables", None)
-    if (cached is None or cached[1] != sizes or len(cached[0]) != len(comps)
-            or any(a is not b for a, b in zip(cached[0], comps))):
-        cached = (comps, sizes, [v for c in comps for v in c._data.values()])
-        m._cge_variables = cached
-    return cached[2]
+    """Every variable of ``m`` (the data of its Var components, found once per model
+    shape: :func:`cge.shape.shape`)."""
+    return shape(m).variable_data()
 
 
 def _snapshot(m, variables: list | None = None) -> tuple[list, list]:
