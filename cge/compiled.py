@@ -473,6 +473,7 @@ class CompiledSystem:
         self.free = np.flatnonzero(~is_param)
         #: the model's free variables, in the order of :attr:`free`
         self.variables = [variables[j] for j in self.free]
+        self._read = _VariableReader(self.variables)
         self._lb = np.array(self.nlp.primals_lb(), dtype=float)
         self._ub = np.array(self.nlp.primals_ub(), dtype=float)
         self._x0 = np.array(self.nlp.init_primals(), dtype=float)
@@ -510,7 +511,9 @@ class CompiledSystem:
         the NLP."""
         x, lb, ub = self._x0, self._lb, self._ub
         free = self.free
-        x[free], lb[free], ub[free] = variable_values(self.variables)
+        x[free], bounds = self._read()
+        if bounds is not None:  # (None: the bounds written last still hold)
+            lb[free], ub[free] = bounds
         p = self.parameter_values()
         bad = ~np.isfinite(p)
         if bad.any():
@@ -582,6 +585,55 @@ def variable_values(variables) -> tuple[list, list, list]:
     return vals, los, his
 
 
+class _VariableReader:
+    """Values (0 for none) and bounds (:func:`variable_values`) of a fixed list of
+    variables; ``reader()`` returns ``(values, bounds)``, ``bounds`` ``(lower, upper)`` or
+    ``None`` when they are those returned last.
+
+    A variable's bounds are a function of what it holds: its lower and upper bound
+    (numbers, None, or expressions of parameters) and its domain. Where every bound is a
+    number or None and every domain one of Pyomo's global sets (immutable), the bounds
+    stay those computed while each variable holds the same objects (compared by
+    identity, the objects held here: a bound set again, even to the same number, is
+    read again). Otherwise they are computed at every call."""
+
+    def __init__(self, variables):
+        self.variables = variables
+        self._held = None  # (lower, upper, domains) of the last bounds computed, if kept
+
+    def __call__(self) -> tuple[np.ndarray, tuple | None]:
+        vs = self.variables
+        try:
+            values = np.fromiter(map(_VALUE, vs), dtype=float, count=len(vs))
+        except TypeError:  # a value not set: 0
+            values = np.array([0.0 if v.value is None else v.value for v in vs], dtype=float)
+        lower, upper = list(map(_LOWER, vs)), list(map(_UPPER, vs))
+        domains = list(map(_DOMAIN, vs))
+        held = self._held
+        if (held is not None and all(map(operator.is_, lower, held[0]))
+                and all(map(operator.is_, upper, held[1]))
+                and all(map(operator.is_, domains, held[2]))):
+            return values, None
+        _, lo, hi = variable_values(vs)
+        kept = all(b is None or type(b) in _NUMBERS for b in lower + upper) and all(
+            isinstance(d, _GlobalSet) for d in domains)
+        self._held = (lower, upper, domains) if kept else None
+        return values, (np.array(lo, dtype=float), np.array(hi, dtype=float))
+
+
+_LOWER, _UPPER, _DOMAIN = (operator.attrgetter(a) for a in ("_lb", "_ub", "_domain"))
+_NUMBERS = (int, float)
+
+
+def _global_set():
+    from pyomo.core.base.set import GlobalSetBase
+
+    return GlobalSetBase
+
+
+_GlobalSet = _global_set()
+
+
 class _Bounded:
     """A compiled NLP seen with other bounds and start (what :class:`CyIpoptNLP` reads)."""
 
@@ -636,6 +688,7 @@ class FoldedSystem:
         finally:
             m.del_component(obj)
         self.variables = self.nlp.get_pyomo_variables()
+        self._read = _VariableReader(self.variables)
         self.free = np.arange(len(self.variables))
         self._lb = np.array(self.nlp.primals_lb(), dtype=float)
         self._ub = np.array(self.nlp.primals_ub(), dtype=float)
@@ -655,7 +708,9 @@ class FoldedSystem:
             self._values(), self.folded_values, equal_nan=True)
 
     def update(self) -> None:
-        self._x0[:], self._lb[:], self._ub[:] = variable_values(self.variables)
+        self._x0[:], bounds = self._read()
+        if bounds is not None:
+            self._lb[:], self._ub[:] = bounds
         self.nlp.set_primals(self._x0)
 
     problem_nlp = CompiledSystem.problem_nlp
