@@ -14,8 +14,9 @@ in Pyomo's order, and holds while nothing it depends on changed
   declaration list object, as long, with as many names and the same number of
   components of each type (Pyomo appends every component added to that list,
   replaces it when compacting, and counts components by type), and its active flag;
-* every Block, Var and Constraint component keeps its number of data objects
-  and its active flag, and every indexed block its data objects.
+* every Block, Var and Constraint component keeps its active flag and (unless
+  it is a Reference, whose data are other components' data) its number of data
+  objects, and every indexed block its data objects.
 
 The data of those components (constraints, variables, their flags and
 expressions) are read afresh at every call; only the walk is kept. Everything is
@@ -55,10 +56,12 @@ class Shape:
                        for b in blocks]
         components = [c for b in blocks for kind in _KINDS
                       for c in b.component_objects(kind, descend_into=False, active=None)]
-        #: every Block, Var and Constraint component, its number of data objects and (those
-        #: that can be deactivated) its active flag
-        self.components = components
-        self.sizes = list(map(len, map(_DATA, components)))
+        #: every Block, Var and Constraint component holding its own data, and its number
+        #: of data objects (a Reference's data are other components' data, read afresh
+        #: wherever they count: its length would iterate them), and (those that can be
+        #: deactivated) every component's active flag
+        self.components = [c for c in components if type(c._data) is dict]
+        self.sizes = list(map(len, map(_DATA, self.components)))
         self.activable = [c for c in components if hasattr(c, "_active")]
         self.active = list(map(_ACTIVE, self.activable))
         #: indexed blocks and their data objects
