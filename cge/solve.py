@@ -293,7 +293,8 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
     """
     bad = []
     get = None
-    for s in m.sectors:
+    fast = _all_melitz_below(m, tol)  # every sector at once, where the tables do so
+    for s in m.sectors if fast is None else ():
         blk = m.sector[s]
         if not blk.selects:
             continue
@@ -322,6 +323,8 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
             phi, lo = pyo.value(blk.cutoff[n, i]), pyo.value(blk.phi_min[i])
             if phi < lo * (1 - tol):
                 bad.append((n, i, s, phi, lo))
+    if fast is not None:
+        bad = fast
     if bad:
         listed = "; ".join(f"(destination={n}, origin={i}, sector={s}): cutoff {phi:.6g} < "
                            f"phi_min {lo:.6g}" for n, i, s, phi, lo in bad[:_LISTED])
@@ -340,6 +343,30 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
                "recalibrate with a lower max_selection."
                if any(m.sector[s].config.market_structure == "linear" for _, _, s, _, _ in bad)
                else ""), routes=[b[:3] for b in bad])
+
+
+def _all_melitz_below(m: pyo.Block, tol: float) -> list | None:
+    """:func:`check_selection`'s routes below the bound, every sector at once, where the
+    result tables compute every sector's route logs at once (``cge.results._AllMelitz``:
+    the same closed forms on the same numbers as sector by sector); ``None`` elsewhere."""
+    from .results import _layout
+
+    lay = _layout(m)
+    fast = lay.all_melitz
+    if fast is None or not all(m.sector[s].selects for s in lay.S):
+        return None
+    reader = lay.reader
+    reader.read()
+    cutoffs = np.exp(fast.route_logs(reader)[1])
+    lows = fast.read(reader, "phi_min")[fast.orig]
+    below = np.flatnonzero(cutoffs < lows * (1 - tol))
+    bad = []
+    if below.size:
+        for s, at in zip(lay.S, fast.route_slices):
+            routes = list(m.sector[s].routes)
+            bad += [(*routes[j - at.start], s, float(cutoffs[j]), float(lows[j]))
+                    for j in below[(below >= at.start) & (below < at.stop)].tolist()]
+    return bad
 
 
 # ------------------------------------------------------------ safeguarded start
