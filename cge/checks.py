@@ -221,8 +221,8 @@ def check_deficits(prim) -> list[str]:
     return []
 
 
-def check_routes(prim) -> list[str]:
-    """Domestic sales bear no tariff and every market that buys a sector has a supplier."""
+def check_domestic_tariffs(prim) -> list[str]:
+    """Domestic sales bear no tariff: :math:`t_{nns} = 0`."""
     out = []
     tariff = prim["tariff"]
     regions, sectors = prim.regions, prim.sectors
@@ -233,6 +233,13 @@ def check_routes(prim) -> list[str]:
             f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
             "a region cannot levy an import tariff on its own sales"
         )
+    return out
+
+
+def check_routes(prim) -> list[str]:
+    """Every market that buys a sector has a supplier (an open route into it)."""
+    out = []
+    regions, sectors = prim.regions, prim.sectors
     demand = final_demand_mask(prim)
     demand |= (prim["input_share"] > 0).any(axis=1)  # (region, input sector)
     closed = ~np.isfinite(prim["tau"]).any(axis=1)  # (destination, sector): no open route
@@ -305,6 +312,7 @@ CHECKS = (
     check_cost_shares,
     check_factor_use,
     check_deficits,
+    check_domestic_tariffs,
     check_routes,
     check_domestic_routes,
     check_demand,
@@ -328,7 +336,8 @@ CHECK_READS: dict = {
     check_cost_shares: ("factor_share", "input_share"),
     check_factor_use: ("factor_share",),
     check_deficits: ("deficit",),
-    check_routes: ("tariff", "tau", "beta", "agent_share", "agent_beta", "input_share"),
+    check_domestic_tariffs: ("tariff",),
+    check_routes: ("tau", "beta", "agent_share", "agent_beta", "input_share"),
     check_domestic_routes: ("tau",),
     check_demand: ("beta", "agent_share", "agent_beta", "input_share"),
     check_numeraire: ("factor_share",),
