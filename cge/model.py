@@ -635,9 +635,10 @@ def set_parameters(m: pyo.ConcreteModel, prim: Primitives) -> None:
     # structural parameters and active routes, all sectors at once (listed sector by
     # sector)
     given = np.array([prim[name] for name in STRUCTURAL]).reshape(pmap.structural.shape)
-    by_sector = [(j, order, f"{STRUCTURAL[order]}[sector={prim.sectors[j]}]: structural "
-                            "parameter changed; rebuild the model")
-                 for order, j in np.argwhere(~np.isclose(given, pmap.structural)).tolist()]
+    by_sector = [] if np.array_equal(given, pmap.structural) else [  # (the same: all close)
+        (j, order, f"{STRUCTURAL[order]}[sector={prim.sectors[j]}]: structural parameter "
+                   "changed; rebuild the model")
+        for order, j in np.argwhere(~np.isclose(given, pmap.structural)).tolist()]
     switched = np.isfinite(prim["tau"]) != pmap.route_mask
     R = prim.regions
     for j in np.flatnonzero(switched.any(axis=(0, 1))).tolist():
