@@ -94,20 +94,31 @@ def dense_jacobian(system) -> np.ndarray | None:
     """The Jacobian's free columns (what ``system.jacobian()`` returns) as a dense array,
     built straight from the compiled NLP's COO Jacobian (small systems: the sparse
     column selection costs more than the factorisation); ``None`` for systems other
-    than :class:`cge.compiled.CompiledSystem` and :class:`cge.compiled.FoldedSystem`."""
+    than :class:`cge.compiled.CompiledSystem` and :class:`cge.compiled.FoldedSystem`.
+
+    The Jacobian's sparsity is the compiled NLP's, fixed when it was compiled: where each
+    entry goes in the dense array is found once per system (kept on it), and the values
+    are copied into one COO matrix kept with it (``evaluate_jacobian(out=...)``)."""
     from .compiled import CompiledSystem, FoldedSystem
 
     if not isinstance(system, (CompiledSystem, FoldedSystem)):
         return None
-    jac = system.nlp.evaluate_jacobian()
-    rows, free = jac.shape[0], system.free
-    column = np.full(jac.shape[1], -1, dtype=np.int64)  # NLP column -> free column
-    column[free] = np.arange(len(free))
-    col = column[jac.col]
-    keep = col >= 0  # (entries of parameter columns dropped)
-    flat = np.asarray(jac.row, dtype=np.int64)[keep] * len(free) + col[keep]
+    layout = system.__dict__.get("_dense_jacobian")
+    if layout is None or layout[0] is not system.nlp:
+        jac = system.nlp.evaluate_jacobian()
+        rows, free = jac.shape[0], system.free
+        column = np.full(jac.shape[1], -1, dtype=np.int64)  # NLP column -> free column
+        column[free] = np.arange(len(free))
+        col = column[jac.col]
+        keep = col >= 0  # (entries of parameter columns dropped)
+        flat = np.asarray(jac.row, dtype=np.int64)[keep] * len(free) + col[keep]
+        layout = system._dense_jacobian = (system.nlp, jac, keep, flat, (rows, len(free)))
+    _, jac, keep, flat, shape = layout
+    system.nlp.evaluate_jacobian(out=jac)
     return np.bincount(flat, weights=jac.data[keep],
-                       minlength=rows * len(free)).reshape(rows, len(free))
+                       minlength=shape[0] * shape[1]).reshape(shape)
+
+
 #: Krylov steps (``solve(krylov=True)``): the Newton equation :math:`J(x_k)\,d = -F(x_k)`
 #: is solved by GMRES, preconditioned with the kept factors, to a relative residual of
 #: :math:`\|F(x_k)\|_2` within these bounds (an inexact Newton method: loose far from the
@@ -186,7 +197,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
         counts["evaluations"] += 1
         nlp.set_primals(x)
         with np.errstate(all="ignore"):
-            g = np.array(nlp.evaluate_constraints(), dtype=float)
+            g = np.asarray(nlp.evaluate_constraints(), dtype=float)  # (a copy already)
         return g if np.isfinite(g).all() else None
 
     def done(ok, reason, x, g):
