@@ -106,6 +106,15 @@ def test_kept_components_follow_flags_data_and_expressions(model):
     m.grown[2] = 0.0
     _agrees(m)
     assert len(_variables(m)) == len(_walked_variables(m))
+    # an indexed block grown after the walk: the new block's equations count
+    m.extra = pyo.Block(pyo.Any)
+    m.extra[1].x = pyo.Var(initialize=0.0)
+    _agrees(m)
+    m.extra[2].x = pyo.Var(initialize=0.0)
+    m.extra[2].c = pyo.Constraint(expr=m.extra[2].x == 0.0)
+    _agrees(m)
+    m.extra[2].d = pyo.Constraint(expr=m.extra[2].x == 1.0)  # (its block walked already)
+    _agrees(m)
 
 
 def test_a_shape_is_the_models_own(model):
