@@ -191,6 +191,8 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
     max_factorizations = MAX_FACTORIZATIONS if max_factorizations is None else max_factorizations
     nlp, free = system.nlp, system.free
     lb, ub = system.bounds()
+    # (no finite bound: no step can leave them, and none is compared)
+    bounded = bool(np.isfinite(lb).any() or np.isfinite(ub).any())
     counts = {"evaluations": 0}
 
     def residual(x):
@@ -286,7 +288,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             trial = x.copy()
             trial[free] += t * step
             xf = trial[free]
-            if (xf < lb).any() or (xf > ub).any():
+            if bounded and ((xf < lb).any() or (xf > ub).any()):
                 if polishing or (krylov and not fresh):
                     break  # with ``krylov``: factorise here first
                 return done(False, "a Newton step leaves the variables' bounds", x, g)

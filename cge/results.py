@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import operator
 import weakref
+from itertools import repeat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -643,6 +644,9 @@ class _Layout:
         self.destination_sums = _RegionSums(dest_all[self.foreign], nR)
         #: every sector's columns at once (:class:`_AllMelitz`), where that applies
         self.all_melitz = _AllMelitz.of(m, self, dest_pos, orig_pos)
+        # the owners, names and components read, as three lists (:meth:`valid`)
+        self._held = tuple(map(list, zip(*self._components))) if self._components else (
+            [], [], [])
 
     def __reduce__(self):
         # a pickled or cloned model lays its tables out again (its own components)
@@ -674,8 +678,9 @@ class _Layout:
 
     def valid(self, m) -> bool:
         """Whether ``m`` is the model laid out and every component read is still its own."""
-        return self.model() is m and all(getattr(owner, name, None) is comp
-                                          for owner, name, comp in self._components)
+        owners, names, comps = self._held
+        return self.model() is m and all(map(operator.is_, map(getattr, owners, names,
+                                                                repeat(None)), comps))
 
     @staticmethod
     def route_positions(blk) -> tuple[np.ndarray, np.ndarray]:
