@@ -15,50 +15,37 @@ from __future__ import annotations
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
 
-__all__ = ["Formula"]
-class Formula:
-    """A Pyomo expression compiled once into a Python function of its leaves' values.
+__all__ = ["Formula", "Formulas"]
+class _Code:
+    """Python source for Pyomo expressions: every leaf (a Var's or Param's data, a
+    number, a function) named in one environment, so that several expressions can be
+    compiled into one function (:class:`Formulas`)."""
 
-    The function applies the same operations in the same order as Pyomo's
-    evaluation (sums as ``sum(rest, start=first)``, products, quotients, powers,
-    negations, the node's own function), so that it returns the same float, tens of
-    times faster than walking the expression tree at every call. An
-    expression with a node of any other kind, or a leaf without a value, is
-    evaluated by Pyomo (:meth:`__call__` falls back to ``pyo.value``).
-    """
-
-    def __init__(self, expr):
+    def __init__(self):
         from pyomo.core.expr import numeric_expr as ne
 
-        self.expr = expr
+        self.env: dict = {"_sum": sum}
         self._operations = {
             ne.SumExpression._apply_operation: "sum", ne.ProductExpression._apply_operation: "*",
             ne.DivisionExpression._apply_operation: "/", ne.PowExpression._apply_operation: "**",
             ne.NegationExpression._apply_operation: "neg",
             ne.UnaryFunctionExpression._apply_operation: "call"}
-        self._env: dict = {"_sum": sum}
-        try:
-            code = self._code(expr)
-            self._fn = eval(f"lambda: {code}", self._env)  # noqa: S307 (code built above)
-        except (TypeError, ValueError, AttributeError, RecursionError, SyntaxError):
-            self._fn = None
-        del self._operations
 
     def _name(self, obj) -> str:
-        name = f"_{len(self._env)}"
-        self._env[name] = obj
+        name = f"_{len(self.env)}"
+        self.env[name] = obj
         return name
 
-    def _code(self, e) -> str:
+    def __call__(self, e) -> str:
         if e.__class__ in native_types:
             return self._name(e)
         if e.is_expression_type():
             if e.is_named_expression_type():
                 if e.expr is None:
                     raise ValueError("a named expression without an expression")
-                return self._code(e.expr)
+                return self(e.expr)
             op = self._operations.get(type(e)._apply_operation)
-            args = [self._code(a) for a in e.args]
+            args = [self(a) for a in e.args]
             if op == "sum":
                 if not args:
                     return "0"
@@ -80,6 +67,30 @@ class Formula:
             return self._name(pyo.value(e))
         raise TypeError(f"no formula for {type(e).__name__}")
 
+
+#: What compiling an expression the code does not cover raises.
+_NOT_COMPILED = (TypeError, ValueError, AttributeError, RecursionError, SyntaxError)
+
+
+class Formula:
+    """A Pyomo expression compiled once into a Python function of its leaves' values.
+
+    The function applies the same operations in the same order as Pyomo's
+    evaluation (sums as ``sum(rest, start=first)``, products, quotients, powers,
+    negations, the node's own function), so that it returns the same float, tens of
+    times faster than walking the expression tree at every call. An
+    expression with a node of any other kind, or a leaf without a value, is
+    evaluated by Pyomo (:meth:`__call__` falls back to ``pyo.value``).
+    """
+
+    def __init__(self, expr):
+        self.expr = expr
+        code = _Code()
+        try:
+            self._fn = eval(f"lambda: {code(expr)}", code.env)  # noqa: S307 (code built above)
+        except _NOT_COMPILED:
+            self._fn = None
+
     def __call__(self) -> float:
         if self._fn is not None:
             try:
@@ -88,3 +99,43 @@ class Formula:
                 pass
         return pyo.value(self.expr)
 
+
+class Formulas:
+    """Several :class:`Formula` objects evaluated by one compiled function (one call
+    returning every value, instead of a call, a ``try`` and a conversion each).
+
+    Calling it returns the list of what each formula's own call returns: the same
+    operations on the same values give the same floats. If any of them fails (a leaf
+    without a value, an arithmetic error), or some formula has no compiled function (an
+    expression Pyomo evaluates), every formula is called on its own, as before.
+    """
+
+    #: Most formulas in one compiled function (a tuple of that many expressions).
+    CHUNK = 256
+
+    def __init__(self, formulas):
+        self.formulas = list(formulas)
+        self._chunks: list = []
+        if not all(f._fn is not None for f in self.formulas):
+            return
+        try:
+            for start in range(0, len(self.formulas), self.CHUNK):
+                code = _Code()
+                values = ", ".join(code(f.expr) for f in self.formulas[start:start + self.CHUNK])
+                self._chunks.append(eval(f"lambda: ({values},)", code.env))  # noqa: S307
+        except _NOT_COMPILED:
+            self._chunks = []
+
+    def __len__(self) -> int:
+        return len(self.formulas)
+
+    def __call__(self) -> list[float]:
+        if self._chunks:
+            try:
+                out: list[float] = []
+                for fn in self._chunks:
+                    out += map(float, fn())
+                return out
+            except (TypeError, ValueError, ArithmeticError):
+                pass
+        return [f() for f in self.formulas]

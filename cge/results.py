@@ -49,7 +49,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_types
 
-from .formula import Formula
+from .formula import Formula, Formulas
 from .parameters import AGENTS
 
 
@@ -603,8 +603,9 @@ class _Layout:
             self.agent_spending = [(n, k, Formula(m.agent_spending[r, a])) for n, r in enumerate(R)
                                    for k, a in enumerate(AGENTS) if (r, a) in use]
             self._components.append((m, "agent_spending", m.agent_spending))
-        self.cpi = [Formula(m.consumer_price_index[r]) for r in R]
-        self.real_income = [Formula(m.real_income[r]) for r in R]
+        # (each table column's formulas evaluated by one call: cge.formula.Formulas)
+        self.cpi = Formulas(Formula(m.consumer_price_index[r]) for r in R)
+        self.real_income = Formulas(Formula(m.real_income[r]) for r in R)
         # D_n kappa: the deficit times the value of its unit, evaluated once (else each
         # region's Expression evaluates world income again)
         self.deficit_unit = getattr(m, "deficit_unit", None)
@@ -613,7 +614,7 @@ class _Layout:
             if not (isinstance(e, ProductExpression) and e.args[0] is m.deficit[r]
                     and e.args[1] is self.deficit_unit):
                 self.deficit_unit = None
-        self.deficit_value = [Formula(m.deficit_value[r]) for r in R]
+        self.deficit_value = Formulas(Formula(m.deficit_value[r]) for r in R)
         if self.deficit_unit is not None:
             self.deficit_unit = Formula(self.deficit_unit)
         for name in ("consumer_price_index", "real_income", "deficit_value", "deficit_unit",
@@ -1089,12 +1090,12 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     price_index = sector_columns["price_index"].reshape(nS, nR).T  # (region, sector)
     income = np.exp(get(m.log_income, "R", R))  # I = exp(ln I)
     population = get(m.population, "R", R)
-    cpi = np.array([f() for f in lay.cpi], dtype=float)
+    cpi = np.array(lay.cpi(), dtype=float)
     spending, real, demand = _agents(m, lay, get, income, price_index)
     closure = getattr(m, "_closure", None)
     if closure is None or closure.is_default:
         # m.real_income: I_n/CPI_n, plus the consumer surplus of linear sectors (cge.quasi_linear)
-        real_income = np.array([f() for f in lay.real_income], dtype=float)
+        real_income = np.array(lay.real_income(), dtype=float)
     else:
         real_income = spending[:, 0] / cpi
     sector_table = dict(sector_columns)
@@ -1105,7 +1106,7 @@ def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
     if lay.deficit_unit is not None:  # D_n kappa, current prices
         deficit = get(m.deficit, "R", R) * lay.deficit_unit()
     else:
-        deficit = np.array([f() for f in lay.deficit_value], dtype=float)
+        deficit = np.array(lay.deficit_value(), dtype=float)
     trade = route_columns["trade_value"][lay.foreign]
     factor_income = lay.cell_sums(factor_price * endowment)
     tariff_revenue, production_tax_revenue, profits = (

@@ -259,3 +259,29 @@ def test_selection_of_all_melitz_sectors_at_once_is_sector_by_sector(monkeypatch
     assert str(again.value) == str(slow.value) and again.value.routes == slow.value.routes
     assert sorted(fast.value.routes) == sorted(slow.value.routes)
     assert {s for _, _, s in slow.value.routes} == {"s0", "s1"}
+
+
+def test_formulas_together_are_each_formula(monkeypatch):
+    """Formulas evaluated by one compiled call give each Formula's float; where one fails,
+    each is evaluated on its own (Pyomo's error for the one that fails)."""
+    from cge.formula import Formula, Formulas
+
+    eq = Equilibrium(examples.three_by_three())
+    eq.solve()
+    singles = [Formula(e) for e in eq.model.component_data_objects(pyo.Expression,
+                                                                   descend_into=True)]
+    assert len(singles) > 20
+    together = Formulas(singles)
+    assert together._chunks
+    want = [f() for f in singles]
+    assert together() == want
+    monkeypatch.setattr(Formulas, "CHUNK", 7)
+    assert Formulas(singles)() == want and len(Formulas(singles)._chunks) > 1
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(initialize=2.0)
+    m.y = pyo.Var()  # no value
+    assert Formulas([Formula(m.x * 2), Formula(m.x ** 2)])() == [4.0, 4.0]
+    with pytest.raises(ValueError, match="y"):
+        Formulas([Formula(m.x * 2), Formula(m.y + 1)])()
+    m.y.set_value(1.0)
+    assert Formulas([Formula(m.x * 2), Formula(m.y + 1)])() == [4.0, 2.0]
