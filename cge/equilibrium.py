@@ -508,8 +508,9 @@ class Equilibrium:
             if ok:
                 lam = trial
                 self.steps.append(lam)
-                snapshot = _snapshot(self.model, snapshot[0])  # (a step adds no variable)
-                path.record(lam, snapshot[1])
+                if lam < 1.0:  # (the path's end: nothing restores or predicts from it)
+                    snapshot = _snapshot(self.model, snapshot[0])  # (a step adds no variable)
+                    path.record(lam, snapshot[1])
                 if self.progress:
                     self.progress(lam, stats)
                     structure = self._structure()  # in case the callback changed the model
