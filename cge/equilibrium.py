@@ -129,6 +129,7 @@ class Equilibrium:
         self.last_stats: SolveStats | None = None
         self.steps: list[float] = []
         self._step_walras: float | None = None
+        self._tables_read = False  # whether the last _verify read the values the tables read
         #: Every IPOPT call's statistics (cleared by nobody: a log for benchmarks).
         self.ipopt_calls: list[SolveStats] = []
         #: How many times the equation system was compiled into an NLP.
@@ -157,8 +158,10 @@ class Equilibrium:
                 self._zero_deficit_baseline()
         changed = self._changed(target)
         walras = None  # Walras' residual at the solution, when the shock computed it
+        read = True  # whether the tables must read the model's values again
         if changed:
             walras = self._homotopy(target, changed)
+            read = not self._tables_read  # (read by the checks after the shock)
         info = {"solver": self.last_stats.solver if self.last_stats else None,
                 "iterations": self.last_stats.iterations if self.last_stats else 0,
                 "homotopy_steps": list(self.steps), "changed": changed,
@@ -167,7 +170,7 @@ class Equilibrium:
         if self.last_stats is not None and self.last_stats.success:
             # the model holds the solution of the last (verified) solve
             info["max_residual"] = self.last_stats.max_residual
-        out = extract(self.model, info, walras=walras)
+        out = extract(self.model, info, walras=walras, read=read)
         out.primitives, out.fixed_region = self.primitives, self.small_open_economy
         return out
 
@@ -321,7 +324,9 @@ class Equilibrium:
             raise SolveError(f"Walras' law fails: the market left out does not clear "
                              f"(relative excess {walras:.3e})",
                              diagnose(self.model, stats, last_step, self.steps))
-        check_selection(self.model)
+        # (whether the tables' layout read the model's values here: nothing changes them
+        # before :meth:`solve` builds the tables)
+        self._tables_read = check_selection(self.model)
         check_outside_good_solution(self.model)
         return walras
 

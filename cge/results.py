@@ -231,6 +231,8 @@ class _Reader:
         #: changes whenever :meth:`read` finds other values than the last read (what is
         #: computed from them can be kept while it stays: :meth:`_Layout.route_logs`)
         self.generation = 0
+        #: whether :meth:`read` has read any values
+        self.has_read = False
 
     def add(self, component, label, keys) -> None:
         if component is None or (id(component), label) in self._at:
@@ -255,6 +257,7 @@ class _Reader:
         if values.shape != self._values.shape or values.tobytes() != self._values.tobytes():
             self.generation += 1
         self._values = values
+        self.has_read = True
 
     def get(self, component, label, keys=None) -> np.ndarray:
         at = self._at.get((id(component), label))
@@ -1058,14 +1061,18 @@ def _copies_names(index: pd.Index) -> bool:
 
 
 def extract(m: pyo.ConcreteModel, info: dict | None = None, *,
-            walras: float | None = None) -> Results:
+            walras: float | None = None, read: bool = True) -> Results:
     """Read the current variable values of a built model into :class:`Results` (tables
     built from arrays, on indexes built once per model: :class:`_Layout`). ``walras``:
-    the residual of Walras' law at this point, if the caller has computed it."""
+    the residual of Walras' law at this point, if the caller has computed it. ``read``:
+    ``False`` when the caller knows that the values the layout read last are the model's
+    (:meth:`cge.Equilibrium.solve`: read by :func:`cge.solve.check_selection` after the
+    last change); they are then not read again."""
     from .solve import max_residual, walras_residual
 
     lay = _layout(m)
-    lay.reader.read()
+    if read or not lay.reader.has_read:
+        lay.reader.read()
     get = lay.reader.get
     R, S, F = lay.R, lay.S, lay.F
     nR, nS = len(R), len(S)

@@ -283,8 +283,10 @@ def vanishing_variables(m: pyo.Block) -> list[str]:
             if v.value is not None and v.value < NEAR_ZERO_LOG][: _LISTED * 2]
 
 
-def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
-    """Raise :class:`SelectionError` if a Melitz cutoff lies below the Pareto lower bound.
+def check_selection(m: pyo.Block, tol: float = 1e-9) -> bool:
+    """Raise :class:`SelectionError` if a Melitz cutoff lies below the Pareto lower bound;
+    returns whether it read the model's values through the result tables' layout
+    (:func:`cge.results.extract` may then skip reading them, if nothing changed since).
 
     The Pareto aggregates assume :math:`\\varphi^*_{ni} \\ge \\varphi_{\\min,i}`
     (only the more productive firms sell). Where the zero-cutoff condition puts
@@ -325,6 +327,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
                 bad.append((n, i, s, phi, lo))
     if fast is not None:
         bad = fast
+    through_layout = fast is not None or get is not None
     if bad:
         listed = "; ".join(f"(destination={n}, origin={i}, sector={s}): cutoff {phi:.6g} < "
                            f"phi_min {lo:.6g}" for n, i, s, phi, lo in bad[:_LISTED])
@@ -343,6 +346,7 @@ def check_selection(m: pyo.Block, tol: float = 1e-9) -> None:
                "recalibrate with a lower max_selection."
                if any(m.sector[s].config.market_structure == "linear" for _, _, s, _, _ in bad)
                else ""), routes=[b[:3] for b in bad])
+    return through_layout
 
 
 def _all_melitz_below(m: pyo.Block, tol: float) -> list | None:

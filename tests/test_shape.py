@@ -285,3 +285,23 @@ def test_formulas_together_are_each_formula(monkeypatch):
         Formulas([Formula(m.x * 2), Formula(m.y + 1)])()
     m.y.set_value(1.0)
     assert Formulas([Formula(m.x * 2), Formula(m.y + 1)])() == [4.0, 2.0]
+
+
+def test_tables_after_the_checks_read_the_models_values():
+    """After a shock the tables reuse the values the selection check read through the
+    layout (nothing changes them in between): the same tables as a fresh extraction. A
+    layout that has read nothing reads whatever ``read`` says."""
+    prim = examples.random_economy(3, 2, seed=2, io=True, market_structure="melitz")
+    eq = Equilibrium(prim)
+    eq.solve()
+    res = eq.solve(tariff=0.8 * prim["tariff"])
+    assert eq._tables_read  # (the shock's tables did not read the values again)
+    fresh = extract(eq.model, {"max_residual": res.max_residual})
+    for name in ("regions", "factors", "sectors", "routes"):
+        assert getattr(res, name).equals(getattr(fresh, name)), name
+    clone = eq.model.clone()
+    r = next(iter(clone.regions))
+    clone.log_income[r].set_value(clone.log_income[r].value + 0.1)
+    moved = extract(clone, {"max_residual": 0.0}, read=False)
+    assert moved.regions.loc[r, "income"] == pytest.approx(
+        res.regions.loc[r, "income"] * np.exp(0.1), rel=1e-12)
