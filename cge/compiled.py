@@ -42,7 +42,7 @@ from pyomo.core.expr.relational_expr import EqualityExpression
 from pyomo.core.expr.numeric_expr import MonomialTermExpression, SumExpression
 
 from .affine import NAMED, PARAM, SUM, UNARY, VAR, Affine, AffineWalker, NotAffine, is_node, kind
-from .formula import Formula, Formulas
+from .formula import Formulas
 from .solver_options import NL_FILE_OPTIONS
 
 __all__ = ["CompiledSystem", "FoldedSystem", "signature", "vary", "varying"]
@@ -326,8 +326,8 @@ class _ColumnValues:
         self.log1p_leaf = np.array([refs[j] for j in self.log1p_at], dtype=int)
         self.expr_at = pick("expr")
         self.expressions = [refs[j] for j in self.expr_at]
-        self._formulas = [Formula(e) for e in self.expressions]  # Pyomo's floats, faster
-        self._together = Formulas(self._formulas)  # (all of them in one call)
+        # Pyomo's floats, faster: all of them in one call (one by one where one fails)
+        self._formulas = Formulas(self.expressions)
         rows = [sub.rows[c] for c in keep]
         indptr = np.cumsum([0] + [len(r) for r in rows])
         self.matrix = csr_matrix(
@@ -356,10 +356,10 @@ class _ColumnValues:
             atoms[self.log_at] = np.log(leaf[self.log_leaf])
             atoms[self.log1p_at] = np.log(1.0 + leaf[self.log1p_leaf])
             try:
-                if self._formulas:
-                    atoms[self.expr_at] = self._together()
+                if len(self._formulas):
+                    atoms[self.expr_at] = self._formulas()
             except (ValueError, ZeroDivisionError, OverflowError):  # one by one: NaN where
-                for j, formula in zip(self.expr_at, self._formulas):  # one fails
+                for j, formula in zip(self.expr_at, self._formulas.formulas):  # one fails
                     try:
                         atoms[j] = formula()
                     except (ValueError, ZeroDivisionError, OverflowError):

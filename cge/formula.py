@@ -101,33 +101,40 @@ class Formula:
 
 
 class Formulas:
-    """Several :class:`Formula` objects evaluated by one compiled function (one call
-    returning every value, instead of a call, a ``try`` and a conversion each).
+    """Several expressions compiled into one function (one call returning every value,
+    instead of a call, a ``try`` and a conversion each).
 
-    Calling it returns the list of what each formula's own call returns: the same
-    operations on the same values give the same floats. If any of them fails (a leaf
-    without a value, an arithmetic error), or some formula has no compiled function (an
-    expression Pyomo evaluates), every formula is called on its own, as before.
+    Calling it returns the list of what each expression's :class:`Formula` returns: the
+    same operations on the same values give the same floats. If any of them fails (a
+    leaf without a value, an arithmetic error), or some expression cannot be compiled
+    (one Pyomo evaluates), every expression is evaluated by its own :class:`Formula`
+    (:attr:`formulas`, compiled when first needed), as before.
     """
 
-    #: Most formulas in one compiled function (a tuple of that many expressions).
+    #: Most expressions in one compiled function (a tuple of that many expressions).
     CHUNK = 256
 
-    def __init__(self, formulas):
-        self.formulas = list(formulas)
+    def __init__(self, expressions):
+        self.expressions = list(expressions)
+        self._formulas: list | None = None
         self._chunks: list = []
-        if not all(f._fn is not None for f in self.formulas):
-            return
         try:
-            for start in range(0, len(self.formulas), self.CHUNK):
+            for start in range(0, len(self.expressions), self.CHUNK):
                 code = _Code()
-                values = ", ".join(code(f.expr) for f in self.formulas[start:start + self.CHUNK])
+                values = ", ".join(code(e) for e in self.expressions[start:start + self.CHUNK])
                 self._chunks.append(eval(f"lambda: ({values},)", code.env))  # noqa: S307
         except _NOT_COMPILED:
             self._chunks = []
 
+    @property
+    def formulas(self) -> list[Formula]:
+        """A :class:`Formula` of each expression (compiled on first use)."""
+        if self._formulas is None:
+            self._formulas = [Formula(e) for e in self.expressions]
+        return self._formulas
+
     def __len__(self) -> int:
-        return len(self.formulas)
+        return len(self.expressions)
 
     def __call__(self) -> list[float]:
         if self._chunks:

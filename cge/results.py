@@ -607,8 +607,8 @@ class _Layout:
                                    for k, a in enumerate(AGENTS) if (r, a) in use]
             self._components.append((m, "agent_spending", m.agent_spending))
         # (each table column's formulas evaluated by one call: cge.formula.Formulas)
-        self.cpi = Formulas(Formula(m.consumer_price_index[r]) for r in R)
-        self.real_income = Formulas(Formula(m.real_income[r]) for r in R)
+        self.cpi = Formulas(m.consumer_price_index[r] for r in R)
+        self.real_income = Formulas(m.real_income[r] for r in R)
         # D_n kappa: the deficit times the value of its unit, evaluated once (else each
         # region's Expression evaluates world income again)
         self.deficit_unit = getattr(m, "deficit_unit", None)
@@ -617,7 +617,7 @@ class _Layout:
             if not (isinstance(e, ProductExpression) and e.args[0] is m.deficit[r]
                     and e.args[1] is self.deficit_unit):
                 self.deficit_unit = None
-        self.deficit_value = Formulas(Formula(m.deficit_value[r]) for r in R)
+        self.deficit_value = Formulas(m.deficit_value[r] for r in R)
         if self.deficit_unit is not None:
             self.deficit_unit = Formula(self.deficit_unit)
         for name in ("consumer_price_index", "real_income", "deficit_value", "deficit_unit",

@@ -262,46 +262,26 @@ def test_selection_of_all_melitz_sectors_at_once_is_sector_by_sector(monkeypatch
 
 
 def test_formulas_together_are_each_formula(monkeypatch):
-    """Formulas evaluated by one compiled call give each Formula's float; where one fails,
-    each is evaluated on its own (Pyomo's error for the one that fails)."""
+    """Expressions evaluated by one compiled call give each one's Formula float; where one
+    fails, each is evaluated by its own Formula (Pyomo's error for the one that fails)."""
     from cge.formula import Formula, Formulas
 
     eq = Equilibrium(examples.three_by_three())
     eq.solve()
-    singles = [Formula(e) for e in eq.model.component_data_objects(pyo.Expression,
-                                                                   descend_into=True)]
-    assert len(singles) > 20
-    together = Formulas(singles)
+    exprs = list(eq.model.component_data_objects(pyo.Expression, descend_into=True))
+    assert len(exprs) > 20
+    together = Formulas(exprs)
     assert together._chunks
-    want = [f() for f in singles]
+    want = [Formula(e)() for e in exprs]
     assert together() == want
+    assert together._formulas is None  # (no Formula of its own compiled)
     monkeypatch.setattr(Formulas, "CHUNK", 7)
-    assert Formulas(singles)() == want and len(Formulas(singles)._chunks) > 1
+    assert Formulas(exprs)() == want and len(Formulas(exprs)._chunks) > 1
     m = pyo.ConcreteModel()
     m.x = pyo.Var(initialize=2.0)
     m.y = pyo.Var()  # no value
-    assert Formulas([Formula(m.x * 2), Formula(m.x ** 2)])() == [4.0, 4.0]
+    assert Formulas([m.x * 2, m.x ** 2])() == [4.0, 4.0]
     with pytest.raises(ValueError, match="y"):
-        Formulas([Formula(m.x * 2), Formula(m.y + 1)])()
+        Formulas([m.x * 2, m.y + 1])()
     m.y.set_value(1.0)
-    assert Formulas([Formula(m.x * 2), Formula(m.y + 1)])() == [4.0, 2.0]
-
-
-def test_tables_after_the_checks_read_the_models_values():
-    """After a shock the tables reuse the values the selection check read through the
-    layout (nothing changes them in between): the same tables as a fresh extraction. A
-    layout that has read nothing reads whatever ``read`` says."""
-    prim = examples.random_economy(3, 2, seed=2, io=True, market_structure="melitz")
-    eq = Equilibrium(prim)
-    eq.solve()
-    res = eq.solve(tariff=0.8 * prim["tariff"])
-    assert eq._tables_read  # (the shock's tables did not read the values again)
-    fresh = extract(eq.model, {"max_residual": res.max_residual})
-    for name in ("regions", "factors", "sectors", "routes"):
-        assert getattr(res, name).equals(getattr(fresh, name)), name
-    clone = eq.model.clone()
-    r = next(iter(clone.regions))
-    clone.log_income[r].set_value(clone.log_income[r].value + 0.1)
-    moved = extract(clone, {"max_residual": 0.0}, read=False)
-    assert moved.regions.loc[r, "income"] == pytest.approx(
-        res.regions.loc[r, "income"] * np.exp(0.1), rel=1e-12)
+    assert Formulas([m.x * 2, m.y + 1])() == [4.0, 2.0]
