@@ -226,8 +226,8 @@ def check_domestic_tariffs(prim) -> list[str]:
     out = []
     tariff = prim["tariff"]
     regions, sectors = prim.regions, prim.sectors
-    own = tariff[np.arange(len(regions)), np.arange(len(regions))]  # (region, sector)
-    for n, j in np.argwhere(own != 0).tolist():
+    own = tariff[np.arange(len(regions)), np.arange(len(regions))] != 0  # (region, sector)
+    for n, j in (np.argwhere(own).tolist() if own.any() else ()):
         r, s = regions[n], sectors[j]
         out.append(
             f"tariff[destination={r}, origin={r}, sector={s}] = {tariff[n, n, j]:g}: "
