@@ -285,3 +285,18 @@ def test_formulas_together_are_each_formula(monkeypatch):
         Formulas([m.x * 2, m.y + 1])()
     m.y.set_value(1.0)
     assert Formulas([m.x * 2, m.y + 1])() == [4.0, 2.0]
+
+
+def test_a_fingerprint_never_names_a_freed_expression():
+    """The fingerprint of the last call holds what its ids name: an expression replaced
+    and freed cannot be followed by a new one at its address that passes for it."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(initialize=1.0)
+    m.y = pyo.Var(initialize=1.0)
+    m.c = pyo.Constraint(expr=m.x == m.y)
+    for i in range(300):
+        before = structure_signature(m)
+        m.c.set_value(m.x == m.y + i)  # the expression fingerprinted is freed unless held ...
+        m.c.set_value(m.y == m.x)  # ... and this one (the same size) may take its address
+        assert structure_signature(m) != before
+        assert structure_signature(m) == _walked_signature(m)
