@@ -300,3 +300,23 @@ def test_a_fingerprint_never_names_a_freed_expression():
         m.c.set_value(m.y == m.x)  # ... and this one (the same size) may take its address
         assert structure_signature(m) != before
         assert structure_signature(m) == _walked_signature(m)
+
+
+def test_tables_after_the_checks_read_the_models_values():
+    """After a shock the tables reuse the values the selection check read through the
+    layout (nothing changes them in between): the same tables as a fresh extraction. A
+    layout that has read nothing reads whatever ``read`` says."""
+    prim = examples.random_economy(3, 2, seed=2, io=True, market_structure="melitz")
+    eq = Equilibrium(prim)
+    eq.solve()
+    res = eq.solve(tariff=0.8 * prim["tariff"])
+    assert eq._tables_read  # (the shock's tables did not read the values again)
+    fresh = extract(eq.model, {"max_residual": res.max_residual})
+    for name in ("regions", "factors", "sectors", "routes"):
+        assert getattr(res, name).equals(getattr(fresh, name)), name
+    clone = eq.model.clone()
+    r = next(iter(clone.regions))
+    clone.log_income[r].set_value(clone.log_income[r].value + 0.1)
+    moved = extract(clone, {"max_residual": 0.0}, read=False)
+    assert moved.regions.loc[r, "income"] == pytest.approx(
+        res.regions.loc[r, "income"] * np.exp(0.1), rel=1e-12)
