@@ -37,6 +37,7 @@ factorisations where IPOPT takes one per iteration.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -66,6 +67,12 @@ POLISH_STEPS = 2
 #: 10 x 10 (730 equations) the two LUs take about the same time, and the sparse one
 #: needs far less memory above that.
 DENSE_MAX = 300
+
+
+def _norm(v: np.ndarray) -> float:
+    """The Euclidean norm of a real vector as ``np.linalg.norm`` computes it (the square
+    root of ``v.dot(v)``, the same float), without its dispatch."""
+    return math.sqrt(float(v.dot(v)))
 
 
 class _DenseLU:
@@ -226,7 +233,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
         return done(False, f"the equations cannot be evaluated at the start ({exc})", x, None)
     if g is None:
         return done(False, "the equations are not finite at the start", x, None)
-    norm = float(np.linalg.norm(g))
+    norm = _norm(g)
     fresh, polishing = False, 0
     while True:
         largest = float(np.abs(g).max()) if g.size else 0.0
@@ -297,7 +304,7 @@ def solve(system, tol: float = SOLVER_TOL, *, polish_below: float = 1e-13,
             except Exception:
                 gt = None
             if gt is not None:
-                nt = float(np.linalg.norm(gt))
+                nt = _norm(gt)
                 if polishing:
                     if gt.size and np.abs(gt).max() < largest:
                         accepted = (trial, gt, nt)
