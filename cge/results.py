@@ -178,23 +178,56 @@ def _agents(m, lay: "_Layout", get, income: np.ndarray, price_index: np.ndarray)
         beta = get(m.agent_beta, "agents").reshape(nR, nA, nS)
         for n, k, formula in lay.agent_spending:
             spending[n, k] = formula()
+        positive = beta > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_beta = np.log(np.where(positive, beta, 1.0))
     else:
-        beta = np.zeros((nR, nA, nS))
         arrays = getattr(m, "_agent_arrays", {})
-        omega = arrays.get("agent_share", np.full((nR, nA), np.nan))
-        beta_a = arrays.get("agent_beta", np.full((nR, nA, nS), np.nan))
+        omega = arrays.get("agent_share")
+        beta_a = arrays.get("agent_beta")
+        if omega is None:
+            omega = np.full((nR, nA), np.nan)
+        if beta_a is None:
+            beta_a = np.full((nR, nA, nS), np.nan)
         b = get(m.beta, "cells").reshape(nR, nS)
-        given = np.isfinite(omega).all(axis=1) & np.isfinite(beta_a).all(axis=(1, 2))
-        spending[given] = omega[given] * income[given, None]
-        beta[given] = beta_a[given]
-        spending[~given, 0] = income[~given]
-        beta[~given] = b[~given][:, None, :]  # (every agent: the household's shares)
+        shares = lay.agent_shares
+        if shares is None or not shares.holds(omega, beta_a, b):
+            shares = lay.agent_shares = _AgentShares(omega, beta_a, b)
+        given, beta = shares.given, shares.beta
+        spending[given] = shares.omega_given * income[given, None]
+        spending[shares.other, 0] = income[shares.other]
+        positive, log_beta = shares.positive, shares.log_beta
     with np.errstate(divide="ignore", invalid="ignore"):
-        lb = np.where(beta > 0,
-                      beta * (logP[:, None, :] - np.log(np.where(beta > 0, beta, 1.0))), 0.0)
+        lb = np.where(positive, beta * (logP[:, None, :] - log_beta), 0.0)
     price = np.exp(lb.sum(axis=2))  # P_na
     real = np.where(spending > 0, spending / price, 0.0)
     return spending, real, beta * spending[:, :, None]
+
+
+class _AgentShares:
+    r"""What :func:`_agents` computes under the default closure from the agent parameters
+    and beta alone: the shares :math:`\beta_{nas}` (the agent parameters where a region
+    gives them, else the household's beta for every agent), the regions that give them,
+    the positive shares and their logarithms. Kept on the layout while those arrays hold
+    the same bytes (:meth:`holds`; copies are kept, so that arrays changed in place are
+    seen)."""
+
+    def __init__(self, omega: np.ndarray, beta_a: np.ndarray, b: np.ndarray):
+        self._key = tuple(np.array(x, copy=True) for x in (omega, beta_a, b))
+        nR, nA = omega.shape
+        beta = np.zeros((nR, nA, b.shape[1]))
+        given = np.isfinite(omega).all(axis=1) & np.isfinite(beta_a).all(axis=(1, 2))
+        beta[given] = beta_a[given]
+        beta[~given] = b[~given][:, None, :]  # (every agent: the household's shares)
+        self.given, self.other, self.omega_given = given, ~given, omega[given]
+        self.beta = beta
+        self.positive = beta > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.log_beta = np.log(np.where(self.positive, beta, 1.0))
+
+    def holds(self, omega: np.ndarray, beta_a: np.ndarray, b: np.ndarray) -> bool:
+        return all(x.shape == y.shape and x.dtype == y.dtype and x.tobytes() == y.tobytes()
+                   for x, y in zip((omega, beta_a, b), self._key))
 
 
 def _values(component, index) -> np.ndarray:
@@ -648,6 +681,8 @@ class _Layout:
         self.destination_sums = _RegionSums(dest_all[self.foreign], nR)
         #: every sector's columns at once (:class:`_AllMelitz`), where that applies
         self.all_melitz = _AllMelitz.of(m, self, dest_pos, orig_pos)
+        #: the agents' shares under the default closure (:class:`_AgentShares`)
+        self.agent_shares: _AgentShares | None = None
         # the owners, names and components read, as three lists (:meth:`valid`)
         self._held = tuple(map(list, zip(*self._components))) if self._components else (
             [], [], [])

@@ -320,3 +320,34 @@ def test_tables_after_the_checks_read_the_models_values():
     moved = extract(clone, {"max_residual": 0.0}, read=False)
     assert moved.regions.loc[r, "income"] == pytest.approx(
         res.regions.loc[r, "income"] * np.exp(0.1), rel=1e-12)
+
+
+def test_agent_shares_kept_follow_the_agent_parameters():
+    """The agents' shares kept by the layout (default closure) give the tables computed
+    afresh, and follow agent parameters changed, even in place."""
+    from cge.results import _layout
+
+    prim = examples.three_by_three()
+    omega = np.tile([0.6, 0.25, 0.15], (len(prim.regions), 1))
+    prim = prim.copy(agent_share=omega,
+                     agent_beta=np.repeat(prim["beta"][:, None, :], 3, axis=1))
+    eq = Equilibrium(prim)
+    eq.solve()
+    res = eq.solve(tariff=0.9 * prim["tariff"])
+    assert res.regions["government_spending"].abs().min() > 0
+    lay = _layout(eq.model)
+    assert lay.agent_shares is not None
+
+    def afresh():
+        lay.agent_shares = None
+        return extract(eq.model, {"max_residual": 0.0})
+
+    for name in ("regions", "sectors"):
+        assert getattr(extract(eq.model, {"max_residual": 0.0}), name).equals(
+            getattr(afresh(), name))
+    extract(eq.model, {"max_residual": 0.0})
+    eq.model._agent_arrays["agent_share"][0] = [0.5, 0.3, 0.2]  # in place
+    kept = extract(eq.model, {"max_residual": 0.0})
+    assert kept.regions.equals(afresh().regions)
+    assert kept.regions["government_spending"].iloc[0] == pytest.approx(
+        0.3 * kept.regions["income"].iloc[0], rel=1e-12)
