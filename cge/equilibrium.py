@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pyomo.environ as pyo
 
 from .checks import check_primitives
 from .blocks.outside import check_outside_good_solution
