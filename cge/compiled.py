@@ -50,13 +50,25 @@ __all__ = ["CompiledSystem", "FoldedSystem", "signature", "vary", "varying"]
 _VALUE = operator.attrgetter("_value")
 
 
-def signature(m: pyo.Block) -> tuple:
+def signature(m: pyo.Block, held: list | None = None) -> tuple:
     """What a compiled system depends on: which equality constraints are active and which
-    expression each holds, and which variables are fixed. Values do not enter."""
-    cons = tuple((id(c), id(c.expr)) for c in m.component_data_objects(
-        pyo.Constraint, active=True, descend_into=True))
-    fixed = tuple(id(v) for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed)
-    return hash(cons), hash(fixed), len(cons)
+    expression each holds, and which variables are fixed. Values do not enter.
+
+    Objects enter by their ids, which Python gives again to new objects once they are
+    freed: whoever keeps a signature to compare with later passes ``held``, a list that
+    receives the constraints, their expressions and the fixed variables, and keeps it
+    as long as the signature (an expression replaced and freed could otherwise be
+    followed by a new one at the same address, and the structure would look unchanged).
+    """
+    data = list(m.component_data_objects(pyo.Constraint, active=True, descend_into=True))
+    exprs = [c.expr for c in data]
+    fixed = [v for v in m.component_data_objects(pyo.Var, descend_into=True) if v.fixed]
+    if held is not None:
+        held.extend(data)
+        held.extend(exprs)
+        held.extend(fixed)
+    cons = tuple((id(c), id(e)) for c, e in zip(data, exprs))
+    return hash(cons), hash(tuple(map(id, fixed))), len(cons)
 
 
 def vary(m: pyo.Block, leaves) -> None:
@@ -427,7 +439,9 @@ class CompiledSystem:
         #: whether the compiled NLP evaluates a Hessian (see :class:`FoldedSystem`)
         self.hessian = bool(hessian)
         self.model = m
-        self.key = signature(m)
+        #: what the key's ids stand for, held while the key is (:func:`signature`)
+        self._held: list = []
+        self.key = signature(m, self._held)
         #: the model's active constraints, in the order of the compiled equations
         self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
                                                          descend_into=True))
@@ -638,7 +652,8 @@ class FoldedSystem:
         from pyomo.contrib.pynumero.interfaces.pyomo_nlp import PyomoNLP
 
         self.model = m
-        self.key = signature(m)
+        self._held: list = []  # (see :func:`signature`)
+        self.key = signature(m, self._held)
         self.folded = _foldable(m)
         self.folded_values = self._values()
         obj = pyo.Objective(expr=0.0)

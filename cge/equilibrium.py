@@ -288,7 +288,9 @@ class Equilibrium:
         if self._signature is None or self._signature[0] != sig:
             from .compiled import signature
 
-            self._signature = (sig, signature(self.model))
+            held: list = []  # what both fingerprints' ids stand for, kept with them
+            self._signature = (sig, signature(self.model, held))
+            self._signature_held = held
         return self._signature
 
     def _remaining(self) -> float:

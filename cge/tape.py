@@ -298,7 +298,8 @@ class TapeSystem:
         from .compiled import signature
 
         self.model = m
-        self.key = signature(m)
+        self._held: list = []  # what the key's ids stand for (see cge.compiled.signature)
+        self.key = signature(m, self._held)
         self.constraints = list(m.component_data_objects(pyo.Constraint, active=True,
                                                          descend_into=True))
         walker = _Walker()

@@ -320,3 +320,21 @@ def test_all_melitz_tables_are_the_sector_by_sector_tables(entry):
 def test_mixed_structures_are_tabled_sector_by_sector(shocked):
     eq, _ = shocked
     assert _layout(eq.model).all_melitz is None
+
+
+def test_an_expression_replaced_twice_never_passes_for_the_first():
+    """Signatures name expressions by their ids; an expression replaced and freed must
+    not let a later one at the same address pass for it while the signature is kept
+    (its objects are held)."""
+    from cge.compiled import signature
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(initialize=1.0)
+    m.y = pyo.Var(initialize=1.0)
+    m.c = pyo.Constraint(expr=m.x == m.y)
+    for i in range(300):
+        held: list = []
+        before = signature(m, held)
+        m.c.set_value(m.x == m.y + i)  # the expression signed is freed unless held ...
+        m.c.set_value(m.y == m.x)  # ... and this one (the same size) may take its address
+        assert signature(m) != before
