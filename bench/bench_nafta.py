@@ -137,14 +137,14 @@ alternated, the fastest and the median; results byte-identical: every CSV, resul
 * Parameter values are read in bulk (``ParamData._value``) at every tape update.
 
 ==================================================  ===============  ===============
-stage                                               main (median)    this (median)
+stage (a run's stages summed; fastest, median)      main             this
 ==================================================  ===============  ===============
-read, check, calibrate, scenario                    1.42 (1.72)      1.49 (1.59)
-build: Pyomo model and initial guess                2.13 (2.73)      2.21 (2.45)
+read, check, calibrate, scenario (imports in them)  1.49 (1.88)      1.60 (1.73)
+build: Pyomo model and initial guess                2.13 (2.72)      2.21 (2.44)
 benchmark (the tape's compilation, checks)          3.44 (3.88)      3.41 (3.73)
 solve: Newton (baseline and shock)                  2.08 (2.14)      2.06 (2.35)
-output: pictures (4 PNG)                            2.89 (3.53)      2.59 (3.20)
-output: everything else                             2.18 (2.70)      2.22 (2.68)
+output: pictures (4 PNG; pyplot's import)           3.15 (3.27)      2.68 (3.42)
+other outputs, welfare, shock                       3.06 (3.40)      3.00 (3.24)
 CLI, console, folder; collection before outputs     1.59 (1.72)      0.09 (0.10)
 total                                               19.04 (20.70)    17.16 (18.17)
 ==================================================  ===============  ===============
