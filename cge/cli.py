@@ -271,6 +271,10 @@ def run(
     finally:
         for plan in plans:
             plan.release()
+        from cge.collector import ends_with_the_process, release_set_aside
+
+        if not ends_with_the_process():
+            release_set_aside()
     if status:
         raise typer.Exit(code=status)
 
@@ -341,9 +345,12 @@ def _run_all(console, prepared_all, plans, run_scenario, several, excel, plots, 
                 progress.update(overall, advance=1)
             continue
         _print_result(console, result)
-        from cge.collector import collect_solved
+        from cge.collector import collect_solved, set_aside_solved
 
-        collect_solved()  # the solved models are garbage now (cycles): before the outputs
+        if j + 1 < len(prepared_all):
+            collect_solved()  # the solved models are garbage now (cycles): before the outputs
+        else:  # the last scenario: its models are set aside, not freed (cge.collector)
+            set_aside_solved()
         try:
             target = result.write(plans[j], excel=excel, plots=plots)
         except FileSystemError as exc:

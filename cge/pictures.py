@@ -116,20 +116,9 @@ def trade_figure(result):
     nrows = len(labels) * rows_per_model
     size = (0.42 * nr + 1.8) if annotated else (0.13 * nr + 0.35)
     width, height = size * ncols + 1.2, size * nrows + 0.6
-    if annotated:
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                                 figsize=(width, height))
-    else:  # many panels: fixed margins in inches, one layout pass instead of several
-        margin = {"left": 1.0, "right": 1.3, "bottom": 0.9, "top": 1.2}
-        width, height = width + 0.6, height + 1.5
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(width, height))
-        fig.subplots_adjust(left=margin["left"] / width, right=1 - margin["right"] / width,
-                            bottom=margin["bottom"] / height, top=1 - margin["top"] / height,
-                            wspace=0.08, hspace=0.3)
     # without the 'dom' marks a darker grey keeps the diagonal apart from small changes
     cmap = plt.get_cmap("RdBu").with_extremes(bad="#d0d0d0" if annotated else "#8c8c8c")
     tick_size = 7 if annotated else 6
-    im = None
     panels = {}
     for row_block, lab in enumerate(labels):
         grid = changes[lab].unstack("sector")  # (destination, origin) x sector
@@ -137,48 +126,111 @@ def trade_figure(result):
         for k, s in enumerate(sectors):
             panels[row_block * rows_per_model + k // ncols, k % ncols] = (
                 lab, s, grid[s].to_numpy(float).reshape(nr, nr))
-    for row in range(nrows):
-        for col in range(ncols):
-            ax = axes[row][col]
-            if (row, col) not in panels:
-                ax.set_axis_off()
-                continue
-            lab, s, vals = panels[row, col]
-            im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, vmin=-lim, vmax=lim,
-                           interpolation="nearest")
-            ax.set_title(s if len(labels) == 1 else f"{s} - {lab}", fontsize=9)
-            lowest = (row + 1, col) not in panels  # the lowest panel of its column
-            if annotated or lowest:
-                ax.set_xticks(range(nr), regions, rotation=45 if annotated else 90,
-                              ha="right" if annotated else "center", fontsize=tick_size)
-            else:
-                ax.set_xticks([])
-            if annotated or col == 0:
+    if not annotated:
+        fig = _trade_rows(plt, panels, regions, labels, nrows, ncols, width + 0.6,
+                          height + 1.5, cmap, lim, tick_size)
+    else:
+        fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                                 figsize=(width, height))
+        im = None
+        for row in range(nrows):
+            for col in range(ncols):
+                ax = axes[row][col]
+                if (row, col) not in panels:
+                    ax.set_axis_off()
+                    continue
+                lab, s, vals = panels[row, col]
+                im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, vmin=-lim, vmax=lim,
+                               interpolation="nearest")
+                ax.set_title(s if len(labels) == 1 else f"{s} - {lab}", fontsize=9)
+                ax.set_xticks(range(nr), regions, rotation=45, ha="right", fontsize=tick_size)
                 ax.set_yticks(range(nr), regions, fontsize=tick_size)
-            else:
-                ax.set_yticks([])
-            if lowest:
-                ax.set_xlabel("origin (exporter)", fontsize=8)
-            if col == 0:
-                ax.set_ylabel("destination (importer)", fontsize=8)
-            if not annotated:
-                continue
-            for a in range(nr):
-                ax.text(a, a, "dom", ha="center", va="center", fontsize=6, color="#555555")
-                for c in range(nr):
-                    v = vals[a, c]
-                    if a != c and np.isfinite(v):
-                        ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=6,
-                                color="white" if abs(v) > 0.6 * lim else "black")
-    if im is not None and annotated:
-        fig.colorbar(im, ax=axes, shrink=0.8, label="% change in trade value")
-    elif im is not None:
-        bar = fig.add_axes([1 - 1.0 / width, 0.25, 0.18 / width, 0.5])
-        fig.colorbar(im, cax=bar, label="% change in trade value")
+                if (row + 1, col) not in panels:  # the lowest panel of its column
+                    ax.set_xlabel("origin (exporter)", fontsize=8)
+                if col == 0:
+                    ax.set_ylabel("destination (importer)", fontsize=8)
+                for a in range(nr):
+                    ax.text(a, a, "dom", ha="center", va="center", fontsize=6, color="#555555")
+                    for c in range(nr):
+                        v = vals[a, c]
+                        if a != c and np.isfinite(v):
+                            ax.text(c, a, f"{v:.1f}", ha="center", va="center", fontsize=6,
+                                    color="white" if abs(v) > 0.6 * lim else "black")
+        if im is not None:
+            fig.colorbar(im, ax=axes, shrink=0.8, label="% change in trade value")
     marks = ("grey 'dom': domestic sales, not trade" if annotated else
              "grey: domestic sales on the diagonal, and routes without trade")
     fig.suptitle(f"{display_title(result)}: bilateral trade changes by sector\n"
                  f"(one colour scale; {marks})", fontsize=11)
+    return fig
+
+
+def _trade_rows(plt, panels, regions, labels, nrows, ncols, width, height, cmap, lim,
+                tick_size):
+    """The trade picture of many regions: one set of axes per row of panels (a panel is
+    an image on it, framed and titled, placed where a grid of square panels would put
+    it), region names on the outer panels only (origins under the lowest panel of each
+    column, destinations left of the first column). Drawn in a fraction of the time that
+    one set of axes per panel takes (their ticks and frames: 40 panels at 31 regions)."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    nr = len(regions)
+    margin = {"left": 1.0, "right": 1.3, "bottom": 0.9, "top": 1.2}  # inches
+    wspace, hspace = 0.08, 0.3  # gaps between panels, in panel widths and heights
+    fig = plt.figure(figsize=(width, height))
+    area_w = width - margin["left"] - margin["right"]
+    area_h = height - margin["bottom"] - margin["top"]
+    box_w = area_w / (ncols + wspace * (ncols - 1))  # each panel's box (as a grid would)
+    box_h = area_h / (nrows + hspace * (nrows - 1))
+    side = min(box_w, box_h)  # a square panel, centred in its box
+    cell = side / nr  # inches per region
+    step = box_w * (1 + wspace) / cell  # from one panel to the next, in regions
+    span = (ncols - 1) * step + nr  # a row's axes: from the first panel to the last
+    left = [col * step for col in range(ncols)]
+    names = list(regions)
+    im = None
+    for row in range(nrows):
+        cols = [col for col in range(ncols) if (row, col) in panels]
+        bottom = margin["bottom"] + (nrows - 1 - row) * box_h * (1 + hspace) + (box_h - side) / 2
+        ax = fig.add_axes([(margin["left"] + (box_w - side) / 2) / width, bottom / height,
+                           span * cell / width, side / height])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.patch.set_visible(False)
+        frames = []
+        for col in cols:
+            lab, s, vals = panels[row, col]
+            x0 = left[col]
+            im = ax.imshow(np.ma.masked_invalid(vals), cmap=cmap, vmin=-lim, vmax=lim,
+                           interpolation="nearest", aspect="auto", extent=(x0, x0 + nr, nr, 0))
+            frames.append(Rectangle((x0, 0), nr, nr))
+            ax.annotate(s if len(labels) == 1 else f"{s} - {lab}", (x0 + nr / 2, 0),
+                        xytext=(0, 6), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=9, annotation_clip=False)
+        ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor="black",
+                                          linewidth=0.8, zorder=3, clip_on=False))
+        ax.set_xlim(0, span)
+        ax.set_ylim(nr, 0)
+        lowest = [col for col in cols if (row + 1, col) not in panels]
+        ax.set_xticks([left[col] + a + 0.5 for col in lowest for a in range(nr)],
+                      names * len(lowest), rotation=90, ha="center", fontsize=tick_size)
+        for k, col in enumerate(lowest):  # the axis label under each such panel
+            centre = left[col] + nr / 2
+            if k == 0:  # the axes' own label (placed below the names) ...
+                ax.set_xlabel("origin (exporter)", fontsize=8)
+                ax.xaxis.label.set_x(centre / span)
+            else:  # ... and copies at its height
+                ax.annotate("origin (exporter)", (centre, 0.5), xycoords=("data", ax.xaxis.label),
+                            ha="center", va="center", fontsize=8, annotation_clip=False)
+        if 0 in cols:
+            ax.set_yticks([a + 0.5 for a in range(nr)], names, fontsize=tick_size)
+            ax.set_ylabel("destination (importer)", fontsize=8)
+        else:
+            ax.set_yticks([])
+    if im is not None:
+        bar = fig.add_axes([1 - 1.0 / width, 0.25, 0.18 / width, 0.5])
+        fig.colorbar(im, cax=bar, label="% change in trade value")
     return fig
 
 

@@ -1,6 +1,8 @@
 """cge.collector: full collections of Python's cyclic garbage collector are held back
 while `cge run` builds and solves (and the thresholds restored after); one full
-collection frees the solved models before the results are written."""
+collection frees the solved models of a scenario before its results are written, unless
+it is the command's last: those are set aside (frozen) and, for a command called
+in-process, handed back to the collector when it ends."""
 
 from __future__ import annotations
 
@@ -38,11 +40,55 @@ def test_cge_run_builds_and_solves_with_few_full_collections(tmp_path, monkeypat
             seen.append(gc.get_threshold()[2])
             yield
 
-    collected = []
+    collected, frozen = [], []
     monkeypatch.setattr(collector, "few_full_collections", recording)
     monkeypatch.setattr(collector, "collect_solved", lambda: collected.append(gc.get_count()))
+    set_aside = collector.set_aside_solved
+    monkeypatch.setattr(collector, "set_aside_solved",
+                        lambda: (set_aside(), frozen.append(gc.get_freeze_count())))
+    assert gc.get_freeze_count() == 0
     result = CliRunner().invoke(app, ["run", str(ROOT / "runs" / "tariff_unilateral.yaml"),
                                       "-o", str(tmp_path / "out"), "--no-excel", "--no-plots"])
     assert result.exit_code == 0, result.output
     assert len(seen) == 2 and min(seen) >= collector.FULL_COLLECTION_THRESHOLD
-    assert len(collected) == 1  # once, between the solve and the results folder
+    # the only (last) scenario: set aside between the solve and the results folder, not
+    # collected; handed back to the collector when the in-process command ended
+    assert collected == [] and len(frozen) == 1 and frozen[0] > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_every_scenario_but_the_last_is_collected_before_its_results(tmp_path, monkeypatch):
+    import yaml
+
+    collected, frozen = [], []
+    monkeypatch.setattr(collector, "collect_solved", lambda: collected.append(1))
+    set_aside = collector.set_aside_solved
+    monkeypatch.setattr(collector, "set_aside_solved",
+                        lambda: (set_aside(), frozen.append(gc.get_freeze_count())))
+    spec = yaml.safe_load((ROOT / "runs" / "tariff_unilateral.yaml").read_text())
+    paths = []
+    for k in range(2):
+        path = tmp_path / f"s{k}.yaml"
+        path.write_text(yaml.safe_dump({**spec, "name": f"s{k}"}))
+        paths.append(str(path))
+    result = CliRunner().invoke(app, ["run", *paths, "-o", str(tmp_path / "out"), "--no-excel",
+                                      "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert collected == [1] and len(frozen) == 1 and frozen[0] > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_what_is_set_aside_is_released_only_by_its_owner():
+    assert not collector.ends_with_the_process()  # (pytest is not the cge program)
+    gc.freeze()  # frozen by someone else: set_aside collects instead, release leaves it
+    try:
+        count = gc.get_freeze_count()
+        collector.set_aside_solved()
+        collector.release_set_aside()
+        assert gc.get_freeze_count() == count
+    finally:
+        gc.unfreeze()
+    collector.set_aside_solved()
+    assert gc.get_freeze_count() > 0
+    collector.release_set_aside()
+    assert gc.get_freeze_count() == 0

@@ -164,10 +164,17 @@ def test_trade_picture_of_a_large_economy(shape, tmp_path):
     images = [(ax, im) for ax in fig.axes for im in ax.get_images()]
     assert len(images) == n_sectors * n_models
     assert len({im.get_clim() for _, im in images}) == 1
+    titles = {f"s{k}" if n_models == 1 else f"s{k} - m{j}" for k in range(n_sectors)
+              for j in range(n_models)}
     for ax, im in images:
         mask = np.ma.getmaskarray(im.get_array())
         assert mask.diagonal().all() and not mask[~np.eye(n_regions, dtype=bool)].any()
-        assert not ax.texts  # no per-cell numbers above ANNOTATED_REGIONS regions
+        # no per-cell numbers above ANNOTATED_REGIONS regions: the only texts are the
+        # panels' titles and the origin axis label under the lowest panels
+        assert {t.get_text() for t in ax.texts} <= titles | {"origin (exporter)"}
+    panel_titles = [t.get_text() for ax in fig.axes for t in ax.texts
+                    if t.get_text() != "origin (exporter)"]
+    assert sorted(panel_titles) == sorted(titles)
     # each sector's panel shows that sector's changes (destination rows, origin columns)
     ax, im = images[-1]
     s, lab = f"s{n_sectors - 1}", f"m{n_models - 1}"
@@ -176,9 +183,19 @@ def test_trade_picture_of_a_large_economy(shape, tmp_path):
     grid = expect.xs(s, level="sector").unstack("origin").to_numpy()
     off = ~np.eye(n_regions, dtype=bool)
     np.testing.assert_allclose(np.asarray(im.get_array())[off], grid[off], rtol=1e-12)
-    # region names on the outer panels only: every used panel of the first column
-    named = [ax for ax, _ in images if [t.get_text() for t in ax.get_yticklabels()]]
-    assert 0 < len(named) < len(images)
+    # region names on the outer panels only: destinations left of the first column (one
+    # panel's worth per row of panels), origins under the lowest panel of each column
+    ncols = min(n_sectors, pictures.PANELS_PER_ROW)
+    regions = list(result.runs["m0"].primitives.regions)
+    rows = list({id(ax): ax for ax, _ in images}.values())
+    assert len(rows) == -(-n_sectors // ncols) * n_models
+    for ax in rows:
+        assert [t.get_text() for t in ax.get_yticklabels()] == regions
+    origins = [t.get_text() for ax in rows for t in ax.get_xticklabels()]
+    assert origins == regions * ncols
+    under = [t for ax in rows for t in [ax.xaxis.label] + list(ax.texts)
+             if t.get_text() == "origin (exporter)"]
+    assert len(under) == ncols
     assert n_regions > pictures.ANNOTATED_REGIONS
 
 

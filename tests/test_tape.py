@@ -111,3 +111,23 @@ def test_an_expression_the_tape_cannot_evaluate_compiles_an_nlp():
     with pytest.raises(Unsupported):
         TapeSystem(m)
     assert isinstance(_compile(m, 10 ** 9), FoldedSystem)
+
+
+def test_leaf_values_read_in_bulk_are_those_of_value():
+    """cge.compiled._leaf_values reads the stored values in bulk: the same numbers as
+    ``.value`` (NaN for a variable without one); a parameter without a value still raises
+    the error ``.value`` raises, naming it."""
+    from cge.compiled import _leaf_values
+
+    m = pyo.ConcreteModel()
+    m.p = pyo.Param([1, 2, 3], mutable=True, initialize={1: 0.1, 2: 3, 3: np.float64(2.5)})
+    m.v = pyo.Var([1, 2], initialize={1: -4.0})
+    m.v.fix()
+    leaves = [m.p[1], m.v[1], m.p[2], m.v[2], m.p[3]]
+    got = _leaf_values(leaves)
+    want = np.array([np.nan if x.value is None else x.value for x in leaves], dtype=float)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[3]) and got.dtype == float
+    m.q = pyo.Param([1], mutable=True)  # no value
+    with pytest.raises(ValueError, match=r"q\[1\]"):
+        _leaf_values([m.p[1], m.q[1]])
