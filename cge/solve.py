@@ -527,18 +527,22 @@ def _compile(m: pyo.Block, n_equations: int):
     :class:`cge.tape.TapeSystem`: residual checks and Newton solves), or, for expressions
     the tape does not evaluate, the system IPOPT solves at that size
     (:func:`_ipopt_system`)."""
+    from .collector import few_full_collections
     from .compiled import CompiledSystem
 
     parameters = sum(len(c) for c in m.component_objects(pyo.Param, descend_into=True)
                      if c.mutable)
-    if n_equations * (n_equations + parameters) > PARAMETRIC_MAX_WORK:
-        from .tape import TapeSystem, Unsupported
+    # what a compilation makes survives it: no full collections while it runs
+    # (cge.collector)
+    with few_full_collections():
+        if n_equations * (n_equations + parameters) > PARAMETRIC_MAX_WORK:
+            from .tape import TapeSystem, Unsupported
 
-        try:
-            return TapeSystem(m)
-        except Unsupported:
-            return _ipopt_system(m, n_equations)
-    return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
+            try:
+                return TapeSystem(m)
+            except Unsupported:
+                return _ipopt_system(m, n_equations)
+        return CompiledSystem(m, hessian=n_equations <= HESSIAN_MAX_EQUATIONS)
 
 
 def _ipopt_system(m: pyo.Block, n_equations: int):

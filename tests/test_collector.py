@@ -50,7 +50,9 @@ def test_cge_run_builds_and_solves_with_few_full_collections(tmp_path, monkeypat
     result = CliRunner().invoke(app, ["run", str(ROOT / "runs" / "tariff_unilateral.yaml"),
                                       "-o", str(tmp_path / "out"), "--no-excel", "--no-plots"])
     assert result.exit_code == 0, result.output
-    assert len(seen) == 2 and min(seen) >= collector.FULL_COLLECTION_THRESHOLD
+    # the command's build and its solve (2), and the compilation inside the solve, which
+    # holds them back on its own (cge.solve._compile)
+    assert len(seen) == 3 and min(seen) >= collector.FULL_COLLECTION_THRESHOLD
     # the only (last) scenario: set aside between the solve and the results folder, not
     # collected; handed back to the collector when the in-process command ended
     assert collected == [] and len(frozen) == 1 and frozen[0] > 0
@@ -92,3 +94,34 @@ def test_what_is_set_aside_is_released_only_by_its_owner():
     assert gc.get_freeze_count() > 0
     collector.release_set_aside()
     assert gc.get_freeze_count() == 0
+
+
+def test_the_library_builds_and_solves_with_few_full_collections(monkeypatch):
+    """Without the command line too (the API, notebooks, benchmarks): Equilibrium's build
+    and every solve hold full collections back, and give the thresholds back after."""
+    import cge.equilibrium as equilibrium
+    from cge import Equilibrium, examples
+
+    seen = {}
+    build, solve = equilibrium.build_model, equilibrium.Equilibrium._solve
+
+    def recording_build(*args, **kwargs):
+        seen["build"] = gc.get_threshold()[2]
+        return build(*args, **kwargs)
+
+    def recording_solve(self, *args, **kwargs):
+        seen.setdefault("solve", []).append(gc.get_threshold()[2])
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(equilibrium, "build_model", recording_build)
+    monkeypatch.setattr(equilibrium.Equilibrium, "_solve", recording_solve)
+    before = gc.get_threshold()
+    assert before[2] < collector.FULL_COLLECTION_THRESHOLD
+    prim = examples.three_by_three()
+    eq = Equilibrium(prim)
+    eq.solve()
+    eq.solve(tariff=prim["tariff"] * 0.9)
+    assert seen["build"] >= collector.FULL_COLLECTION_THRESHOLD
+    assert len(seen["solve"]) == 2
+    assert min(seen["solve"]) >= collector.FULL_COLLECTION_THRESHOLD
+    assert gc.get_threshold() == before
