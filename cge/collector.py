@@ -18,7 +18,8 @@ The library holds them back too, wherever it makes objects that survive:
 :class:`cge.Equilibrium`'s build and every :meth:`~cge.Equilibrium.solve` (its
 compilations, tables and snapshots), so that the API, notebooks and benchmarks do not
 pay for them (the calibrated all-Melitz 60 x 40 economy of ``bench/bench_scale.py``:
-build 35 -> 18 CPU s, build + benchmark + shock 87 -> 72 s, the same peak memory).
+build 35 -> 18 to 20 CPU s, build + benchmark + shock 87 -> 72 to 79 s, the same peak
+memory).
 
 The last scenario of a command is not collected: freeing its model (some 2.3 million
 objects at 31 regions x 40 sectors) costs a full collection of about 1.5 CPU s, before
